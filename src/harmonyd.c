@@ -1,0 +1,307 @@
+/*
+ * harmonyd: options -> config -> start the parts -> run the loop -> stop.
+ *
+ * main owns every part it starts and frees them in reverse order, so that
+ * a clean exit leaves nothing for valgrind or LeakSanitizer to report.
+ * Signals only write their number to a self-pipe; the loop reads it.
+ */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "balance.h"
+#include "config.h"
+#include "log.h"
+#include "loop.h"
+#include "net.h"
+#include "persist.h"
+#include "pool.h"
+#include "proxy.h"
+
+#define PERSIST_EXPIRE_EVERY_MS	1000
+#define PERSIST_EXPIRE_BUDGET	1024	/* entries per pass: bounded work */
+#define STOP_CHECK_MS		100
+
+struct harmonyd {
+	struct config	 cfg;
+	struct loop	*loop;
+	struct pool	*pool;
+	struct balancer	*balancer;
+	struct persist	*persist;
+	struct proxy	*proxy;
+	int		 sigpipe[2];
+	bool		 stopping;
+	int64_t		 stop_deadline;
+	struct loop_timer persist_timer;
+	struct loop_timer stop_timer;
+};
+
+static int signal_fd = -1;
+
+static void
+on_signal(int signo)
+{
+	int saved = errno;
+	unsigned char b = (unsigned char)signo;
+
+	/* A full pipe already holds a wake-up; losing this byte is fine. */
+	if (write(signal_fd, &b, 1) == -1)
+		(void)0;
+	errno = saved;
+}
+
+static int
+signals_init(struct harmonyd *h)
+{
+	struct sigaction sa;
+
+	if (pipe2(h->sigpipe, O_NONBLOCK | O_CLOEXEC) == -1)
+		return -1;
+	signal_fd = h->sigpipe[1];
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGPIPE, &sa, NULL) == -1)
+		return -1;
+	sa.sa_handler = on_signal;
+	if (sigaction(SIGTERM, &sa, NULL) == -1 || sigaction(SIGINT, &sa, NULL) == -1 ||
+	    sigaction(SIGHUP, &sa, NULL) == -1)
+		return -1;
+	return 0;
+}
+
+static int64_t
+on_stop_check(struct loop *l, struct loop_timer *t, void *arg)
+{
+	struct harmonyd *h = arg;
+
+	(void)t;
+	if (proxy_sessions(h->proxy) == 0) {
+		log_info("all sessions ended: exiting");
+		loop_stop(l);
+		return LOOP_TIMER_STOP;
+	}
+	if (loop_now(l) >= h->stop_deadline) {
+		log_info("grace period over: closing %zu sessions",
+		    proxy_sessions(h->proxy));
+		loop_stop(l);
+		return LOOP_TIMER_STOP;
+	}
+	return STOP_CHECK_MS;
+}
+
+static void
+begin_stop(struct harmonyd *h, int signo)
+{
+	if (h->stopping) {
+		log_info("%s again: stopping now", strsignal(signo));
+		loop_stop(h->loop);
+		return;
+	}
+	h->stopping = true;
+	log_info("%s: no new clients; waiting up to %lld ms for %zu sessions",
+	    strsignal(signo), (long long)h->cfg.grace_ms, proxy_sessions(h->proxy));
+	proxy_stop_accepting(h->proxy);
+	h->stop_deadline = loop_now(h->loop) + h->cfg.grace_ms;
+	loop_timer_add(h->loop, &h->stop_timer, 0);
+}
+
+static void
+on_signal_pipe(struct loop *l, int fd, short revents, void *arg)
+{
+	struct harmonyd *h = arg;
+	unsigned char sigs[16];
+	ssize_t n;
+
+	(void)l;
+	(void)revents;
+	while ((n = read(fd, sigs, sizeof(sigs))) > 0) {
+		for (ssize_t i = 0; i < n; i++) {
+			if (sigs[i] == SIGHUP)
+				log_info("SIGHUP: configuration reload is not supported yet");
+			else
+				begin_stop(h, sigs[i]);
+		}
+	}
+}
+
+static int64_t
+on_persist_expire(struct loop *l, struct loop_timer *t, void *arg)
+{
+	struct harmonyd *h = arg;
+	size_t n;
+
+	(void)t;
+	n = persist_expire(h->persist, loop_now(l), PERSIST_EXPIRE_BUDGET);
+	/* A full budget means more are due: come back soon, not in this pass. */
+	return n == PERSIST_EXPIRE_BUDGET ? 10 : PERSIST_EXPIRE_EVERY_MS;
+}
+
+static void
+on_target_removed(struct pool *pool, struct target *t, void *arg)
+{
+	struct harmonyd *h = arg;
+
+	(void)pool;
+	persist_forget_target(h->persist, t->id);
+}
+
+static void
+proxy_params_from(const struct config *cfg, struct proxy_params *pp)
+{
+	*pp = (struct proxy_params){
+		.concurrency = cfg->concurrency,
+		.queue_max = cfg->queue_max,
+		.queue_timeout_ms = cfg->queue_timeout_ms,
+		.requeue = cfg->requeue,
+		.connect_timeout_ms = cfg->connect_timeout_ms,
+		.idle_timeout_ms = cfg->idle_timeout_ms,
+		.persistent = cfg->persistent,
+		.unavailable = cfg->unavailable,
+		.unavailable_len = cfg->unavailable_len,
+	};
+}
+
+static int
+add_static_targets(struct harmonyd *h)
+{
+	for (size_t i = 0; i < h->cfg.ntargets; i++) {
+		const struct cfg_target *ct = &h->cfg.targets[i];
+		bool created;
+		struct target *t = pool_register(h->pool, TARGET_SRC_STATIC,
+		    (const struct sockaddr *)&ct->addr.ss, ct->addr.len, ct->weight,
+		    0, &created);
+
+		if (t == NULL) {
+			log_warn("static target %zu", i + 1);
+			return -1;
+		}
+		if (!created)
+			log_warnx("static target %s given twice: using the last weight", t->name);
+		pool_set_weight(t, ct->weight);
+		log_info("target %s weight %u (static)", t->name, (unsigned)t->weight);
+	}
+	return 0;
+}
+
+static int
+start_listeners(struct harmonyd *h)
+{
+	struct net_addr a, bound;
+	char err[256], text[NET_ADDRSTRLEN];
+
+	if (net_parse_listen(h->cfg.listen, h->cfg.host, &a, err, sizeof(err)) == -1 ||
+	    proxy_listen(h->proxy, &a, &bound, err, sizeof(err)) == -1) {
+		log_error("--listen %s: %s", h->cfg.listen, err);
+		return -1;
+	}
+	log_info("listening: clients %s",
+	    net_addr_text((struct sockaddr *)&bound.ss, text, sizeof(text)));
+	if (strcmp(h->cfg.ack_port, "0") != 0)
+		log_debug("--ack-port %s: the ack port is not available yet", h->cfg.ack_port);
+	if (strcmp(h->cfg.http, "0") != 0)
+		log_debug("--http %s: the admin interface is not available yet", h->cfg.http);
+	return 0;
+}
+
+static int
+harmonyd_start(struct harmonyd *h)
+{
+	struct proxy_params pp;
+
+	if (signals_init(h) == -1) {
+		log_warn("signals");
+		return -1;
+	}
+	if (h->cfg.access_log != NULL && log_access_open(h->cfg.access_log) == -1) {
+		log_warn("--access-log %s", h->cfg.access_log);
+		return -1;
+	}
+	if ((h->loop = loop_new()) == NULL ||
+	    (h->pool = pool_new(h->loop, h->cfg.host_timeout_ms)) == NULL ||
+	    (h->balancer = balance_new(h->pool, (enum balance_algo)h->cfg.balance)) == NULL ||
+	    (h->persist = persist_new((size_t)h->cfg.persist_max, h->cfg.persist_ttl_ms)) == NULL) {
+		log_warn("start-up");
+		return -1;
+	}
+	proxy_params_from(&h->cfg, &pp);
+	if ((h->proxy = proxy_new(h->loop, h->pool, h->balancer, h->persist, &pp)) == NULL) {
+		log_warn("proxy");
+		return -1;
+	}
+	pool_set_on_remove(h->pool, on_target_removed, h);
+	if (loop_watch(h->loop, h->sigpipe[0], POLLIN, on_signal_pipe, h) == -1) {
+		log_warn("watch signals");
+		return -1;
+	}
+	loop_timer_init(&h->persist_timer, on_persist_expire, h);
+	loop_timer_init(&h->stop_timer, on_stop_check, h);
+	loop_timer_add(h->loop, &h->persist_timer, PERSIST_EXPIRE_EVERY_MS);
+	if (add_static_targets(h) == -1 || start_listeners(h) == -1)
+		return -1;
+	log_info("harmonyd %s: balance %s, persistence %s, %zu static targets",
+	    PACKAGE_VERSION, balance_algo_name((enum balance_algo)h->cfg.balance),
+	    h->cfg.persistent ? "on" : "off", h->cfg.ntargets);
+	return 0;
+}
+
+static void
+harmonyd_stop(struct harmonyd *h)
+{
+	proxy_free(h->proxy);
+	if (h->loop != NULL) {
+		loop_timer_cancel(h->loop, &h->persist_timer);
+		loop_timer_cancel(h->loop, &h->stop_timer);
+	}
+	pool_free(h->pool);
+	balance_free(h->balancer);
+	persist_free(h->persist);
+	if (h->loop != NULL && h->sigpipe[0] != -1)
+		loop_unwatch(h->loop, h->sigpipe[0]);
+	loop_free(h->loop);
+	for (int i = 0; i < 2; i++)
+		if (h->sigpipe[i] != -1)
+			close(h->sigpipe[i]);
+	log_access_close();
+	cfg_free(&h->cfg);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct harmonyd h = { .sigpipe = { -1, -1 } };
+	char err[512];
+	int rc = 0;
+
+	log_init("harmonyd", LOG_LEVEL_INFO);
+	switch (cfg_parse_args(&h.cfg, argc, argv, err, sizeof(err))) {
+	case CFG_OK:
+		break;
+	case CFG_EXIT:
+		cfg_free(&h.cfg);
+		return 0;
+	case CFG_ERROR:
+	default:
+		fprintf(stderr, "harmonyd: %s\n", err);
+		fprintf(stderr, "Try 'harmonyd --help' for more information.\n");
+		cfg_free(&h.cfg);
+		return 2;
+	}
+	log_set_level((enum log_level)h.cfg.log_level);
+
+	if (harmonyd_start(&h) == -1) {
+		rc = 1;
+	} else if (loop_run(h.loop) == -1) {
+		log_warn("poll");
+		rc = 1;
+	}
+	harmonyd_stop(&h);
+	return rc;
+}

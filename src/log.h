@@ -1,0 +1,44 @@
+/*
+ * log: leveled log lines on stderr, and the access log (one line per
+ * finished session) on a file or stdout.
+ *
+ * A fixed vocabulary (after relayd): log_warn appends strerror(errno),
+ * log_warnx does not; fatal/fatalx exit(1) and are for start-up and broken
+ * invariants only, never for a misbehaving peer.
+ */
+#ifndef HARMONY_LOG_H
+#define HARMONY_LOG_H
+
+#include <stdbool.h>
+
+enum log_level {
+	LOG_LEVEL_DEBUG,
+	LOG_LEVEL_INFO,
+	LOG_LEVEL_WARN,
+	LOG_LEVEL_ERROR,
+	LOG_LEVEL_QUIET,	/* nothing but fatal */
+};
+
+#define LOG_PRINTF(f, a) __attribute__((__format__(__printf__, f, a)))
+
+void	log_init(const char *ident, enum log_level);
+void	log_set_level(enum log_level);
+enum log_level log_get_level(void);
+int	log_level_parse(const char *, enum log_level *);
+const char *log_level_name(enum log_level);
+
+void	log_debug(const char *, ...) LOG_PRINTF(1, 2);
+void	log_info(const char *, ...) LOG_PRINTF(1, 2);
+void	log_warn(const char *, ...) LOG_PRINTF(1, 2);
+void	log_warnx(const char *, ...) LOG_PRINTF(1, 2);
+void	log_error(const char *, ...) LOG_PRINTF(1, 2);
+_Noreturn void fatal(const char *, ...) LOG_PRINTF(1, 2);
+_Noreturn void fatalx(const char *, ...) LOG_PRINTF(1, 2);
+
+/* path "-" is stdout; NULL closes. Returns -1 with errno if open fails. */
+int	log_access_open(const char *path);
+bool	log_access_enabled(void);
+void	log_access(const char *, ...) LOG_PRINTF(1, 2);
+void	log_access_close(void);
+
+#endif

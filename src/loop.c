@@ -1,0 +1,492 @@
+/*
+ * loop: see loop.h.
+ *
+ * The pollfd array is persistent: a watched fd keeps its slot until it is
+ * unwatched, and a per-fd table maps fd -> slot and callback, so watch,
+ * unwatch and set_events are O(1). An fd unwatched while the loop is
+ * dispatching is only marked (fd -1 in its slot) and the array is compacted
+ * after the pass (libuv's posix-poll), so slots never move under the
+ * dispatcher. A slot is dispatched only if it still belongs to the watcher
+ * that was there at poll time.
+ *
+ * A watched fd with no events is parked: its slot holds ~fd, which poll(2)
+ * skips, so POLLHUP/POLLERR (always reported) cannot spin the loop while
+ * its owner deliberately waits on something else (backpressure). A dead
+ * slot holds DEAD_FD.
+ *
+ * Timers are a binary min-heap of pointers to struct loop_timer, ordered by
+ * (when, seq); each timer knows its slot, so cancel and re-arm are
+ * O(log n).
+ */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "loop.h"
+
+struct watcher {
+	loop_io_fn	*fn;
+	void		*arg;
+	size_t		 slot;		/* index in pfds, or NO_SLOT */
+};
+#define NO_SLOT	((size_t)-1)
+#define DEAD_FD	INT_MIN
+
+static int
+slot_fd(int events, int fd)
+{
+	return events ? fd : ~fd;
+}
+
+struct loop {
+	struct pollfd	 *pfds;
+	size_t		  npfds;
+	size_t		  cap_pfds;
+	struct watcher	 *watchers;	/* indexed by fd */
+	size_t		  cap_watchers;
+	size_t		  nwatched;
+	bool		  dispatching;
+	bool		  need_compact;
+
+	struct loop_timer **heap;
+	size_t		  nheap;
+	size_t		  cap_heap;
+	uint64_t	  timer_seq;
+
+	int64_t		  now;
+	loop_clock_fn	 *clock_fn;
+	void		 *clock_arg;
+	loop_prepare_fn	 *prepare_fn;
+	void		 *prepare_arg;
+	bool		  stopped;
+};
+
+int64_t
+loop_clock_monotonic_ms(void)
+{
+	struct timespec ts;
+
+	/* CLOCK_MONOTONIC cannot fail with a valid pointer on Linux. */
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t
+default_clock(void *arg)
+{
+	(void)arg;
+	return loop_clock_monotonic_ms();
+}
+
+struct loop *
+loop_new(void)
+{
+	struct loop *l;
+
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return NULL;
+	l->clock_fn = default_clock;
+	l->now = l->clock_fn(NULL);
+	return l;
+}
+
+void
+loop_free(struct loop *l)
+{
+	if (l == NULL)
+		return;
+	free(l->pfds);
+	free(l->watchers);
+	free(l->heap);
+	free(l);
+}
+
+static int
+grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+	size_t ncap;
+	void *np;
+
+	if (need <= *cap)
+		return 0;
+	ncap = *cap ? *cap : 64;
+	while (ncap < need) {
+		if (ncap > SIZE_MAX / 2 / elem) {
+			errno = ENOMEM;
+			return -1;
+		}
+		ncap *= 2;
+	}
+	if ((np = realloc(*p, ncap * elem)) == NULL)
+		return -1;
+	*p = np;
+	*cap = ncap;
+	return 0;
+}
+
+int
+loop_watch(struct loop *l, int fd, short events, loop_io_fn *fn, void *arg)
+{
+	size_t old = l->cap_watchers;
+
+	if (fd < 0 || fn == NULL) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (grow((void **)&l->watchers, &l->cap_watchers, (size_t)fd + 1,
+	    sizeof(*l->watchers)) == -1)
+		return -1;
+	for (size_t i = old; i < l->cap_watchers; i++)
+		l->watchers[i] = (struct watcher){ NULL, NULL, NO_SLOT };
+	if (l->watchers[fd].fn != NULL) {
+		errno = EEXIST;
+		return -1;
+	}
+	if (grow((void **)&l->pfds, &l->cap_pfds, l->npfds + 1, sizeof(*l->pfds)) == -1)
+		return -1;
+	l->pfds[l->npfds] = (struct pollfd){ .fd = slot_fd(events, fd), .events = events };
+	l->watchers[fd] = (struct watcher){ fn, arg, l->npfds };
+	l->npfds++;
+	l->nwatched++;
+	return 0;
+}
+
+static int
+real_fd(int slotfd)
+{
+	return slotfd < 0 ? ~slotfd : slotfd;
+}
+
+static struct watcher *
+watcher_of(const struct loop *l, int fd)
+{
+	if (fd < 0 || (size_t)fd >= l->cap_watchers || l->watchers[fd].fn == NULL)
+		return NULL;
+	return &l->watchers[fd];
+}
+
+int
+loop_set_events(struct loop *l, int fd, short events)
+{
+	struct watcher *w;
+
+	if ((w = watcher_of(l, fd)) == NULL) {
+		errno = ENOENT;
+		return -1;
+	}
+	l->pfds[w->slot].events = events;
+	l->pfds[w->slot].fd = slot_fd(events, fd);
+	return 0;
+}
+
+bool
+loop_watching(const struct loop *l, int fd)
+{
+	return watcher_of(l, fd) != NULL;
+}
+
+size_t
+loop_nwatched(const struct loop *l)
+{
+	return l->nwatched;
+}
+
+void
+loop_unwatch(struct loop *l, int fd)
+{
+	struct watcher *w;
+	size_t slot, last;
+
+	if ((w = watcher_of(l, fd)) == NULL)
+		return;
+	slot = w->slot;
+	*w = (struct watcher){ NULL, NULL, NO_SLOT };
+	l->nwatched--;
+	if (l->dispatching) {
+		l->pfds[slot].fd = DEAD_FD;
+		l->pfds[slot].revents = 0;
+		l->need_compact = true;
+		return;
+	}
+	last = l->npfds - 1;
+	if (slot != last) {
+		l->pfds[slot] = l->pfds[last];
+		l->watchers[real_fd(l->pfds[slot].fd)].slot = slot;
+	}
+	l->npfds--;
+}
+
+static void
+compact(struct loop *l)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; i < l->npfds; i++) {
+		if (l->pfds[i].fd == DEAD_FD)
+			continue;
+		if (i != j) {
+			l->pfds[j] = l->pfds[i];
+			l->watchers[real_fd(l->pfds[j].fd)].slot = j;
+		}
+		j++;
+	}
+	l->npfds = j;
+	l->need_compact = false;
+}
+
+/* --- timers ------------------------------------------------------------ */
+
+static bool
+timer_before(const struct loop_timer *a, const struct loop_timer *b)
+{
+	return a->when < b->when || (a->when == b->when && a->seq < b->seq);
+}
+
+static void
+heap_place(struct loop *l, size_t i, struct loop_timer *t)
+{
+	l->heap[i] = t;
+	t->slot = i;
+}
+
+static void
+heap_up(struct loop *l, size_t i)
+{
+	struct loop_timer *t = l->heap[i];
+
+	while (i > 0) {
+		size_t parent = (i - 1) / 2;
+		if (!timer_before(t, l->heap[parent]))
+			break;
+		heap_place(l, i, l->heap[parent]);
+		i = parent;
+	}
+	heap_place(l, i, t);
+}
+
+static void
+heap_down(struct loop *l, size_t i)
+{
+	struct loop_timer *t = l->heap[i];
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= l->nheap)
+			break;
+		if (c + 1 < l->nheap && timer_before(l->heap[c + 1], l->heap[c]))
+			c++;
+		if (!timer_before(l->heap[c], t))
+			break;
+		heap_place(l, i, l->heap[c]);
+		i = c;
+	}
+	heap_place(l, i, t);
+}
+
+void
+loop_timer_init(struct loop_timer *t, loop_timer_fn *fn, void *arg)
+{
+	*t = (struct loop_timer){ .slot = LOOP_TIMER_IDLE, .fn = fn, .arg = arg };
+}
+
+bool
+loop_timer_armed(const struct loop_timer *t)
+{
+	return t->slot != LOOP_TIMER_IDLE;
+}
+
+void
+loop_timer_cancel(struct loop *l, struct loop_timer *t)
+{
+	struct loop_timer *moved;
+	size_t i = t->slot;
+
+	if (i == LOOP_TIMER_IDLE)
+		return;
+	t->slot = LOOP_TIMER_IDLE;
+	l->nheap--;
+	if (i == l->nheap)
+		return;
+	moved = l->heap[l->nheap];
+	heap_place(l, i, moved);
+	heap_up(l, i);
+	heap_down(l, moved->slot);
+}
+
+void
+loop_timer_at(struct loop *l, struct loop_timer *t, int64_t when)
+{
+	loop_timer_cancel(l, t);
+	/*
+	 * Growing can only fail on ENOMEM; a timer that silently never fires
+	 * would hang a session forever, so this is an invariant failure.
+	 */
+	if (grow((void **)&l->heap, &l->cap_heap, l->nheap + 1, sizeof(*l->heap)) == -1)
+		abort();
+	t->when = when;
+	t->seq = l->timer_seq++;
+	l->heap[l->nheap] = t;
+	t->slot = l->nheap++;
+	heap_up(l, t->slot);
+}
+
+void
+loop_timer_add(struct loop *l, struct loop_timer *t, int64_t delay_ms)
+{
+	if (delay_ms < 0)
+		delay_ms = 0;
+	loop_timer_at(l, t, l->now + delay_ms);
+}
+
+size_t
+loop_ntimers(const struct loop *l)
+{
+	return l->nheap;
+}
+
+size_t
+loop_run_timers(struct loop *l)
+{
+	size_t ran = 0;
+	uint64_t limit = l->timer_seq;
+
+	/*
+	 * Timers armed by callbacks during this pass (seq >= limit) wait for
+	 * the next pass, so a timer re-arming itself at 0 ms cannot starve I/O.
+	 */
+	while (l->nheap > 0 && l->heap[0]->when <= l->now) {
+		struct loop_timer *t = l->heap[0];
+		int64_t next;
+
+		if (t->seq >= limit)
+			break;
+		loop_timer_cancel(l, t);
+		ran++;
+		next = t->fn(l, t, t->arg);
+		/* t may be freed now unless the callback asked to re-arm it. */
+		if (next != LOOP_TIMER_STOP)
+			loop_timer_add(l, t, next);
+	}
+	return ran;
+}
+
+/* --- clock and running ------------------------------------------------- */
+
+int64_t
+loop_now(const struct loop *l)
+{
+	return l->now;
+}
+
+int64_t
+loop_update_now(struct loop *l)
+{
+	l->now = l->clock_fn(l->clock_arg);
+	return l->now;
+}
+
+void
+loop_set_clock(struct loop *l, loop_clock_fn *fn, void *arg)
+{
+	l->clock_fn = fn ? fn : default_clock;
+	l->clock_arg = arg;
+	loop_update_now(l);
+}
+
+void
+loop_set_prepare(struct loop *l, loop_prepare_fn *fn, void *arg)
+{
+	l->prepare_fn = fn;
+	l->prepare_arg = arg;
+}
+
+static int
+poll_timeout(struct loop *l, int64_t max_ms)
+{
+	int64_t t = max_ms;
+
+	if (l->nheap > 0) {
+		int64_t d = l->heap[0]->when - l->now;
+		if (d < 0)
+			d = 0;
+		if (t < 0 || d < t)
+			t = d;
+	}
+	if (l->prepare_fn != NULL) {
+		int64_t p = l->prepare_fn(l, l->prepare_arg);
+		if (p >= 0 && (t < 0 || p < t))
+			t = p;
+	}
+	if (t > INT_MAX)
+		t = INT_MAX;
+	return (int)t;
+}
+
+int
+loop_run_once(struct loop *l, int64_t max_ms)
+{
+	size_t n;
+	int ready;
+
+	ready = poll(l->pfds, (nfds_t)l->npfds, poll_timeout(l, max_ms));
+	loop_update_now(l);
+	if (ready < 0) {
+		if (errno == EINTR)
+			ready = 0;	/* signals come through the self-pipe */
+		else
+			return -1;
+	}
+
+	n = l->npfds;		/* fds watched from here on wait for the next poll */
+	l->dispatching = true;
+	for (size_t i = 0; i < n && ready > 0; i++) {
+		struct pollfd *p = &l->pfds[i];
+		struct watcher *w;
+		short rev = p->revents;
+		int fd = p->fd;
+
+		if (rev == 0 || fd < 0)
+			continue;
+		ready--;
+		p->revents = 0;
+		/* Only what was asked for, plus the conditions poll always reports. */
+		rev &= (short)(p->events | POLLERR | POLLHUP | POLLNVAL);
+		if (rev == 0 || (w = watcher_of(l, fd)) == NULL || w->slot != i)
+			continue;
+		w->fn(l, fd, rev, w->arg);
+	}
+	l->dispatching = false;
+	if (l->need_compact)
+		compact(l);
+	loop_run_timers(l);
+	return 0;
+}
+
+int
+loop_run(struct loop *l)
+{
+	l->stopped = false;
+	loop_update_now(l);
+	while (!l->stopped) {
+		if (loop_run_once(l, -1) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+void
+loop_stop(struct loop *l)
+{
+	l->stopped = true;
+}
+
+bool
+loop_stopped(const struct loop *l)
+{
+	return l->stopped;
+}

@@ -1,0 +1,77 @@
+/*
+ * loop: the one poll(2) event loop of a process.
+ *
+ * Everything harmonyd does happens in callbacks from here: fd readiness and
+ * timers. The loop owns its pollfd array and its timer heap; it never owns
+ * the fds it watches (the watcher closes them, after loop_unwatch) nor the
+ * struct loop_timer it is handed (those live inside the owner's objects).
+ *
+ * The clock is CLOCK_MONOTONIC in milliseconds, read once per iteration
+ * (loop_now); tests may install a clock of their own with loop_set_clock.
+ */
+#ifndef HARMONY_LOOP_H
+#define HARMONY_LOOP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct loop;
+struct loop_timer;
+
+typedef void	loop_io_fn(struct loop *, int fd, short revents, void *arg);
+/* Returns the next delay in ms, or LOOP_TIMER_STOP to leave it disarmed. */
+typedef int64_t	loop_timer_fn(struct loop *, struct loop_timer *, void *arg);
+typedef int64_t	loop_clock_fn(void *arg);
+
+#define LOOP_TIMER_STOP	(-1)
+
+/* Embedded in its owner; opaque but for its size. */
+struct loop_timer {
+	int64_t		 when;		/* absolute loop ms */
+	size_t		 slot;		/* index in the heap, or LOOP_TIMER_IDLE */
+	uint64_t	 seq;		/* tie-break: FIFO among equal deadlines */
+	loop_timer_fn	*fn;
+	void		*arg;
+};
+#define LOOP_TIMER_IDLE	((size_t)-1)
+
+struct loop	*loop_new(void);
+void		 loop_free(struct loop *);
+
+/* One fd, one watcher: watch fails with EEXIST if it is already watched. */
+int		 loop_watch(struct loop *, int fd, short events, loop_io_fn *, void *arg);
+int		 loop_set_events(struct loop *, int fd, short events);
+void		 loop_unwatch(struct loop *, int fd);
+bool		 loop_watching(const struct loop *, int fd);
+size_t		 loop_nwatched(const struct loop *);
+
+void		 loop_timer_init(struct loop_timer *, loop_timer_fn *, void *arg);
+/* Arms, or re-arms an armed timer, delay_ms from now. */
+void		 loop_timer_add(struct loop *, struct loop_timer *, int64_t delay_ms);
+void		 loop_timer_at(struct loop *, struct loop_timer *, int64_t when);
+void		 loop_timer_cancel(struct loop *, struct loop_timer *);
+bool		 loop_timer_armed(const struct loop_timer *);
+size_t		 loop_ntimers(const struct loop *);
+
+int64_t		 loop_now(const struct loop *);
+/* Re-reads the clock (loop_now is cached per iteration). */
+int64_t		 loop_update_now(struct loop *);
+void		 loop_set_clock(struct loop *, loop_clock_fn *, void *arg);
+
+/* Hook called before each poll to shorten its timeout (libmicrohttpd). */
+typedef int64_t	loop_prepare_fn(struct loop *, void *arg);	/* ms, -1 = none */
+void		 loop_set_prepare(struct loop *, loop_prepare_fn *, void *arg);
+
+/* Runs the timers that are due now; returns how many ran. For tests too. */
+size_t		 loop_run_timers(struct loop *);
+/* One poll + dispatch, waiting at most max_ms (-1: until the next timer). */
+int		 loop_run_once(struct loop *, int64_t max_ms);
+/* Until loop_stop; returns 0, or -1 if poll failed. */
+int		 loop_run(struct loop *);
+void		 loop_stop(struct loop *);
+bool		 loop_stopped(const struct loop *);
+
+int64_t		 loop_clock_monotonic_ms(void);
+
+#endif

@@ -1,0 +1,152 @@
+/*
+ * pool: the target registry.
+ *
+ * The pool owns every struct target. Others hold a target only in two ways:
+ * a session takes a counted reference (pool_session_begin/_end) that keeps
+ * the memory alive after removal; everyone else keeps the numeric id and
+ * looks it up again (pool_find_id), because a target can be removed at any
+ * loop iteration.
+ *
+ * Liveness: every non-static target has a heartbeat deadline timer on the
+ * pool's loop. A missed deadline turns up/failing into down; an ack brings
+ * it back; down for 10 x its timeout removes it. Connect failures put a
+ * target into failing with exponential backoff (1 s doubling to 30 s).
+ *
+ * pool_version() changes on every change an observer (dashboard, state
+ * file) cares about; pool_set_version() changes only when the set of
+ * targets the balancer chooses from, or their weights, change.
+ */
+#ifndef HARMONY_POOL_H
+#define HARMONY_POOL_H
+
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "loop.h"
+
+#define TARGET_KEY_LEN		32	/* hex digits of 128 random bits */
+#define TARGET_WEIGHT_MIN	1
+#define TARGET_WEIGHT_MAX	1000000
+#define TARGET_WEIGHT_DEFAULT	500
+#define TARGET_HOST_MAX		46	/* INET6_ADDRSTRLEN */
+#define TARGET_NAME_MAX		(TARGET_HOST_MAX + 8)	/* "[host]:port" */
+#define TARGET_DOWN_REMOVE_FACTOR 10
+#define TARGET_BACKOFF_MIN_MS	1000
+#define TARGET_BACKOFF_MAX_MS	30000
+
+enum target_state {
+	TARGET_UP,
+	TARGET_DOWN,
+	TARGET_FAILING,
+	TARGET_DRAINING,
+	TARGET_STATIC,
+};
+
+enum target_source {
+	TARGET_SRC_STATIC,
+	TARGET_SRC_ACK,
+	TARGET_SRC_HTTP,
+};
+
+struct pool;
+
+struct target {
+	TAILQ_ENTRY(target)	 entry;		/* in pool's list while listed */
+	struct pool		*pool;
+	uint32_t		 id;		/* public, never reused by one pool */
+	char			 key[TARGET_KEY_LEN + 1];	/* secret */
+	char			 host[TARGET_HOST_MAX];	/* numeric address */
+	uint16_t		 port;		/* 0: not known yet (ack NID) */
+	char			 name[TARGET_NAME_MAX];	/* "host:port", "[v6]:port" */
+	struct sockaddr_storage	 addr;		/* with port: ready to connect */
+	socklen_t		 addrlen;
+	uint32_t		 weight;
+	enum target_state	 state;
+	enum target_source	 source;
+	int64_t			 timeout_ms;	/* heartbeat timeout */
+	int64_t			 last_ack;	/* loop ms of the last heartbeat */
+	int64_t			 down_since;	/* loop ms, while down */
+	unsigned		 fail_streak;	/* failed connects in a row */
+	int64_t			 retry_at;	/* failing: loop ms of next trial */
+	bool			 listed;	/* false once removed */
+	bool			 leaving;	/* deregistered: removed when idle */
+
+	uint64_t		 active;	/* sessions using it now */
+	uint64_t		 total;		/* sessions ever */
+	uint64_t		 failures;	/* failed connects ever */
+	uint64_t		 bytes_in;	/* from the target */
+	uint64_t		 bytes_out;	/* to the target */
+
+	int64_t			 rr_current;	/* balance.c's smooth WRR state */
+	struct loop_timer	 deadline;
+};
+
+TAILQ_HEAD(target_list, target);
+
+typedef void	pool_remove_fn(struct pool *, struct target *, void *arg);
+
+struct pool	*pool_new(struct loop *, int64_t default_timeout_ms);
+/* Frees every target, even ones still referenced: call after sessions end. */
+void		 pool_free(struct pool *);
+void		 pool_set_default_timeout(struct pool *, int64_t ms);
+int64_t		 pool_default_timeout(const struct pool *);
+/* Called for each target as it is removed (persistence forgets it). */
+void		 pool_set_on_remove(struct pool *, pool_remove_fn *, void *arg);
+
+/*
+ * Registers host:port (a numeric sockaddr; its port may be 0 for an ack
+ * target before SPORT) or returns the listed target with that address, with
+ * *created telling which. timeout_ms <= 0 means the pool's default. A static
+ * target is in state static and has no deadline. Returns NULL with errno set
+ * (ENOMEM, EINVAL for a bad weight or family).
+ */
+struct target	*pool_register(struct pool *, enum target_source,
+		    const struct sockaddr *, socklen_t, uint32_t weight,
+		    int64_t timeout_ms, bool *created);
+/*
+ * Gives a port-less target its port. If another listed target has that
+ * host:port it is replaced (removed), unless it is static: then -1, EEXIST.
+ */
+int		 pool_set_port(struct target *, uint16_t port);
+int		 pool_set_weight(struct target *, uint32_t weight);
+int		 pool_set_timeout(struct target *, int64_t timeout_ms);
+/* Heartbeat: up again if down, deadline re-armed. No effect on static. */
+void		 pool_ack(struct target *);
+/* Operator drain (state draining, stays listed) and its undo. */
+void		 pool_drain(struct target *);
+void		 pool_undrain(struct target *);
+/* Deregister: draining now, removed as soon as no session uses it. */
+void		 pool_deregister(struct target *);
+/* Unlists at once; the memory lives until the last session ends. */
+void		 pool_remove(struct target *);
+
+struct target	*pool_find_id(const struct pool *, uint32_t id);
+/* Compares keys in constant time. Leaving targets are found too. */
+struct target	*pool_find_key(const struct pool *, const char *key);
+struct target	*pool_find_addr(const struct pool *, const struct sockaddr *);
+const struct target_list *pool_targets(const struct pool *);
+size_t		 pool_count(const struct pool *);
+
+/* Chosen in the first round: up or static, with a port, or failing whose backoff is over. */
+bool		 target_choosable(const struct target *, int64_t now);
+/* Chosen only when nothing is choosable: failing within its backoff. */
+bool		 target_fallback(const struct target *, int64_t now);
+
+/* Session accounting: begin takes a reference, end drops it. */
+void		 pool_session_begin(struct target *);
+void		 pool_session_end(struct target *, uint64_t bytes_in, uint64_t bytes_out);
+void		 pool_connect_ok(struct target *);
+void		 pool_connect_failed(struct target *);
+
+uint64_t	 pool_version(const struct pool *);
+uint64_t	 pool_set_version(const struct pool *);
+void		 pool_touch(struct pool *);	/* bump version (counters moved) */
+
+const char	*target_state_name(enum target_state);
+const char	*target_source_name(enum target_source);
+struct loop	*pool_loop(const struct pool *);
+
+#endif

@@ -1,0 +1,956 @@
+/*
+ * proxy: see proxy.h.
+ *
+ * A session moves through these states, never back:
+ *
+ *   QUEUED ──► CONNECTING ──► RELAY ──► (closed)
+ *      │            │ fail: requeue to another target, or
+ *      └────────────┴──────► UNAVAIL ──► LINGER ──► (closed)
+ *
+ * QUEUED waits for a concurrency slot (FIFO); CONNECTING and RELAY hold a
+ * slot ("active") and a reference on their target. UNAVAIL writes the
+ * unavailable text; LINGER then half-closes and discards what the client
+ * still sends for a moment, so that closing with unread input does not turn
+ * our answer into a reset.
+ *
+ * One timer per session serves whichever deadline the state has: queue
+ * timeout, connect timeout, idle timeout (checked lazily against the last
+ * activity, so traffic never touches the heap) or the linger limit.
+ *
+ * Relay buffers are taken from a small free list only while bytes are in
+ * flight, and a side is read only while its direction's buffer has room, so
+ * memory per session is bounded by two buffers whatever the peers do.
+ */
+#include "autoconfig.h"
+
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "balance.h"
+#include "log.h"
+#include "loop.h"
+#include "net.h"
+#include "persist.h"
+#include "pool.h"
+#include "proxy.h"
+
+#define PROXY_MAX_TRIES		101	/* 1 + the largest --requeue */
+#define PROXY_LINGER_MS		2000
+#define PROXY_UNAVAIL_MS	10000	/* to write the unavailable text */
+#define PROXY_EMFILE_PAUSE_MS	1000
+#define PROXY_BUF_CACHE		64	/* free buffers kept for reuse */
+#define PROXY_DISCARD_MAX	(1024 * 1024)	/* read while lingering */
+
+enum session_state {
+	S_QUEUED,
+	S_CONNECTING,
+	S_RELAY,
+	S_UNAVAIL,
+	S_LINGER,
+};
+
+/* The unavailable text, shared by the sessions writing it. */
+struct message {
+	unsigned	 refs;
+	size_t		 len;
+	char		 data[];
+};
+
+/* One direction of a relay: bytes read from one side, for the other. */
+struct flow {
+	char		*buf;		/* NULL while nothing is in flight */
+	size_t		 off;		/* first unsent byte */
+	size_t		 len;		/* end of the bytes read */
+	bool		 eof;		/* the source side has no more */
+	bool		 shut;		/* ... and the sink side was shut down */
+	uint64_t	 bytes;
+};
+
+struct session {
+	TAILQ_ENTRY(session)	 entry;		/* px->sessions */
+	TAILQ_ENTRY(session)	 qentry;	/* px->queue, while queued */
+	struct proxy		*px;
+	enum session_state	 state;
+	int			 cfd;
+	int			 tfd;		/* -1 unless connecting/relaying */
+	struct net_addr		 client;
+	struct target		*target;	/* referenced while connecting/relaying */
+	struct target		*tried[PROXY_MAX_TRIES];
+	size_t			 ntried;
+	struct flow		 up;		/* client -> target */
+	struct flow		 down;		/* target -> client */
+	struct message		*msg;
+	size_t			 msg_off;
+	size_t			 discarded;
+	const char		*end;		/* why it is unavailable */
+	int64_t			 started;
+	int64_t			 last_active;
+	struct loop_timer	 timer;
+	char			 target_name[TARGET_NAME_MAX];
+};
+
+struct listener {
+	SLIST_ENTRY(listener)	 entry;
+	struct proxy		*px;
+	int			 fd;
+	bool			 paused;
+};
+
+TAILQ_HEAD(session_list, session);
+
+struct proxy {
+	struct loop		*loop;
+	struct pool		*pool;
+	struct balancer		*balancer;
+	struct persist		*persist;
+	struct proxy_params	 params;	/* unavailable points into msg */
+	struct message		*msg;
+	SLIST_HEAD(, listener)	 listeners;
+	struct session_list	 sessions;
+	struct session_list	 queue;
+	size_t			 nsessions;
+	size_t			 nqueued;
+	size_t			 nactive;
+	bool			 emfile_paused;
+	struct loop_timer	 resume_timer;	/* listeners after EMFILE */
+	struct loop_timer	 dequeue_timer;	/* hand free slots to the queue */
+	char			*free_bufs[PROXY_BUF_CACHE];
+	size_t			 nfree_bufs;
+	struct proxy_stats	 stats;
+};
+
+static void	session_close(struct session *, const char *reason);
+static void	session_connect(struct session *);
+static void	session_rearm(struct session *);
+static void	session_unavailable(struct session *, const char *reason);
+static void	listeners_update(struct proxy *);
+
+/* --- small helpers ----------------------------------------------------- */
+
+static struct message *
+message_new(const char *data, size_t len)
+{
+	struct message *m;
+
+	if ((m = malloc(sizeof(*m) + len)) == NULL)
+		return NULL;
+	m->refs = 1;
+	m->len = len;
+	if (len > 0)
+		memcpy(m->data, data, len);
+	return m;
+}
+
+static void
+message_unref(struct message *m)
+{
+	if (m != NULL && --m->refs == 0)
+		free(m);
+}
+
+static char *
+buf_get(struct proxy *px)
+{
+	if (px->nfree_bufs > 0)
+		return px->free_bufs[--px->nfree_bufs];
+	return malloc(PROXY_BUF_SIZE);
+}
+
+static void
+buf_put(struct proxy *px, char *buf)
+{
+	if (buf == NULL)
+		return;
+	if (px->nfree_bufs < PROXY_BUF_CACHE)
+		px->free_bufs[px->nfree_bufs++] = buf;
+	else
+		free(buf);
+}
+
+static void
+flow_release(struct proxy *px, struct flow *f)
+{
+	buf_put(px, f->buf);
+	f->buf = NULL;
+	f->off = f->len = 0;
+}
+
+static bool
+errno_is_transient(int e)
+{
+	return e == EAGAIN || e == EWOULDBLOCK || e == EINTR;
+}
+
+static bool
+slot_free(const struct proxy *px)
+{
+	return px->params.concurrency < 0 ||
+	    px->nactive < (uint64_t)px->params.concurrency;
+}
+
+static void
+close_fd(int fd)
+{
+	/* Linux closes the fd even when close reports EINTR: never retry. */
+	if (close(fd) == -1 && errno != EINTR)
+		log_warn("close %d", fd);
+}
+
+/* --- ending a session -------------------------------------------------- */
+
+static void
+session_leave_active(struct session *s)
+{
+	struct proxy *px = s->px;
+
+	if (s->state != S_CONNECTING && s->state != S_RELAY)
+		return;
+	px->nactive--;
+	/* Let the queue have the slot on the next pass, not in our stack. */
+	if (px->nqueued > 0 && !loop_timer_armed(&px->dequeue_timer))
+		loop_timer_add(px->loop, &px->dequeue_timer, 0);
+}
+
+static void
+session_drop_target(struct session *s)
+{
+	if (s->tfd != -1) {
+		loop_unwatch(s->px->loop, s->tfd);
+		close_fd(s->tfd);
+		s->tfd = -1;
+	}
+	if (s->target != NULL) {
+		pool_session_end(s->target, s->down.bytes, s->up.bytes);
+		s->target = NULL;
+	}
+}
+
+/*
+ * The only way a session ends: releases everything it owns, fixes the
+ * counters and writes its access-log line. The caller returns at once.
+ */
+static void
+session_close(struct session *s, const char *reason)
+{
+	struct proxy *px = s->px;
+	char client[NET_ADDRSTRLEN];
+
+	loop_timer_cancel(px->loop, &s->timer);
+	if (s->state == S_QUEUED) {
+		TAILQ_REMOVE(&px->queue, s, qentry);
+		px->nqueued--;
+	}
+	session_leave_active(s);
+	session_drop_target(s);
+	if (s->cfd != -1) {
+		loop_unwatch(px->loop, s->cfd);
+		close_fd(s->cfd);
+	}
+	flow_release(px, &s->up);
+	flow_release(px, &s->down);
+	message_unref(s->msg);
+	px->stats.bytes_up += s->up.bytes;
+	px->stats.bytes_down += s->down.bytes;
+
+	if (log_access_enabled()) {
+		log_access("client=%s target=%s up=%llu down=%llu ms=%lld tries=%zu end=%s",
+		    net_addr_text((struct sockaddr *)&s->client.ss, client, sizeof(client)),
+		    s->target_name[0] ? s->target_name : "-",
+		    (unsigned long long)s->up.bytes, (unsigned long long)s->down.bytes,
+		    (long long)(loop_now(px->loop) - s->started), s->ntried, reason);
+	}
+	TAILQ_REMOVE(&px->sessions, s, entry);
+	px->nsessions--;
+	free(s);
+	listeners_update(px);
+}
+
+/* A reset on one side is passed on as a reset to the other. */
+static void
+session_abort(struct session *s, const char *reason)
+{
+	if (s->cfd != -1)
+		(void)net_set_linger0(s->cfd);
+	if (s->tfd != -1)
+		(void)net_set_linger0(s->tfd);
+	session_close(s, reason);
+}
+
+/* --- unavailable ------------------------------------------------------- */
+
+static void
+session_linger(struct session *s)
+{
+	/* Our FIN goes after the text; then wait for the client's. */
+	if (shutdown(s->cfd, SHUT_WR) == -1) {
+		session_close(s, s->end);
+		return;
+	}
+	s->state = S_LINGER;
+	loop_set_events(s->px->loop, s->cfd, POLLIN);
+	loop_timer_add(s->px->loop, &s->timer, PROXY_LINGER_MS);
+}
+
+static void
+session_write_message(struct session *s)
+{
+	while (s->msg_off < s->msg->len) {
+		ssize_t n = send(s->cfd, s->msg->data + s->msg_off,
+		    s->msg->len - s->msg_off, MSG_NOSIGNAL);
+		if (n > 0) {
+			s->msg_off += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno_is_transient(errno)) {
+			loop_set_events(s->px->loop, s->cfd, POLLOUT);
+			return;
+		}
+		session_close(s, s->end);
+		return;
+	}
+	session_linger(s);
+}
+
+static void
+session_on_client_unavail(struct loop *l, int fd, short revents, void *arg)
+{
+	struct session *s = arg;
+	char sink[4096];
+
+	(void)l;
+	(void)fd;
+	if (s->state == S_UNAVAIL) {
+		if (revents & (POLLOUT | POLLERR | POLLHUP))
+			session_write_message(s);
+		return;
+	}
+	/* S_LINGER: discard until EOF, an error, the cap or the timer. */
+	for (int i = 0; i < 16; i++) {
+		ssize_t n = recv(s->cfd, sink, sizeof(sink), 0);
+		if (n > 0) {
+			s->discarded += (size_t)n;
+			if (s->discarded <= PROXY_DISCARD_MAX)
+				continue;
+		} else if (n < 0 && errno == EINTR) {
+			continue;
+		} else if (n < 0 && errno_is_transient(errno)) {
+			return;
+		}
+		session_close(s, s->end);
+		return;
+	}
+}
+
+/*
+ * Nothing can serve this client: write the unavailable text (if any), then
+ * close. The session gives up its slot and target first.
+ */
+static void
+session_unavailable(struct session *s, const char *reason)
+{
+	struct proxy *px = s->px;
+
+	s->end = reason;
+	px->stats.unavailable++;
+	if (s->state == S_QUEUED) {
+		TAILQ_REMOVE(&px->queue, s, qentry);
+		px->nqueued--;
+		listeners_update(px);
+	}
+	session_leave_active(s);
+	session_drop_target(s);
+	loop_timer_cancel(px->loop, &s->timer);
+	flow_release(px, &s->up);
+	flow_release(px, &s->down);
+	if (px->msg == NULL || px->msg->len == 0) {
+		s->state = S_UNAVAIL;
+		session_close(s, reason);
+		return;
+	}
+	s->state = S_UNAVAIL;
+	s->msg = px->msg;
+	s->msg->refs++;
+	s->msg_off = 0;
+	loop_timer_add(px->loop, &s->timer, PROXY_UNAVAIL_MS);
+	session_write_message(s);
+}
+
+/* --- relaying ---------------------------------------------------------- */
+
+static bool
+flow_has_room(const struct flow *f)
+{
+	return f->buf == NULL || f->len < PROXY_BUF_SIZE || f->off == f->len;
+}
+
+/*
+ * The only place a relaying session's poll interest is chosen: read a side
+ * only while its flow has room, ask for POLLOUT only while bytes wait.
+ */
+static void
+session_rearm(struct session *s)
+{
+	short c = 0, t = 0;
+
+	if (!s->up.eof && flow_has_room(&s->up))
+		c |= POLLIN;
+	if (s->down.len > s->down.off)
+		c |= POLLOUT;
+	if (!s->down.eof && flow_has_room(&s->down))
+		t |= POLLIN;
+	if (s->up.len > s->up.off)
+		t |= POLLOUT;
+	loop_set_events(s->px->loop, s->cfd, c);
+	loop_set_events(s->px->loop, s->tfd, t);
+}
+
+/*
+ * Sends what f holds to fd. Returns 0 (progress or would block), or -1
+ * after closing the session.
+ */
+static int
+flow_send(struct session *s, struct flow *f, int fd, bool to_client)
+{
+	while (f->len > f->off) {
+		ssize_t n = send(fd, f->buf + f->off, f->len - f->off, MSG_NOSIGNAL);
+		if (n >= 0) {
+			f->off += (size_t)n;
+			f->bytes += (uint64_t)n;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno_is_transient(errno))
+			return 0;
+		session_abort(s, to_client ? "client-reset" : "target-reset");
+		return -1;
+	}
+	flow_release(s->px, f);
+	if (f->eof && !f->shut) {
+		f->shut = true;
+		/* ENOTCONN: the peer is gone already; the other flow will see it. */
+		if (shutdown(fd, SHUT_WR) == -1 && errno != ENOTCONN) {
+			session_abort(s, to_client ? "client-reset" : "target-reset");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Reads from fd into f, then forwards at once. Returns -1 if s is gone. */
+static int
+flow_recv(struct session *s, struct flow *f, int from, int to, bool from_client)
+{
+	ssize_t n;
+
+	if (f->buf == NULL && (f->buf = buf_get(s->px)) == NULL) {
+		session_close(s, "error");
+		return -1;
+	}
+	if (f->off == f->len)
+		f->off = f->len = 0;
+	do {
+		n = recv(from, f->buf + f->len, PROXY_BUF_SIZE - f->len, 0);
+	} while (n < 0 && errno == EINTR);
+	if (n > 0) {
+		f->len += (size_t)n;
+		s->last_active = loop_now(s->px->loop);
+	} else if (n == 0) {
+		f->eof = true;
+	} else if (errno_is_transient(errno)) {
+		if (f->len == 0)
+			flow_release(s->px, f);
+		return 0;
+	} else {
+		session_abort(s, from_client ? "client-reset" : "target-reset");
+		return -1;
+	}
+	return flow_send(s, f, to, !from_client);
+}
+
+/* POLLERR carries a pending socket error: a reset, passed on. */
+static bool
+session_error(struct session *s, int fd, short revents, const char *reason)
+{
+	int e;
+
+	if (!(revents & POLLERR) || (e = net_connect_error(fd)) == 0)
+		return false;
+	log_debug("%s: %s", reason, strerror(e));
+	session_abort(s, reason);
+	return true;
+}
+
+static void
+session_check_done(struct session *s)
+{
+	if (s->up.shut && s->down.shut) {
+		session_close(s, "done");
+		return;
+	}
+	session_rearm(s);
+}
+
+static void
+session_on_client(struct loop *l, int fd, short revents, void *arg)
+{
+	struct session *s = arg;
+
+	(void)l;
+	(void)fd;
+	if (s->state != S_RELAY) {
+		session_on_client_unavail(l, fd, revents, arg);
+		return;
+	}
+	if (session_error(s, s->cfd, revents, "client-reset"))
+		return;
+	if ((revents & (POLLIN | POLLHUP)) && !s->up.eof && flow_has_room(&s->up) &&
+	    flow_recv(s, &s->up, s->cfd, s->tfd, true) == -1)
+		return;
+	if ((revents & POLLOUT) && flow_send(s, &s->down, s->cfd, true) == -1)
+		return;
+	session_check_done(s);
+}
+
+static void
+session_on_target_io(struct session *s, short revents)
+{
+	if (session_error(s, s->tfd, revents, "target-reset"))
+		return;
+	if ((revents & (POLLIN | POLLHUP)) && !s->down.eof && flow_has_room(&s->down) &&
+	    flow_recv(s, &s->down, s->tfd, s->cfd, false) == -1)
+		return;
+	if ((revents & POLLOUT) && flow_send(s, &s->up, s->tfd, false) == -1)
+		return;
+	session_check_done(s);
+}
+
+/* --- connecting -------------------------------------------------------- */
+
+static void
+session_connect_failed(struct session *s, const char *why)
+{
+	struct proxy *px = s->px;
+
+	px->stats.connect_failures++;
+	log_debug("connect %s: %s", s->target_name, why);
+	if (s->target != NULL)
+		pool_connect_failed(s->target);
+	session_drop_target(s);
+	if (s->ntried < PROXY_MAX_TRIES &&
+	    (int64_t)s->ntried <= px->params.requeue) {
+		session_connect(s);
+		return;
+	}
+	session_unavailable(s, "connect-failed");
+}
+
+static void
+session_connected(struct session *s)
+{
+	struct proxy *px = s->px;
+	int e = net_connect_error(s->tfd);
+
+	if (e != 0) {
+		session_connect_failed(s, strerror(e));
+		return;
+	}
+	pool_connect_ok(s->target);
+	(void)net_set_nodelay(s->tfd);
+	px->stats.connected++;
+	s->state = S_RELAY;
+	s->last_active = loop_now(px->loop);
+	loop_timer_cancel(px->loop, &s->timer);
+	if (px->params.idle_timeout_ms > 0)
+		loop_timer_add(px->loop, &s->timer, px->params.idle_timeout_ms);
+	session_rearm(s);
+}
+
+static void
+session_on_target(struct loop *l, int fd, short revents, void *arg)
+{
+	struct session *s = arg;
+
+	(void)l;
+	(void)fd;
+	if (s->state == S_CONNECTING) {
+		if (revents & (POLLOUT | POLLERR | POLLHUP))
+			session_connected(s);
+		return;
+	}
+	session_on_target_io(s, revents);
+}
+
+static bool
+tried(const struct session *s, const struct target *t)
+{
+	for (size_t i = 0; i < s->ntried; i++)
+		if (s->tried[i] == t)
+			return true;
+	return false;
+}
+
+/* Persistence first, then the balancer; remembers a fresh pick. */
+static struct target *
+session_pick(struct session *s)
+{
+	struct proxy *px = s->px;
+	const struct sockaddr *client = (const struct sockaddr *)&s->client.ss;
+	int64_t now = loop_now(px->loop);
+	struct target *t = NULL;
+	uint32_t id;
+
+	if (px->params.persistent && (id = persist_lookup(px->persist, client, now)) != 0) {
+		t = pool_find_id(px->pool, id);
+		if (t != NULL && (!target_choosable(t, now) || tried(s, t)))
+			t = NULL;
+	}
+	if (t == NULL) {
+		t = balance_pick(px->balancer, client, s->tried, s->ntried, now);
+		if (t != NULL && px->params.persistent)
+			(void)persist_set(px->persist, client, t->id, now);
+	}
+	return t;
+}
+
+static int64_t
+session_on_timer(struct loop *l, struct loop_timer *timer, void *arg)
+{
+	struct session *s = arg;
+	int64_t idle, left;
+
+	(void)l;
+	(void)timer;
+	switch (s->state) {
+	case S_QUEUED:
+		session_unavailable(s, "queue-timeout");
+		break;
+	case S_CONNECTING:
+		session_connect_failed(s, "timeout");
+		break;
+	case S_RELAY:
+		idle = s->px->params.idle_timeout_ms;
+		if (idle <= 0)
+			break;
+		left = s->last_active + idle - loop_now(s->px->loop);
+		if (left > 0)
+			return left;
+		session_close(s, "idle-timeout");
+		break;
+	case S_UNAVAIL:
+	case S_LINGER:
+		session_close(s, s->end);
+		break;
+	}
+	return LOOP_TIMER_STOP;
+}
+
+static void
+session_connect(struct session *s)
+{
+	struct proxy *px = s->px;
+	struct target *t;
+	int fd;
+
+	if ((t = session_pick(s)) == NULL) {
+		session_unavailable(s, "unavailable");
+		return;
+	}
+	s->tried[s->ntried++] = t;
+	s->target = t;
+	memcpy(s->target_name, t->name, sizeof(s->target_name));
+	pool_session_begin(t);
+	if ((fd = net_connect((const struct sockaddr *)&t->addr, t->addrlen)) == -1) {
+		session_connect_failed(s, strerror(errno));
+		return;
+	}
+	s->tfd = fd;
+	if (loop_watch(px->loop, fd, POLLOUT, session_on_target, s) == -1) {
+		session_connect_failed(s, strerror(errno));
+		return;
+	}
+	loop_timer_add(px->loop, &s->timer, px->params.connect_timeout_ms);
+}
+
+/* Takes a concurrency slot and starts connecting. */
+static void
+session_start(struct session *s)
+{
+	struct proxy *px = s->px;
+
+	if (s->state == S_QUEUED) {
+		TAILQ_REMOVE(&px->queue, s, qentry);
+		px->nqueued--;
+		loop_timer_cancel(px->loop, &s->timer);
+	}
+	s->state = S_CONNECTING;
+	px->nactive++;
+	session_connect(s);
+}
+
+static int64_t
+proxy_on_dequeue(struct loop *l, struct loop_timer *t, void *arg)
+{
+	struct proxy *px = arg;
+	struct session *s;
+
+	(void)l;
+	(void)t;
+	while (slot_free(px) && (s = TAILQ_FIRST(&px->queue)) != NULL)
+		session_start(s);
+	listeners_update(px);
+	return LOOP_TIMER_STOP;
+}
+
+/* --- accepting --------------------------------------------------------- */
+
+static void
+proxy_new_session(struct proxy *px, int fd, const struct sockaddr_storage *ss,
+    socklen_t len)
+{
+	struct session *s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		log_warn("session");
+		close_fd(fd);
+		return;
+	}
+	s->px = px;
+	s->cfd = fd;
+	s->tfd = -1;
+	memcpy(&s->client.ss, ss, len);
+	s->client.len = len;
+	s->started = s->last_active = loop_now(px->loop);
+	loop_timer_init(&s->timer, session_on_timer, s);
+	if (loop_watch(px->loop, fd, 0, session_on_client, s) == -1) {
+		log_warn("watch client");
+		close_fd(fd);
+		free(s);
+		return;
+	}
+	(void)net_set_nodelay(fd);
+	TAILQ_INSERT_TAIL(&px->sessions, s, entry);
+	px->nsessions++;
+	px->stats.accepted++;
+	if (slot_free(px) && px->nqueued == 0) {
+		session_start(s);
+		return;
+	}
+	s->state = S_QUEUED;
+	TAILQ_INSERT_TAIL(&px->queue, s, qentry);
+	px->nqueued++;
+	/* The client stays parked (no events) until it gets a slot. */
+	if (px->params.queue_timeout_ms > 0)
+		loop_timer_add(px->loop, &s->timer, px->params.queue_timeout_ms);
+}
+
+static bool
+accept_allowed(const struct proxy *px)
+{
+	return !px->emfile_paused && px->nqueued < (uint64_t)px->params.queue_max;
+}
+
+/* Listening follows the queue: a full queue stops accepting. */
+static void
+listeners_update(struct proxy *px)
+{
+	struct listener *ln;
+	bool on = accept_allowed(px);
+
+	SLIST_FOREACH(ln, &px->listeners, entry) {
+		if (ln->paused == !on)
+			continue;
+		ln->paused = !on;
+		loop_set_events(px->loop, ln->fd, on ? POLLIN : 0);
+	}
+}
+
+static int64_t
+proxy_on_resume(struct loop *l, struct loop_timer *t, void *arg)
+{
+	struct proxy *px = arg;
+
+	(void)l;
+	(void)t;
+	px->emfile_paused = false;
+	listeners_update(px);
+	return LOOP_TIMER_STOP;
+}
+
+static void
+proxy_on_accept(struct loop *l, int fd, short revents, void *arg)
+{
+	struct listener *ln = arg;
+	struct proxy *px = ln->px;
+
+	(void)l;
+	(void)revents;
+	for (int i = 0; i < PROXY_ACCEPT_BATCH && accept_allowed(px); i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int cfd = accept4(fd, (struct sockaddr *)&ss, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (cfd == -1) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno_is_transient(errno))
+				break;
+			px->stats.accept_errors++;
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+			    errno == ENOMEM) {
+				/* Out of fds: stop listening a while instead of spinning. */
+				log_warn("accept: pausing listeners for %d ms",
+				    PROXY_EMFILE_PAUSE_MS);
+				px->emfile_paused = true;
+				listeners_update(px);
+				loop_timer_add(px->loop, &px->resume_timer,
+				    PROXY_EMFILE_PAUSE_MS);
+			} else {
+				log_warn("accept");
+			}
+			break;
+		}
+		proxy_new_session(px, cfd, &ss, len);
+	}
+	listeners_update(px);
+}
+
+/* --- public ------------------------------------------------------------ */
+
+struct proxy *
+proxy_new(struct loop *l, struct pool *pool, struct balancer *b,
+    struct persist *persist, const struct proxy_params *params)
+{
+	struct proxy *px;
+
+	if ((px = calloc(1, sizeof(*px))) == NULL)
+		return NULL;
+	px->loop = l;
+	px->pool = pool;
+	px->balancer = b;
+	px->persist = persist;
+	SLIST_INIT(&px->listeners);
+	TAILQ_INIT(&px->sessions);
+	TAILQ_INIT(&px->queue);
+	loop_timer_init(&px->resume_timer, proxy_on_resume, px);
+	loop_timer_init(&px->dequeue_timer, proxy_on_dequeue, px);
+	if (proxy_set_params(px, params) == -1) {
+		free(px);
+		return NULL;
+	}
+	return px;
+}
+
+int
+proxy_set_params(struct proxy *px, const struct proxy_params *params)
+{
+	struct message *m;
+
+	if ((m = message_new(params->unavailable, params->unavailable_len)) == NULL)
+		return -1;
+	message_unref(px->msg);
+	px->msg = m;
+	px->params = *params;
+	px->params.unavailable = m->data;
+	if (px->params.requeue > PROXY_MAX_TRIES - 1)
+		px->params.requeue = PROXY_MAX_TRIES - 1;
+	/* More room (or a resume from 0) releases queued clients. */
+	if (px->nqueued > 0 && slot_free(px) && !loop_timer_armed(&px->dequeue_timer))
+		loop_timer_add(px->loop, &px->dequeue_timer, 0);
+	listeners_update(px);
+	return 0;
+}
+
+int
+proxy_listen(struct proxy *px, const struct net_addr *a, struct net_addr *bound,
+    char *err, size_t errlen)
+{
+	struct listener *ln;
+	char text[NET_ADDRSTRLEN];
+	int fd;
+
+	if ((fd = net_listen(a, 1024, true)) == -1) {
+		snprintf(err, errlen, "listen on %s: %s",
+		    net_addr_text((const struct sockaddr *)&a->ss, text, sizeof(text)),
+		    strerror(errno));
+		return -1;
+	}
+	if ((ln = calloc(1, sizeof(*ln))) == NULL ||
+	    loop_watch(px->loop, fd, POLLIN, proxy_on_accept, ln) == -1) {
+		snprintf(err, errlen, "listener: %s", strerror(errno));
+		free(ln);
+		close_fd(fd);
+		return -1;
+	}
+	ln->px = px;
+	ln->fd = fd;
+	SLIST_INSERT_HEAD(&px->listeners, ln, entry);
+	if (bound != NULL && net_local_addr(fd, bound) == -1)
+		*bound = *a;
+	listeners_update(px);
+	return 0;
+}
+
+void
+proxy_stop_accepting(struct proxy *px)
+{
+	struct listener *ln;
+
+	while ((ln = SLIST_FIRST(&px->listeners)) != NULL) {
+		SLIST_REMOVE_HEAD(&px->listeners, entry);
+		loop_unwatch(px->loop, ln->fd);
+		close_fd(ln->fd);
+		free(ln);
+	}
+	loop_timer_cancel(px->loop, &px->resume_timer);
+}
+
+void
+proxy_free(struct proxy *px)
+{
+	struct session *s;
+
+	if (px == NULL)
+		return;
+	proxy_stop_accepting(px);
+	while ((s = TAILQ_FIRST(&px->sessions)) != NULL)
+		session_close(s, "shutdown");
+	loop_timer_cancel(px->loop, &px->dequeue_timer);
+	while (px->nfree_bufs > 0)
+		free(px->free_bufs[--px->nfree_bufs]);
+	message_unref(px->msg);
+	free(px);
+}
+
+size_t
+proxy_active(const struct proxy *px)
+{
+	return px->nactive;
+}
+
+size_t
+proxy_queued(const struct proxy *px)
+{
+	return px->nqueued;
+}
+
+size_t
+proxy_sessions(const struct proxy *px)
+{
+	return px->nsessions;
+}
+
+const struct proxy_stats *
+proxy_stats(const struct proxy *px)
+{
+	return &px->stats;
+}
