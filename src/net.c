@@ -99,6 +99,11 @@ net_resolve(const char *host, uint16_t port, struct net_addr *out, char *err,
 	}
 	if (numeric_host(host, port, out) == 0)
 		return 0;
+	/* getaddrinfo takes "1.2.3" as 1.2.0.3: a typo, never meant. */
+	if (strspn(host, "0123456789.") == strlen(host)) {
+		snprintf(err, errlen, "bad IPv4 address '%s'", host);
+		return -1;
+	}
 	/* Listeners bind "localhost" by default: make it one stable address. */
 	if (strcasecmp(host, "localhost") == 0)
 		return numeric_host("127.0.0.1", port, out);

@@ -1,0 +1,441 @@
+/*
+ * Unit tests for loop.c: the timer heap (order, cancel, re-arm, callbacks
+ * that re-arm or free), and fd dispatch over real pipes and socketpairs.
+ */
+#include "autoconfig.h"
+
+#include <sys/socket.h>
+#include <check.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "loop.h"
+
+static int64_t fake_now;
+
+static int64_t
+fake_clock(void *arg)
+{
+	(void)arg;
+	return fake_now;
+}
+
+static struct loop *
+fake_loop(void)
+{
+	struct loop *l = loop_new();
+
+	ck_assert_ptr_nonnull(l);
+	fake_now = 1000;
+	loop_set_clock(l, fake_clock, NULL);
+	return l;
+}
+
+static void
+advance(struct loop *l, int64_t ms)
+{
+	fake_now += ms;
+	loop_update_now(l);
+	loop_run_timers(l);
+}
+
+struct record {
+	int	 order[64];
+	int	 n;
+};
+
+struct tagged {
+	struct loop_timer	 t;
+	struct record		*rec;
+	int			 tag;
+	int64_t			 next;	/* what the callback returns */
+};
+
+static int64_t
+record_fire(struct loop *l, struct loop_timer *t, void *arg)
+{
+	struct tagged *x = arg;
+
+	(void)l;
+	(void)t;
+	x->rec->order[x->rec->n++] = x->tag;
+	return x->next;
+}
+
+START_TEST(test_timers_fire_in_deadline_order)
+{
+	static const int64_t delays[] = { 50, 10, 40, 10, 30, 0, 20, 60, 5, 45 };
+	enum { N = sizeof(delays) / sizeof(delays[0]) };
+	struct loop *l = fake_loop();
+	struct record rec = { .n = 0 };
+	struct tagged x[N];
+
+	for (int i = 0; i < N; i++) {
+		x[i] = (struct tagged){ .rec = &rec, .tag = i, .next = LOOP_TIMER_STOP };
+		loop_timer_init(&x[i].t, record_fire, &x[i]);
+		loop_timer_add(l, &x[i].t, delays[i]);
+	}
+	ck_assert_uint_eq(loop_ntimers(l), N);
+	advance(l, 100);
+	ck_assert_int_eq(rec.n, N);
+	for (int i = 1; i < N; i++) {
+		int64_t a = delays[rec.order[i - 1]], b = delays[rec.order[i]];
+		ck_assert_int_le(a, b);
+		if (a == b)	/* equal deadlines fire in the order armed */
+			ck_assert_int_lt(rec.order[i - 1], rec.order[i]);
+	}
+	ck_assert_uint_eq(loop_ntimers(l), 0);
+	loop_free(l);
+}
+END_TEST
+
+START_TEST(test_timer_not_early)
+{
+	struct loop *l = fake_loop();
+	struct record rec = { .n = 0 };
+	struct tagged x = { .rec = &rec, .tag = 7, .next = LOOP_TIMER_STOP };
+
+	loop_timer_init(&x.t, record_fire, &x);
+	loop_timer_add(l, &x.t, 100);
+	advance(l, 99);
+	ck_assert_int_eq(rec.n, 0);
+	ck_assert(loop_timer_armed(&x.t));
+	advance(l, 1);
+	ck_assert_int_eq(rec.n, 1);
+	ck_assert(!loop_timer_armed(&x.t));
+	loop_free(l);
+}
+END_TEST
+
+START_TEST(test_timer_cancel_and_rearm)
+{
+	struct loop *l = fake_loop();
+	struct record rec = { .n = 0 };
+	struct tagged x[20];
+
+	for (int i = 0; i < 20; i++) {
+		x[i] = (struct tagged){ .rec = &rec, .tag = i, .next = LOOP_TIMER_STOP };
+		loop_timer_init(&x[i].t, record_fire, &x[i]);
+		loop_timer_add(l, &x[i].t, 10 * (i + 1));
+	}
+	/* Cancel the odd ones (from the middle of the heap), re-arm 0 last. */
+	for (int i = 1; i < 20; i += 2)
+		loop_timer_cancel(l, &x[i].t);
+	loop_timer_cancel(l, &x[1].t);		/* twice is harmless */
+	loop_timer_add(l, &x[0].t, 1000);
+	ck_assert_uint_eq(loop_ntimers(l), 10);
+	advance(l, 500);
+	ck_assert_int_eq(rec.n, 9);
+	for (int i = 0; i < rec.n; i++)
+		ck_assert_int_eq(rec.order[i], 2 * (i + 1));
+	advance(l, 500);
+	ck_assert_int_eq(rec.n, 10);
+	ck_assert_int_eq(rec.order[9], 0);
+	loop_free(l);
+}
+END_TEST
+
+START_TEST(test_timer_periodic_by_return)
+{
+	struct loop *l = fake_loop();
+	struct record rec = { .n = 0 };
+	struct tagged x = { .rec = &rec, .tag = 1, .next = 10 };
+
+	loop_timer_init(&x.t, record_fire, &x);
+	loop_timer_add(l, &x.t, 10);
+	for (int i = 0; i < 5; i++)
+		advance(l, 10);
+	ck_assert_int_eq(rec.n, 5);
+	x.next = LOOP_TIMER_STOP;
+	advance(l, 10);
+	ck_assert_int_eq(rec.n, 6);
+	advance(l, 100);
+	ck_assert_int_eq(rec.n, 6);
+	loop_free(l);
+}
+END_TEST
+
+static int64_t
+rearm_zero(struct loop *l, struct loop_timer *t, void *arg)
+{
+	int *count = arg;
+
+	(*count)++;
+	loop_timer_add(l, t, 0);
+	return LOOP_TIMER_STOP;
+}
+
+START_TEST(test_timer_rearmed_at_zero_waits_for_next_pass)
+{
+	struct loop *l = fake_loop();
+	struct loop_timer t;
+	int count = 0;
+
+	loop_timer_init(&t, rearm_zero, &count);
+	loop_timer_add(l, &t, 0);
+	loop_run_timers(l);
+	ck_assert_int_eq(count, 1);	/* not an endless loop */
+	loop_run_timers(l);
+	ck_assert_int_eq(count, 2);
+	loop_timer_cancel(l, &t);
+	loop_free(l);
+}
+END_TEST
+
+static int64_t
+free_self(struct loop *l, struct loop_timer *t, void *arg)
+{
+	(void)l;
+	(void)arg;
+	free(t);	/* the timer is the first member of its owner */
+	return LOOP_TIMER_STOP;
+}
+
+START_TEST(test_timer_callback_may_free_owner)
+{
+	struct loop *l = fake_loop();
+	struct loop_timer *t = malloc(sizeof(*t));
+
+	ck_assert_ptr_nonnull(t);
+	loop_timer_init(t, free_self, NULL);
+	loop_timer_add(l, t, 5);
+	advance(l, 5);		/* ASan reports any touch after the free */
+	ck_assert_uint_eq(loop_ntimers(l), 0);
+	loop_free(l);
+}
+END_TEST
+
+START_TEST(test_timer_heap_stress)
+{
+	enum { N = 2000 };
+	struct loop *l = fake_loop();
+	struct record rec = { .n = 0 };
+	struct tagged *x = calloc(N, sizeof(*x));
+	int64_t last = -1;
+	unsigned seed = 42;
+
+	ck_assert_ptr_nonnull(x);
+	for (int i = 0; i < N; i++) {
+		x[i] = (struct tagged){ .rec = &rec, .tag = 0, .next = LOOP_TIMER_STOP };
+		loop_timer_init(&x[i].t, record_fire, &x[i]);
+		loop_timer_add(l, &x[i].t, rand_r(&seed) % 10000);
+	}
+	for (int i = 0; i < N; i += 3)
+		loop_timer_cancel(l, &x[i].t);
+	for (int i = 0; i < N; i += 7)
+		loop_timer_add(l, &x[i].t, rand_r(&seed) % 10000);
+	/* Pop one tick at a time: deadlines never go backwards. */
+	for (int step = 0; step < 10001; step++) {
+		rec.n = 0;
+		advance(l, 1);
+		if (rec.n > 0) {
+			ck_assert_int_ge(fake_now, last);
+			last = fake_now;
+		}
+	}
+	ck_assert_uint_eq(loop_ntimers(l), 0);
+	free(x);
+	loop_free(l);
+}
+END_TEST
+
+/* --- fds --------------------------------------------------------------- */
+
+struct io_rec {
+	int	 calls;
+	short	 revents;
+	int	 unwatch_fd;	/* unwatched by the callback, if >= 0 */
+};
+
+static void
+io_cb(struct loop *l, int fd, short revents, void *arg)
+{
+	struct io_rec *r = arg;
+	char buf[64];
+
+	r->calls++;
+	r->revents = revents;
+	if (revents & POLLIN)
+		(void)read(fd, buf, sizeof(buf));
+	if (r->unwatch_fd >= 0)
+		loop_unwatch(l, r->unwatch_fd);
+}
+
+START_TEST(test_io_dispatch_pipe)
+{
+	struct loop *l = loop_new();
+	struct io_rec r = { .unwatch_fd = -1 };
+	int p[2];
+
+	ck_assert_int_eq(pipe2(p, O_NONBLOCK), 0);
+	ck_assert_int_eq(loop_watch(l, p[0], POLLIN, io_cb, &r), 0);
+	ck_assert_int_eq(loop_watch(l, p[0], POLLIN, io_cb, &r), -1);	/* EEXIST */
+	ck_assert_int_eq(loop_run_once(l, 0), 0);
+	ck_assert_int_eq(r.calls, 0);
+	ck_assert_int_eq(write(p[1], "x", 1), 1);
+	ck_assert_int_eq(loop_run_once(l, 1000), 0);
+	ck_assert_int_eq(r.calls, 1);
+	ck_assert(r.revents & POLLIN);
+	/* No events: parked, so even a pending byte is not reported. */
+	ck_assert_int_eq(write(p[1], "y", 1), 1);
+	ck_assert_int_eq(loop_set_events(l, p[0], 0), 0);
+	ck_assert_int_eq(loop_run_once(l, 0), 0);
+	ck_assert_int_eq(r.calls, 1);
+	ck_assert_int_eq(loop_set_events(l, p[0], POLLIN), 0);
+	ck_assert_int_eq(loop_run_once(l, 1000), 0);
+	ck_assert_int_eq(r.calls, 2);
+	loop_unwatch(l, p[0]);
+	ck_assert(!loop_watching(l, p[0]));
+	ck_assert_int_eq(loop_set_events(l, p[0], POLLIN), -1);
+	close(p[0]);
+	close(p[1]);
+	loop_free(l);
+}
+END_TEST
+
+START_TEST(test_io_parked_hangup_does_not_spin)
+{
+	struct loop *l = loop_new();
+	struct io_rec r = { .unwatch_fd = -1 };
+	int sv[2];
+
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	ck_assert_int_eq(loop_watch(l, sv[0], 0, io_cb, &r), 0);
+	close(sv[1]);		/* POLLHUP is always reported ... */
+	ck_assert_int_eq(loop_run_once(l, 0), 0);
+	ck_assert_int_eq(r.calls, 0);	/* ... but not for a parked fd */
+	ck_assert_int_eq(loop_set_events(l, sv[0], POLLOUT), 0);
+	ck_assert_int_eq(loop_run_once(l, 0), 0);
+	ck_assert_int_eq(r.calls, 1);
+	ck_assert(r.revents & (POLLHUP | POLLERR | POLLOUT));
+	loop_unwatch(l, sv[0]);
+	close(sv[0]);
+	loop_free(l);
+}
+END_TEST
+
+START_TEST(test_io_unwatch_other_during_dispatch)
+{
+	struct loop *l = loop_new();
+	struct io_rec a = { .unwatch_fd = -1 }, b = { .unwatch_fd = -1 };
+	int p[2], q[2];
+
+	ck_assert_int_eq(pipe2(p, O_NONBLOCK), 0);
+	ck_assert_int_eq(pipe2(q, O_NONBLOCK), 0);
+	ck_assert_int_eq(loop_watch(l, p[0], POLLIN, io_cb, &a), 0);
+	ck_assert_int_eq(loop_watch(l, q[0], POLLIN, io_cb, &b), 0);
+	/* Whichever runs first unwatches the other: only one may run. */
+	a.unwatch_fd = q[0];
+	b.unwatch_fd = p[0];
+	ck_assert_int_eq(write(p[1], "x", 1), 1);
+	ck_assert_int_eq(write(q[1], "x", 1), 1);
+	ck_assert_int_eq(loop_run_once(l, 1000), 0);
+	ck_assert_int_eq(a.calls + b.calls, 1);
+	ck_assert_uint_eq(loop_nwatched(l), 1);
+	/* The survivor keeps working after the compaction. */
+	if (a.calls) {
+		a.unwatch_fd = -1;
+		ck_assert_int_eq(write(p[1], "x", 1), 1);
+	} else {
+		b.unwatch_fd = -1;
+		ck_assert_int_eq(write(q[1], "x", 1), 1);
+	}
+	ck_assert_int_eq(loop_run_once(l, 1000), 0);
+	ck_assert_int_eq(a.calls + b.calls, 2);
+	close(p[0]); close(p[1]); close(q[0]); close(q[1]);
+	loop_free(l);
+}
+END_TEST
+
+START_TEST(test_io_many_fds)
+{
+	enum { N = 200 };
+	struct loop *l = loop_new();
+	struct io_rec r[N];
+	int p[N][2];
+
+	for (int i = 0; i < N; i++) {
+		r[i] = (struct io_rec){ .unwatch_fd = -1 };
+		ck_assert_int_eq(pipe2(p[i], O_NONBLOCK), 0);
+		ck_assert_int_eq(loop_watch(l, p[i][0], POLLIN, io_cb, &r[i]), 0);
+	}
+	for (int i = 0; i < N; i += 2) {
+		loop_unwatch(l, p[i][0]);
+		ck_assert_int_eq(write(p[i][1], "x", 1), 1);
+	}
+	for (int i = 1; i < N; i += 2)
+		ck_assert_int_eq(write(p[i][1], "x", 1), 1);
+	ck_assert_int_eq(loop_run_once(l, 1000), 0);
+	for (int i = 0; i < N; i++)
+		ck_assert_int_eq(r[i].calls, i % 2);
+	ck_assert_uint_eq(loop_nwatched(l), N / 2);
+	for (int i = 0; i < N; i++) {
+		close(p[i][0]);
+		close(p[i][1]);
+	}
+	loop_free(l);
+}
+END_TEST
+
+static int64_t
+stop_loop(struct loop *l, struct loop_timer *t, void *arg)
+{
+	(void)t;
+	(void)arg;
+	loop_stop(l);
+	return LOOP_TIMER_STOP;
+}
+
+START_TEST(test_run_until_stop_by_timer)
+{
+	struct loop *l = loop_new();
+	struct loop_timer t;
+	int64_t start = loop_clock_monotonic_ms();
+
+	loop_timer_init(&t, stop_loop, NULL);
+	loop_timer_add(l, &t, 50);
+	ck_assert_int_eq(loop_run(l), 0);
+	ck_assert(loop_stopped(l));
+	ck_assert_int_ge(loop_clock_monotonic_ms() - start, 50);
+	loop_free(l);
+}
+END_TEST
+
+static Suite *
+loop_suite(void)
+{
+	Suite *s = suite_create("loop");
+	TCase *tc = tcase_create("timers");
+
+	tcase_add_test(tc, test_timers_fire_in_deadline_order);
+	tcase_add_test(tc, test_timer_not_early);
+	tcase_add_test(tc, test_timer_cancel_and_rearm);
+	tcase_add_test(tc, test_timer_periodic_by_return);
+	tcase_add_test(tc, test_timer_rearmed_at_zero_waits_for_next_pass);
+	tcase_add_test(tc, test_timer_callback_may_free_owner);
+	tcase_add_test(tc, test_timer_heap_stress);
+	tcase_set_timeout(tc, 30);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("io");
+	tcase_add_test(tc, test_io_dispatch_pipe);
+	tcase_add_test(tc, test_io_parked_hangup_does_not_spin);
+	tcase_add_test(tc, test_io_unwatch_other_during_dispatch);
+	tcase_add_test(tc, test_io_many_fds);
+	tcase_add_test(tc, test_run_until_stop_by_timer);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(loop_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
