@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ackport.h"
 #include "balance.h"
 #include "config.h"
 #include "log.h"
@@ -36,6 +37,7 @@ struct harmonyd {
 	struct balancer	*balancer;
 	struct persist	*persist;
 	struct proxy	*proxy;
+	struct ackport	*ackport;
 	int		 sigpipe[2];
 	bool		 stopping;
 	int64_t		 stop_deadline;
@@ -109,6 +111,8 @@ begin_stop(struct harmonyd *h, int signo)
 	log_info("%s: no new clients; waiting up to %lld ms for %zu sessions",
 	    strsignal(signo), (long long)h->cfg.grace_ms, proxy_sessions(h->proxy));
 	proxy_stop_accepting(h->proxy);
+	if (h->ackport != NULL)
+		ackport_stop(h->ackport);
 	h->stop_deadline = loop_now(h->loop) + h->cfg.grace_ms;
 	loop_timer_add(h->loop, &h->stop_timer, 0);
 }
@@ -191,6 +195,39 @@ add_static_targets(struct harmonyd *h)
 	return 0;
 }
 
+/* DESIGN.md "Security": say so when writes are open beyond loopback. */
+static void
+warn_if_open(const struct harmonyd *h, const char *what, const struct net_addr *a)
+{
+	if (h->cfg.token == NULL && !net_is_loopback((const struct sockaddr *)&a->ss))
+		log_warnx("the %s listens beyond loopback without --token: only loopback "
+		    "and --allow networks may register", what);
+}
+
+static struct ackport *
+ackport_from(const struct config *cfg, struct loop *l, struct pool *pool)
+{
+	struct net_cidr *allow = calloc(cfg->nallow + 1, sizeof(*allow));
+	struct ackport_params ap;
+	struct ackport *a;
+
+	if (allow == NULL)
+		return NULL;
+	for (size_t i = 0; i < cfg->nallow; i++)
+		allow[i] = cfg->allow[i].net;
+	ap = (struct ackport_params){
+		.token = cfg->token,
+		.allow = allow,
+		.nallow = cfg->nallow,
+		.idle_ms = ACKPORT_IDLE_MS,
+		.max_conns = ACKPORT_MAX_CONNS,
+		.max_per_peer = ACKPORT_MAX_PER_PEER,
+	};
+	a = ackport_new(l, pool, &ap);
+	free(allow);
+	return a;
+}
+
 static int
 start_listeners(struct harmonyd *h)
 {
@@ -204,8 +241,16 @@ start_listeners(struct harmonyd *h)
 	}
 	log_info("listening: clients %s",
 	    net_addr_text((struct sockaddr *)&bound.ss, text, sizeof(text)));
-	if (strcmp(h->cfg.ack_port, "0") != 0)
-		log_debug("--ack-port %s: the ack port is not available yet", h->cfg.ack_port);
+	if (strcmp(h->cfg.ack_port, "0") != 0) {
+		if (net_parse_listen(h->cfg.ack_port, h->cfg.host, &a, err, sizeof(err)) == -1 ||
+		    ackport_listen(h->ackport, &a, &bound, err, sizeof(err)) == -1) {
+			log_error("--ack-port %s: %s", h->cfg.ack_port, err);
+			return -1;
+		}
+		log_info("listening: ack %s",
+		    net_addr_text((struct sockaddr *)&bound.ss, text, sizeof(text)));
+		warn_if_open(h, "ack port", &bound);
+	}
 	if (strcmp(h->cfg.http, "0") != 0)
 		log_debug("--http %s: the admin interface is not available yet", h->cfg.http);
 	return 0;
@@ -237,6 +282,10 @@ harmonyd_start(struct harmonyd *h)
 		return -1;
 	}
 	pool_set_on_remove(h->pool, on_target_removed, h);
+	if ((h->ackport = ackport_from(&h->cfg, h->loop, h->pool)) == NULL) {
+		log_warn("ack port");
+		return -1;
+	}
 	if (loop_watch(h->loop, h->sigpipe[0], POLLIN, on_signal_pipe, h) == -1) {
 		log_warn("watch signals");
 		return -1;
@@ -255,6 +304,7 @@ harmonyd_start(struct harmonyd *h)
 static void
 harmonyd_stop(struct harmonyd *h)
 {
+	ackport_free(h->ackport);
 	proxy_free(h->proxy);
 	if (h->loop != NULL) {
 		loop_timer_cancel(h->loop, &h->persist_timer);

@@ -1,0 +1,434 @@
+/*
+ * Unit tests for ackproto.c: node-harmony's registration protocol fed every
+ * byte split of the reference client's bursts, garbage, overlong tokens,
+ * binary bytes, and the extensions (AUTH, HOST, TTL), against a real pool.
+ */
+#include "autoconfig.h"
+
+#include <arpa/inet.h>
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ackproto.h"
+#include "log.h"
+#include "loop.h"
+#include "pool.h"
+
+static int64_t fake_now;
+
+static int64_t
+fake_clock(void *arg)
+{
+	(void)arg;
+	return fake_now;
+}
+
+struct fixture {
+	struct loop		*loop;
+	struct pool		*pool;
+	struct ack_policy	 policy;
+	struct ack_session	 sess;
+	char			 outbuf[65536];
+	char			 text[65536 + 1];	/* everything answered so far */
+	size_t			 textlen;
+	enum ack_result		 last;
+};
+
+static struct fixture *
+fixture_new(const char *token, bool allowed, const char *peer)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct net_addr a = { .len = sizeof(struct sockaddr_in) };
+	struct sockaddr_in *sin = (struct sockaddr_in *)&a.ss;
+
+	ck_assert_ptr_nonnull(f);
+	log_set_level(LOG_LEVEL_QUIET);
+	fake_now = 100000;
+	f->loop = loop_new();
+	loop_set_clock(f->loop, fake_clock, NULL);
+	f->pool = pool_new(f->loop, 60000);
+	ck_assert_ptr_nonnull(f->pool);
+	f->policy = (struct ack_policy){ .token = token, .peer_allowed = allowed };
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(40000);
+	ck_assert_int_eq(inet_pton(AF_INET, peer, &sin->sin_addr), 1);
+	ack_session_init(&f->sess, f->pool, &f->policy, &a);
+	return f;
+}
+
+static void
+fixture_free(struct fixture *f)
+{
+	pool_free(f->pool);
+	loop_free(f->loop);
+	free(f);
+}
+
+/* Feeds len bytes; the answers are appended to f->text. */
+static enum ack_result
+feed(struct fixture *f, const char *data, size_t len)
+{
+	struct ack_out out = { .buf = f->outbuf, .len = 0, .cap = sizeof(f->outbuf) };
+	size_t used = 0;
+
+	f->last = ack_feed(&f->sess, data, len, &out, &used);
+	ck_assert_uint_le(used, len);
+	if (f->last == ACK_CONTINUE)
+		ck_assert_uint_eq(used, len);
+	ck_assert_uint_le(f->textlen + out.len, sizeof(f->text) - 1);
+	memcpy(f->text + f->textlen, out.buf, out.len);
+	f->textlen += out.len;
+	f->text[f->textlen] = '\0';
+	return f->last;
+}
+
+static enum ack_result
+feeds(struct fixture *f, const char *s)
+{
+	return feed(f, s, strlen(s));
+}
+
+static bool
+is_key(const char *p)
+{
+	for (int i = 0; i < TARGET_KEY_LEN; i++)
+		if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+			return false;
+	return true;
+}
+
+/* The key from a "NID:<key>:" at the start of f->text. */
+static void
+nid_key(const struct fixture *f, char key[TARGET_KEY_LEN + 1])
+{
+	ck_assert_msg(strncmp(f->text, "NID:", 4) == 0, "got '%s'", f->text);
+	ck_assert(is_key(f->text + 4));
+	ck_assert_int_eq(f->text[4 + TARGET_KEY_LEN], ':');
+	memcpy(key, f->text + 4, TARGET_KEY_LEN);
+	key[TARGET_KEY_LEN] = '\0';
+}
+
+static const char burst[] = "NID::BAL:1000:SPORT:1080:";
+
+static void
+assert_registered(struct fixture *f)
+{
+	char key[TARGET_KEY_LEN + 1], want[128];
+	struct target *t;
+
+	nid_key(f, key);
+	snprintf(want, sizeof(want), "NID:%s:BAL:1000:SPORT:1080:", key);
+	ck_assert_str_eq(f->text, want);
+	ck_assert_uint_eq(pool_count(f->pool), 1);
+	t = pool_find_key(f->pool, key);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_uint_eq(t->port, 1080);
+	ck_assert_uint_eq(t->weight, 1000);
+	ck_assert_str_eq(t->host, "127.0.0.1");
+	ck_assert_int_eq(t->source, TARGET_SRC_ACK);
+	ck_assert(target_choosable(t, fake_now));
+}
+
+START_TEST(test_burst_every_split)
+{
+	size_t n = strlen(burst);
+
+	for (size_t cut = 0; cut <= n; cut++) {
+		struct fixture *f = fixture_new(NULL, true, "127.0.0.1");
+
+		ck_assert_int_eq(feed(f, burst, cut), ACK_CONTINUE);
+		ck_assert_int_eq(feed(f, burst + cut, n - cut), ACK_CONTINUE);
+		assert_registered(f);
+		ck_assert_int_eq(feeds(f, "BYE:"), ACK_CLOSE);
+		fixture_free(f);
+	}
+}
+END_TEST
+
+START_TEST(test_burst_byte_at_a_time)
+{
+	struct fixture *f = fixture_new(NULL, true, "127.0.0.1");
+
+	for (size_t i = 0; burst[i]; i++)
+		ck_assert_int_eq(feed(f, burst + i, 1), ACK_CONTINUE);
+	assert_registered(f);
+	fixture_free(f);
+}
+END_TEST
+
+START_TEST(test_heartbeat_and_close)
+{
+	struct fixture *f = fixture_new(NULL, true, "127.0.0.1");
+	char key[TARGET_KEY_LEN + 1], msg[256];
+	struct target *t;
+
+	feeds(f, burst);
+	nid_key(f, key);
+	t = pool_find_key(f->pool, key);
+	ck_assert_ptr_nonnull(t);
+
+	/* A heartbeat connection: ACK then ID, then BYE. */
+	ack_session_init(&f->sess, f->pool, &f->policy, &f->sess.peer);
+	f->textlen = 0;
+	snprintf(msg, sizeof(msg), "ACK:%s:ID:%s:", key, key);
+	ck_assert_int_eq(feeds(f, msg), ACK_CONTINUE);
+	ck_assert_str_eq(f->text, msg);
+	ck_assert_int_eq(feeds(f, "BYE:"), ACK_CLOSE);
+
+	/* A close connection: CLOSE then ID, never BYE. */
+	ack_session_init(&f->sess, f->pool, &f->policy, &f->sess.peer);
+	f->textlen = 0;
+	snprintf(msg, sizeof(msg), "CLOSE:%s:ID:%s:", key, key);
+	ck_assert_int_eq(feeds(f, msg), ACK_CONTINUE);
+	t = pool_find_id(f->pool, 1);
+	ck_assert(t == NULL || t->state == TARGET_DRAINING);
+	if (t == NULL)	/* removed at once (no session): the ID is unknown */
+		ck_assert(strstr(f->text, "BID:") != NULL);
+	fixture_free(f);
+}
+END_TEST
+
+START_TEST(test_unknown_keys_are_bid)
+{
+	struct fixture *f = fixture_new(NULL, true, "127.0.0.1");
+	struct target *t;
+	char key[TARGET_KEY_LEN + 1];
+
+	feeds(f, burst);
+	nid_key(f, key);
+	f->textlen = 0;
+	ck_assert_int_eq(feeds(f, "ACK:deadbeef:CLOSE:nope:ID::"), ACK_CONTINUE);
+	ck_assert_str_eq(f->text, "BID:deadbeef:BID:nope:BID::");
+	/* A near miss of the real key: same length, one digit off. */
+	f->textlen = 0;
+	key[0] = key[0] == 'a' ? 'b' : 'a';
+	{
+		char msg[128];
+		snprintf(msg, sizeof(msg), "CLOSE:%s:", key);
+		feeds(f, msg);
+		ck_assert(strncmp(f->text, "BID:", 4) == 0);
+	}
+	t = pool_find_id(f->pool, 1);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_int_eq(t->state, TARGET_UP);	/* untouched */
+	fixture_free(f);
+}
+END_TEST
+
+START_TEST(test_unbound)
+{
+	struct fixture *f = fixture_new(NULL, true, "127.0.0.1");
+
+	ck_assert_int_eq(feeds(f, "BAL:1000:SPORT:1080:"), ACK_CONTINUE);
+	ck_assert_str_eq(f->text, "ERR:unbound:ERR:unbound:");
+	ck_assert_uint_eq(pool_count(f->pool), 0);
+	fixture_free(f);
+}
+END_TEST
+
+START_TEST(test_bal_not_a_number)
+{
+	struct fixture *f = fixture_new(NULL, true, "127.0.0.1");
+	char key[TARGET_KEY_LEN + 1], want[128];
+
+	feeds(f, "NID::BAL:heavy:SPORT:99999:SPORT:0:SPORT:8080:BAL:0:");
+	nid_key(f, key);
+	snprintf(want, sizeof(want),
+	    "NID:%s:BAL:heavy:ERR:port:ERR:port:SPORT:8080:BAL:0:", key);
+	ck_assert_str_eq(f->text, want);
+	ck_assert_uint_eq(pool_find_key(f->pool, key)->weight, TARGET_WEIGHT_MIN);
+	fixture_free(f);
+}
+END_TEST
+
+START_TEST(test_empty_tokens_and_unknown_verbs)
+{
+	struct fixture *f = fixture_new(NULL, true, "127.0.0.1");
+
+	ck_assert_int_eq(feeds(f, ":::HELLO:::nid::"), ACK_CONTINUE);
+	ck_assert_str_eq(f->text, "ERR:verb:ERR:verb:");
+	ck_assert_uint_eq(pool_count(f->pool), 0);
+	fixture_free(f);
+}
+END_TEST
+
+START_TEST(test_overlong_token)
+{
+	struct fixture *f = fixture_new(NULL, true, "127.0.0.1");
+	char big[ACK_TOKEN_MAX + 2];
+
+	memset(big, 'A', sizeof(big));
+	ck_assert_int_eq(feed(f, big, ACK_TOKEN_MAX), ACK_CONTINUE);	/* fits */
+	ck_assert_int_eq(feed(f, big, 1), ACK_CLOSE);
+	ck_assert_str_eq(f->text, "ERR:toolong:");
+	fixture_free(f);
+
+	/* Also as the argument of a known verb. */
+	f = fixture_new(NULL, true, "127.0.0.1");
+	ck_assert_int_eq(feeds(f, "ACK:"), ACK_CONTINUE);
+	ck_assert_int_eq(feed(f, big, sizeof(big)), ACK_CLOSE);
+	ck_assert_str_eq(f->text, "ERR:toolong:");
+	fixture_free(f);
+}
+END_TEST
+
+START_TEST(test_binary_garbage)
+{
+	struct fixture *f = fixture_new(NULL, true, "127.0.0.1");
+	unsigned seed = 7;
+	char junk[4096];
+
+	/* Random bytes, with ':' frequent enough to make many tokens. */
+	for (int round = 0; round < 50 && f->last != ACK_CLOSE; round++) {
+		for (size_t i = 0; i < sizeof(junk); i++) {
+			int r = rand_r(&seed);
+			junk[i] = (r % 5 == 0) ? ':' : (char)(r >> 8);
+		}
+		f->textlen = 0;
+		feed(f, junk, sizeof(junk));
+		ck_assert_uint_le(ack_pending(&f->sess), ACK_TOKEN_MAX + ACK_VERB_MAX + 1);
+	}
+	ck_assert_uint_eq(pool_count(f->pool), 0);
+	fixture_free(f);
+}
+END_TEST
+
+START_TEST(test_token_required)
+{
+	struct fixture *f = fixture_new("s3cret", true, "127.0.0.1");
+
+	ck_assert_int_eq(feeds(f, burst), ACK_CLOSE);
+	ck_assert_str_eq(f->text, "ERR:auth:");
+	ck_assert_uint_eq(pool_count(f->pool), 0);
+	fixture_free(f);
+
+	f = fixture_new("s3cret", true, "127.0.0.1");
+	ck_assert_int_eq(feeds(f, "AUTH:s3cre:"), ACK_CLOSE);
+	ck_assert_str_eq(f->text, "ERR:auth:");
+	fixture_free(f);
+
+	f = fixture_new("s3cret", true, "127.0.0.1");
+	ck_assert_int_eq(feeds(f, "HOST:10.0.0.5:"), ACK_CLOSE);	/* needs auth */
+	ck_assert_str_eq(f->text, "ERR:auth:");
+	fixture_free(f);
+
+	f = fixture_new("s3cret", false, "192.0.2.1");
+	ck_assert_int_eq(feeds(f, "AUTH:s3cret:HOST:10.0.0.5:TTL:5:"), ACK_CONTINUE);
+	ck_assert_str_eq(f->text, "AUTH:ok:HOST:10.0.0.5:TTL:5:");
+	f->textlen = 0;
+	ck_assert_int_eq(feeds(f, burst), ACK_CONTINUE);
+	{
+		char key[TARGET_KEY_LEN + 1];
+		struct target *t;
+
+		nid_key(f, key);
+		t = pool_find_key(f->pool, key);
+		ck_assert_str_eq(t->host, "10.0.0.5");
+		ck_assert_int_eq(t->timeout_ms, 5000);
+	}
+	fixture_free(f);
+}
+END_TEST
+
+START_TEST(test_host_without_token_configured)
+{
+	struct fixture *f = fixture_new(NULL, true, "127.0.0.1");
+
+	ck_assert_int_eq(feeds(f, "AUTH:anything:HOST:10.0.0.5:"), ACK_CLOSE);
+	ck_assert_str_eq(f->text, "AUTH:ok:ERR:auth:");
+	fixture_free(f);
+}
+END_TEST
+
+START_TEST(test_peer_not_allowed)
+{
+	struct fixture *f = fixture_new(NULL, false, "192.0.2.1");
+
+	ck_assert_int_eq(feeds(f, burst), ACK_CLOSE);
+	ck_assert_str_eq(f->text, "ERR:forbidden:");
+	ck_assert_uint_eq(pool_count(f->pool), 0);
+	fixture_free(f);
+}
+END_TEST
+
+START_TEST(test_ttl_and_bad_ttl)
+{
+	struct fixture *f = fixture_new(NULL, true, "127.0.0.1");
+	char key[TARGET_KEY_LEN + 1];
+
+	feeds(f, "NID::TTL:0:TTL:x:TTL:30:");
+	nid_key(f, key);
+	ck_assert(strstr(f->text, ":ERR:ttl:ERR:ttl:TTL:30:") != NULL);
+	ck_assert_int_eq(pool_find_key(f->pool, key)->timeout_ms, 30000);
+	fixture_free(f);
+}
+END_TEST
+
+START_TEST(test_nid_limit_per_connection)
+{
+	struct fixture *f = fixture_new(NULL, true, "127.0.0.1");
+	int i;
+
+	for (i = 0; i < ACK_MAX_NID_PER_CONN; i++)
+		ck_assert_int_eq(feeds(f, "NID::"), ACK_CONTINUE);
+	ck_assert_int_eq(feeds(f, "NID::"), ACK_CLOSE);
+	ck_assert(strstr(f->text, "ERR:limit:") != NULL);
+	ck_assert_uint_eq(pool_count(f->pool), ACK_MAX_NID_PER_CONN);
+	fixture_free(f);
+}
+END_TEST
+
+START_TEST(test_output_full_closes)
+{
+	struct fixture *f = fixture_new(NULL, true, "127.0.0.1");
+	struct ack_out out = { .buf = f->outbuf, .len = 0, .cap = 20 };
+	size_t used;
+
+	ck_assert_int_eq(ack_feed(&f->sess, "X:Y:Z:", 6, &out, &used), ACK_CLOSE);
+	ck_assert_uint_le(out.len, 20);
+	fixture_free(f);
+}
+END_TEST
+
+static Suite *
+ackproto_suite(void)
+{
+	Suite *s = suite_create("ackproto");
+	TCase *tc = tcase_create("reference client");
+
+	tcase_add_test(tc, test_burst_every_split);
+	tcase_add_test(tc, test_burst_byte_at_a_time);
+	tcase_add_test(tc, test_heartbeat_and_close);
+	tcase_add_test(tc, test_unknown_keys_are_bid);
+	tcase_add_test(tc, test_unbound);
+	tcase_add_test(tc, test_bal_not_a_number);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("hostile input");
+	tcase_add_test(tc, test_empty_tokens_and_unknown_verbs);
+	tcase_add_test(tc, test_overlong_token);
+	tcase_add_test(tc, test_binary_garbage);
+	tcase_add_test(tc, test_nid_limit_per_connection);
+	tcase_add_test(tc, test_output_full_closes);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("extensions");
+	tcase_add_test(tc, test_token_required);
+	tcase_add_test(tc, test_host_without_token_configured);
+	tcase_add_test(tc, test_peer_not_allowed);
+	tcase_add_test(tc, test_ttl_and_bad_ttl);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(ackproto_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
