@@ -234,13 +234,6 @@ start_listeners(struct harmonyd *h)
 	struct net_addr a, bound;
 	char err[256], text[NET_ADDRSTRLEN];
 
-	if (net_parse_listen(h->cfg.listen, h->cfg.host, &a, err, sizeof(err)) == -1 ||
-	    proxy_listen(h->proxy, &a, &bound, err, sizeof(err)) == -1) {
-		log_error("--listen %s: %s", h->cfg.listen, err);
-		return -1;
-	}
-	log_info("listening: clients %s",
-	    net_addr_text((struct sockaddr *)&bound.ss, text, sizeof(text)));
 	if (strcmp(h->cfg.ack_port, "0") != 0) {
 		if (net_parse_listen(h->cfg.ack_port, h->cfg.host, &a, err, sizeof(err)) == -1 ||
 		    ackport_listen(h->ackport, &a, &bound, err, sizeof(err)) == -1) {
@@ -253,6 +246,14 @@ start_listeners(struct harmonyd *h)
 	}
 	if (strcmp(h->cfg.http, "0") != 0)
 		log_debug("--http %s: the admin interface is not available yet", h->cfg.http);
+	/* Last: "listening: clients" tells tests every listener is up. */
+	if (net_parse_listen(h->cfg.listen, h->cfg.host, &a, err, sizeof(err)) == -1 ||
+	    proxy_listen(h->proxy, &a, &bound, err, sizeof(err)) == -1) {
+		log_error("--listen %s: %s", h->cfg.listen, err);
+		return -1;
+	}
+	log_info("listening: clients %s",
+	    net_addr_text((struct sockaddr *)&bound.ss, text, sizeof(text)));
 	return 0;
 }
 

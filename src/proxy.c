@@ -48,6 +48,7 @@
 #define PROXY_DISCARD_MAX	(1024 * 1024)	/* read while lingering */
 
 enum session_state {
+	S_NEW,		/* accepted, about to start or queue */
 	S_QUEUED,
 	S_CONNECTING,
 	S_RELAY,
@@ -630,6 +631,8 @@ session_on_timer(struct loop *l, struct loop_timer *timer, void *arg)
 	(void)l;
 	(void)timer;
 	switch (s->state) {
+	case S_NEW:
+		break;
 	case S_QUEUED:
 		session_unavailable(s, "queue-timeout");
 		break;
