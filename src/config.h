@@ -77,7 +77,7 @@ enum cfg_result	 cfg_parse_args(struct config *, int argc, char *argv[],
 int		 cfg_load_file(struct config *, const char *path, char *err, size_t errlen);
 int		 cfg_load_json(struct config *, const char *text, size_t len,
 		    char *err, size_t errlen);
-/* Cross-option checks (e.g. token and token-file both given). */
+/* Cross-option checks, after everything is applied: listen addresses resolve and differ. */
 int		 cfg_validate(struct config *, char *err, size_t errlen);
 void		 cfg_usage(FILE *);
 

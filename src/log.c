@@ -70,6 +70,9 @@ log_level_name(enum log_level level)
 	return level_names[level];
 }
 
+static void log_vemit(const char *, int, const char *, va_list)
+    __attribute__((__format__(__printf__, 3, 0)));
+
 static void
 log_vemit(const char *tag, int errnum, const char *fmt, va_list ap)
 {

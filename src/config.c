@@ -1,0 +1,1258 @@
+/*
+ * config: see config.h.
+ *
+ * One table (options[] below) describes every option once: its long flag,
+ * which is also its config file key, its short flag, the kind of argument
+ * it takes, where it is stored, its range and its help line. getopt_long's
+ * tables, the --help text and the JSON key lookup are all derived from it,
+ * and the command line and the file go through the same setter
+ * (opt_set_text), so the two can never disagree about what a value means.
+ *
+ * Every setter parses into temporaries and only then replaces the old
+ * value, so a struct config is consistent (and freeable) after any error.
+ */
+#include "autoconfig.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "balance.h"
+#include "config.h"
+#include "log.h"
+#include "net.h"
+
+#ifndef HARMONY_WEBDIR
+#define HARMONY_WEBDIR		"/usr/local/share/harmony/web"
+#endif
+
+#define NITEMS(a)		(sizeof(a) / sizeof((a)[0]))
+
+#define CFG_FILE_MAX		(1024 * 1024)	/* config and unavailable files */
+#define CFG_JSON_DEPTH		8		/* object > array > string is 2 */
+#define CFG_DURATION_MAX_MS	(365LL * 24 * 3600 * 1000)
+#define CFG_WEIGHT_MIN		1
+#define CFG_WEIGHT_MAX		1000000
+#define CFG_WEIGHT_DEFAULT	500
+#define CFG_TOKEN_MAX		256		/* the ack port's token limit */
+#define CFG_TOKEN_FILE_MAX	4096		/* before the newline is stripped */
+#define CFG_LIST_MAX		4096		/* --target and --allow entries */
+#define CFG_REASON_MAX		512
+
+/* What an option takes, and so how text and JSON values are turned into it. */
+enum cfg_kind {
+	K_STRING,	/* char *, non-empty */
+	K_LISTEN,	/* char *, "[ADDR:]PORT", resolved by cfg_validate */
+	K_LISTEN_OFF,	/* same, and "0" disables the listener */
+	K_DURATION,	/* int64_t milliseconds, in [min, max] */
+	K_INT,		/* int64_t, in [min, max] */
+	K_BOOL,		/* bool: the flag sets it, JSON gives true or false */
+	K_BOOL_OFF,	/* command line only: clears that bool */
+	K_LEVEL,	/* int: enum log_level */
+	K_BALANCE,	/* int: enum balance_algo */
+	K_TARGET,	/* appends to targets */
+	K_CIDR,		/* appends to allow */
+	K_TEXT,		/* unavailable, escapes decoded */
+	K_TEXT_FILE,	/* unavailable, from a file */
+	K_TOKEN,
+	K_TOKEN_FILE,
+	/* The kinds below are command line only. */
+	K_CONFIG,
+	K_VERBOSE,
+	K_QUIET,
+	K_HELP,
+	K_VERSION,
+};
+
+struct cfg_option {
+	const char	*name;		/* long flag and JSON key */
+	int		 shortopt;	/* 0: none */
+	enum cfg_kind	 kind;
+	const char	*arg;		/* metavariable; NULL: takes no argument */
+	size_t		 off;		/* field, for the generic kinds */
+	int64_t		 min, max;	/* K_INT and K_DURATION (ms) */
+	const char	*help;		/* with the default */
+};
+
+#define F(field)	offsetof(struct config, field)
+#define DUR_MAX		CFG_DURATION_MAX_MS
+
+static const struct cfg_option options[] = {
+	{ "config", 'c', K_CONFIG, "FILE", 0, 0, 0,
+	    "JSON config file (comments allowed); flags override it" },
+	{ "host", 0, K_STRING, "ADDR", F(host), 0, 0,
+	    "bind address of listeners that give none (default: localhost)" },
+	{ "listen", 0, K_LISTEN, "[ADDR:]PORT", F(listen), 0, 0,
+	    "client traffic (default: 3000)" },
+	{ "ack-port", 0, K_LISTEN_OFF, "[ADDR:]PORT", F(ack_port), 0, 0,
+	    "raw TCP registration; 0 disables (default: 1666)" },
+	{ "http", 0, K_LISTEN_OFF, "[ADDR:]PORT", F(http), 0, 0,
+	    "admin HTTP: REST, dashboard, metrics; 0 disables (default: 1667)" },
+	{ "target", 0, K_TARGET, "HOST:PORT[@WEIGHT]", 0, 0, 0,
+	    "static target that never expires; weight 1..1000000 (default: 500);"
+	    " repeatable" },
+	{ "balance", 0, K_BALANCE, "ALGO", F(balance), 0, 0,
+	    "leastconn, roundrobin or hash (default: leastconn)" },
+	{ "persistent", 0, K_BOOL, NULL, F(persistent), 0, 0,
+	    "keep a client address on its target (default)" },
+	{ "no-persistent", 0, K_BOOL_OFF, NULL, F(persistent), 0, 0,
+	    "pick a target for every connection" },
+	{ "persist-ttl", 0, K_DURATION, "DUR", F(persist_ttl_ms), 1, DUR_MAX,
+	    "forget an idle persistence entry after this (default: 30m)" },
+	{ "persist-max", 0, K_INT, "N", F(persist_max), 1, 100000000,
+	    "persistence entries; least recently used are evicted"
+	    " (default: 100000)" },
+	{ "concurrency", 0, K_INT, "N", F(concurrency), -1, 10000000,
+	    "sessions at once; -1 unlimited, 0 paused (default: -1)" },
+	{ "queue-max", 0, K_INT, "N", F(queue_max), 0, 10000000,
+	    "clients waiting for a slot (default: 1024)" },
+	{ "queue-timeout", 0, K_DURATION, "DUR", F(queue_timeout_ms), 1, DUR_MAX,
+	    "a queued client gets the unavailable text after this (default: 30s)" },
+	{ "requeue", 0, K_INT, "N", F(requeue), 0, 100,
+	    "other targets tried after a failed connect (default: 1)" },
+	{ "unavailable", 0, K_TEXT, "TEXT", 0, 0, 0,
+	    "sent when nothing can serve; escapes \\r \\n \\t \\\\ \\xHH" },
+	{ "unavailable-file", 0, K_TEXT_FILE, "FILE", 0, 0, 0,
+	    "the same, from a file of at most 1 MiB" },
+	{ "host-timeout", 0, K_DURATION, "DUR", F(host_timeout_ms), 1, DUR_MAX,
+	    "a target that has not acked for this long is down (default: 1m)" },
+	{ "connect-timeout", 0, K_DURATION, "DUR", F(connect_timeout_ms), 1,
+	    DUR_MAX, "connect to a target, then requeue (default: 5s)" },
+	{ "idle-timeout", 0, K_DURATION, "DUR", F(idle_timeout_ms), 0, DUR_MAX,
+	    "close a session idle both ways; 0 never (default: 10m)" },
+	{ "grace", 0, K_DURATION, "DUR", F(grace_ms), 0, DUR_MAX,
+	    "on SIGTERM, let sessions finish for this long (default: 10s)" },
+	{ "token", 0, K_TOKEN, "TOKEN", 0, 0, 0,
+	    "shared secret for registration and every write" },
+	{ "token-file", 0, K_TOKEN_FILE, "FILE", 0, 0, 0,
+	    "the same, read from FILE (not visible in ps)" },
+	{ "allow", 0, K_CIDR, "CIDR", 0, 0, 0,
+	    "without a token, also accept writes from CIDR (loopback always);"
+	    " repeatable" },
+	{ "web-root", 0, K_STRING, "DIR", F(web_root), 0, 0,
+	    "dashboard files (default: " HARMONY_WEBDIR ")" },
+	{ "state-file", 0, K_STRING, "FILE", F(state_file), 0, 0,
+	    "keep targets and persistence across restarts" },
+	{ "access-log", 0, K_STRING, "FILE", F(access_log), 0, 0,
+	    "one line per finished session; - is stdout" },
+	{ "log-level", 0, K_LEVEL, "LEVEL", F(log_level), 0, 0,
+	    "debug, info, warn or error (default: info)" },
+	{ "verbose", 'v', K_VERBOSE, NULL, 0, 0, 0, "same as --log-level debug" },
+	{ "quiet", 'q', K_QUIET, NULL, 0, 0, 0, "same as --log-level error" },
+	{ "help", 'h', K_HELP, NULL, 0, 0, 0, "print this help and exit" },
+	{ "version", 'V', K_VERSION, NULL, 0, 0, 0, "print the version and exit" },
+};
+
+#undef F
+#undef DUR_MAX
+
+/* getopt_long returns this plus the table index for long options. */
+#define OPT_LONG_BASE	256
+
+static bool
+opt_cli_only(const struct cfg_option *o)
+{
+	return o->kind >= K_CONFIG || o->kind == K_BOOL_OFF;
+}
+
+static bool
+opt_is_list(const struct cfg_option *o)
+{
+	return o->kind == K_TARGET || o->kind == K_CIDR;
+}
+
+static char **
+opt_str(struct config *cfg, const struct cfg_option *o)
+{
+	return (char **)(void *)((char *)cfg + o->off);
+}
+
+static int64_t *
+opt_i64(struct config *cfg, const struct cfg_option *o)
+{
+	return (int64_t *)(void *)((char *)cfg + o->off);
+}
+
+static int *
+opt_int(struct config *cfg, const struct cfg_option *o)
+{
+	return (int *)(void *)((char *)cfg + o->off);
+}
+
+static bool *
+opt_bool(struct config *cfg, const struct cfg_option *o)
+{
+	return (bool *)(void *)((char *)cfg + o->off);
+}
+
+static const struct cfg_option *
+opt_find(const char *name)
+{
+	for (size_t i = 0; i < NITEMS(options); i++)
+		if (strcmp(options[i].name, name) == 0)
+			return &options[i];
+	return NULL;
+}
+
+/*
+ * Reads all of path, NUL-terminated so that text users may treat it as a
+ * string, refusing more than max bytes. err gets "path: reason".
+ */
+static int
+read_file(const char *path, size_t max, char **out, size_t *outlen, char *err,
+    size_t errlen)
+{
+	char *buf, *shrunk;
+	size_t len = 0;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	/* One byte more than allowed tells "too large" from "exactly max". */
+	if ((buf = malloc(max + 2)) == NULL) {
+		close(fd);
+		snprintf(err, errlen, "%s: out of memory", path);
+		return -1;
+	}
+	while (len <= max) {
+		n = read(fd, buf + len, max + 1 - len);
+		if (n == 0)
+			break;
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			goto fail;
+		}
+		len += (size_t)n;
+	}
+	if (len > max) {
+		snprintf(err, errlen, "%s: larger than %zu bytes", path, max);
+		goto fail;
+	}
+	close(fd);
+	buf[len] = '\0';
+	if ((shrunk = realloc(buf, len + 1)) != NULL)
+		buf = shrunk;
+	*out = buf;
+	*outlen = len;
+	return 0;
+fail:
+	close(fd);
+	free(buf);
+	return -1;
+}
+
+/* strtoll on the whole string, no leading blanks, within [min, max]. */
+static int
+parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+	long long v;
+	char *end;
+
+	if (*s == '\0' || isspace((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
+cfg_parse_duration(const char *s, int64_t *ms, char *err, size_t errlen)
+{
+	static const struct {
+		const char	*suffix;
+		int64_t		 ms;
+	} units[] = {
+		{ "", 1000 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 },
+		{ "h", 3600000 },
+	};
+	const char *p = s, *digits;
+	int64_t whole = 0, frac = 0, scale = 1, unit = -1, v;
+
+	for (; *p >= '0' && *p <= '9'; p++) {
+		/* Stop early: whole only has to exceed the cap, not overflow. */
+		if (whole <= CFG_DURATION_MAX_MS)
+			whole = whole * 10 + (*p - '0');
+	}
+	if (p == s)
+		goto bad;
+	if (*p == '.') {
+		digits = ++p;
+		for (; *p >= '0' && *p <= '9'; p++) {
+			/* 9 digits resolve 3.6 us of an hour: finer is an error. */
+			if (scale < 1000000000) {
+				frac = frac * 10 + (*p - '0');
+				scale *= 10;
+			} else if (*p != '0')
+				goto fine;
+		}
+		if (p == digits)
+			goto bad;
+	}
+	for (size_t i = 0; i < NITEMS(units); i++)
+		if (strcmp(p, units[i].suffix) == 0)
+			unit = units[i].ms;
+	if (unit == -1)
+		goto bad;
+	if (whole > CFG_DURATION_MAX_MS / unit)
+		goto big;
+	if (frac * unit % scale != 0)
+		goto fine;
+	v = whole * unit + frac * unit / scale;
+	if (v > CFG_DURATION_MAX_MS)
+		goto big;
+	*ms = v;
+	return 0;
+bad:
+	snprintf(err, errlen, "bad duration '%s' (like 500ms, 1.5s, 5m, 1h)", s);
+	return -1;
+fine:
+	snprintf(err, errlen, "duration '%s' is finer than a millisecond", s);
+	return -1;
+big:
+	snprintf(err, errlen, "duration '%s' is longer than 365 days", s);
+	return -1;
+}
+
+int
+cfg_parse_target(const char *s, struct cfg_target *t, char *err, size_t errlen)
+{
+	char hostport[320];
+	const char *at = strrchr(s, '@');
+	size_t n = at != NULL ? (size_t)(at - s) : strlen(s);
+	int64_t weight = CFG_WEIGHT_DEFAULT;
+
+	if (n >= sizeof(hostport)) {
+		snprintf(err, errlen, "target too long");
+		return -1;
+	}
+	memcpy(hostport, s, n);
+	hostport[n] = '\0';
+	if (at != NULL &&
+	    parse_int(at + 1, CFG_WEIGHT_MIN, CFG_WEIGHT_MAX, &weight) == -1) {
+		snprintf(err, errlen, "bad weight '%s' (%d..%d)", at + 1,
+		    CFG_WEIGHT_MIN, CFG_WEIGHT_MAX);
+		return -1;
+	}
+	memset(t, 0, sizeof(*t));
+	if (net_parse_hostport(hostport, &t->addr, err, errlen) == -1)
+		return -1;
+	t->weight = (uint32_t)weight;
+	return 0;
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+cfg_unescape(const char *s, char **out, size_t *outlen, char *err, size_t errlen)
+{
+	char *buf, *d;
+	int hi, lo;
+
+	/* Decoding only shrinks the text. */
+	if ((buf = malloc(strlen(s) + 1)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (d = buf; *s != '\0'; s++) {
+		if (*s != '\\') {
+			*d++ = *s;
+			continue;
+		}
+		switch (*++s) {
+		case 'r':
+			*d++ = '\r';
+			break;
+		case 'n':
+			*d++ = '\n';
+			break;
+		case 't':
+			*d++ = '\t';
+			break;
+		case '\\':
+			*d++ = '\\';
+			break;
+		case 'x':
+			if ((hi = hexval((unsigned char)s[1])) == -1 ||
+			    (lo = hexval((unsigned char)s[2])) == -1) {
+				snprintf(err, errlen, "\\x needs two hex digits");
+				goto fail;
+			}
+			*d++ = (char)(hi << 4 | lo);
+			s += 2;
+			break;
+		case '\0':
+			snprintf(err, errlen, "trailing backslash");
+			goto fail;
+		default:
+			if (isprint((unsigned char)*s))
+				snprintf(err, errlen, "unknown escape '\\%c'", *s);
+			else
+				snprintf(err, errlen, "unknown escape '\\\\x%02x'",
+				    (unsigned char)*s);
+			goto fail;
+		}
+	}
+	*d = '\0';
+	*out = buf;
+	*outlen = (size_t)(d - buf);
+	return 0;
+fail:
+	free(buf);
+	return -1;
+}
+
+/*
+ * A token travels in "AUTH:<token>:" on the ack port and in an HTTP
+ * Authorization header: a ':', a blank or a control character could never
+ * be sent there, so such a token is a configuration mistake.
+ */
+static int
+check_token(const char *tok, size_t len, char *err, size_t errlen)
+{
+	if (len == 0) {
+		snprintf(err, errlen, "empty token");
+		return -1;
+	}
+	if (len > CFG_TOKEN_MAX) {
+		snprintf(err, errlen, "token longer than %d bytes", CFG_TOKEN_MAX);
+		return -1;
+	}
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)tok[i];
+		if (c <= ' ' || c >= 0x7f || c == ':') {
+			snprintf(err, errlen, "token may only hold printable"
+			    " ASCII other than ':' and space");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+set_string(char **field, const char *s, char *err, size_t errlen)
+{
+	char *copy;
+
+	if ((copy = strdup(s)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	free(*field);
+	*field = copy;
+	return 0;
+}
+
+/* Room for one more element of size sz after the n in list. */
+static void *
+list_grow(void *list, size_t n, size_t sz, char *err, size_t errlen)
+{
+	void *grown;
+
+	if (n >= CFG_LIST_MAX) {
+		snprintf(err, errlen, "more than %d entries", CFG_LIST_MAX);
+		return NULL;
+	}
+	if ((grown = realloc(list, (n + 1) * sz)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	return grown;
+}
+
+static void
+opt_clear(struct config *cfg, const struct cfg_option *o)
+{
+	if (o->kind == K_TARGET) {
+		free(cfg->targets);
+		cfg->targets = NULL;
+		cfg->ntargets = 0;
+	} else if (o->kind == K_CIDR) {
+		free(cfg->allow);
+		cfg->allow = NULL;
+		cfg->nallow = 0;
+	}
+}
+
+static int
+store_i64(struct config *cfg, const struct cfg_option *o, int64_t v, char *err,
+    size_t errlen)
+{
+	/* json-c saturates what int64_t cannot hold: don't echo that. */
+	if (v == INT64_MIN || v == INT64_MAX) {
+		snprintf(err, errlen, "number out of range (%lld..%lld)",
+		    (long long)o->min, (long long)o->max);
+		return -1;
+	}
+	if (v < o->min || v > o->max) {
+		snprintf(err, errlen, "%lld is out of range (%lld..%lld)",
+		    (long long)v, (long long)o->min, (long long)o->max);
+		return -1;
+	}
+	*opt_i64(cfg, o) = v;
+	return 0;
+}
+
+static int
+store_duration(struct config *cfg, const struct cfg_option *o, int64_t ms,
+    char *err, size_t errlen)
+{
+	/* The only lower bounds are 0 and 1 ms: say it in words. */
+	if (ms < o->min) {
+		snprintf(err, errlen, "must be more than 0");
+		return -1;
+	}
+	*opt_i64(cfg, o) = ms;
+	return 0;
+}
+
+/*
+ * --unavailable and --unavailable-file (likewise --token and --token-file)
+ * fill the same field. Whichever comes second, from the file or the flags,
+ * finds the other one's value (a set *_file means the field came from a
+ * file) and refuses it, so "both given" is an error in any order.
+ */
+static int
+set_text(struct config *cfg, const char *s, bool from_file, char *err,
+    size_t errlen)
+{
+	char *buf, *path = NULL;
+	size_t len;
+
+	if (cfg->unavailable != NULL && from_file == (cfg->unavailable_file == NULL)) {
+		snprintf(err, errlen, "--unavailable and --unavailable-file are"
+		    " mutually exclusive");
+		return -1;
+	}
+	if (from_file) {
+		if (read_file(s, CFG_FILE_MAX, &buf, &len, err, errlen) == -1)
+			return -1;
+		if ((path = strdup(s)) == NULL) {
+			free(buf);
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+	} else if (cfg_unescape(s, &buf, &len, err, errlen) == -1)
+		return -1;
+	free(cfg->unavailable);
+	free(cfg->unavailable_file);
+	cfg->unavailable = buf;
+	cfg->unavailable_len = len;
+	cfg->unavailable_file = path;
+	return 0;
+}
+
+static int
+set_token(struct config *cfg, const char *s, bool from_file, char *err,
+    size_t errlen)
+{
+	char *buf, *path = NULL;
+	size_t len;
+
+	if (cfg->token != NULL && from_file == (cfg->token_file == NULL)) {
+		snprintf(err, errlen, "--token and --token-file are mutually"
+		    " exclusive");
+		return -1;
+	}
+	if (from_file) {
+		if (read_file(s, CFG_TOKEN_FILE_MAX, &buf, &len, err, errlen) == -1)
+			return -1;
+		/* Editors and echo(1) end the file with a newline. */
+		while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+			buf[--len] = '\0';
+		if (check_token(buf, len, err, errlen) == -1) {
+			explicit_bzero(buf, len);
+			free(buf);
+			return -1;
+		}
+		if ((path = strdup(s)) == NULL) {
+			explicit_bzero(buf, len);
+			free(buf);
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+	} else {
+		len = strlen(s);
+		if (check_token(s, len, err, errlen) == -1)
+			return -1;
+		if ((buf = strdup(s)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+	}
+	if (cfg->token != NULL)
+		explicit_bzero(cfg->token, strlen(cfg->token));
+	free(cfg->token);
+	free(cfg->token_file);
+	cfg->token = buf;
+	cfg->token_file = path;
+	return 0;
+}
+
+/*
+ * The one setter behind both the command line and the config file. text
+ * is NULL for options that take no argument. err gets the reason only;
+ * callers say which flag or key it was.
+ */
+static int
+opt_set_text(struct config *cfg, const struct cfg_option *o, const char *text,
+    char *err, size_t errlen)
+{
+	struct cfg_target t;
+	struct cfg_cidr c;
+	enum log_level level;
+	enum balance_algo algo;
+	void *grown;
+	int64_t v;
+
+	switch (o->kind) {
+	case K_STRING:
+	case K_LISTEN:
+	case K_LISTEN_OFF:
+		if (*text == '\0') {
+			snprintf(err, errlen, "empty value");
+			return -1;
+		}
+		return set_string(opt_str(cfg, o), text, err, errlen);
+	case K_DURATION:
+		if (cfg_parse_duration(text, &v, err, errlen) == -1)
+			return -1;
+		return store_duration(cfg, o, v, err, errlen);
+	case K_INT:
+		if (parse_int(text, o->min, o->max, &v) == -1) {
+			snprintf(err, errlen, "bad number '%s' (%lld..%lld)", text,
+			    (long long)o->min, (long long)o->max);
+			return -1;
+		}
+		*opt_i64(cfg, o) = v;
+		return 0;
+	case K_BOOL:
+		*opt_bool(cfg, o) = true;
+		return 0;
+	case K_BOOL_OFF:
+		*opt_bool(cfg, o) = false;
+		return 0;
+	case K_LEVEL:
+		if (log_level_parse(text, &level) == -1) {
+			snprintf(err, errlen, "bad level '%s' (debug, info, warn,"
+			    " error)", text);
+			return -1;
+		}
+		*opt_int(cfg, o) = (int)level;
+		return 0;
+	case K_BALANCE:
+		if (balance_algo_parse(text, &algo) == -1) {
+			snprintf(err, errlen, "bad algorithm '%s' (leastconn,"
+			    " roundrobin, hash)", text);
+			return -1;
+		}
+		*opt_int(cfg, o) = (int)algo;
+		return 0;
+	case K_TARGET:
+		if (cfg_parse_target(text, &t, err, errlen) == -1 ||
+		    (grown = list_grow(cfg->targets, cfg->ntargets, sizeof(t),
+		    err, errlen)) == NULL)
+			return -1;
+		cfg->targets = grown;
+		cfg->targets[cfg->ntargets++] = t;
+		return 0;
+	case K_CIDR:
+		if (net_parse_cidr(text, &c.net, err, errlen) == -1 ||
+		    (grown = list_grow(cfg->allow, cfg->nallow, sizeof(c), err,
+		    errlen)) == NULL)
+			return -1;
+		cfg->allow = grown;
+		cfg->allow[cfg->nallow++] = c;
+		return 0;
+	case K_TEXT:
+		return set_text(cfg, text, false, err, errlen);
+	case K_TEXT_FILE:
+		return set_text(cfg, text, true, err, errlen);
+	case K_TOKEN:
+		return set_token(cfg, text, false, err, errlen);
+	case K_TOKEN_FILE:
+		return set_token(cfg, text, true, err, errlen);
+	case K_VERBOSE:
+		cfg->log_level = LOG_LEVEL_DEBUG;
+		return 0;
+	case K_QUIET:
+		cfg->log_level = LOG_LEVEL_ERROR;
+		return 0;
+	case K_CONFIG:
+		return set_string(&cfg->config_file, text, err, errlen);
+	case K_HELP:
+	case K_VERSION:
+		break;
+	}
+	return 0;
+}
+
+/* A JSON string, refusing an embedded NUL that C would silently cut. */
+static const char *
+json_text(struct json_object *v)
+{
+	const char *s;
+
+	if (!json_object_is_type(v, json_type_string))
+		return NULL;
+	s = json_object_get_string(v);
+	if (strlen(s) != (size_t)json_object_get_string_len(v))
+		return NULL;
+	return s;
+}
+
+/*
+ * Applies one config file value. err gets the whole message, naming the
+ * key (and the index within a list).
+ */
+static int
+opt_set_json(struct config *cfg, const struct cfg_option *o,
+    struct json_object *v, char *err, size_t errlen)
+{
+	char reason[CFG_REASON_MAX], num[32];
+	const char *s = NULL, *want = "a string";
+	int64_t i;
+	double d;
+	size_t n;
+
+	switch (o->kind) {
+	case K_BOOL:
+		if (!json_object_is_type(v, json_type_boolean)) {
+			want = "true or false";
+			goto type;
+		}
+		*opt_bool(cfg, o) = json_object_get_boolean(v);
+		return 0;
+	case K_INT:
+		/* get_int64 would also take 1.5, "12" and true: check first. */
+		if (!json_object_is_type(v, json_type_int)) {
+			want = "an integer";
+			goto type;
+		}
+		/* Out-of-range numbers saturate to INT64_MIN/MAX: still out. */
+		if (store_i64(cfg, o, json_object_get_int64(v), reason,
+		    sizeof(reason)) == -1)
+			goto bad;
+		return 0;
+	case K_DURATION:
+		want = "a duration (\"30s\") or a number of seconds";
+		if (json_object_is_type(v, json_type_int)) {
+			i = json_object_get_int64(v);
+			if (i < 0 || i > CFG_DURATION_MAX_MS / 1000) {
+				snprintf(reason, sizeof(reason), "%lld seconds is"
+				    " out of range (0..%lld)", (long long)i,
+				    CFG_DURATION_MAX_MS / 1000);
+				goto bad;
+			}
+			if (store_duration(cfg, o, i * 1000, reason,
+			    sizeof(reason)) == -1)
+				goto bad;
+			return 0;
+		}
+		if (json_object_is_type(v, json_type_double)) {
+			d = json_object_get_double(v);
+			if (!isfinite(d) || d < 0 ||
+			    d * 1000 > (double)CFG_DURATION_MAX_MS) {
+				snprintf(reason, sizeof(reason), "%g seconds is"
+				    " out of range (0..%lld)", d,
+				    CFG_DURATION_MAX_MS / 1000);
+				goto bad;
+			}
+			/* d is in range and not negative: +0.5 rounds, no libm. */
+			if (store_duration(cfg, o, (int64_t)(d * 1000 + 0.5),
+			    reason, sizeof(reason)) == -1)
+				goto bad;
+			return 0;
+		}
+		break;
+	case K_LISTEN:
+	case K_LISTEN_OFF:
+		/* "listen": 3000 is how anyone would write it in JSON. */
+		want = "a string or a port number";
+		if (json_object_is_type(v, json_type_int)) {
+			i = json_object_get_int64(v);
+			if (i < 0 || i > 65535) {
+				snprintf(reason, sizeof(reason), "bad port %lld",
+				    (long long)i);
+				goto bad;
+			}
+			snprintf(num, sizeof(num), "%lld", (long long)i);
+			s = num;
+		}
+		break;
+	case K_TARGET:
+	case K_CIDR:
+		want = "a string or an array of strings";
+		if (json_object_is_type(v, json_type_string))
+			break;
+		if (!json_object_is_type(v, json_type_array))
+			goto type;
+		/* A list in a file replaces the list, like a list flag does. */
+		opt_clear(cfg, o);
+		n = json_object_array_length(v);
+		for (size_t k = 0; k < n; k++) {
+			struct json_object *e = json_object_array_get_idx(v, k);
+			if ((s = json_text(e)) == NULL) {
+				snprintf(err, errlen, "%s[%zu]: expected a string",
+				    o->name, k);
+				return -1;
+			}
+			if (opt_set_text(cfg, o, s, reason, sizeof(reason)) == -1) {
+				snprintf(err, errlen, "%s[%zu]: %s", o->name, k,
+				    reason);
+				return -1;
+			}
+		}
+		return 0;
+	default:
+		break;
+	}
+	if (s == NULL && (s = json_text(v)) == NULL)
+		goto type;
+	if (opt_is_list(o))
+		opt_clear(cfg, o);
+	if (opt_set_text(cfg, o, s, reason, sizeof(reason)) == -1)
+		goto bad;
+	return 0;
+type:
+	snprintf(err, errlen, "%s: expected %s", o->name, want);
+	return -1;
+bad:
+	snprintf(err, errlen, "%s: %s", o->name, reason);
+	return -1;
+}
+
+void
+cfg_defaults(struct config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	/* A failed strdup leaves NULL, which cfg_validate reports. */
+	cfg->host = strdup("localhost");
+	cfg->listen = strdup("3000");
+	cfg->ack_port = strdup("1666");
+	cfg->http = strdup("1667");
+	cfg->web_root = strdup(HARMONY_WEBDIR);
+	cfg->balance = BALANCE_LEASTCONN;
+	cfg->persistent = true;
+	cfg->persist_ttl_ms = 30 * 60 * 1000;
+	cfg->persist_max = 100000;
+	cfg->concurrency = -1;
+	cfg->queue_max = 1024;
+	cfg->queue_timeout_ms = 30 * 1000;
+	cfg->requeue = 1;
+	cfg->host_timeout_ms = 60 * 1000;
+	cfg->connect_timeout_ms = 5 * 1000;
+	cfg->idle_timeout_ms = 10 * 60 * 1000;
+	cfg->grace_ms = 10 * 1000;
+	cfg->log_level = LOG_LEVEL_INFO;
+}
+
+/* Leaves cfg zeroed, so a second cfg_free is harmless. */
+void
+cfg_free(struct config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	if (cfg->token != NULL)
+		explicit_bzero(cfg->token, strlen(cfg->token));
+	free(cfg->config_file);
+	free(cfg->host);
+	free(cfg->listen);
+	free(cfg->ack_port);
+	free(cfg->http);
+	free(cfg->targets);
+	free(cfg->unavailable);
+	free(cfg->unavailable_file);
+	free(cfg->token);
+	free(cfg->token_file);
+	free(cfg->allow);
+	free(cfg->web_root);
+	free(cfg->state_file);
+	free(cfg->access_log);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+/* 1-based line of byte offset off, for parse errors. */
+static unsigned
+line_of(const char *text, size_t off)
+{
+	unsigned line = 1;
+
+	for (size_t i = 0; i < off; i++)
+		if (text[i] == '\n')
+			line++;
+	return line;
+}
+
+/*
+ * Keys are applied in file order; a key given twice counts once, with its
+ * last value (json-c keeps only that one). On error, cfg holds the keys
+ * applied so far.
+ */
+int
+cfg_load_json(struct config *cfg, const char *text, size_t len, char *err,
+    size_t errlen)
+{
+	struct json_tokener *tok;
+	struct json_object *root;
+	enum json_tokener_error e;
+	const struct cfg_option *o;
+	char *buf;
+	size_t end;
+	int rc = -1;
+
+	if (len > CFG_FILE_MAX) {
+		snprintf(err, errlen, "larger than %d bytes", CFG_FILE_MAX);
+		return -1;
+	}
+	/* json-c needs the final NUL to see the end of the input. */
+	if ((buf = malloc(len + 1)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	memcpy(buf, text, len);
+	buf[len] = '\0';
+	if ((tok = json_tokener_new_ex(CFG_JSON_DEPTH)) == NULL) {
+		free(buf);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	/* Not JSON_TOKENER_STRICT: that would refuse comments. */
+	json_tokener_set_flags(tok, JSON_TOKENER_VALIDATE_UTF8);
+	root = json_tokener_parse_ex(tok, buf, (int)len + 1);
+	e = json_tokener_get_error(tok);
+	end = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	if (e != json_tokener_success) {
+		snprintf(err, errlen, "line %u: %s", line_of(buf, end < len ?
+		    end : len), json_tokener_error_desc(e));
+		goto out;
+	}
+	/* A NUL byte or a second value ends the parse early. */
+	if (end < len) {
+		snprintf(err, errlen, "line %u: unexpected data after the"
+		    " top-level object", line_of(buf, end));
+		goto out;
+	}
+	if (!json_object_is_type(root, json_type_object)) {
+		snprintf(err, errlen, "the top level must be a JSON object");
+		goto out;
+	}
+	json_object_object_foreach(root, key, val) {
+		if ((o = opt_find(key)) == NULL) {
+			snprintf(err, errlen, "unknown key '%s'", key);
+			goto out;
+		}
+		if (opt_cli_only(o)) {
+			snprintf(err, errlen, "'%s' is a command-line flag, not"
+			    " a config file key", key);
+			goto out;
+		}
+		if (opt_set_json(cfg, o, val, err, errlen) == -1)
+			goto out;
+	}
+	rc = 0;
+out:
+	json_object_put(root);
+	free(buf);
+	return rc;
+}
+
+int
+cfg_load_file(struct config *cfg, const char *path, char *err, size_t errlen)
+{
+	char reason[CFG_REASON_MAX], *text;
+	size_t len;
+	int rc;
+
+	if (read_file(path, CFG_FILE_MAX, &text, &len, err, errlen) == -1)
+		return -1;
+	if ((rc = cfg_load_json(cfg, text, len, reason, sizeof(reason))) == -1)
+		snprintf(err, errlen, "%s: %s", path, reason);
+	free(text);
+	return rc;
+}
+
+int
+cfg_validate(struct config *cfg, char *err, size_t errlen)
+{
+	struct net_addr addrs[NITEMS(options)];
+	const struct cfg_option *used[NITEMS(options)];
+	char reason[CFG_REASON_MAX], text[NET_ADDRSTRLEN];
+	size_t n = 0;
+
+	if (cfg->host == NULL || cfg->listen == NULL || cfg->ack_port == NULL ||
+	    cfg->http == NULL || cfg->web_root == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	/*
+	 * Listen texts are resolved only here, once every flag is applied:
+	 * --host may come after --listen and changes what "3000" means.
+	 */
+	for (size_t i = 0; i < NITEMS(options); i++) {
+		const struct cfg_option *o = &options[i];
+		const char *s;
+
+		if (o->kind != K_LISTEN && o->kind != K_LISTEN_OFF)
+			continue;
+		s = *opt_str(cfg, o);
+		if (o->kind == K_LISTEN_OFF && strcmp(s, "0") == 0)
+			continue;
+		if (net_parse_listen(s, cfg->host, &addrs[n], reason,
+		    sizeof(reason)) == -1) {
+			snprintf(err, errlen, "--%s: %s", o->name, reason);
+			return -1;
+		}
+		/* Port 0 picks a free port each time: no clash possible. */
+		if (net_addr_port((struct sockaddr *)&addrs[n].ss) == 0)
+			continue;
+		for (size_t j = 0; j < n; j++) {
+			if (net_addr_equal((struct sockaddr *)&addrs[j].ss,
+			    (struct sockaddr *)&addrs[n].ss)) {
+				snprintf(err, errlen, "--%s: %s is also --%s",
+				    o->name, net_addr_text((struct sockaddr *)
+				    &addrs[n].ss, text, sizeof(text)),
+				    used[j]->name);
+				return -1;
+			}
+		}
+		used[n++] = o;
+	}
+	return 0;
+}
+
+/* Prints help at column 31, wrapped at word boundaries to fit 79 columns. */
+static void
+usage_help(FILE *fp, const char *help)
+{
+	const int width = 79 - 31;
+	const char *p = help;
+	int n;
+
+	while (*p != '\0') {
+		n = (int)strlen(p);
+		if (n > width) {
+			for (n = width; n > 0 && p[n] != ' '; n--)
+				;
+			if (n == 0)
+				n = width;
+		}
+		fprintf(fp, "%s%.*s\n", p == help ? "" : "                               ",
+		    n, p);
+		p += n;
+		while (*p == ' ')
+			p++;
+	}
+}
+
+void
+cfg_usage(FILE *fp)
+{
+	char left[64];
+	int w;
+
+	fprintf(fp, "usage: harmonyd [option ...]\n\n"
+	    "A smart TCP load balancer: targets register over the ack port"
+	    " or HTTP.\n\n");
+	for (size_t i = 0; i < NITEMS(options); i++) {
+		const struct cfg_option *o = &options[i];
+
+		if (o->shortopt != 0)
+			w = snprintf(left, sizeof(left), "  -%c, --%s%s%s",
+			    o->shortopt, o->name, o->arg ? " " : "",
+			    o->arg ? o->arg : "");
+		else
+			w = snprintf(left, sizeof(left), "      --%s%s%s", o->name,
+			    o->arg ? " " : "", o->arg ? o->arg : "");
+		if (w < 0)
+			continue;
+		if (w < 30)
+			fprintf(fp, "%-30s ", left);
+		else
+			fprintf(fp, "%s\n%-30s ", left, "");
+		usage_help(fp, o->help);
+	}
+	fprintf(fp, "\n"
+	    "DUR is 500ms, 30s, 1.5m, 1h; a bare number is seconds.\n"
+	    "Every option but -c, -v, -q, -h, -V and --no-persistent is also a"
+	    " key of the\n"
+	    "-c file (\"persistent\": false for --no-persistent). Flags override"
+	    " the file;\n"
+	    "--target and --allow on the command line replace the file's list.\n");
+}
+
+/* getopt_long's tables, built from options[]. */
+static void
+getopt_tables(struct option *longopts, char *shortopts)
+{
+	size_t i, k = 0;
+
+	/* '+': stop at the first operand; ':': report a missing argument. */
+	shortopts[k++] = '+';
+	shortopts[k++] = ':';
+	for (i = 0; i < NITEMS(options); i++) {
+		longopts[i] = (struct option){ options[i].name,
+		    options[i].arg ? required_argument : no_argument, NULL,
+		    OPT_LONG_BASE + (int)i };
+		if (options[i].shortopt != 0) {
+			shortopts[k++] = (char)options[i].shortopt;
+			if (options[i].arg != NULL)
+				shortopts[k++] = ':';
+		}
+	}
+	longopts[i] = (struct option){ NULL, 0, NULL, 0 };
+	shortopts[k] = '\0';
+}
+
+/*
+ * getopt_long accepts unambiguous abbreviations ("--conc") and says only
+ * '?' otherwise: tell "unknown" from "ambiguous" and list the candidates.
+ */
+static void
+unknown_long(const char *arg, char *err, size_t errlen)
+{
+	const char *name = arg + strspn(arg, "-"), *sep = " ";
+	int n = (int)strcspn(name, "="), shown = (int)(name - arg) + n;
+	size_t matches = 0, len;
+
+	for (size_t i = 0; i < NITEMS(options); i++)
+		if (strncmp(options[i].name, name, (size_t)n) == 0)
+			matches++;
+	if (n == 0 || matches < 2) {
+		snprintf(err, errlen, "unknown option '%.*s'", n ? shown :
+		    (int)strlen(arg), arg);
+		return;
+	}
+	snprintf(err, errlen, "ambiguous option '%.*s': could be", shown, arg);
+	for (size_t i = 0; i < NITEMS(options); i++) {
+		if (strncmp(options[i].name, name, (size_t)n) != 0)
+			continue;
+		len = strlen(err);
+		snprintf(err + len, errlen - len, "%s--%s", sep, options[i].name);
+		sep = ", ";
+	}
+}
+
+/* Maps getopt_long's answer to options[], or explains it in err. */
+static const struct cfg_option *
+getopt_option(int c, char *argv[], char *err, size_t errlen)
+{
+	if (c >= OPT_LONG_BASE && c < OPT_LONG_BASE + (int)NITEMS(options))
+		return &options[c - OPT_LONG_BASE];
+	if (c != '?' && c != ':') {
+		for (size_t i = 0; i < NITEMS(options); i++)
+			if (options[i].shortopt == c)
+				return &options[i];
+	}
+	if (c == ':') {
+		if (optopt >= OPT_LONG_BASE)
+			snprintf(err, errlen, "--%s needs an argument",
+			    options[optopt - OPT_LONG_BASE].name);
+		else
+			snprintf(err, errlen, "-%c needs an argument", optopt);
+	} else if (optopt >= OPT_LONG_BASE)
+		snprintf(err, errlen, "--%s takes no argument",
+		    options[optopt - OPT_LONG_BASE].name);
+	else if (optopt != 0)
+		snprintf(err, errlen, "unknown option '-%c'", optopt);
+	else
+		unknown_long(argv[optind - 1], err, errlen);
+	return NULL;
+}
+
+/*
+ * Two passes over argv. The first handles -c, --help and --version and
+ * finds malformed flags before anything is read; then come the file and,
+ * in the second pass, every other flag in order. optind = 0 makes glibc
+ * start over completely, so this can run more than once per process.
+ */
+enum cfg_result
+cfg_parse_args(struct config *cfg, int argc, char *argv[], char *err,
+    size_t errlen)
+{
+	struct option longopts[NITEMS(options) + 1];
+	char shortopts[3 + 2 * NITEMS(options)];
+	char reason[CFG_REASON_MAX];
+	bool cli_list[NITEMS(options)] = { false };
+	const struct cfg_option *o;
+	const char *config_path = NULL;
+	int c;
+
+	cfg_defaults(cfg);
+	getopt_tables(longopts, shortopts);
+	opterr = 0;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		if ((o = getopt_option(c, argv, err, errlen)) == NULL)
+			goto fail;
+		if (o->kind == K_CONFIG)
+			config_path = optarg;
+		else if (o->kind == K_HELP) {
+			cfg_usage(stdout);
+			goto done;
+		} else if (o->kind == K_VERSION) {
+			printf("harmonyd %s\n", PACKAGE_VERSION);
+			goto done;
+		}
+	}
+	if (optind < argc) {
+		snprintf(err, errlen, "unexpected argument '%s'", argv[optind]);
+		goto fail;
+	}
+	if (config_path != NULL) {
+		if (set_string(&cfg->config_file, config_path, err, errlen) == -1 ||
+		    cfg_load_file(cfg, config_path, err, errlen) == -1)
+			goto fail;
+	}
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		if ((o = getopt_option(c, argv, err, errlen)) == NULL)
+			goto fail;
+		if (o->kind == K_CONFIG)
+			continue;
+		/* The first list flag drops the file's list; later ones add. */
+		if (opt_is_list(o) && !cli_list[o - options]) {
+			opt_clear(cfg, o);
+			cli_list[o - options] = true;
+		}
+		if (opt_set_text(cfg, o, optarg, reason, sizeof(reason)) == -1) {
+			snprintf(err, errlen, "--%s: %s", o->name, reason);
+			goto fail;
+		}
+	}
+	if (cfg_validate(cfg, err, errlen) == -1)
+		goto fail;
+	return CFG_OK;
+done:
+	cfg_free(cfg);
+	return CFG_EXIT;
+fail:
+	cfg_free(cfg);
+	return CFG_ERROR;
+}
