@@ -16,7 +16,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "ackport.h"
+#include "admin.h"
 #include "balance.h"
 #include "config.h"
 #include "log.h"
@@ -25,10 +28,12 @@
 #include "persist.h"
 #include "pool.h"
 #include "proxy.h"
+#include "state.h"
 
 #define PERSIST_EXPIRE_EVERY_MS	1000
 #define PERSIST_EXPIRE_BUDGET	1024	/* entries per pass: bounded work */
 #define STOP_CHECK_MS		100
+#define STATE_SAVE_EVERY_MS	1000	/* at most, while things change */
 
 struct harmonyd {
 	struct config	 cfg;
@@ -38,11 +43,16 @@ struct harmonyd {
 	struct persist	*persist;
 	struct proxy	*proxy;
 	struct ackport	*ackport;
+	struct admin	*admin;
 	int		 sigpipe[2];
 	bool		 stopping;
 	int64_t		 stop_deadline;
 	struct loop_timer persist_timer;
 	struct loop_timer stop_timer;
+	struct loop_timer state_timer;
+	uint64_t	 saved_pool_version;
+	uint64_t	 saved_persist_version;
+	struct json_object *runtime;	/* settings changed at run time */
 };
 
 static int signal_fd = -1;
@@ -113,6 +123,7 @@ begin_stop(struct harmonyd *h, int signo)
 	proxy_stop_accepting(h->proxy);
 	if (h->ackport != NULL)
 		ackport_stop(h->ackport);
+	admin_stop(h->admin);
 	h->stop_deadline = loop_now(h->loop) + h->cfg.grace_ms;
 	loop_timer_add(h->loop, &h->stop_timer, 0);
 }
@@ -146,6 +157,57 @@ on_persist_expire(struct loop *l, struct loop_timer *t, void *arg)
 	n = persist_expire(h->persist, loop_now(l), PERSIST_EXPIRE_BUDGET);
 	/* A full budget means more are due: come back soon, not in this pass. */
 	return n == PERSIST_EXPIRE_BUDGET ? 10 : PERSIST_EXPIRE_EVERY_MS;
+}
+
+static void
+state_save_now(struct harmonyd *h)
+{
+	if (state_save(h->cfg.state_file, h->pool, h->persist, h->runtime,
+	    loop_now(h->loop)) == -1) {
+		log_warn("state: cannot write %s", h->cfg.state_file);
+		return;
+	}
+	h->saved_pool_version = pool_version(h->pool);
+	h->saved_persist_version = persist_version(h->persist);
+}
+
+static int64_t
+on_state_timer(struct loop *l, struct loop_timer *t, void *arg)
+{
+	struct harmonyd *h = arg;
+
+	(void)l;
+	(void)t;
+	if (pool_version(h->pool) != h->saved_pool_version ||
+	    persist_version(h->persist) != h->saved_persist_version)
+		state_save_now(h);
+	return STATE_SAVE_EVERY_MS;
+}
+
+static void
+state_start(struct harmonyd *h)
+{
+	char err[256];
+
+	if (h->cfg.state_file == NULL)
+		return;
+	switch (state_load(h->cfg.state_file, h->pool, h->persist, &h->runtime,
+	    loop_now(h->loop), err, sizeof(err))) {
+	case STATE_LOADED:
+		log_info("state: restored %zu targets and %zu persistence entries from %s",
+		    pool_count(h->pool) - h->cfg.ntargets, persist_count(h->persist),
+		    h->cfg.state_file);
+		break;
+	case STATE_NONE:
+		log_info("state: %s does not exist yet", h->cfg.state_file);
+		break;
+	case STATE_BAD:
+		log_warnx("state: ignoring %s: %s", h->cfg.state_file, err);
+		break;
+	}
+	h->saved_pool_version = pool_version(h->pool);
+	h->saved_persist_version = persist_version(h->persist);
+	loop_timer_add(h->loop, &h->state_timer, STATE_SAVE_EVERY_MS);
 }
 
 static void
@@ -244,8 +306,16 @@ start_listeners(struct harmonyd *h)
 		    net_addr_text((struct sockaddr *)&bound.ss, text, sizeof(text)));
 		warn_if_open(h, "ack port", &bound);
 	}
-	if (strcmp(h->cfg.http, "0") != 0)
-		log_debug("--http %s: the admin interface is not available yet", h->cfg.http);
+	if (strcmp(h->cfg.http, "0") != 0) {
+		if (net_parse_listen(h->cfg.http, h->cfg.host, &a, err, sizeof(err)) == -1 ||
+		    admin_listen(h->admin, &a, &bound, err, sizeof(err)) == -1) {
+			log_error("--http %s: %s", h->cfg.http, err);
+			return -1;
+		}
+		log_info("listening: http %s",
+		    net_addr_text((struct sockaddr *)&bound.ss, text, sizeof(text)));
+		warn_if_open(h, "admin HTTP interface", &bound);
+	}
 	/* Last: "listening: clients" tells tests every listener is up. */
 	if (net_parse_listen(h->cfg.listen, h->cfg.host, &a, err, sizeof(err)) == -1 ||
 	    proxy_listen(h->proxy, &a, &bound, err, sizeof(err)) == -1) {
@@ -262,6 +332,10 @@ harmonyd_start(struct harmonyd *h)
 {
 	struct proxy_params pp;
 
+	/* First, so that harmonyd_stop may cancel them whatever failed. */
+	loop_timer_init(&h->persist_timer, on_persist_expire, h);
+	loop_timer_init(&h->stop_timer, on_stop_check, h);
+	loop_timer_init(&h->state_timer, on_state_timer, h);
 	if (signals_init(h) == -1) {
 		log_warn("signals");
 		return -1;
@@ -287,14 +361,21 @@ harmonyd_start(struct harmonyd *h)
 		log_warn("ack port");
 		return -1;
 	}
+	if ((h->admin = admin_new(&(struct admin_params){ .cfg = &h->cfg,
+	    .loop = h->loop, .pool = h->pool, .balancer = h->balancer,
+	    .persist = h->persist, .proxy = h->proxy })) == NULL) {
+		log_warn("admin");
+		return -1;
+	}
 	if (loop_watch(h->loop, h->sigpipe[0], POLLIN, on_signal_pipe, h) == -1) {
 		log_warn("watch signals");
 		return -1;
 	}
-	loop_timer_init(&h->persist_timer, on_persist_expire, h);
-	loop_timer_init(&h->stop_timer, on_stop_check, h);
 	loop_timer_add(h->loop, &h->persist_timer, PERSIST_EXPIRE_EVERY_MS);
-	if (add_static_targets(h) == -1 || start_listeners(h) == -1)
+	if (add_static_targets(h) == -1)
+		return -1;
+	state_start(h);
+	if (start_listeners(h) == -1)
 		return -1;
 	log_info("harmonyd %s: balance %s, persistence %s, %zu static targets",
 	    PACKAGE_VERSION, balance_algo_name((enum balance_algo)h->cfg.balance),
@@ -305,12 +386,18 @@ harmonyd_start(struct harmonyd *h)
 static void
 harmonyd_stop(struct harmonyd *h)
 {
+	admin_free(h->admin);
 	ackport_free(h->ackport);
 	proxy_free(h->proxy);
 	if (h->loop != NULL) {
 		loop_timer_cancel(h->loop, &h->persist_timer);
 		loop_timer_cancel(h->loop, &h->stop_timer);
+		loop_timer_cancel(h->loop, &h->state_timer);
 	}
+	/* After the sessions: their counters are final. */
+	if (h->cfg.state_file != NULL && h->pool != NULL && h->persist != NULL)
+		state_save_now(h);
+	json_object_put(h->runtime);
 	pool_free(h->pool);
 	balance_free(h->balancer);
 	persist_free(h->persist);

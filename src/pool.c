@@ -339,6 +339,89 @@ find_hostport(const struct pool *p, const struct sockaddr_storage *ss,
 	return NULL;
 }
 
+/*
+ * A new listed target. id 0 and key NULL make fresh ones; otherwise they
+ * are a restored target's (checked by the caller).
+ */
+static struct target *
+target_create(struct pool *p, enum target_source src,
+    const struct sockaddr_storage *ss, socklen_t sslen, uint32_t weight,
+    int64_t timeout_ms, uint32_t id, const char *key)
+{
+	struct target *t;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	if (key != NULL) {
+		memcpy(t->key, key, TARGET_KEY_LEN);
+		t->key[TARGET_KEY_LEN] = '\0';
+	} else if (make_key(t->key) == -1) {
+		int saved = errno;
+
+		free(t);
+		errno = saved;
+		return NULL;
+	}
+	t->pool = p;
+	if (id == 0) {
+		t->id = p->next_id++;
+	} else {
+		t->id = id;
+		if (id >= p->next_id)
+			p->next_id = id + 1;
+	}
+	if (p->next_id == 0)
+		p->next_id = 1;		/* 0 means "none" to persist */
+	t->addr = *ss;
+	t->addrlen = sslen;
+	target_set_names(t);
+	t->weight = weight;
+	t->source = src;
+	t->state = base_state(t);
+	t->timeout_ms = resolve_timeout(p, timeout_ms);
+	t->last_ack = loop_now(p->loop);
+	t->listed = true;
+	loop_timer_init(&t->deadline, deadline_fire, t);
+	TAILQ_INSERT_TAIL(&p->targets, t, entry);
+	p->count++;
+	deadline_arm(t);
+	bump(p, true);
+	return t;
+}
+
+static bool
+key_valid(const char *key)
+{
+	for (size_t i = 0; i < TARGET_KEY_LEN; i++)
+		if (!((key[i] >= '0' && key[i] <= '9') || (key[i] >= 'a' && key[i] <= 'f')))
+			return false;
+	return key[TARGET_KEY_LEN] == '\0';
+}
+
+struct target *
+pool_restore(struct pool *p, enum target_source src, const struct sockaddr *sa,
+    socklen_t salen, uint32_t weight, int64_t timeout_ms, uint32_t id,
+    const char *key)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	uint16_t port;
+
+	if (src == TARGET_SRC_STATIC || id == 0 || !key_valid(key) ||
+	    weight < TARGET_WEIGHT_MIN || weight > TARGET_WEIGHT_MAX ||
+	    addr_normalise(sa, salen, &ss, &sslen) == -1) {
+		errno = EINVAL;
+		return NULL;
+	}
+	port = addr_port(&ss);
+	if (pool_find_id(p, id) != NULL ||
+	    (port != 0 && find_hostport(p, &ss, port, NULL) != NULL)) {
+		errno = EEXIST;
+		return NULL;
+	}
+	return target_create(p, src, &ss, sslen, weight, timeout_ms, id, key);
+}
+
 struct target *
 pool_register(struct pool *p, enum target_source src,
     const struct sockaddr *sa, socklen_t salen, uint32_t weight,
@@ -372,33 +455,8 @@ pool_register(struct pool *p, enum target_source src,
 		pool_remove(t);
 	}
 
-	if ((t = calloc(1, sizeof(*t))) == NULL)
+	if ((t = target_create(p, src, &ss, sslen, weight, timeout_ms, 0, NULL)) == NULL)
 		return NULL;
-	if (make_key(t->key) == -1) {
-		int saved = errno;
-
-		free(t);
-		errno = saved;
-		return NULL;
-	}
-	t->pool = p;
-	t->id = p->next_id++;
-	if (p->next_id == 0)
-		p->next_id = 1;		/* 0 means "none" to persist */
-	t->addr = ss;
-	t->addrlen = sslen;
-	target_set_names(t);
-	t->weight = weight;
-	t->source = src;
-	t->state = base_state(t);
-	t->timeout_ms = resolve_timeout(p, timeout_ms);
-	t->last_ack = loop_now(p->loop);
-	t->listed = true;
-	loop_timer_init(&t->deadline, deadline_fire, t);
-	TAILQ_INSERT_TAIL(&p->targets, t, entry);
-	p->count++;
-	deadline_arm(t);
-	bump(p, true);
 	if (created != NULL)
 		*created = true;
 	return t;

@@ -107,6 +107,14 @@ struct target	*pool_register(struct pool *, enum target_source,
 		    const struct sockaddr *, socklen_t, uint32_t weight,
 		    int64_t timeout_ms, bool *created);
 /*
+ * Brings back a target saved in a state file, with its id and key: it is
+ * up (chosen) and goes down if no heartbeat comes within its timeout.
+ * -1 with EINVAL (bad values, static source) or EEXIST (id or address taken).
+ */
+struct target	*pool_restore(struct pool *, enum target_source,
+		    const struct sockaddr *, socklen_t, uint32_t weight,
+		    int64_t timeout_ms, uint32_t id, const char *key);
+/*
  * Gives a port-less target its port. If another listed target has that
  * host:port it is replaced (removed), unless it is static: then -1, EEXIST.
  */

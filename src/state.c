@@ -1,0 +1,418 @@
+/*
+ * state: see state.h.
+ *
+ * Writing uses stdio directly: every value but the runtime object is a
+ * number, a hex key or a numeric address, none of which needs escaping, and
+ * a persistence table of 100000 entries would otherwise mean 100000 json-c
+ * objects every second. Reading uses json-c, strictly, and checks every
+ * entry before applying any, so a bad file changes nothing.
+ */
+#include "autoconfig.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "log.h"
+#include "net.h"
+#include "persist.h"
+#include "pool.h"
+#include "state.h"
+
+#define STATE_FORMAT	1
+#define STATE_FILE_MAX	(256 * 1024 * 1024)
+#define STATE_DEPTH	8
+
+/* --- saving ------------------------------------------------------------ */
+
+struct save_ctx {
+	FILE	*fp;
+	int64_t	 now;
+	bool	 first;
+};
+
+static void
+save_persist_entry(const struct persist_entry_info *e, void *arg)
+{
+	struct save_ctx *c = arg;
+
+	fprintf(c->fp, "%s\n    {\"client\": \"%s\", \"target\": %u, \"idle_ms\": %lld}",
+	    c->first ? "" : ",", e->client, (unsigned)e->target_id,
+	    (long long)(c->now > e->last_use ? c->now - e->last_use : 0));
+	c->first = false;
+}
+
+static void
+save_targets(FILE *fp, const struct pool *pool)
+{
+	const struct target *t;
+	bool first = true;
+
+	TAILQ_FOREACH(t, pool_targets(pool), entry) {
+		/* Static targets come from the configuration; leaving ones are gone. */
+		if (t->source == TARGET_SRC_STATIC || t->leaving)
+			continue;
+		fprintf(fp, "%s\n    {\"id\": %u, \"key\": \"%s\", \"host\": \"%s\", "
+		    "\"port\": %u, \"weight\": %u, \"source\": \"%s\", "
+		    "\"timeout_ms\": %lld, \"state\": \"%s\"}",
+		    first ? "" : ",", (unsigned)t->id, t->key, t->host,
+		    (unsigned)t->port, (unsigned)t->weight, target_source_name(t->source),
+		    (long long)t->timeout_ms,
+		    t->state == TARGET_DRAINING ? "draining" : "up");
+		first = false;
+	}
+}
+
+static int
+fsync_dir_of(const char *path)
+{
+	char *copy = strdup(path);
+	int fd, rc = -1;
+
+	if (copy == NULL)
+		return -1;
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd != -1) {
+		rc = fsync(fd);
+		close(fd);
+	}
+	free(copy);
+	return rc;
+}
+
+int
+state_save(const char *path, const struct pool *pool, const struct persist *persist,
+    struct json_object *runtime, int64_t now)
+{
+	struct save_ctx ctx;
+	char tmp[4096];
+	FILE *fp;
+	int fd, saved;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd == -1)
+		return -1;
+	if ((fp = fdopen(fd, "w")) == NULL) {
+		saved = errno;
+		close(fd);
+		unlink(tmp);
+		errno = saved;
+		return -1;
+	}
+	fprintf(fp, "{\n  \"harmony_state\": %d,\n  \"targets\": [", STATE_FORMAT);
+	save_targets(fp, pool);
+	fprintf(fp, "\n  ],\n  \"persistence\": [");
+	ctx = (struct save_ctx){ .fp = fp, .now = now, .first = true };
+	persist_foreach(persist, save_persist_entry, &ctx);
+	fprintf(fp, "\n  ],\n  \"runtime\": %s\n}\n", runtime ?
+	    json_object_to_json_string_ext(runtime, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE) : "null");
+	if (fflush(fp) == EOF || ferror(fp) || fsync(fd) == -1) {
+		saved = errno;
+		fclose(fp);
+		unlink(tmp);
+		errno = saved;
+		return -1;
+	}
+	if (fclose(fp) == EOF) {
+		saved = errno;
+		unlink(tmp);
+		errno = saved;
+		return -1;
+	}
+	if (rename(tmp, path) == -1) {
+		saved = errno;
+		unlink(tmp);
+		errno = saved;
+		return -1;
+	}
+	/* The rename itself must reach the disk too. */
+	(void)fsync_dir_of(path);
+	return 0;
+}
+
+/* --- loading ----------------------------------------------------------- */
+
+struct saved_target {
+	uint32_t		 id;
+	const char		*key;
+	struct net_addr		 addr;
+	uint32_t		 weight;
+	enum target_source	 source;
+	int64_t			 timeout_ms;
+	bool			 draining;
+};
+
+static char *
+read_file(const char *path, size_t *len, char *err, size_t errlen)
+{
+	struct stat st;
+	char *buf;
+	size_t off = 0;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || st.st_size > STATE_FILE_MAX) {
+		snprintf(err, errlen, "not a regular file of at most %d bytes", STATE_FILE_MAX);
+		close(fd);
+		return NULL;
+	}
+	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		close(fd);
+		return NULL;
+	}
+	while (off < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + off, (size_t)st.st_size - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	close(fd);
+	buf[off] = '\0';
+	*len = off;
+	return buf;
+}
+
+static bool
+get_int(json_object *o, const char *key, int64_t min, int64_t max, int64_t *out)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int))
+		return false;
+	*out = json_object_get_int64(v);
+	return *out >= min && *out <= max;
+}
+
+static const char *
+get_string(json_object *o, const char *key)
+{
+	json_object *v;
+	const char *s;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	s = json_object_get_string(v);
+	return strlen(s) == (size_t)json_object_get_string_len(v) ? s : NULL;
+}
+
+static int
+parse_host(const char *host, uint16_t port, struct net_addr *a)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)(void *)&a->ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)(void *)&a->ss;
+
+	memset(a, 0, sizeof(*a));
+	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		a->len = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		a->len = sizeof(*sin6);
+	} else {
+		return -1;
+	}
+	net_addr_set_port((struct sockaddr *)&a->ss, port);
+	return 0;
+}
+
+static int
+check_target(json_object *o, struct saved_target *st, char *err, size_t errlen)
+{
+	int64_t id, port, weight, timeout;
+	const char *host, *source, *state;
+
+	if (!json_object_is_type(o, json_type_object) ||
+	    !get_int(o, "id", 1, UINT32_MAX, &id) ||
+	    (st->key = get_string(o, "key")) == NULL ||
+	    strlen(st->key) != TARGET_KEY_LEN ||
+	    (host = get_string(o, "host")) == NULL ||
+	    !get_int(o, "port", 0, 65535, &port) ||
+	    !get_int(o, "weight", TARGET_WEIGHT_MIN, TARGET_WEIGHT_MAX, &weight) ||
+	    (source = get_string(o, "source")) == NULL ||
+	    !get_int(o, "timeout_ms", 1, INT64_MAX / 1024, &timeout) ||
+	    (state = get_string(o, "state")) == NULL) {
+		snprintf(err, errlen, "a target lacks a field or has a wrong type or range");
+		return -1;
+	}
+	if (strcmp(source, "ack") == 0)
+		st->source = TARGET_SRC_ACK;
+	else if (strcmp(source, "http") == 0)
+		st->source = TARGET_SRC_HTTP;
+	else {
+		snprintf(err, errlen, "target %lld: bad source", (long long)id);
+		return -1;
+	}
+	if (parse_host(host, (uint16_t)port, &st->addr) == -1) {
+		snprintf(err, errlen, "target %lld: bad host", (long long)id);
+		return -1;
+	}
+	st->id = (uint32_t)id;
+	st->weight = (uint32_t)weight;
+	st->timeout_ms = timeout;
+	st->draining = strcmp(state, "draining") == 0;
+	return 0;
+}
+
+static int
+load_targets(json_object *arr, struct pool *pool, char *err, size_t errlen)
+{
+	size_t n = json_object_array_length(arr);
+	struct saved_target *st = calloc(n + 1, sizeof(*st));
+	int rc = -1;
+
+	if (st == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (check_target(json_object_array_get_idx(arr, i), &st[i], err, errlen) == -1)
+			goto out;
+	for (size_t i = 0; i < n; i++) {
+		struct target *t = pool_restore(pool, st[i].source,
+		    (struct sockaddr *)&st[i].addr.ss, st[i].addr.len, st[i].weight,
+		    st[i].timeout_ms, st[i].id, st[i].key);
+
+		if (t == NULL) {
+			/* A duplicate or bad entry: skip it, keep the rest. */
+			log_warn("state: target %u not restored", (unsigned)st[i].id);
+			continue;
+		}
+		if (st[i].draining)
+			pool_drain(t);
+	}
+	rc = 0;
+out:
+	free(st);
+	return rc;
+}
+
+/* With persist NULL, only checks. */
+static int
+load_persistence(json_object *arr, struct persist *persist, int64_t now,
+    char *err, size_t errlen)
+{
+	size_t n = json_object_array_length(arr);
+
+	for (size_t i = 0; i < n; i++) {
+		json_object *o = json_object_array_get_idx(arr, i);
+		struct net_addr a;
+		const char *client;
+		int64_t target, idle;
+
+		if (!json_object_is_type(o, json_type_object) ||
+		    (client = get_string(o, "client")) == NULL ||
+		    parse_host(client, 0, &a) == -1 ||
+		    !get_int(o, "target", 1, UINT32_MAX, &target) ||
+		    !get_int(o, "idle_ms", 0, INT64_MAX / 2, &idle)) {
+			snprintf(err, errlen, "persistence entry %zu is malformed", i);
+			return -1;
+		}
+	}
+	if (persist == NULL)
+		return 0;
+	/* Saved most recent first: insert oldest first to rebuild the LRU order. */
+	for (size_t i = n; i-- > 0; ) {
+		json_object *o = json_object_array_get_idx(arr, i);
+		struct net_addr a;
+		int64_t target, idle;
+
+		(void)parse_host(get_string(o, "client"), 0, &a);
+		(void)get_int(o, "target", 1, UINT32_MAX, &target);
+		(void)get_int(o, "idle_ms", 0, INT64_MAX / 2, &idle);
+		if (persist_set(persist, (struct sockaddr *)&a.ss, (uint32_t)target,
+		    now - idle) == -1) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+keep_aside(const char *path)
+{
+	char bad[4096];
+
+	if ((size_t)snprintf(bad, sizeof(bad), "%s.bad", path) >= sizeof(bad) ||
+	    rename(path, bad) == -1)
+		log_warn("state: cannot keep %s aside", path);
+	else
+		log_warnx("state: kept the bad file as %s", bad);
+}
+
+enum state_load_result
+state_load(const char *path, struct pool *pool, struct persist *persist,
+    struct json_object **runtime, int64_t now, char *err, size_t errlen)
+{
+	json_tokener *tok;
+	json_object *root = NULL, *targets, *pers, *rt;
+	enum json_tokener_error jerr;
+	int64_t format;
+	size_t len = 0;
+	char *text;
+
+	*runtime = NULL;
+	if (access(path, F_OK) == -1 && errno == ENOENT)
+		return STATE_NONE;
+	if ((text = read_file(path, &len, err, errlen)) == NULL)
+		goto bad;
+	if ((tok = json_tokener_new_ex(STATE_DEPTH)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		free(text);
+		goto bad;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	root = json_tokener_parse_ex(tok, text, (int)len + 1);
+	jerr = json_tokener_get_error(tok);
+	if (jerr == json_tokener_success && json_tokener_get_parse_end(tok) != len) {
+		snprintf(err, errlen, "trailing data");
+		jerr = json_tokener_error_parse_unexpected;
+	} else if (jerr != json_tokener_success) {
+		snprintf(err, errlen, "%s", json_tokener_error_desc(jerr));
+	}
+	json_tokener_free(tok);
+	free(text);
+	if (jerr != json_tokener_success)
+		goto bad;
+	if (!json_object_is_type(root, json_type_object) ||
+	    !get_int(root, "harmony_state", STATE_FORMAT, STATE_FORMAT, &format) ||
+	    !json_object_object_get_ex(root, "targets", &targets) ||
+	    !json_object_is_type(targets, json_type_array) ||
+	    !json_object_object_get_ex(root, "persistence", &pers) ||
+	    !json_object_is_type(pers, json_type_array)) {
+		snprintf(err, errlen, "not a harmony state file (format %d)", STATE_FORMAT);
+		goto bad;
+	}
+	if (load_persistence(pers, NULL, now, err, errlen) == -1 ||
+	    load_targets(targets, pool, err, errlen) == -1 ||
+	    load_persistence(pers, persist, now, err, errlen) == -1)
+		goto bad;
+	if (json_object_object_get_ex(root, "runtime", &rt) &&
+	    json_object_is_type(rt, json_type_object))
+		*runtime = json_object_get(rt);
+	json_object_put(root);
+	return STATE_LOADED;
+bad:
+	json_object_put(root);
+	keep_aside(path);
+	return STATE_BAD;
+}
