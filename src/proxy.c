@@ -46,6 +46,7 @@
 #define PROXY_EMFILE_PAUSE_MS	1000
 #define PROXY_BUF_CACHE		64	/* free buffers kept for reuse */
 #define PROXY_DISCARD_MAX	(1024 * 1024)	/* read while lingering */
+#define PROXY_DRAIN_MAX		1024	/* queued connections taken at stop */
 
 enum session_state {
 	S_NEW,		/* accepted, about to start or queue */
@@ -909,6 +910,16 @@ proxy_stop_accepting(struct proxy *px)
 	struct listener *ln;
 
 	while ((ln = SLIST_FIRST(&px->listeners)) != NULL) {
+		/*
+		 * Take what already waits in the accept queue: closing the
+		 * listener would reset those clients. With SO_REUSEPORT a new
+		 * harmonyd on the same port takes the ones that come after
+		 * (and with net.ipv4.tcp_migrate_req=1 the kernel hands it any
+		 * that arrive between this drain and the close).
+		 */
+		for (int i = 0; i < PROXY_DRAIN_MAX / PROXY_ACCEPT_BATCH &&
+		    accept_allowed(px); i++)
+			proxy_on_accept(px->loop, ln->fd, POLLIN, ln);
 		SLIST_REMOVE_HEAD(&px->listeners, entry);
 		loop_unwatch(px->loop, ln->fd);
 		close_fd(ln->fd);
