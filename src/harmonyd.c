@@ -427,8 +427,7 @@ main(int argc, char *argv[])
 		return 0;
 	case CFG_ERROR:
 	default:
-		fprintf(stderr, "harmonyd: %s\n", err);
-		fprintf(stderr, "Try 'harmonyd --help' for more information.\n");
+		fprintf(stderr, "harmonyd: %s (see harmonyd --help)\n", err);
 		cfg_free(&h.cfg);
 		return 2;
 	}

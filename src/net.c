@@ -261,6 +261,7 @@ net_parse_cidr(const char *s, struct net_cidr *out, char *err, size_t errlen)
 static int
 addr_bytes(const struct sockaddr *sa, const uint8_t **bytes)
 {
+	*bytes = NULL;
 	if (sa->sa_family == AF_INET) {
 		*bytes = (const uint8_t *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
 		return AF_INET;
@@ -280,7 +281,7 @@ addr_bytes(const struct sockaddr *sa, const uint8_t **bytes)
 bool
 net_cidr_match(const struct net_cidr *c, const struct sockaddr *sa)
 {
-	const uint8_t *b;
+	const uint8_t *b = NULL;
 	unsigned full, rest;
 
 	if (addr_bytes(sa, &b) != c->family)
@@ -418,7 +419,7 @@ net_addr_text(const struct sockaddr *sa, char *buf, size_t len)
 bool
 net_addr_equal(const struct sockaddr *a, const struct sockaddr *b)
 {
-	const uint8_t *ba, *bb;
+	const uint8_t *ba = NULL, *bb = NULL;
 	int fa = addr_bytes(a, &ba), fb = addr_bytes(b, &bb);
 
 	if (fa == -1 || fa != fb || net_addr_port(a) != net_addr_port(b))
