@@ -81,10 +81,20 @@ struct session {
 	enum session_state	 state;
 	int			 cfd;
 	int			 tfd;		/* -1 unless connecting/relaying */
-	struct net_addr		 client;
+	union {
+		struct sockaddr		 sa;
+		struct sockaddr_in	 sin;
+		struct sockaddr_in6	 sin6;
+	}			 client;	/* not sockaddr_storage: 28 bytes, not 128 */
 	struct target		*target;	/* referenced while connecting/relaying */
-	struct target		*tried[PROXY_MAX_TRIES];
+	/*
+	 * Targets tried, never dereferenced (they may be gone): most sessions
+	 * try one, so the first two live here and a longer requeue allocates.
+	 */
+	struct target		**tried;
+	struct target		*tried_inline[2];
 	size_t			 ntried;
+	size_t			 tried_cap;
 	struct flow		 up;		/* client -> target */
 	struct flow		 down;		/* target -> client */
 	struct message		*msg;
@@ -257,12 +267,14 @@ session_close(struct session *s, const char *reason)
 	flow_release(px, &s->up);
 	flow_release(px, &s->down);
 	message_unref(s->msg);
+	if (s->tried != s->tried_inline)
+		free(s->tried);
 	px->stats.bytes_up += s->up.bytes;
 	px->stats.bytes_down += s->down.bytes;
 
 	if (log_access_enabled()) {
 		log_access("client=%s target=%s up=%llu down=%llu ms=%lld tries=%zu end=%s",
-		    net_addr_text((struct sockaddr *)&s->client.ss, client, sizeof(client)),
+		    net_addr_text(&s->client.sa, client, sizeof(client)),
 		    s->target_name[0] ? s->target_name : "-",
 		    (unsigned long long)s->up.bytes, (unsigned long long)s->down.bytes,
 		    (long long)(loop_now(px->loop) - s->started), s->ntried, reason);
@@ -437,9 +449,15 @@ flow_send(struct session *s, struct flow *f, int fd, bool to_client)
 	}
 	flow_release(s->px, f);
 	if (f->eof && !f->shut) {
+		const struct flow *other = f == &s->up ? &s->down : &s->up;
+
 		f->shut = true;
-		/* ENOTCONN: the peer is gone already; the other flow will see it. */
-		if (shutdown(fd, SHUT_WR) == -1 && errno != ENOTCONN) {
+		/*
+		 * The last flow to finish needs no shutdown: the session closes
+		 * now and close() sends the FIN (nothing is left unread).
+		 * ENOTCONN: the peer is gone already; the other flow sees it.
+		 */
+		if (!other->shut && shutdown(fd, SHUT_WR) == -1 && errno != ENOTCONN) {
 			session_abort(s, to_client ? "client-reset" : "target-reset");
 			return -1;
 		}
@@ -556,10 +574,11 @@ session_connect_failed(struct session *s, const char *why)
 }
 
 static void
-session_connected(struct session *s)
+session_connected(struct session *s, short revents)
 {
 	struct proxy *px = s->px;
-	int e = net_connect_error(s->tfd);
+	/* Plain POLLOUT means connected: SO_ERROR only when poll says more. */
+	int e = (revents & (POLLERR | POLLHUP)) ? net_connect_error(s->tfd) : 0;
 
 	if (e != 0) {
 		session_connect_failed(s, strerror(e));
@@ -585,7 +604,7 @@ session_on_target(struct loop *l, int fd, short revents, void *arg)
 	(void)fd;
 	if (s->state == S_CONNECTING) {
 		if (revents & (POLLOUT | POLLERR | POLLHUP))
-			session_connected(s);
+			session_connected(s, revents);
 		return;
 	}
 	session_on_target_io(s, revents);
@@ -600,12 +619,28 @@ tried(const struct session *s, const struct target *t)
 	return false;
 }
 
+static int
+tried_grow(struct session *s)
+{
+	size_t cap = s->tried_cap * 2;
+	struct target **n = calloc(cap, sizeof(*n));
+
+	if (n == NULL)
+		return -1;
+	memcpy(n, s->tried, s->ntried * sizeof(*n));
+	if (s->tried != s->tried_inline)
+		free(s->tried);
+	s->tried = n;
+	s->tried_cap = cap;
+	return 0;
+}
+
 /* Persistence first, then the balancer; remembers a fresh pick. */
 static struct target *
 session_pick(struct session *s)
 {
 	struct proxy *px = s->px;
-	const struct sockaddr *client = (const struct sockaddr *)&s->client.ss;
+	const struct sockaddr *client = &s->client.sa;
 	int64_t now = loop_now(px->loop);
 	struct target *t = NULL;
 	uint32_t id;
@@ -666,6 +701,10 @@ session_connect(struct session *s)
 
 	if ((t = session_pick(s)) == NULL) {
 		session_unavailable(s, "unavailable");
+		return;
+	}
+	if (s->ntried == s->tried_cap && tried_grow(s) == -1) {
+		session_unavailable(s, "error");
 		return;
 	}
 	s->tried[s->ntried++] = t;
@@ -730,8 +769,11 @@ proxy_new_session(struct proxy *px, int fd, const struct sockaddr_storage *ss,
 	s->px = px;
 	s->cfd = fd;
 	s->tfd = -1;
-	memcpy(&s->client.ss, ss, len);
-	s->client.len = len;
+	if (len > sizeof(s->client))
+		len = sizeof(s->client);	/* never: accept gives IPv4 or IPv6 */
+	memcpy(&s->client, ss, len);
+	s->tried = s->tried_inline;
+	s->tried_cap = sizeof(s->tried_inline) / sizeof(s->tried_inline[0]);
 	s->started = s->last_active = loop_now(px->loop);
 	loop_timer_init(&s->timer, session_on_timer, s);
 	if (loop_watch(px->loop, fd, 0, session_on_client, s) == -1) {
@@ -740,7 +782,6 @@ proxy_new_session(struct proxy *px, int fd, const struct sockaddr_storage *ss,
 		free(s);
 		return;
 	}
-	(void)net_set_nodelay(fd);
 	TAILQ_INSERT_TAIL(&px->sessions, s, entry);
 	px->nsessions++;
 	px->stats.accepted++;
@@ -882,10 +923,15 @@ proxy_listen(struct proxy *px, const struct net_addr *a, struct net_addr *bound,
 	char text[NET_ADDRSTRLEN];
 	int fd;
 
-	if ((fd = net_listen(a, 1024, true)) == -1) {
+	/* Accepted sockets inherit TCP_NODELAY: one setsockopt, not one each. */
+	if ((fd = net_listen(a, 1024, true)) == -1 || net_set_nodelay(fd) == -1) {
+		int saved = errno;
+
+		if (fd != -1)
+			close_fd(fd);
 		snprintf(err, errlen, "listen on %s: %s",
 		    net_addr_text((const struct sockaddr *)&a->ss, text, sizeof(text)),
-		    strerror(errno));
+		    strerror(saved));
 		return -1;
 	}
 	if ((ln = calloc(1, sizeof(*ln))) == NULL ||
