@@ -377,9 +377,9 @@ harmonyd_start(struct harmonyd *h)
 	state_start(h);
 	if (start_listeners(h) == -1)
 		return -1;
-	log_info("harmonyd %s: balance %s, persistence %s, %zu static targets",
+	log_info("harmonyd %s: balance %s, persistence %s, %zu static targets, %s loop",
 	    PACKAGE_VERSION, balance_algo_name((enum balance_algo)h->cfg.balance),
-	    h->cfg.persistent ? "on" : "off", h->cfg.ntargets);
+	    h->cfg.persistent ? "on" : "off", h->cfg.ntargets, loop_backend(h->loop));
 	return 0;
 }
 

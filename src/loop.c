@@ -14,6 +14,15 @@
  * its owner deliberately waits on something else (backpressure). A dead
  * slot holds DEAD_FD.
  *
+ * On Linux the default backend is epoll(7) instead, level-triggered, with
+ * the same parking rule (an fd with no events is not in the epoll set):
+ * with thousands of idle sessions, poll(2) spends its time walking every
+ * fd on every wake-up (bench/RESULTS.md). epoll_ctl is called only when an
+ * fd's interest really changes, and each event carries the fd and a
+ * generation number, so an event for an fd that was unwatched (and maybe
+ * reused) during the same pass is dropped. HARMONY_LOOP=poll in the
+ * environment selects the portable poll(2) backend.
+ *
  * Timers are a binary min-heap of pointers to struct loop_timer, ordered by
  * (when, seq); each timer knows its slot, so cancel and re-arm are
  * O(log n).
@@ -26,13 +35,26 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#ifdef HAVE_SYS_EPOLL_H
+#include <sys/epoll.h>
+#endif
 
 #include "loop.h"
+
+#define LOOP_EPOLL_BATCH	256	/* events per epoll_wait */
+
+enum loop_kind {
+	LOOP_POLL,
+	LOOP_EPOLL,
+};
 
 struct watcher {
 	loop_io_fn	*fn;
 	void		*arg;
-	size_t		 slot;		/* index in pfds, or NO_SLOT */
+	size_t		 slot;		/* poll: index in pfds, or NO_SLOT */
+	short		 events;	/* epoll: what the epoll set holds */
+	uint32_t	 gen;		/* epoll: bumped by every watch/unwatch */
 };
 #define NO_SLOT	((size_t)-1)
 #define DEAD_FD	INT_MIN
@@ -44,6 +66,8 @@ slot_fd(int events, int fd)
 }
 
 struct loop {
+	enum loop_kind	  kind;
+	int		  epfd;
 	struct pollfd	 *pfds;
 	size_t		  npfds;
 	size_t		  cap_pfds;
@@ -88,8 +112,23 @@ loop_new(void)
 {
 	struct loop *l;
 
+	const char *want = getenv("HARMONY_LOOP");
+
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return NULL;
+	l->kind = LOOP_POLL;
+	l->epfd = -1;
+#ifdef HAVE_SYS_EPOLL_H
+	if (want == NULL || strcmp(want, "poll") != 0) {
+		if ((l->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
+			free(l);
+			return NULL;
+		}
+		l->kind = LOOP_EPOLL;
+	}
+#else
+	(void)want;
+#endif
 	l->clock_fn = default_clock;
 	l->now = l->clock_fn(NULL);
 	return l;
@@ -100,6 +139,8 @@ loop_free(struct loop *l)
 {
 	if (l == NULL)
 		return;
+	if (l->epfd != -1)
+		close(l->epfd);
 	free(l->pfds);
 	free(l->watchers);
 	free(l->heap);
@@ -129,10 +170,41 @@ grow(void **p, size_t *cap, size_t need, size_t elem)
 	return 0;
 }
 
+/* Brings the epoll set in line with events; a syscall only on a change. */
+static int
+epoll_interest(struct loop *l, int fd, struct watcher *w, short events)
+{
+#ifdef HAVE_SYS_EPOLL_H
+	struct epoll_event ev = { .events = 0 };
+	int op;
+
+	if (events == w->events)
+		return 0;
+	if (events == 0)
+		op = EPOLL_CTL_DEL;	/* parked */
+	else
+		op = w->events == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+	if (events & POLLIN)
+		ev.events |= EPOLLIN;
+	if (events & POLLOUT)
+		ev.events |= EPOLLOUT;
+	ev.data.u64 = (uint64_t)w->gen << 32 | (uint32_t)fd;
+	if (epoll_ctl(l->epfd, op, fd, &ev) == -1)
+		return -1;
+	w->events = events;
+	return 0;
+#else
+	(void)l; (void)fd; (void)w; (void)events;
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
 int
 loop_watch(struct loop *l, int fd, short events, loop_io_fn *fn, void *arg)
 {
 	size_t old = l->cap_watchers;
+	struct watcher *w;
 
 	if (fd < 0 || fn == NULL) {
 		errno = EINVAL;
@@ -142,16 +214,27 @@ loop_watch(struct loop *l, int fd, short events, loop_io_fn *fn, void *arg)
 	    sizeof(*l->watchers)) == -1)
 		return -1;
 	for (size_t i = old; i < l->cap_watchers; i++)
-		l->watchers[i] = (struct watcher){ NULL, NULL, NO_SLOT };
-	if (l->watchers[fd].fn != NULL) {
+		l->watchers[i] = (struct watcher){ .slot = NO_SLOT };
+	w = &l->watchers[fd];
+	if (w->fn != NULL) {
 		errno = EEXIST;
 		return -1;
 	}
-	if (grow((void **)&l->pfds, &l->cap_pfds, l->npfds + 1, sizeof(*l->pfds)) == -1)
-		return -1;
-	l->pfds[l->npfds] = (struct pollfd){ .fd = slot_fd(events, fd), .events = events };
-	l->watchers[fd] = (struct watcher){ fn, arg, l->npfds };
-	l->npfds++;
+	if (l->kind == LOOP_EPOLL) {
+		w->gen++;
+		w->events = 0;
+		if (epoll_interest(l, fd, w, events) == -1)
+			return -1;
+	} else {
+		if (grow((void **)&l->pfds, &l->cap_pfds, l->npfds + 1,
+		    sizeof(*l->pfds)) == -1)
+			return -1;
+		l->pfds[l->npfds] = (struct pollfd){ .fd = slot_fd(events, fd),
+		    .events = events };
+		w->slot = l->npfds++;
+	}
+	w->fn = fn;
+	w->arg = arg;
 	l->nwatched++;
 	return 0;
 }
@@ -179,6 +262,8 @@ loop_set_events(struct loop *l, int fd, short events)
 		errno = ENOENT;
 		return -1;
 	}
+	if (l->kind == LOOP_EPOLL)
+		return epoll_interest(l, fd, w, events);
 	l->pfds[w->slot].events = events;
 	l->pfds[w->slot].fd = slot_fd(events, fd);
 	return 0;
@@ -204,9 +289,18 @@ loop_unwatch(struct loop *l, int fd)
 
 	if ((w = watcher_of(l, fd)) == NULL)
 		return;
-	slot = w->slot;
-	*w = (struct watcher){ NULL, NULL, NO_SLOT };
 	l->nwatched--;
+	w->fn = NULL;
+	w->arg = NULL;
+	if (l->kind == LOOP_EPOLL) {
+		/* The fd is still open here (callers close after unwatching). */
+		if (epoll_interest(l, fd, w, 0) == -1)
+			w->events = 0;
+		w->gen++;
+		return;
+	}
+	slot = w->slot;
+	w->slot = NO_SLOT;
 	if (l->dispatching) {
 		l->pfds[slot].fd = DEAD_FD;
 		l->pfds[slot].revents = 0;
@@ -427,11 +521,63 @@ poll_timeout(struct loop *l, int64_t max_ms)
 	return (int)t;
 }
 
+#ifdef HAVE_SYS_EPOLL_H
+static int
+epoll_run_once(struct loop *l, int timeout)
+{
+	struct epoll_event evs[LOOP_EPOLL_BATCH];
+	int ready = epoll_wait(l->epfd, evs, LOOP_EPOLL_BATCH, timeout);
+
+	loop_update_now(l);
+	if (ready < 0) {
+		if (errno != EINTR)
+			return -1;
+		ready = 0;		/* signals come through the self-pipe */
+	}
+	l->dispatching = true;
+	for (int i = 0; i < ready; i++) {
+		int fd = (int)(uint32_t)evs[i].data.u64;
+		uint32_t gen = (uint32_t)(evs[i].data.u64 >> 32);
+		struct watcher *w = watcher_of(l, fd);
+		short rev = 0;
+
+		/* Unwatched, or unwatched and watched again, earlier in this pass. */
+		if (w == NULL || w->gen != gen)
+			continue;
+		if (evs[i].events & EPOLLIN)
+			rev |= POLLIN;
+		if (evs[i].events & EPOLLOUT)
+			rev |= POLLOUT;
+		if (evs[i].events & EPOLLERR)
+			rev |= POLLERR;
+		if (evs[i].events & EPOLLHUP)
+			rev |= POLLHUP;
+		rev &= (short)(w->events | POLLERR | POLLHUP);
+		if (rev != 0)
+			w->fn(l, fd, rev, w->arg);
+	}
+	l->dispatching = false;
+	loop_run_timers(l);
+	return 0;
+}
+#endif
+
+const char *
+loop_backend(const struct loop *l)
+{
+	return l->kind == LOOP_EPOLL ? "epoll" : "poll";
+}
+
 int
 loop_run_once(struct loop *l, int64_t max_ms)
 {
 	size_t n;
 	int ready;
+
+#ifdef HAVE_SYS_EPOLL_H
+	if (l->kind == LOOP_EPOLL)
+		return epoll_run_once(l, poll_timeout(l, max_ms));
+#endif
 
 	ready = poll(l->pfds, (nfds_t)l->npfds, poll_timeout(l, max_ms));
 	loop_update_now(l);

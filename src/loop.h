@@ -36,7 +36,9 @@ struct loop_timer {
 };
 #define LOOP_TIMER_IDLE	((size_t)-1)
 
+/* epoll on Linux unless HARMONY_LOOP=poll; poll(2) elsewhere. */
 struct loop	*loop_new(void);
+const char	*loop_backend(const struct loop *);
 void		 loop_free(struct loop *);
 
 /* One fd, one watcher: watch fails with EEXIST if it is already watched. */
