@@ -1,0 +1,846 @@
+/*
+ * admin: see admin.h.
+ *
+ * A request goes through admin_on_request three ways (LIBS.md 2.1): the
+ * headers (route it; refuse an announced oversized body at once), each
+ * body chunk (kept up to API_BODY_MAX, the rest drained and answered 413),
+ * and the end, which answers. Answering only at the end keeps the
+ * connection alive; answering on the first call makes MHD close it.
+ *
+ * Event streams: a subscriber's response reads from its own bounded queue.
+ * With nothing queued it suspends its connection; the tick (every
+ * ADMIN_SSE_TICK_MS while anyone listens) compares a stamp of everything a
+ * snapshot shows, builds the snapshot once per change, queues it for each
+ * subscriber that has room, resumes them and runs MHD. A subscriber too
+ * slow for one snapshot simply gets a later one.
+ */
+#include "autoconfig.h"
+
+#include <sys/queue.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#if defined(__has_include)
+#if __has_include(<linux/openat2.h>)
+#include <linux/openat2.h>
+#define HAVE_OPENAT2_H 1
+#endif
+#endif
+
+#include <microhttpd.h>
+
+#include "admin.h"
+#include "api.h"
+#include "config.h"
+#include "log.h"
+#include "loop.h"
+#include "net.h"
+
+#define ADMIN_RUN_MAX_MS	60000	/* MHD's timeouts are 15 s anyway */
+#define ADMIN_LOG_BURST		5	/* MHD messages per window ... */
+#define ADMIN_LOG_WINDOW_MS	10000	/* ... the rest are counted */
+#define ADMIN_SSE_BLOCK		(16 * 1024)
+#define ADMIN_BODY_CHUNK	1024
+
+struct admin_sub {
+	TAILQ_ENTRY(admin_sub)	 entry;
+	struct admin		*ad;
+	struct MHD_Connection	*conn;
+	char			*out;		/* queued bytes: out[off..len) */
+	size_t			 off;
+	size_t			 len;
+	size_t			 cap;
+	uint64_t		 gen;		/* snapshot generation queued last */
+	bool			 suspended;
+	bool			 closing;
+};
+
+struct admin_req {
+	bool			 started;	/* the headers call has been */
+	bool			 nul_in_uri;	/* "%00": MHD would cut the path there */
+	struct api_route	 route;
+	char			*body;		/* NUL-terminated */
+	size_t			 len;
+	size_t			 cap;
+	bool			 too_big;
+};
+
+struct admin {
+	struct api_env		 env;
+	struct loop		*loop;
+	struct MHD_Daemon	*d;
+	int			 epoll_fd;
+	int			 web_fd;
+	unsigned		 conn_max;
+	unsigned		 conn_per_ip;
+	unsigned		 timeout_s;
+	bool			 stopping;
+
+	/* MHD's messages: all of them while starting, then rate-limited. */
+	bool			 starting;
+	char			 start_err[256];
+	int64_t			 log_window;
+	unsigned		 log_count;
+	unsigned		 log_dropped;
+
+	struct loop_timer	 run_timer;	/* MHD_get_timeout is due */
+	struct loop_timer	 sse_timer;
+	TAILQ_HEAD(, admin_sub)	 subs;
+	size_t			 nsubs;
+	struct api_stamp	 stamp;
+	uint64_t		 gen;		/* bumped when stamp changes */
+	char			*snap;		/* the event text of generation snap_gen */
+	size_t			 snaplen;
+	uint64_t		 snap_gen;
+	int64_t			 last_ping;
+};
+
+static char empty_body[1];
+
+/* --- MHD in our loop ----------------------------------------------------- */
+
+static void
+admin_run(struct admin *ad)
+{
+	if (ad->d != NULL)
+		(void)MHD_run(ad->d);
+}
+
+static void
+admin_on_epoll(struct loop *l, int fd, short revents, void *arg)
+{
+	(void)l;
+	(void)fd;
+	(void)revents;
+	admin_run(arg);
+}
+
+static int64_t
+admin_on_run_timer(struct loop *l, struct loop_timer *t, void *arg)
+{
+	(void)l;
+	(void)t;
+	admin_run(arg);
+	return LOOP_TIMER_STOP;
+}
+
+/*
+ * Before each poll: MHD may need to run without any event on its epoll fd
+ * (timeouts, and edge-triggered sockets it left data on), so its timeout
+ * arms a timer that runs it, and shortens this poll.
+ */
+static int64_t
+admin_prepare(struct loop *l, void *arg)
+{
+	struct admin *ad = arg;
+	MHD_UNSIGNED_LONG_LONG to;
+
+	if (ad->d == NULL || MHD_get_timeout(ad->d, &to) != MHD_YES) {
+		loop_timer_cancel(l, &ad->run_timer);
+		return -1;
+	}
+	if (to > ADMIN_RUN_MAX_MS)
+		to = ADMIN_RUN_MAX_MS;
+	loop_timer_add(l, &ad->run_timer, (int64_t)to);
+	return (int64_t)to;
+}
+
+static void
+admin_mhd_log(void *cls, const char *fmt, va_list ap)
+    __attribute__((__format__(__printf__, 2, 0)));
+
+static void
+admin_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	struct admin *ad = cls;
+	char msg[256];
+	size_t n;
+	int64_t now;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	if (ad->starting) {
+		snprintf(ad->start_err, sizeof(ad->start_err), "%s", msg);
+		return;
+	}
+	/* A peer can make MHD complain at will: never let it flood the log. */
+	now = loop_now(ad->loop);
+	if (now - ad->log_window >= ADMIN_LOG_WINDOW_MS) {
+		if (ad->log_dropped > 0)
+			log_warnx("http: %u more libmicrohttpd messages not shown",
+			    ad->log_dropped);
+		ad->log_window = now;
+		ad->log_count = 0;
+		ad->log_dropped = 0;
+	}
+	if (ad->log_count++ < ADMIN_LOG_BURST)
+		log_warnx("http: %s", msg);
+	else
+		ad->log_dropped++;
+}
+
+/* --- replies ------------------------------------------------------------- */
+
+static void
+add_header(struct MHD_Response *r, const char *name, const char *value)
+{
+	/* Fails only for bad header text or no memory; nothing to undo. */
+	(void)MHD_add_response_header(r, name, value);
+}
+
+static enum MHD_Result
+send_reply(struct MHD_Connection *c, struct api_reply *rp)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	if (rp->body != NULL) {
+		r = MHD_create_response_from_buffer(rp->len, rp->body,
+		    MHD_RESPMEM_MUST_FREE);
+		if (r == NULL) {
+			api_reply_free(rp);
+			return MHD_NO;
+		}
+		rp->body = NULL;	/* MHD frees it */
+	} else if ((r = MHD_create_response_from_buffer(0, empty_body,
+	    MHD_RESPMEM_PERSISTENT)) == NULL)
+		return MHD_NO;
+	if (rp->content_type != NULL)
+		add_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, rp->content_type);
+	add_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	add_header(r, "X-Content-Type-Options", "nosniff");
+	if (rp->allow != NULL)
+		add_header(r, MHD_HTTP_HEADER_ALLOW, rp->allow);
+	if (rp->challenge)
+		add_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"harmony\"");
+	if (rp->location[0] != '\0')
+		add_header(r, MHD_HTTP_HEADER_LOCATION, rp->location);
+	ret = MHD_queue_response(c, (unsigned)rp->status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result
+reply_error(struct MHD_Connection *c, int status, const char *reason)
+{
+	struct api_reply rp;
+
+	memset(&rp, 0, sizeof(rp));
+	api_reply_error(&rp, status, reason);
+	return send_reply(c, &rp);
+}
+
+static const struct sockaddr *
+peer_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	return ci != NULL ? ci->client_addr : NULL;
+}
+
+static const char *
+header(struct MHD_Connection *c, const char *name)
+{
+	return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+}
+
+static enum MHD_Result
+serve_api(struct admin *ad, struct MHD_Connection *c, struct admin_req *rq)
+{
+	struct api_request req;
+	struct api_reply rp;
+
+	req = (struct api_request){
+		.route = &rq->route,
+		.peer = peer_of(c),
+		.authorization = header(c, MHD_HTTP_HEADER_AUTHORIZATION),
+		.content_type = header(c, MHD_HTTP_HEADER_CONTENT_TYPE),
+		.origin = header(c, MHD_HTTP_HEADER_ORIGIN),
+		.host = header(c, MHD_HTTP_HEADER_HOST),
+		.body = rq->body,
+		.body_len = rq->len,
+		.limit = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "limit"),
+	};
+	api_handle(&ad->env, &req, &rp);
+	return send_reply(c, &rp);
+}
+
+/* --- static files -------------------------------------------------------- */
+
+/* Opens rel below the web root, following no symbolic link on the way. */
+static int
+open_beneath(int dirfd, const char *rel)
+{
+	int fd;
+
+#if defined(HAVE_OPENAT2_H) && defined(SYS_openat2)
+	struct open_how how;
+
+	memset(&how, 0, sizeof(how));
+	how.flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW;
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+	fd = (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+	if (fd >= 0 || errno != ENOSYS)
+		return fd;
+#endif
+	/* Older kernels: segments are checked, only the last is not followed. */
+	fd = openat(dirfd, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	return fd;
+}
+
+static enum MHD_Result
+serve_static(struct admin *ad, struct MHD_Connection *c, const char *url)
+{
+	struct MHD_Response *r;
+	struct stat st;
+	enum MHD_Result ret;
+	const char *inm, *type;
+	char rel[512], etag[80];
+	bool html;
+	int fd, status = MHD_HTTP_OK;
+
+	if (ad->web_fd == -1)
+		return reply_error(c, MHD_HTTP_NOT_FOUND,
+		    "the dashboard is not installed (see --web-root)");
+	if (api_static_path(url, rel, sizeof(rel)) == -1 ||
+	    (fd = open_beneath(ad->web_fd, rel)) == -1)
+		return reply_error(c, MHD_HTTP_NOT_FOUND, "not found");
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return reply_error(c, MHD_HTTP_NOT_FOUND, "not found");
+	}
+	snprintf(etag, sizeof(etag), "\"%llx-%llx-%lx\"", (unsigned long long)st.st_size,
+	    (unsigned long long)st.st_mtim.tv_sec, (unsigned long)st.st_mtim.tv_nsec);
+	inm = header(c, MHD_HTTP_HEADER_IF_NONE_MATCH);
+	if (inm != NULL && strcmp(inm, etag) == 0) {
+		close(fd);
+		status = MHD_HTTP_NOT_MODIFIED;
+		r = MHD_create_response_from_buffer(0, empty_body, MHD_RESPMEM_PERSISTENT);
+	} else if ((r = MHD_create_response_from_fd64((uint64_t)st.st_size, fd)) == NULL)
+		close(fd);		/* on success MHD owns fd */
+	if (r == NULL)
+		return MHD_NO;
+	type = api_mime_type(rel);
+	html = strncmp(type, "text/html", 9) == 0;
+	add_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	add_header(r, MHD_HTTP_HEADER_ETAG, etag);
+	/* The page is revalidated every time; assets may be reused briefly. */
+	add_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, html ? "no-cache" : "max-age=60");
+	add_header(r, "X-Content-Type-Options", "nosniff");
+	if (html) {
+		add_header(r, "Content-Security-Policy", "default-src 'self'; "
+		    "img-src 'self' data:; style-src 'self'; script-src 'self'; "
+		    "connect-src 'self'; base-uri 'none'; form-action 'none'; "
+		    "frame-ancestors 'none'");
+		add_header(r, "X-Frame-Options", "DENY");
+		add_header(r, "Referrer-Policy", "no-referrer");
+	}
+	ret = MHD_queue_response(c, (unsigned)status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* --- event streams ------------------------------------------------------- */
+
+/* Queues bytes for s; false (and nothing queued) when its queue is full. */
+static bool
+sse_queue(struct admin_sub *s, const char *data, size_t n)
+{
+	if (s->off > 0) {
+		memmove(s->out, s->out + s->off, s->len - s->off);
+		s->len -= s->off;
+		s->off = 0;
+	}
+	if (n > ADMIN_SSE_QUEUE_MAX - s->len)
+		return false;
+	if (s->len + n > s->cap) {
+		size_t ncap = s->cap ? s->cap : 4096;
+		char *np;
+
+		while (ncap < s->len + n)
+			ncap *= 2;
+		if ((np = realloc(s->out, ncap)) == NULL)
+			return false;
+		s->out = np;
+		s->cap = ncap;
+	}
+	memcpy(s->out + s->len, data, n);
+	s->len += n;
+	return true;
+}
+
+/* Bumps the generation if anything a snapshot shows has changed. */
+static void
+sse_refresh(struct admin *ad)
+{
+	struct api_stamp now;
+
+	api_stamp(&ad->env, &now);
+	if (!api_stamp_equal(&now, &ad->stamp)) {
+		ad->stamp = now;
+		ad->gen++;
+	}
+}
+
+/* The event of the current generation, built at most once per generation. */
+static const char *
+sse_event(struct admin *ad)
+{
+	static const char head[] = "event: snapshot\ndata: ";
+	char *json, *ev;
+	size_t len = 0;
+
+	if (ad->snap != NULL && ad->snap_gen == ad->gen)
+		return ad->snap;
+	free(ad->snap);
+	ad->snap = NULL;
+	if ((json = api_snapshot(&ad->env, &len)) == NULL)
+		return NULL;
+	/* PLAIN JSON has no newline, so one data: line carries it all. */
+	if ((ev = malloc(sizeof(head) - 1 + len + 3)) != NULL) {
+		memcpy(ev, head, sizeof(head) - 1);
+		memcpy(ev + sizeof(head) - 1, json, len);
+		memcpy(ev + sizeof(head) - 1 + len, "\n\n", 3);
+		ad->snap = ev;
+		ad->snaplen = sizeof(head) - 1 + len + 2;
+		ad->snap_gen = ad->gen;
+	}
+	free(json);
+	return ad->snap;
+}
+
+static void
+sse_offer(struct admin *ad, struct admin_sub *s)
+{
+	if (s->gen != ad->gen && sse_event(ad) != NULL &&
+	    sse_queue(s, ad->snap, ad->snaplen))
+		s->gen = ad->gen;
+}
+
+static ssize_t
+sse_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct admin_sub *s = cls;
+	size_t n;
+
+	(void)pos;
+	if (s->off == s->len) {
+		s->off = s->len = 0;
+		if (s->closing)
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		/* Legal from here; the tick resumes it when there is news. */
+		s->suspended = true;
+		MHD_suspend_connection(s->conn);
+		return 0;
+	}
+	n = s->len - s->off;
+	if (n > max)
+		n = max;
+	memcpy(buf, s->out + s->off, n);
+	s->off += n;
+	return (ssize_t)n;
+}
+
+/* MHD is done with the response: the only place a subscriber goes. */
+static void
+sse_free(void *cls)
+{
+	struct admin_sub *s = cls;
+	struct admin *ad = s->ad;
+
+	TAILQ_REMOVE(&ad->subs, s, entry);
+	ad->nsubs--;
+	free(s->out);
+	free(s);
+}
+
+/* Resumes s if it waits and has something to say; true if it did. */
+static bool
+sse_wake(struct admin_sub *s)
+{
+	if (!s->suspended || (s->off == s->len && !s->closing))
+		return false;
+	s->suspended = false;
+	MHD_resume_connection(s->conn);
+	return true;
+}
+
+static int64_t
+sse_on_tick(struct loop *l, struct loop_timer *t, void *arg)
+{
+	struct admin *ad = arg;
+	struct admin_sub *s;
+	bool ping, woke = false;
+
+	(void)t;
+	if (ad->nsubs == 0)
+		return LOOP_TIMER_STOP;
+	sse_refresh(ad);
+	/* A vanished subscriber is only noticed when something is written. */
+	if ((ping = loop_now(l) - ad->last_ping >= ADMIN_SSE_PING_MS))
+		ad->last_ping = loop_now(l);
+	TAILQ_FOREACH(s, &ad->subs, entry) {
+		if (s->closing)
+			continue;
+		sse_offer(ad, s);
+		if (ping)
+			(void)sse_queue(s, ": ping\n\n", 8);
+		woke |= sse_wake(s);
+	}
+	/* No ITC in external mode: a resume does nothing until MHD runs. */
+	if (woke)
+		admin_run(ad);
+	return ad->nsubs > 0 ? ADMIN_SSE_TICK_MS : LOOP_TIMER_STOP;
+}
+
+static void
+sse_close_all(struct admin *ad)
+{
+	struct admin_sub *s;
+	bool woke = false;
+
+	TAILQ_FOREACH(s, &ad->subs, entry) {
+		s->closing = true;
+		woke |= sse_wake(s);
+	}
+	if (woke)
+		admin_run(ad);
+}
+
+static enum MHD_Result
+sse_start(struct admin *ad, struct MHD_Connection *c, const char *method)
+{
+	struct MHD_Response *r;
+	struct admin_sub *s;
+	enum MHD_Result ret;
+	char retry[32];
+	int n;
+
+	if (ad->stopping)
+		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting down");
+	if (strcmp(method, "HEAD") == 0) {
+		struct api_reply rp = { .status = MHD_HTTP_OK,
+		    .content_type = "text/event-stream" };
+
+		return send_reply(c, &rp);
+	}
+	if (ad->nsubs >= ADMIN_SSE_MAX)
+		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "too many event subscribers");
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return MHD_NO;
+	s->ad = ad;
+	s->conn = c;
+	sse_refresh(ad);
+	n = snprintf(retry, sizeof(retry), "retry: %d\n\n", ADMIN_SSE_RETRY_MS);
+	(void)sse_queue(s, retry, (size_t)n);
+	sse_offer(ad, s);
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, ADMIN_SSE_BLOCK,
+	    sse_read, s, sse_free);
+	if (r == NULL) {
+		free(s->out);
+		free(s);
+		return MHD_NO;
+	}
+	TAILQ_INSERT_TAIL(&ad->subs, s, entry);
+	ad->nsubs++;
+	add_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream; charset=utf-8");
+	add_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	add_header(r, "X-Content-Type-Options", "nosniff");
+	add_header(r, "X-Accel-Buffering", "no");
+	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+	MHD_destroy_response(r);	/* if queueing failed, this frees s */
+	if (!loop_timer_armed(&ad->sse_timer))
+		loop_timer_add(ad->loop, &ad->sse_timer, ADMIN_SSE_TICK_MS);
+	return ret;
+}
+
+/* --- requests ------------------------------------------------------------ */
+
+static bool
+body_append(struct admin_req *rq, const char *data, size_t n)
+{
+	size_t ncap;
+	char *np;
+
+	if (rq->too_big)
+		return false;
+	if (n > API_BODY_MAX - rq->len) {
+		rq->too_big = true;	/* keep draining; answer 413 at the end */
+		free(rq->body);
+		rq->body = NULL;
+		rq->len = rq->cap = 0;
+		return false;
+	}
+	if (rq->len + n + 1 > rq->cap) {
+		ncap = rq->cap ? rq->cap : ADMIN_BODY_CHUNK;
+		while (ncap < rq->len + n + 1)
+			ncap *= 2;
+		if ((np = realloc(rq->body, ncap)) == NULL)
+			return false;
+		rq->body = np;
+		rq->cap = ncap;
+	}
+	memcpy(rq->body + rq->len, data, n);
+	rq->len += n;
+	rq->body[rq->len] = '\0';
+	return true;
+}
+
+static bool
+length_too_big(const char *cl)
+{
+	unsigned long long v = 0;
+
+	for (; *cl >= '0' && *cl <= '9'; cl++) {
+		v = v * 10 + (unsigned long long)(*cl - '0');
+		if (v > API_BODY_MAX)
+			return true;
+	}
+	return false;
+}
+
+static enum MHD_Result
+admin_on_request(void *cls, struct MHD_Connection *c, const char *url,
+    const char *method, const char *version, const char *upload,
+    size_t *upload_size, void **con_cls)
+{
+	struct admin *ad = cls;
+	struct admin_req *rq = *con_cls;
+	const char *cl;
+
+	(void)version;
+	if (rq == NULL || !rq->started) {
+		if (rq == NULL && (rq = calloc(1, sizeof(*rq))) == NULL)
+			return MHD_NO;
+		*con_cls = rq;
+		rq->started = true;
+		if (rq->nul_in_uri)
+			return reply_error(c, MHD_HTTP_BAD_REQUEST, "NUL in the URL");
+		api_route(method, url, &rq->route);
+		cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		/* Refused before a byte of it is read (no 100 Continue). */
+		if (cl != NULL && length_too_big(cl))
+			return reply_error(c, MHD_HTTP_CONTENT_TOO_LARGE,
+			    "body larger than 65536 bytes");
+		return MHD_YES;
+	}
+	if (*upload_size != 0) {
+		if (!body_append(rq, upload, *upload_size) && !rq->too_big)
+			return MHD_NO;		/* out of memory: drop it */
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (rq->too_big)
+		return reply_error(c, MHD_HTTP_CONTENT_TOO_LARGE,
+		    "body larger than 65536 bytes");
+	log_debug("http: %s %s (%s)", method, url, api_handler_name(rq->route.handler));
+	switch (rq->route.handler) {
+	case API_STATIC:
+		return serve_static(ad, c, url);
+	case API_EVENTS:
+		return sse_start(ad, c, method);
+	default:
+		return serve_api(ad, c, rq);
+	}
+}
+
+/*
+ * Sees the URI before MHD decodes it: a "%00" would silently cut the path
+ * short ("/index.html%00.css" is "/index.html" to the handler).
+ */
+static void *
+admin_on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	struct admin_req *rq;
+	const char *p;
+
+	(void)cls;
+	(void)c;
+	if ((rq = calloc(1, sizeof(*rq))) == NULL)
+		return NULL;
+	for (p = uri; (p = strchr(p, '%')) != NULL; p++)
+		if (p[1] == '0' && p[2] == '0')
+			rq->nul_in_uri = true;
+	return rq;
+}
+
+static void
+admin_on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct admin_req *rq = *con_cls;
+
+	(void)cls;
+	(void)c;
+	(void)toe;
+	if (rq != NULL) {
+		free(rq->body);
+		free(rq);
+		*con_cls = NULL;
+	}
+}
+
+/* --- life ---------------------------------------------------------------- */
+
+struct admin *
+admin_new(const struct admin_params *p)
+{
+	struct admin *ad;
+
+	if ((ad = calloc(1, sizeof(*ad))) == NULL)
+		return NULL;
+	ad->env = (struct api_env){
+		.cfg = p->cfg,
+		.loop = p->loop,
+		.pool = p->pool,
+		.balancer = p->balancer,
+		.persist = p->persist,
+		.proxy = p->proxy,
+		.started_ms = loop_now(p->loop),
+	};
+	ad->loop = p->loop;
+	ad->epoll_fd = -1;
+	ad->web_fd = -1;
+	ad->conn_max = p->conn_max ? p->conn_max : ADMIN_CONN_MAX;
+	ad->conn_per_ip = p->conn_per_ip ? p->conn_per_ip : ADMIN_CONN_PER_IP;
+	ad->timeout_s = p->timeout_s ? p->timeout_s : ADMIN_TIMEOUT_S;
+	ad->gen = 1;
+	ad->last_ping = loop_now(p->loop);
+	TAILQ_INIT(&ad->subs);
+	loop_timer_init(&ad->run_timer, admin_on_run_timer, ad);
+	loop_timer_init(&ad->sse_timer, sse_on_tick, ad);
+	return ad;
+}
+
+static void
+open_web_root(struct admin *ad)
+{
+	const char *root = ad->env.cfg->web_root;
+
+	if (root == NULL)
+		return;
+	ad->web_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (ad->web_fd == -1)
+		log_warn("--web-root %s: the dashboard is not served", root);
+	else if (faccessat(ad->web_fd, "index.html", R_OK, 0) == -1)
+		log_warnx("--web-root %s has no index.html: is the dashboard"
+		    " installed?", root);
+}
+
+int
+admin_listen(struct admin *ad, const struct net_addr *a, struct net_addr *bound,
+    char *err, size_t errlen)
+{
+	const union MHD_DaemonInfo *di;
+	unsigned int flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	char text[NET_ADDRSTRLEN];
+
+	if (ad->d != NULL) {
+		snprintf(err, errlen, "the admin interface listens already");
+		return -1;
+	}
+	if (a->ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	ad->starting = true;
+	ad->start_err[0] = '\0';
+	ad->d = MHD_start_daemon(flags, 0, NULL, NULL, admin_on_request, ad,
+	    MHD_OPTION_EXTERNAL_LOGGER, admin_mhd_log, ad,
+	    MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&a->ss,
+	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
+	    MHD_OPTION_SIGPIPE_HANDLED_BY_APP, (int)1,
+	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)128,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)ad->conn_max,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)ad->conn_per_ip,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)ad->timeout_s,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)ADMIN_MEMORY_LIMIT,
+	    MHD_OPTION_NOTIFY_COMPLETED, admin_on_completed, ad,
+	    MHD_OPTION_URI_LOG_CALLBACK, admin_on_uri, ad,
+	    MHD_OPTION_END);
+	ad->starting = false;
+	if (ad->d == NULL) {
+		snprintf(err, errlen, "cannot listen on %s: %s",
+		    net_addr_text((const struct sockaddr *)&a->ss, text, sizeof(text)),
+		    ad->start_err[0] != '\0' ? ad->start_err : "libmicrohttpd failed");
+		return -1;
+	}
+	if ((di = MHD_get_daemon_info(ad->d, MHD_DAEMON_INFO_EPOLL_FD)) == NULL ||
+	    (ad->epoll_fd = di->epoll_fd) < 0 ||
+	    loop_watch(ad->loop, ad->epoll_fd, POLLIN, admin_on_epoll, ad) == -1) {
+		snprintf(err, errlen, "cannot watch libmicrohttpd's epoll fd: %s",
+		    strerror(errno));
+		MHD_stop_daemon(ad->d);
+		ad->d = NULL;
+		ad->epoll_fd = -1;
+		return -1;
+	}
+	loop_set_prepare(ad->loop, admin_prepare, ad);
+	if (bound != NULL) {
+		*bound = *a;
+		if ((di = MHD_get_daemon_info(ad->d, MHD_DAEMON_INFO_BIND_PORT)) != NULL)
+			net_addr_set_port((struct sockaddr *)&bound->ss, di->port);
+	}
+	open_web_root(ad);
+	return 0;
+}
+
+void
+admin_stop(struct admin *ad)
+{
+	MHD_socket fd;
+
+	if (ad == NULL || ad->d == NULL || ad->stopping)
+		return;
+	ad->stopping = true;
+	if ((fd = MHD_quiesce_daemon(ad->d)) != MHD_INVALID_SOCKET)
+		close(fd);
+	sse_close_all(ad);
+}
+
+void
+admin_free(struct admin *ad)
+{
+	if (ad == NULL)
+		return;
+	if (ad->d != NULL) {
+		/*
+		 * MHD panics when stopped with a suspended connection: end
+		 * every stream (they get their chunked terminator if they
+		 * can take it), then stop, which frees the rest.
+		 */
+		sse_close_all(ad);
+		loop_set_prepare(ad->loop, NULL, NULL);
+		loop_unwatch(ad->loop, ad->epoll_fd);
+		MHD_stop_daemon(ad->d);
+		ad->d = NULL;
+	}
+	loop_timer_cancel(ad->loop, &ad->run_timer);
+	loop_timer_cancel(ad->loop, &ad->sse_timer);
+	if (ad->web_fd != -1)
+		close(ad->web_fd);
+	free(ad->snap);
+	free(ad);
+}
+
+size_t
+admin_subscribers(const struct admin *ad)
+{
+	return ad->nsubs;
+}
+
+uint64_t
+admin_config_version(const struct admin *ad)
+{
+	return ad->env.config_gen;
+}

@@ -1,0 +1,1028 @@
+/*
+ * libharmony: see harmony.h.
+ *
+ * A client is a small state machine over at most one connection at a time
+ * (the operation in flight). What to do next is decided in one place,
+ * client_due(), from the state and a few flags; the I/O of an operation is
+ * op_io(): connect, send the whole request, read answers until each
+ * message has one, then BYE: and close. Answers are checked in order
+ * against what was sent: the server answers every message, and repeats
+ * our BAL/SPORT/TTL argument byte for byte.
+ *
+ * Nothing is exported but harmony_* (the build passes
+ * -export-symbols-regex), and every other function here is static.
+ */
+#include "autoconfig.h"
+
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harmony.h"
+
+#define HC_ADDRS_MAX		8	/* addresses of one balancer tried in turn */
+#define HC_KEY_MAX		128	/* harmonyd's keys are 32; be lenient */
+#define HC_OUT_MAX		640	/* the longest request, with a 256-byte token */
+#define HC_IN_MAX		1024	/* answers to it are shorter still */
+#define HC_EXPECT_MAX		8
+#define HC_VERB_MAX		8
+#define HC_BACKOFF_MAX_MS	30000
+#define HC_BACKOFF_BASE_MS	1000
+#define HC_ERROR_MAX		256
+
+enum op_kind {
+	OP_NONE,
+	OP_REGISTER,
+	OP_HEARTBEAT,
+	OP_UPDATE,
+	OP_CLOSE,
+};
+
+/* One answer we wait for: verb and argument ("" arg: any, the NID key). */
+struct expect {
+	const char	*verb;
+	char		 arg[HC_KEY_MAX + 1];
+	bool		 any;
+	bool		 bid_ok;	/* a BID here means "key unknown" */
+};
+
+struct harmony_client {
+	char			*host;
+	uint16_t		 ack_port;
+	uint16_t		 port;
+	char			 balancer[300];
+	uint32_t		 weight;
+	char			*token;
+	char			*target_host;
+	int64_t			 ttl_ms;
+	int64_t			 interval_ms;
+	int64_t			 timeout_ms;
+	harmony_event_fn	*cb;
+	void			*cb_arg;
+
+	enum harmony_state	 state;
+	bool			 suspended;
+	bool			 need_update;	/* weight or TTL to send */
+	bool			 hb_now;	/* a heartbeat asked for */
+	char			 key[HC_KEY_MAX + 1];
+	int64_t			 next_hb;
+	int64_t			 retry_at;
+	unsigned		 failures;	/* in a row */
+	uint64_t		 nfailed;	/* ever: harmony_client_wait's witness */
+	int			 last_errno;
+	char			 error[HC_ERROR_MAX];
+
+	struct sockaddr_storage	 addrs[HC_ADDRS_MAX];
+	socklen_t		 addrlens[HC_ADDRS_MAX];
+	size_t			 naddrs;
+	size_t			 addr_first;	/* the one that worked last */
+
+	/* The operation in flight (fd >= 0). */
+	enum op_kind		 op;
+	int			 fd;
+	bool			 connecting;
+	size_t			 addr_try;	/* addresses tried by this operation */
+	int64_t			 op_start;
+	int64_t			 op_deadline;
+	uint32_t		 op_weight;	/* as sent */
+	int64_t			 op_ttl_ms;
+	char			 out[HC_OUT_MAX];
+	size_t			 outlen;
+	size_t			 outoff;
+	char			 in[HC_IN_MAX];
+	size_t			 inlen;
+	char			 verb[HC_VERB_MAX + 1];
+	bool			 have_verb;
+	struct expect		 expect[HC_EXPECT_MAX];
+	size_t			 nexpect;
+	size_t			 ngot;
+	char			 newkey[HC_KEY_MAX + 1];
+};
+
+static void op_fail(struct harmony_client *, int, int64_t, const char *, ...)
+    __attribute__((__format__(__printf__, 4, 5)));
+
+const char *
+harmony_version(void)
+{
+	return PACKAGE_VERSION;
+}
+
+int64_t
+harmony_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *
+harmony_state_name(enum harmony_state s)
+{
+	switch (s) {
+	case HARMONY_IDLE:
+		return "idle";
+	case HARMONY_REGISTERING:
+		return "registering";
+	case HARMONY_REGISTERED:
+		return "registered";
+	case HARMONY_CLOSING:
+		return "closing";
+	case HARMONY_CLOSED:
+		return "closed";
+	}
+	return "?";
+}
+
+/* Text safe to put on the wire as one token: no ':', no control bytes. */
+static bool
+token_ok(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > max)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == ':' || (unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
+struct harmony_client *
+harmony_client_new(const char *host, uint16_t ack_port, uint16_t port)
+{
+	struct harmony_client *c;
+
+	if (host == NULL || *host == '\0' || strlen(host) > 255 || port == 0) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	if ((c->host = strdup(host)) == NULL) {
+		free(c);
+		return NULL;
+	}
+	c->ack_port = ack_port ? ack_port : HARMONY_ACK_PORT;
+	c->port = port;
+	snprintf(c->balancer, sizeof(c->balancer),
+	    strchr(host, ':') != NULL ? "[%s]:%u" : "%s:%u", host,
+	    (unsigned)c->ack_port);
+	c->weight = HARMONY_WEIGHT_DEFAULT;
+	c->timeout_ms = HARMONY_TIMEOUT_DEFAULT_MS;
+	c->state = HARMONY_IDLE;
+	c->fd = -1;
+	return c;
+}
+
+static void
+op_close_fd(struct harmony_client *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	c->op = OP_NONE;
+	c->connecting = false;
+}
+
+void
+harmony_client_free(struct harmony_client *c)
+{
+	if (c == NULL)
+		return;
+	op_close_fd(c);
+	free(c->host);
+	if (c->token != NULL) {
+		explicit_bzero(c->token, strlen(c->token));
+		free(c->token);
+	}
+	free(c->target_host);
+	explicit_bzero(c->key, sizeof(c->key));
+	free(c);
+}
+
+int
+harmony_client_set_weight(struct harmony_client *c, uint32_t weight)
+{
+	if (weight < HARMONY_WEIGHT_MIN || weight > HARMONY_WEIGHT_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (weight != c->weight && c->state == HARMONY_REGISTERED)
+		c->need_update = true;
+	c->weight = weight;
+	return 0;
+}
+
+static int
+set_string(char **dst, const char *s)
+{
+	char *copy = NULL;
+
+	if (s != NULL && (copy = strdup(s)) == NULL)
+		return -1;
+	if (*dst != NULL) {
+		explicit_bzero(*dst, strlen(*dst));
+		free(*dst);
+	}
+	*dst = copy;
+	return 0;
+}
+
+int
+harmony_client_set_token(struct harmony_client *c, const char *token)
+{
+	if (token != NULL && !token_ok(token, HARMONY_TOKEN_MAX)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return set_string(&c->token, token);
+}
+
+int
+harmony_client_set_host(struct harmony_client *c, const char *addr)
+{
+	struct in_addr a;
+
+	if (addr != NULL && inet_pton(AF_INET, addr, &a) != 1) {
+		errno = EINVAL;
+		return -1;
+	}
+	return set_string(&c->target_host, addr);
+}
+
+int
+harmony_client_set_ttl(struct harmony_client *c, int64_t ttl_ms)
+{
+	if (ttl_ms < 0 || ttl_ms > HARMONY_TTL_MAX_MS) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (ttl_ms != c->ttl_ms && ttl_ms > 0 && c->state == HARMONY_REGISTERED)
+		c->need_update = true;
+	c->ttl_ms = ttl_ms;
+	return 0;
+}
+
+int
+harmony_client_set_interval(struct harmony_client *c, int64_t ms)
+{
+	if (ms < 0 || ms > HARMONY_TTL_MAX_MS) {
+		errno = EINVAL;
+		return -1;
+	}
+	c->interval_ms = ms;
+	return 0;
+}
+
+int
+harmony_client_set_timeout(struct harmony_client *c, int64_t ms)
+{
+	if (ms < 0 || ms > HARMONY_TTL_MAX_MS) {
+		errno = EINVAL;
+		return -1;
+	}
+	c->timeout_ms = ms ? ms : HARMONY_TIMEOUT_DEFAULT_MS;
+	return 0;
+}
+
+void
+harmony_client_set_callback(struct harmony_client *c, harmony_event_fn *fn,
+    void *arg)
+{
+	c->cb = fn;
+	c->cb_arg = arg;
+}
+
+int
+harmony_client_register(struct harmony_client *c)
+{
+	if (c->state == HARMONY_CLOSING || c->state == HARMONY_CLOSED) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (c->state != HARMONY_IDLE) {
+		errno = EALREADY;
+		return -1;
+	}
+	c->state = HARMONY_REGISTERING;
+	c->retry_at = 0;
+	return 0;
+}
+
+int
+harmony_client_heartbeat(struct harmony_client *c)
+{
+	if (c->state == HARMONY_CLOSING || c->state == HARMONY_CLOSED ||
+	    c->state == HARMONY_IDLE) {
+		errno = EINVAL;
+		return -1;
+	}
+	c->hb_now = true;
+	return 0;
+}
+
+int
+harmony_client_close(struct harmony_client *c)
+{
+	if (c->state == HARMONY_CLOSED)
+		return 0;
+	c->state = HARMONY_CLOSING;
+	/* A pending retry was for something else: try to close at once. */
+	c->retry_at = 0;
+	c->failures = 0;
+	return 0;
+}
+
+void
+harmony_client_suspend(struct harmony_client *c)
+{
+	c->suspended = true;
+}
+
+void
+harmony_client_resume(struct harmony_client *c)
+{
+	if (!c->suspended)
+		return;
+	c->suspended = false;
+	/* Back in rotation now, not one period from now. */
+	if (c->state == HARMONY_REGISTERED)
+		c->hb_now = true;
+	c->retry_at = 0;
+}
+
+bool
+harmony_client_suspended(const struct harmony_client *c)
+{
+	return c->suspended;
+}
+
+enum harmony_state
+harmony_client_state(const struct harmony_client *c)
+{
+	return c->state;
+}
+
+const char *
+harmony_client_key(const struct harmony_client *c)
+{
+	return c->key[0] != '\0' ? c->key : NULL;
+}
+
+const char *
+harmony_client_error(const struct harmony_client *c)
+{
+	return c->error;
+}
+
+unsigned
+harmony_client_failures(const struct harmony_client *c)
+{
+	return c->failures;
+}
+
+const char *
+harmony_client_balancer(const struct harmony_client *c)
+{
+	return c->balancer;
+}
+
+int
+harmony_client_fd(const struct harmony_client *c)
+{
+	return c->fd;
+}
+
+short
+harmony_client_events(const struct harmony_client *c)
+{
+	if (c->fd < 0)
+		return 0;
+	if (c->connecting || c->outoff < c->outlen)
+		return POLLOUT;
+	return POLLIN;
+}
+
+static int64_t
+client_interval(const struct harmony_client *c)
+{
+	if (c->interval_ms > 0)
+		return c->interval_ms;
+	if (c->ttl_ms > 0)
+		return c->ttl_ms / 2 > 0 ? c->ttl_ms / 2 : 1;
+	return HARMONY_INTERVAL_DEFAULT_MS;
+}
+
+static int64_t
+client_backoff(const struct harmony_client *c)
+{
+	int64_t period = client_interval(c);
+	int64_t base = period < HC_BACKOFF_BASE_MS ? period : HC_BACKOFF_BASE_MS;
+	int64_t cap, d = base;
+
+	/*
+	 * Registered, the target lives on the balancer until its timeout:
+	 * retry at least once a period. Otherwise back off further, so that
+	 * many agents do not hammer a balancer that is down.
+	 */
+	if (c->state == HARMONY_REGISTERED)
+		cap = period;
+	else
+		cap = period > HC_BACKOFF_MAX_MS ? period : HC_BACKOFF_MAX_MS;
+	for (unsigned i = 1; i < c->failures && d < cap; i++)
+		d *= 2;
+	return d < cap ? d : cap;
+}
+
+/* The operation due next (OP_NONE: nothing), and when (*when). */
+static enum op_kind
+client_due(const struct harmony_client *c, int64_t *when)
+{
+	*when = c->retry_at;
+	switch (c->state) {
+	case HARMONY_IDLE:
+	case HARMONY_CLOSED:
+		return OP_NONE;
+	case HARMONY_CLOSING:
+		if (c->key[0] == '\0')
+			*when = 0;	/* nothing to deregister: just end */
+		return OP_CLOSE;
+	case HARMONY_REGISTERING:
+		return c->suspended ? OP_NONE : OP_REGISTER;
+	case HARMONY_REGISTERED:
+		if (c->suspended)
+			return OP_NONE;
+		if (c->need_update)
+			return OP_UPDATE;
+		if (!c->hb_now && c->next_hb > *when)
+			*when = c->next_hb;
+		return OP_HEARTBEAT;
+	}
+	return OP_NONE;
+}
+
+int64_t
+harmony_client_next_ms(const struct harmony_client *c, int64_t now)
+{
+	int64_t when;
+
+	if (c->fd >= 0)
+		return c->op_deadline > now ? c->op_deadline - now : 0;
+	if (client_due(c, &when) == OP_NONE)
+		return -1;
+	return when > now ? when - now : 0;
+}
+
+static void
+emit(struct harmony_client *c, enum harmony_event ev, const char *detail)
+{
+	if (c->cb != NULL)
+		c->cb(c, ev, detail, c->cb_arg);
+}
+
+static void
+op_fail(struct harmony_client *c, int err, int64_t now, const char *fmt, ...)
+{
+	va_list ap;
+
+	op_close_fd(c);
+	va_start(ap, fmt);
+	vsnprintf(c->error, sizeof(c->error), fmt, ap);
+	va_end(ap);
+	c->last_errno = err;
+	c->failures++;
+	c->nfailed++;
+	c->retry_at = now + client_backoff(c);
+	emit(c, HARMONY_EVENT_ERROR, c->error);
+}
+
+static void
+op_succeeded(struct harmony_client *c)
+{
+	c->failures = 0;
+	c->error[0] = '\0';
+	c->retry_at = 0;
+}
+
+/* Called when every expected answer has come. */
+static void
+op_done(struct harmony_client *c)
+{
+	enum op_kind op = c->op;
+	int64_t next = c->op_start + client_interval(c);
+
+	/* Say goodbye as the reference client does; the answer is EOF. */
+	(void)send(c->fd, "BYE:", 4, MSG_NOSIGNAL | MSG_DONTWAIT);
+	op_close_fd(c);
+	c->addr_first = (c->addr_first + c->addr_try) % (c->naddrs ? c->naddrs : 1);
+	op_succeeded(c);
+	switch (op) {
+	case OP_REGISTER:
+		memcpy(c->key, c->newkey, sizeof(c->key));
+		if (c->state == HARMONY_REGISTERING)
+			c->state = HARMONY_REGISTERED;
+		c->next_hb = next;
+		c->hb_now = false;
+		c->need_update = c->weight != c->op_weight || c->ttl_ms != c->op_ttl_ms;
+		emit(c, HARMONY_EVENT_REGISTERED, c->key);
+		break;
+	case OP_HEARTBEAT:
+		c->next_hb = next;
+		c->hb_now = false;
+		emit(c, HARMONY_EVENT_ACKED, NULL);
+		break;
+	case OP_UPDATE:
+		c->next_hb = next;
+		c->hb_now = false;
+		c->need_update = c->weight != c->op_weight || c->ttl_ms != c->op_ttl_ms;
+		emit(c, HARMONY_EVENT_UPDATED, NULL);
+		break;
+	case OP_CLOSE:
+		explicit_bzero(c->key, sizeof(c->key));
+		c->state = HARMONY_CLOSED;
+		emit(c, HARMONY_EVENT_CLOSED, NULL);
+		break;
+	case OP_NONE:
+		break;
+	}
+}
+
+/* BID: the balancer does not know our key (any more). */
+static void
+op_lost(struct harmony_client *c)
+{
+	enum op_kind op = c->op;
+
+	(void)send(c->fd, "BYE:", 4, MSG_NOSIGNAL | MSG_DONTWAIT);
+	op_close_fd(c);
+	explicit_bzero(c->key, sizeof(c->key));
+	c->error[0] = '\0';
+	c->retry_at = 0;
+	if (op == OP_CLOSE || c->state == HARMONY_CLOSING) {
+		c->state = HARMONY_CLOSED;
+		emit(c, HARMONY_EVENT_CLOSED, NULL);
+		return;
+	}
+	/* Not node-harmony's bare NID::: we register with port and weight. */
+	c->state = HARMONY_REGISTERING;
+	c->need_update = false;
+	emit(c, HARMONY_EVENT_LOST, NULL);
+}
+
+static void
+out_add(struct harmony_client *c, const char *verb, const char *arg)
+{
+	int n;
+
+	/* HC_OUT_MAX holds the longest request; a cut one is never sent. */
+	if (c->outlen >= sizeof(c->out))
+		return;
+	n = snprintf(c->out + c->outlen, sizeof(c->out) - c->outlen, "%s:%s:",
+	    verb, arg);
+	if (n > 0 && (size_t)n < sizeof(c->out) - c->outlen)
+		c->outlen += (size_t)n;
+	else
+		c->outlen = sizeof(c->out);
+}
+
+static void
+expect_add(struct harmony_client *c, const char *verb, const char *arg,
+    bool bid_ok)
+{
+	struct expect *e;
+
+	if (c->nexpect == HC_EXPECT_MAX)
+		return;
+	e = &c->expect[c->nexpect++];
+	e->verb = verb;
+	e->any = arg == NULL;
+	e->bid_ok = bid_ok;
+	snprintf(e->arg, sizeof(e->arg), "%s", arg ? arg : "");
+}
+
+/* Adds a message and the answer that repeats it. */
+static void
+request(struct harmony_client *c, const char *verb, const char *arg, bool bid_ok)
+{
+	out_add(c, verb, arg);
+	expect_add(c, verb, arg, bid_ok);
+}
+
+static int
+ttl_seconds(int64_t ms)
+{
+	return (int)((ms + 999) / 1000);
+}
+
+/* Fills out[] and expect[] for op; false if it does not fit. */
+static bool
+op_build(struct harmony_client *c, enum op_kind op)
+{
+	char num[32];
+
+	c->outlen = c->outoff = 0;
+	c->inlen = 0;
+	c->have_verb = false;
+	c->nexpect = c->ngot = 0;
+	c->newkey[0] = '\0';
+	c->op_weight = c->weight;
+	c->op_ttl_ms = c->ttl_ms;
+	if (c->token != NULL) {
+		out_add(c, "AUTH", c->token);
+		expect_add(c, "AUTH", "ok", false);
+	}
+	switch (op) {
+	case OP_REGISTER:
+		if (c->target_host != NULL)
+			request(c, "HOST", c->target_host, false);
+		/* Before NID: the server applies it to the next NID. */
+		if (c->ttl_ms > 0) {
+			snprintf(num, sizeof(num), "%d", ttl_seconds(c->ttl_ms));
+			request(c, "TTL", num, false);
+		}
+		out_add(c, "NID", "");
+		expect_add(c, "NID", NULL, false);
+		snprintf(num, sizeof(num), "%u", (unsigned)c->weight);
+		request(c, "BAL", num, false);
+		snprintf(num, sizeof(num), "%u", (unsigned)c->port);
+		request(c, "SPORT", num, false);
+		break;
+	case OP_HEARTBEAT:
+		request(c, "ACK", c->key, true);
+		break;
+	case OP_UPDATE:
+		request(c, "ACK", c->key, true);
+		request(c, "ID", c->key, true);
+		snprintf(num, sizeof(num), "%u", (unsigned)c->weight);
+		request(c, "BAL", num, false);
+		if (c->ttl_ms > 0) {
+			snprintf(num, sizeof(num), "%d", ttl_seconds(c->ttl_ms));
+			request(c, "TTL", num, false);
+		}
+		break;
+	case OP_CLOSE:
+		request(c, "CLOSE", c->key, true);
+		break;
+	case OP_NONE:
+		return false;
+	}
+	return c->outlen < sizeof(c->out);
+}
+
+static int
+resolve(struct harmony_client *c, char *err, size_t errlen)
+{
+	struct addrinfo hints, *res, *ai;
+	char port[8];
+	int r;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	snprintf(port, sizeof(port), "%u", (unsigned)c->ack_port);
+	if ((r = getaddrinfo(c->host, port, &hints, &res)) != 0) {
+		snprintf(err, errlen, "resolve %s: %s", c->host,
+		    r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
+		return -1;
+	}
+	/* IPv4 first, as harmonyd resolves its own "localhost". */
+	c->naddrs = 0;
+	for (int pass = 0; pass < 2; pass++) {
+		for (ai = res; ai != NULL && c->naddrs < HC_ADDRS_MAX; ai = ai->ai_next) {
+			if ((ai->ai_family == AF_INET) != (pass == 0) ||
+			    ai->ai_addrlen > sizeof(c->addrs[0]))
+				continue;
+			memcpy(&c->addrs[c->naddrs], ai->ai_addr, ai->ai_addrlen);
+			c->addrlens[c->naddrs++] = ai->ai_addrlen;
+		}
+	}
+	freeaddrinfo(res);
+	c->addr_first = 0;
+	if (c->naddrs == 0) {
+		snprintf(err, errlen, "resolve %s: no address", c->host);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Connects to the next untried address. Returns 0 (connected or in
+ * progress) or -1 with errno once every address has failed.
+ */
+static int
+op_connect(struct harmony_client *c)
+{
+	int err = ECONNREFUSED;
+
+	while (c->addr_try < c->naddrs) {
+		size_t i = (c->addr_first + c->addr_try) % c->naddrs;
+		const struct sockaddr *sa = (const struct sockaddr *)&c->addrs[i];
+
+		if (c->fd >= 0)
+			close(c->fd);
+		c->fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (c->fd == -1)
+			return -1;
+		if (connect(c->fd, sa, c->addrlens[i]) == 0) {
+			c->connecting = false;
+			return 0;
+		}
+		if (errno == EINPROGRESS || errno == EINTR) {
+			c->connecting = true;
+			return 0;
+		}
+		err = errno;
+		c->addr_try++;
+	}
+	errno = err;
+	return -1;
+}
+
+static void
+op_start(struct harmony_client *c, enum op_kind op, int64_t now)
+{
+	char err[HC_ERROR_MAX];
+
+	if (op == OP_CLOSE && c->key[0] == '\0') {
+		/* Never registered (or lost it): nothing to tell anyone. */
+		c->state = HARMONY_CLOSED;
+		emit(c, HARMONY_EVENT_CLOSED, "not registered");
+		return;
+	}
+	c->op = op;
+	c->op_start = now;
+	c->op_deadline = now + c->timeout_ms;
+	c->addr_try = 0;
+	if (!op_build(c, op)) {
+		op_fail(c, EINVAL, now, "request too long");
+		return;
+	}
+	if (c->naddrs == 0 && resolve(c, err, sizeof(err)) == -1) {
+		op_fail(c, EHOSTUNREACH, now, "%s", err);
+		return;
+	}
+	if (op_connect(c) == -1) {
+		int e = errno;
+
+		c->naddrs = 0;		/* resolve again next time */
+		op_fail(c, e, now, "connect: %s", strerror(e));
+	}
+}
+
+/* ERR:<reason>: from the server. */
+static void
+answer_err(struct harmony_client *c, const char *reason, int64_t now)
+{
+	int e = EPROTO;
+
+	if (strcmp(reason, "auth") == 0 || strcmp(reason, "forbidden") == 0)
+		e = EACCES;
+	else if (strcmp(reason, "conflict") == 0)
+		e = EEXIST;
+	op_fail(c, e, now, "balancer answered ERR:%s%s", reason,
+	    e == EACCES ? (c->token ? " (wrong token?)" : " (needs a token?)") : "");
+}
+
+/* One answer: verb and argument. False once the operation has ended. */
+static bool
+answer(struct harmony_client *c, const char *verb, const char *arg, int64_t now)
+{
+	const struct expect *e = &c->expect[c->ngot];
+
+	if (strcmp(verb, "ERR") == 0) {
+		answer_err(c, arg, now);
+		return false;
+	}
+	if (strcmp(verb, "BID") == 0 && e->bid_ok && strcmp(arg, e->arg) == 0) {
+		op_lost(c);
+		return false;
+	}
+	if (strcmp(verb, e->verb) != 0 || (!e->any && strcmp(arg, e->arg) != 0)) {
+		op_fail(c, EPROTO, now, "unexpected answer %s:%.40s: to %s", verb, arg,
+		    e->verb);
+		return false;
+	}
+	if (e->any) {
+		if (!token_ok(arg, HC_KEY_MAX)) {
+			op_fail(c, EPROTO, now, "bad key in the %s answer", verb);
+			return false;
+		}
+		memcpy(c->newkey, arg, strlen(arg) + 1);	/* token_ok: it fits */
+	}
+	if (++c->ngot == c->nexpect) {
+		op_done(c);
+		return false;
+	}
+	return true;
+}
+
+/* Parses the complete tokens in in[]; false once the operation has ended. */
+static bool
+parse_answers(struct harmony_client *c, int64_t now)
+{
+	size_t pos = 0;
+	char *colon;
+
+	while ((colon = memchr(c->in + pos, ':', c->inlen - pos)) != NULL) {
+		char *tok = c->in + pos;
+		size_t len = (size_t)(colon - tok);
+
+		*colon = '\0';
+		pos += len + 1;
+		if (memchr(tok, '\0', len) != NULL) {
+			op_fail(c, EPROTO, now, "NUL byte in an answer");
+			return false;
+		}
+		if (!c->have_verb) {
+			if (len == 0)
+				continue;	/* empty tokens between messages */
+			if (len > HC_VERB_MAX) {
+				op_fail(c, EPROTO, now, "unexpected answer %.20s", tok);
+				return false;
+			}
+			memcpy(c->verb, tok, len + 1);
+			c->have_verb = true;
+			continue;
+		}
+		c->have_verb = false;
+		if (!answer(c, c->verb, tok, now))
+			return false;
+	}
+	memmove(c->in, c->in + pos, c->inlen - pos);
+	c->inlen -= pos;
+	if (c->inlen == sizeof(c->in)) {
+		op_fail(c, EPROTO, now, "answer too long");
+		return false;
+	}
+	return true;
+}
+
+static void
+op_io(struct harmony_client *c, short revents, int64_t now)
+{
+	ssize_t n;
+
+	if (c->connecting) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+
+		if (!(revents & (POLLOUT | POLLERR | POLLHUP)))
+			return;
+		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+			err = errno;
+		if (err == EINPROGRESS || err == EALREADY)
+			return;
+		if (err != 0) {
+			/* Refused on this address: the next one, if any. */
+			c->addr_try++;
+			if (op_connect(c) == 0)
+				return;
+			c->naddrs = 0;
+			op_fail(c, err, now, "connect: %s", strerror(err));
+			return;
+		}
+		c->connecting = false;
+	}
+	while (c->outoff < c->outlen) {
+		n = send(c->fd, c->out + c->outoff, c->outlen - c->outoff, MSG_NOSIGNAL);
+		if (n >= 0) {
+			c->outoff += (size_t)n;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return;
+		op_fail(c, errno, now, "send: %s", strerror(errno));
+		return;
+	}
+	if (!(revents & (POLLIN | POLLERR | POLLHUP)))
+		return;
+	for (;;) {
+		n = recv(c->fd, c->in + c->inlen, sizeof(c->in) - c->inlen, 0);
+		if (n > 0) {
+			c->inlen += (size_t)n;
+			if (!parse_answers(c, now))
+				return;
+			continue;
+		}
+		if (n == 0) {
+			op_fail(c, ECONNRESET, now, "the balancer closed the connection"
+			    " before answering");
+			return;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return;
+		op_fail(c, errno, now, "recv: %s", strerror(errno));
+		return;
+	}
+}
+
+void
+harmony_client_process(struct harmony_client *c, short revents, int64_t now)
+{
+	enum op_kind op;
+	int64_t when;
+
+	if (c->fd >= 0) {
+		if (revents != 0)
+			op_io(c, revents, now);
+		if (c->fd >= 0 && now >= c->op_deadline)
+			op_fail(c, ETIMEDOUT, now, "%s within %lld ms",
+			    c->connecting ? "could not connect" : "no answer",
+			    (long long)c->timeout_ms);
+		if (c->fd >= 0)
+			return;
+	}
+	/* At most one new operation per call, so a busy peer cannot spin us. */
+	op = client_due(c, &when);
+	if (op != OP_NONE && when <= now)
+		op_start(c, op, now);
+}
+
+static bool
+client_busy(const struct harmony_client *c)
+{
+	if (c->fd >= 0)
+		return true;
+	switch (c->state) {
+	case HARMONY_REGISTERING:
+	case HARMONY_CLOSING:
+		return true;
+	case HARMONY_REGISTERED:
+		return c->need_update || c->hb_now;
+	case HARMONY_IDLE:
+	case HARMONY_CLOSED:
+		break;
+	}
+	return false;
+}
+
+int
+harmony_client_poll(struct harmony_client *c, int timeout_ms)
+{
+	struct pollfd pfd;
+	int64_t wait = harmony_client_next_ms(c, harmony_now_ms());
+	int n;
+
+	if (timeout_ms >= 0 && (wait < 0 || wait > timeout_ms))
+		wait = timeout_ms;
+	if (wait > INT_MAX)
+		wait = INT_MAX;
+	pfd.fd = c->fd;
+	pfd.events = harmony_client_events(c);
+	pfd.revents = 0;
+	if (c->fd < 0 && wait < 0)
+		return 0;		/* nothing to wait for, ever */
+	n = poll(&pfd, c->fd >= 0 ? 1 : 0, (int)wait);
+	if (n == -1 && errno != EINTR)
+		return -1;
+	harmony_client_process(c, n > 0 ? pfd.revents : 0, harmony_now_ms());
+	return 0;
+}
+
+int
+harmony_client_wait(struct harmony_client *c, int timeout_ms)
+{
+	int64_t deadline = harmony_now_ms() + timeout_ms;
+	uint64_t failed = c->nfailed;
+
+	while (client_busy(c)) {
+		int64_t left = deadline - harmony_now_ms();
+
+		if (c->nfailed != failed) {
+			errno = c->last_errno ? c->last_errno : EIO;
+			return -1;
+		}
+		if (c->suspended && c->fd < 0 && c->state != HARMONY_CLOSING) {
+			errno = EAGAIN;
+			return -1;
+		}
+		if (timeout_ms >= 0 && left <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (harmony_client_poll(c, timeout_ms >= 0 ? (int)left : -1) == -1)
+			return -1;
+	}
+	if (c->nfailed != failed) {
+		errno = c->last_errno ? c->last_errno : EIO;
+		return -1;
+	}
+	return 0;
+}
