@@ -1215,22 +1215,6 @@ persist_forget_one(struct api_env *env, const struct api_route *r, struct api_re
 }
 
 static void
-proxy_params_of(const struct config *cfg, struct proxy_params *pp)
-{
-	*pp = (struct proxy_params){
-		.concurrency = cfg->concurrency,
-		.queue_max = cfg->queue_max,
-		.queue_timeout_ms = cfg->queue_timeout_ms,
-		.requeue = cfg->requeue,
-		.connect_timeout_ms = cfg->connect_timeout_ms,
-		.idle_timeout_ms = cfg->idle_timeout_ms,
-		.persistent = cfg->persistent,
-		.unavailable = cfg->unavailable,
-		.unavailable_len = cfg->unavailable_len,
-	};
-}
-
-static void
 config_patch(struct api_env *env, const struct api_request *rq, struct api_reply *rp)
 {
 	struct config *cfg = env->cfg;
@@ -1244,7 +1228,7 @@ config_patch(struct api_env *env, const struct api_request *rq, struct api_reply
 		api_reply_error(rp, st, err);
 		return;
 	}
-	proxy_params_of(cfg, &pp);
+	proxy_params_from_config(cfg, &pp);
 	if (cp.has_concurrency)
 		pp.concurrency = cp.concurrency;
 	if (cp.has_requeue)

@@ -29,31 +29,13 @@
 #include "pool.h"
 #include "proxy.h"
 #include "state.h"
+#include "daemon.h"
 
 #define PERSIST_EXPIRE_EVERY_MS	1000
 #define PERSIST_EXPIRE_BUDGET	1024	/* entries per pass: bounded work */
 #define STOP_CHECK_MS		100
 #define STATE_SAVE_EVERY_MS	1000	/* at most, while things change */
 
-struct harmonyd {
-	struct config	 cfg;
-	struct loop	*loop;
-	struct pool	*pool;
-	struct balancer	*balancer;
-	struct persist	*persist;
-	struct proxy	*proxy;
-	struct ackport	*ackport;
-	struct admin	*admin;
-	int		 sigpipe[2];
-	bool		 stopping;
-	int64_t		 stop_deadline;
-	struct loop_timer persist_timer;
-	struct loop_timer stop_timer;
-	struct loop_timer state_timer;
-	uint64_t	 saved_pool_version;
-	uint64_t	 saved_persist_version;
-	struct json_object *runtime;	/* settings changed at run time */
-};
 
 static int signal_fd = -1;
 
@@ -139,8 +121,10 @@ on_signal_pipe(struct loop *l, int fd, short revents, void *arg)
 	(void)revents;
 	while ((n = read(fd, sigs, sizeof(sigs))) > 0) {
 		for (ssize_t i = 0; i < n; i++) {
-			if (sigs[i] == SIGHUP)
-				log_info("SIGHUP: configuration reload is not supported yet");
+			if (sigs[i] == SIGHUP && !h->stopping)
+				daemon_reload(h);
+			else if (sigs[i] == SIGHUP)
+				log_info("SIGHUP: stopping, not reloading");
 			else
 				begin_stop(h, sigs[i]);
 		}
@@ -162,8 +146,14 @@ on_persist_expire(struct loop *l, struct loop_timer *t, void *arg)
 static void
 state_save_now(struct harmonyd *h)
 {
-	if (state_save(h->cfg.state_file, h->pool, h->persist, h->runtime,
-	    loop_now(h->loop)) == -1) {
+	json_object *overrides = daemon_overrides(h);
+	int rc = state_save(h->cfg.state_file, h->pool, h->persist, overrides,
+	    loop_now(h->loop));
+
+	json_object_put(overrides);
+	if (h->admin != NULL)
+		h->saved_config_version = admin_config_version(h->admin);
+	if (rc == -1) {
 		log_warn("state: cannot write %s", h->cfg.state_file);
 		return;
 	}
@@ -179,7 +169,8 @@ on_state_timer(struct loop *l, struct loop_timer *t, void *arg)
 	(void)l;
 	(void)t;
 	if (pool_version(h->pool) != h->saved_pool_version ||
-	    persist_version(h->persist) != h->saved_persist_version)
+	    persist_version(h->persist) != h->saved_persist_version ||
+	    (h->admin != NULL && admin_config_version(h->admin) != h->saved_config_version))
 		state_save_now(h);
 	return STATE_SAVE_EVERY_MS;
 }
@@ -205,8 +196,14 @@ state_start(struct harmonyd *h)
 		log_warnx("state: ignoring %s: %s", h->cfg.state_file, err);
 		break;
 	}
+	if (h->runtime != NULL) {
+		daemon_apply_overrides(h, h->runtime);
+		json_object_put(h->runtime);
+		h->runtime = NULL;
+	}
 	h->saved_pool_version = pool_version(h->pool);
 	h->saved_persist_version = persist_version(h->persist);
+	h->saved_config_version = admin_config_version(h->admin);
 	loop_timer_add(h->loop, &h->state_timer, STATE_SAVE_EVERY_MS);
 }
 
@@ -217,22 +214,6 @@ on_target_removed(struct pool *pool, struct target *t, void *arg)
 
 	(void)pool;
 	persist_forget_target(h->persist, t->id);
-}
-
-static void
-proxy_params_from(const struct config *cfg, struct proxy_params *pp)
-{
-	*pp = (struct proxy_params){
-		.concurrency = cfg->concurrency,
-		.queue_max = cfg->queue_max,
-		.queue_timeout_ms = cfg->queue_timeout_ms,
-		.requeue = cfg->requeue,
-		.connect_timeout_ms = cfg->connect_timeout_ms,
-		.idle_timeout_ms = cfg->idle_timeout_ms,
-		.persistent = cfg->persistent,
-		.unavailable = cfg->unavailable,
-		.unavailable_len = cfg->unavailable_len,
-	};
 }
 
 static int
@@ -264,30 +245,6 @@ warn_if_open(const struct harmonyd *h, const char *what, const struct net_addr *
 	if (h->cfg.token == NULL && !net_is_loopback((const struct sockaddr *)&a->ss))
 		log_warnx("the %s listens beyond loopback without --token: only loopback "
 		    "and --allow networks may register", what);
-}
-
-static struct ackport *
-ackport_from(const struct config *cfg, struct loop *l, struct pool *pool)
-{
-	struct net_cidr *allow = calloc(cfg->nallow + 1, sizeof(*allow));
-	struct ackport_params ap;
-	struct ackport *a;
-
-	if (allow == NULL)
-		return NULL;
-	for (size_t i = 0; i < cfg->nallow; i++)
-		allow[i] = cfg->allow[i].net;
-	ap = (struct ackport_params){
-		.token = cfg->token,
-		.allow = allow,
-		.nallow = cfg->nallow,
-		.idle_ms = ACKPORT_IDLE_MS,
-		.max_conns = ACKPORT_MAX_CONNS,
-		.max_per_peer = ACKPORT_MAX_PER_PEER,
-	};
-	a = ackport_new(l, pool, &ap);
-	free(allow);
-	return a;
 }
 
 static int
@@ -351,13 +308,13 @@ harmonyd_start(struct harmonyd *h)
 		log_warn("start-up");
 		return -1;
 	}
-	proxy_params_from(&h->cfg, &pp);
+	proxy_params_from_config(&h->cfg, &pp);
 	if ((h->proxy = proxy_new(h->loop, h->pool, h->balancer, h->persist, &pp)) == NULL) {
 		log_warn("proxy");
 		return -1;
 	}
 	pool_set_on_remove(h->pool, on_target_removed, h);
-	if ((h->ackport = ackport_from(&h->cfg, h->loop, h->pool)) == NULL) {
+	if ((h->ackport = daemon_ackport_new(h)) == NULL) {
 		log_warn("ack port");
 		return -1;
 	}
@@ -387,6 +344,7 @@ static void
 harmonyd_stop(struct harmonyd *h)
 {
 	admin_free(h->admin);
+	h->admin = NULL;
 	ackport_free(h->ackport);
 	proxy_free(h->proxy);
 	if (h->loop != NULL) {
@@ -408,6 +366,7 @@ harmonyd_stop(struct harmonyd *h)
 		if (h->sigpipe[i] != -1)
 			close(h->sigpipe[i]);
 	log_access_close();
+	daemon_free_base(h);
 	cfg_free(&h->cfg);
 }
 
@@ -432,6 +391,13 @@ main(int argc, char *argv[])
 		return 2;
 	}
 	log_set_level((enum log_level)h.cfg.log_level);
+	h.argc = argc;
+	h.argv = argv;
+	if (daemon_capture_base(&h) == -1) {
+		log_warn("start-up");
+		cfg_free(&h.cfg);
+		return 1;
+	}
 
 	if (harmonyd_start(&h) == -1) {
 		rc = 1;

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "balance.h"
+#include "config.h"
 #include "log.h"
 #include "loop.h"
 #include "net.h"
@@ -870,6 +871,22 @@ proxy_on_accept(struct loop *l, int fd, short revents, void *arg)
 }
 
 /* --- public ------------------------------------------------------------ */
+
+void
+proxy_params_from_config(const struct config *cfg, struct proxy_params *pp)
+{
+	*pp = (struct proxy_params){
+		.concurrency = cfg->concurrency,
+		.queue_max = cfg->queue_max,
+		.queue_timeout_ms = cfg->queue_timeout_ms,
+		.requeue = cfg->requeue,
+		.connect_timeout_ms = cfg->connect_timeout_ms,
+		.idle_timeout_ms = cfg->idle_timeout_ms,
+		.persistent = cfg->persistent,
+		.unavailable = cfg->unavailable,
+		.unavailable_len = cfg->unavailable_len,
+	};
+}
 
 struct proxy *
 proxy_new(struct loop *l, struct pool *pool, struct balancer *b,

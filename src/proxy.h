@@ -51,6 +51,10 @@ struct proxy_stats {
 	uint64_t	 bytes_down;		/* target -> client, finished sessions */
 };
 
+struct config;
+/* The proxy's share of a configuration (pointers into it: copy before it goes). */
+void		 proxy_params_from_config(const struct config *, struct proxy_params *);
+
 struct proxy	*proxy_new(struct loop *, struct pool *, struct balancer *,
 		    struct persist *, const struct proxy_params *);
 /* Closes every session and listener. */

@@ -1,0 +1,67 @@
+/*
+ * daemon: the parts of a running harmonyd, shared by harmonyd.c (start,
+ * signals, stop) and reload.c (SIGHUP, runtime overrides).
+ *
+ * struct harmonyd owns every part; harmonyd.c creates and frees them.
+ */
+#ifndef HARMONY_DAEMON_H
+#define HARMONY_DAEMON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "loop.h"
+
+struct json_object;
+
+/*
+ * The tunables PATCH /api/v1/config changes at run time. A copy of them as
+ * configured (file and flags) tells which live values are overrides: those
+ * survive a SIGHUP and, with a state file, a restart.
+ */
+struct cfg_runtime {
+	int64_t		 concurrency;
+	int64_t		 requeue;
+	int		 balance;
+	bool		 persistent;
+	char		*unavailable;
+	size_t		 unavailable_len;
+};
+
+struct harmonyd {
+	struct config	 cfg;
+	struct loop	*loop;
+	struct pool	*pool;
+	struct balancer	*balancer;
+	struct persist	*persist;
+	struct proxy	*proxy;
+	struct ackport	*ackport;
+	struct admin	*admin;
+	int		 sigpipe[2];
+	bool		 stopping;
+	int64_t		 stop_deadline;
+	struct loop_timer persist_timer;
+	struct loop_timer stop_timer;
+	struct loop_timer state_timer;
+	uint64_t	 saved_pool_version;
+	uint64_t	 saved_persist_version;
+	struct json_object *runtime;	/* from the state file, until applied */
+	struct cfg_runtime base;	/* runtime tunables as configured */
+	uint64_t	 saved_config_version;
+	int		 argc;		/* to read the options again on SIGHUP */
+	char		**argv;
+};
+
+struct ackport	*daemon_ackport_new(struct harmonyd *);
+/* Copies the configured tunables; -1 on ENOMEM. */
+int		 daemon_capture_base(struct harmonyd *);
+/* The live tunables that differ from the configured ones, or NULL. */
+struct json_object *daemon_overrides(const struct harmonyd *);
+/* Applies saved overrides to the live configuration and the parts. */
+void		 daemon_apply_overrides(struct harmonyd *, struct json_object *);
+/* SIGHUP: read the options again; apply what can change, or keep all. */
+void		 daemon_reload(struct harmonyd *);
+void		 daemon_free_base(struct harmonyd *);
+
+#endif
