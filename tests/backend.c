@@ -15,6 +15,8 @@
  *           discards until EOF, closes
  *   sink    reads until EOF, answers "COUNT CRC32\n", closes
  *   hold    never reads or writes; closes when the peer closes
+ *   http    like name, as an HTTP/1.0 200 answer with "NAME\n" as its body
+ *           (the demo's backends: curl through the proxy shows who served)
  *   reset   waits for the peer's first byte (or EOF), so that the peer has
  *           surely seen the connection established, writes N bytes of the
  *           pattern, then closes with SO_LINGER 0 (RST)
@@ -52,7 +54,8 @@
 #define BUFSZ		(256 * 1024)
 #define ACCEPT_BURST	64
 
-enum mode { MODE_NAME, MODE_ECHO, MODE_STREAM, MODE_SINK, MODE_HOLD, MODE_RESET };
+enum mode { MODE_NAME, MODE_ECHO, MODE_STREAM, MODE_SINK, MODE_HOLD, MODE_RESET,
+	MODE_HTTP };
 
 struct conn {
 	int		 fd;
@@ -138,7 +141,7 @@ static _Noreturn void
 usage(void)
 {
 	fprintf(stderr, "usage: backend [--listen ADDR:PORT] --mode "
-	    "name|echo|stream|sink|hold|reset [--name NAME] [--bytes N] "
+	    "name|echo|stream|sink|hold|reset|http [--name NAME] [--bytes N] "
 	    "[--delay MS] [--seed S]\n");
 	exit(2);
 }
@@ -228,6 +231,14 @@ conn_start(struct conn *c)
 		c->len = n + 1;
 		break;
 	}
+	case MODE_HTTP:
+		c->len = (size_t)snprintf((char *)c->buf, BUFSZ,
+		    "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n"
+		    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s\n",
+		    strlen(name) + 1, name);
+		if (c->len >= BUFSZ)
+			c->len = BUFSZ - 1;
+		break;
 	case MODE_STREAM:
 		c->gen_left = nbytes;
 		break;
@@ -374,6 +385,7 @@ conn_advance(struct conn *c)
 	switch (mode) {
 	case MODE_ECHO:
 	case MODE_NAME:
+	case MODE_HTTP:
 	case MODE_STREAM:
 		if (mode != MODE_ECHO && !c->wr_shut) {
 			(void)shutdown(c->fd, SHUT_WR);
@@ -516,6 +528,7 @@ main(int argc, char *argv[])
 	static const char *const modes[] = {
 		[MODE_NAME] = "name", [MODE_ECHO] = "echo", [MODE_STREAM] = "stream",
 		[MODE_SINK] = "sink", [MODE_HOLD] = "hold", [MODE_RESET] = "reset",
+		[MODE_HTTP] = "http",
 	};
 	const char *listen_spec = "127.0.0.1:0";
 	int64_t paused_until = 0;
