@@ -5,21 +5,32 @@
 # with weight 500. Ctrl-C stops everything.
 #
 #   contrib/demo.sh BUILDDIR SRCDIR        (what `make demo` runs)
+#
+# DEMO_PORTS="PROXY ACK HTTP BACKEND1 BACKEND2" changes the ports (the
+# defaults are harmonyd's, 3000 1666 1667, and node-harmony's 1080 1090).
 set -u
+# Children run in sessions of their own (setsid): Ctrl-C reaches only this
+# script, which then stops them in order (the agent drains first).
 
 builddir=${1:-.}
 srcdir=${2:-.}
 harmonyd=$builddir/src/harmonyd
 agent=$builddir/src/harmony-agent
 backend=$builddir/tests/backend
-http=http://127.0.0.1:1667
+set -- ${DEMO_PORTS:-3000 1666 1667 1080 1090}
+proxy_port=$1 ack_port=$2 http_port=$3 port1=$4 port2=$5
+http=http://127.0.0.1:$http_port
 pids=""
 
 stop() {
 	trap - INT TERM EXIT
 	echo
 	echo "demo: stopping"
-	# The agent drains its target on SIGTERM; then the rest.
+	# The agent first, and wait: it drains its target while harmonyd runs.
+	if [ -n "${agent_pid:-}" ]; then
+		kill -TERM "$agent_pid" 2>/dev/null
+		wait "$agent_pid" 2>/dev/null
+	fi
 	for p in $pids; do kill -TERM "$p" 2>/dev/null; done
 	wait 2>/dev/null
 	exit 0
@@ -31,26 +42,31 @@ for f in "$harmonyd" "$agent" "$backend"; do
 done
 command -v curl >/dev/null || { echo "demo: curl is needed (apt-get install curl)" >&2; exit 1; }
 
-"$harmonyd" --web-root "$srcdir/web" &
+if [ -n "${DEMO_PORTS:-}" ]; then
+	setsid "$harmonyd" --web-root "$srcdir/web" --listen "$proxy_port" \
+	    --ack-port "$ack_port" --http "$http_port" &
+else
+	setsid "$harmonyd" --web-root "$srcdir/web" &	# all defaults
+fi
 pids="$pids $!"
 for i in $(seq 1 50); do
 	curl -fs "$http/api/v1/status" >/dev/null && break
 	sleep 0.1
 done
-curl -fs "$http/api/v1/status" >/dev/null || { echo "demo: harmonyd did not start (ports 3000, 1666, 1667 busy?)" >&2; exit 1; }
+curl -fs "$http/api/v1/status" >/dev/null || { echo "demo: harmonyd did not start (ports $proxy_port, $ack_port, $http_port busy?)" >&2; exit 1; }
 
-"$backend" --listen 127.0.0.1:1080 --mode http --name "served from port 1080" >/dev/null &
+setsid "$backend" --listen 127.0.0.1:$port1 --mode http --name "served from port $port1" >/dev/null &
 pids="$pids $!"
-"$backend" --listen 127.0.0.1:1090 --mode http --name "served from port 1090" >/dev/null &
-pids="$pids $!"
-
-# 1080: harmony-agent over the ack port, weight 1000, heartbeat every 10 s.
-"$agent" --balancer 127.0.0.1:1666 --port 1080 --weight 1000 --ack 10s --ttl 30s &
+setsid "$backend" --listen 127.0.0.1:$port2 --mode http --name "served from port $port2" >/dev/null &
 pids="$pids $!"
 
-# 1090: curl over HTTP, weight 500, then a heartbeat every 10 s with its key.
+# $port1: harmony-agent over the ack port, weight 1000, heartbeat every 10 s.
+setsid "$agent" --balancer 127.0.0.1:$ack_port --port $port1 --weight 1000 --ack 10s --ttl 30s &
+agent_pid=$!
+
+# $port2: curl over HTTP, weight 500, then a heartbeat every 10 s with its key.
 reply=$(curl -fsS -X POST -H 'Content-Type: application/json' \
-	-d '{"port": 1090, "weight": 500, "ttl": "30s"}' "$http/api/v1/targets")
+	-d "{\"port\": $port2, \"weight\": 500, \"ttl\": \"30s\"}" "$http/api/v1/targets")
 id=$(printf '%s' "$reply" | sed -n 's/.*"id": *\([0-9]*\).*/\1/p')
 key=$(printf '%s' "$reply" | sed -n 's/.*"key": *"\([0-9a-f]*\)".*/\1/p')
 (
@@ -64,7 +80,9 @@ pids="$pids $!"
 cat <<EOT
 
 Harmony demo is running:
-  proxy       http://127.0.0.1:3000/     (curl it a few times: 1080 serves about 2 of 3)
+  proxy       http://127.0.0.1:$proxy_port/
+              persistence keeps one client on one target; as 6 clients:
+              for i in 2 3 4 5 6 7; do curl -s --interface 127.0.0.\$i http://127.0.0.1:$proxy_port/; done
   dashboard   $http/
   REST API    $http/api/v1/targets
   metrics     $http/metrics
