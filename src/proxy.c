@@ -20,12 +20,21 @@
  * Relay buffers are taken from a small free list only while bytes are in
  * flight, and a side is read only while its direction's buffer has room, so
  * memory per session is bounded by two buffers whatever the peers do.
+ *
+ * A flow that fills a whole buffer in one read is a bulk transfer: from then
+ * on its bytes go socket -> pipe -> socket with splice(2) and never cross
+ * into user space (HAProxy's "splice-auto"). A bulk flow keeps its pipe
+ * to the end of the session (two fds, no per-chunk pipe2/close); ended
+ * sessions give clean pipes back to a small pool, which, like the buffer
+ * free list, is emptied whenever no session is left. Without a pipe (out
+ * of fds) a flow simply keeps copying.
  */
 #include "autoconfig.h"
 
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +57,8 @@
 #define PROXY_BUF_CACHE		64	/* free buffers kept for reuse */
 #define PROXY_DISCARD_MAX	(1024 * 1024)	/* read while lingering */
 #define PROXY_DRAIN_MAX		1024	/* queued connections taken at stop */
+#define PROXY_PIPE_CACHE	64	/* empty pipes kept for reuse */
+#define PROXY_PIPE_MAX		(64 * 1024)	/* bytes a flow keeps in its pipe */
 
 enum session_state {
 	S_NEW,		/* accepted, about to start or queue */
@@ -70,6 +81,10 @@ struct flow {
 	char		*buf;		/* NULL while nothing is in flight */
 	size_t		 off;		/* first unsent byte */
 	size_t		 len;		/* end of the bytes read */
+	int		 pipe[2];	/* splice: -1 while nothing is in flight */
+	size_t		 inpipe;	/* bytes in the pipe */
+	bool		 bulk;		/* splice from now on */
+	bool		 pipe_full;	/* no read until the pipe drains a bit */
 	bool		 eof;		/* the source side has no more */
 	bool		 shut;		/* ... and the sink side was shut down */
 	uint64_t	 bytes;
@@ -135,6 +150,8 @@ struct proxy {
 	struct loop_timer	 dequeue_timer;	/* hand free slots to the queue */
 	char			*free_bufs[PROXY_BUF_CACHE];
 	size_t			 nfree_bufs;
+	int			 free_pipes[PROXY_PIPE_CACHE][2];
+	size_t			 nfree_pipes;
 	struct proxy_stats	 stats;
 };
 
@@ -143,6 +160,8 @@ static void	session_connect(struct session *);
 static void	session_rearm(struct session *);
 static void	session_unavailable(struct session *, const char *reason);
 static void	listeners_update(struct proxy *);
+static void	close_fd(int);
+static int	flow_recv(struct session *, struct flow *, int, int, bool);
 
 /* --- small helpers ----------------------------------------------------- */
 
@@ -186,12 +205,73 @@ buf_put(struct proxy *px, char *buf)
 		free(buf);
 }
 
+static int
+pipe_get(struct proxy *px, int p[2])
+{
+	if (px->nfree_pipes > 0) {
+		px->nfree_pipes--;
+		p[0] = px->free_pipes[px->nfree_pipes][0];
+		p[1] = px->free_pipes[px->nfree_pipes][1];
+		return 0;
+	}
+	return pipe2(p, O_NONBLOCK | O_CLOEXEC);
+}
+
+/* An empty pipe goes back to the pool; one with bytes left is closed. */
+static void
+pipe_put(struct proxy *px, int p[2], bool empty)
+{
+	if (p[0] == -1)
+		return;
+	if (empty && px->nfree_pipes < PROXY_PIPE_CACHE) {
+		px->free_pipes[px->nfree_pipes][0] = p[0];
+		px->free_pipes[px->nfree_pipes][1] = p[1];
+		px->nfree_pipes++;
+	} else {
+		close_fd(p[0]);
+		close_fd(p[1]);
+	}
+	p[0] = p[1] = -1;
+}
+
+/* Gives back the buffer once it is drained. A bulk flow keeps its pipe. */
 static void
 flow_release(struct proxy *px, struct flow *f)
 {
 	buf_put(px, f->buf);
 	f->buf = NULL;
 	f->off = f->len = 0;
+}
+
+/* At the end of a session: everything, whatever is left in it. */
+static void
+flow_free(struct proxy *px, struct flow *f)
+{
+	flow_release(px, f);
+	pipe_put(px, f->pipe, f->inpipe == 0);
+	f->inpipe = 0;
+}
+
+/*
+ * With no session left the caches go too: an idle proxy holds no relay
+ * buffer and no pipe (and its fd count is back where it started).
+ */
+static void
+caches_trim(struct proxy *px)
+{
+	while (px->nfree_bufs > 0)
+		free(px->free_bufs[--px->nfree_bufs]);
+	while (px->nfree_pipes > 0) {
+		px->nfree_pipes--;
+		close_fd(px->free_pipes[px->nfree_pipes][0]);
+		close_fd(px->free_pipes[px->nfree_pipes][1]);
+	}
+}
+
+static size_t
+flow_pending(const struct flow *f)
+{
+	return f->len - f->off + f->inpipe;
 }
 
 static bool
@@ -265,8 +345,8 @@ session_close(struct session *s, const char *reason)
 		loop_unwatch(px->loop, s->cfd);
 		close_fd(s->cfd);
 	}
-	flow_release(px, &s->up);
-	flow_release(px, &s->down);
+	flow_free(px, &s->up);
+	flow_free(px, &s->down);
 	message_unref(s->msg);
 	if (s->tried != s->tried_inline)
 		free(s->tried);
@@ -283,6 +363,8 @@ session_close(struct session *s, const char *reason)
 	TAILQ_REMOVE(&px->sessions, s, entry);
 	px->nsessions--;
 	free(s);
+	if (px->nsessions == 0)
+		caches_trim(px);
 	listeners_update(px);
 }
 
@@ -383,8 +465,8 @@ session_unavailable(struct session *s, const char *reason)
 	session_leave_active(s);
 	session_drop_target(s);
 	loop_timer_cancel(px->loop, &s->timer);
-	flow_release(px, &s->up);
-	flow_release(px, &s->down);
+	flow_free(px, &s->up);
+	flow_free(px, &s->down);
 	if (px->msg == NULL || px->msg->len == 0) {
 		s->state = S_UNAVAIL;
 		session_close(s, reason);
@@ -403,6 +485,8 @@ session_unavailable(struct session *s, const char *reason)
 static bool
 flow_has_room(const struct flow *f)
 {
+	if (f->bulk && f->off == f->len)
+		return !f->pipe_full && f->inpipe < PROXY_PIPE_MAX;
 	return f->buf == NULL || f->len < PROXY_BUF_SIZE || f->off == f->len;
 }
 
@@ -417,11 +501,11 @@ session_rearm(struct session *s)
 
 	if (!s->up.eof && flow_has_room(&s->up))
 		c |= POLLIN;
-	if (s->down.len > s->down.off)
+	if (flow_pending(&s->down) > 0)
 		c |= POLLOUT;
 	if (!s->down.eof && flow_has_room(&s->down))
 		t |= POLLIN;
-	if (s->up.len > s->up.off)
+	if (flow_pending(&s->up) > 0)
 		t |= POLLOUT;
 	loop_set_events(s->px->loop, s->cfd, c);
 	loop_set_events(s->px->loop, s->tfd, t);
@@ -448,6 +532,22 @@ flow_send(struct session *s, struct flow *f, int fd, bool to_client)
 		session_abort(s, to_client ? "client-reset" : "target-reset");
 		return -1;
 	}
+	while (f->inpipe > 0) {
+		ssize_t n = splice(f->pipe[0], NULL, fd, NULL, f->inpipe,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n > 0) {
+			f->inpipe -= (size_t)n;
+			f->bytes += (uint64_t)n;
+			f->pipe_full = false;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno_is_transient(errno))
+			return 0;
+		session_abort(s, to_client ? "client-reset" : "target-reset");
+		return -1;
+	}
 	flow_release(s->px, f);
 	if (f->eof && !f->shut) {
 		const struct flow *other = f == &s->up ? &s->down : &s->up;
@@ -466,12 +566,53 @@ flow_send(struct session *s, struct flow *f, int fd, bool to_client)
 	return 0;
 }
 
+/* Moves bytes from the socket into f's pipe, then forwards at once. */
+static int
+flow_splice_in(struct session *s, struct flow *f, int from, int to, bool from_client)
+{
+	ssize_t n;
+
+	buf_put(s->px, f->buf);		/* the (empty) buffer, if any */
+	f->buf = NULL;
+	f->off = f->len = 0;
+	if (f->pipe[0] == -1 && pipe_get(s->px, f->pipe) == -1) {
+		f->pipe[0] = f->pipe[1] = -1;
+		f->bulk = false;	/* out of fds: copying works too */
+		return flow_recv(s, f, from, to, from_client);
+	}
+	do {
+		n = splice(from, NULL, f->pipe[1], NULL, PROXY_PIPE_MAX - f->inpipe,
+		    SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+	} while (n < 0 && errno == EINTR);
+	if (n > 0) {
+		f->inpipe += (size_t)n;
+		s->last_active = loop_now(s->px->loop);
+	} else if (n == 0) {
+		f->eof = true;
+	} else if (errno_is_transient(errno)) {
+		/*
+		 * With bytes in the pipe, EAGAIN may mean the pipe is full (it
+		 * counts pages, not bytes): stop reading until it drains, or
+		 * level-triggered POLLIN would spin.
+		 */
+		if (f->inpipe > 0)
+			f->pipe_full = true;
+		return 0;
+	} else {
+		session_abort(s, from_client ? "client-reset" : "target-reset");
+		return -1;
+	}
+	return flow_send(s, f, to, !from_client);
+}
+
 /* Reads from fd into f, then forwards at once. Returns -1 if s is gone. */
 static int
 flow_recv(struct session *s, struct flow *f, int from, int to, bool from_client)
 {
 	ssize_t n;
 
+	if (f->bulk && f->off == f->len)
+		return flow_splice_in(s, f, from, to, from_client);
 	if (f->buf == NULL && (f->buf = buf_get(s->px)) == NULL) {
 		session_close(s, "error");
 		return -1;
@@ -482,6 +623,9 @@ flow_recv(struct session *s, struct flow *f, int from, int to, bool from_client)
 		n = recv(from, f->buf + f->len, PROXY_BUF_SIZE - f->len, 0);
 	} while (n < 0 && errno == EINTR);
 	if (n > 0) {
+		/* A whole buffer in one read: a bulk transfer, splice from now on. */
+		if ((size_t)n == PROXY_BUF_SIZE)
+			f->bulk = true;
 		f->len += (size_t)n;
 		s->last_active = loop_now(s->px->loop);
 	} else if (n == 0) {
@@ -770,6 +914,7 @@ proxy_new_session(struct proxy *px, int fd, const struct sockaddr_storage *ss,
 	s->px = px;
 	s->cfd = fd;
 	s->tfd = -1;
+	s->up.pipe[0] = s->up.pipe[1] = s->down.pipe[0] = s->down.pipe[1] = -1;
 	if (len > sizeof(s->client))
 		len = sizeof(s->client);	/* never: accept gives IPv4 or IPv6 */
 	memcpy(&s->client, ss, len);
@@ -1002,8 +1147,7 @@ proxy_free(struct proxy *px)
 	while ((s = TAILQ_FIRST(&px->sessions)) != NULL)
 		session_close(s, "shutdown");
 	loop_timer_cancel(px->loop, &px->dequeue_timer);
-	while (px->nfree_bufs > 0)
-		free(px->free_bufs[--px->nfree_bufs]);
+	caches_trim(px);
 	message_unref(px->msg);
 	free(px);
 }

@@ -421,6 +421,8 @@ conn_advance(struct conn *c)
 }
 
 /* Returns -1 when out of descriptors (or memory). */
+static bool	service(int, int64_t);
+
 static int
 on_listener(int lfd)
 {
@@ -434,6 +436,12 @@ on_listener(int lfd)
 			}
 			return 0;
 		}
+		/*
+		 * A peer's FIN that was sent before this connection's SYN has
+		 * been processed by now: count that close first, or "max" would
+		 * be one too high (the proxy freed the slot before connecting).
+		 */
+		(void)service(-1, 0);
 		conn_add(fd);
 	}
 	return 0;
