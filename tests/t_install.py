@@ -13,7 +13,10 @@ package needs, and the installed programs work from there:
 - `make uninstall` removes every file again.
 
 The build tree is the one HARMONYD lives in (.../src/harmonyd). Skipped
-without make or outside a configured build tree."""
+without make or outside a configured build tree. `make check` leaves that
+tree up to date, so the install rebuilds nothing under the other tests'
+feet; a source edited while the tests run would be rebuilt (and a program
+relinked) by this install, as by any make."""
 
 import http.client
 import os
