@@ -23,6 +23,7 @@
 #include "loop.h"
 #include "net.h"
 #include "pool.h"
+#include "ratelimit.h"
 
 #define ACKPORT_READ_MAX	8192	/* answers to it fit ACKPORT_OUT_MAX */
 #define ACKPORT_ACCEPT_BATCH	32
@@ -60,6 +61,7 @@ struct ackport {
 	TAILQ_HEAD(, ack_conn)	 conns;
 	size_t			 nconns;
 	uint64_t		 refused;
+	struct ratelimit	*nid_rate;	/* registrations per peer */
 };
 
 static void
@@ -200,6 +202,20 @@ peer_conns(const struct ackport *ap, const struct sockaddr *sa)
 	return n;
 }
 
+static bool
+may_register(void *arg, const struct net_addr *peer)
+{
+	struct ackport *ap = arg;
+	char text[NET_HOSTSTRLEN];
+
+	if (ratelimit_take(ap->nid_rate, (const struct sockaddr *)&peer->ss,
+	    loop_now(ap->loop)))
+		return true;
+	log_warnx("ack: %s registers too fast: refused",
+	    net_host_text((const struct sockaddr *)&peer->ss, text, sizeof(text)));
+	return false;
+}
+
 static void
 ackport_accept_one(struct ackport *ap, int fd, const struct sockaddr_storage *ss,
     socklen_t len)
@@ -227,6 +243,8 @@ ackport_accept_one(struct ackport *ap, int fd, const struct sockaddr_storage *ss
 	c->fd = fd;
 	c->policy.token = ap->token;
 	c->policy.peer_allowed = peer_allowed(ap, (const struct sockaddr *)ss);
+	c->policy.may_register = may_register;
+	c->policy.arg = ap;
 	ack_session_init(&c->sess, ap->pool, &c->policy, &peer);
 	c->last_active = loop_now(ap->loop);
 	loop_timer_init(&c->timer, conn_on_timer, c);
@@ -308,7 +326,9 @@ ackport_new(struct loop *l, struct pool *pool, const struct ackport_params *p)
 	ap->pool = pool;
 	SLIST_INIT(&ap->listeners);
 	TAILQ_INIT(&ap->conns);
-	if (ackport_set_params(ap, p) == -1) {
+	if ((ap->nid_rate = ratelimit_new(ACKPORT_RATE_SLOTS, ACKPORT_NID_BURST,
+	    ACKPORT_NID_PER_MIN)) == NULL || ackport_set_params(ap, p) == -1) {
+		ratelimit_free(ap->nid_rate);
 		free(ap);
 		return NULL;
 	}
@@ -369,6 +389,7 @@ ackport_free(struct ackport *ap)
 		conn_close(c);
 	free(ap->token);
 	free(ap->allow);
+	ratelimit_free(ap->nid_rate);
 	free(ap);
 }
 

@@ -23,6 +23,9 @@ struct ackport;
 #define ACKPORT_MAX_PER_PEER	16
 #define ACKPORT_IDLE_MS		10000
 #define ACKPORT_OUT_MAX		(64 * 1024)
+#define ACKPORT_NID_BURST	30	/* registrations per peer at once ... */
+#define ACKPORT_NID_PER_MIN	60	/* ... then on average per minute */
+#define ACKPORT_RATE_SLOTS	4096	/* peers the rate limit tells apart */
 
 struct ackport_params {
 	const char		*token;		/* copied; NULL: none */

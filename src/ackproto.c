@@ -117,12 +117,15 @@ verb_nid(struct ack_session *s, struct ack_out *out)
 
 	if (s->registrations >= ACK_MAX_NID_PER_CONN)
 		return answer_err(out, "limit", ACK_CLOSE);
+	if (s->policy->may_register != NULL &&
+	    !s->policy->may_register(s->policy->arg, &s->peer))
+		return answer_err(out, "rate", ACK_CLOSE);
 	net_addr_set_port((struct sockaddr *)&a.ss, 0);
 	t = pool_register(s->pool, TARGET_SRC_ACK, (struct sockaddr *)&a.ss, a.len,
 	    TARGET_WEIGHT_DEFAULT, s->ttl_ms, &created);
 	if (t == NULL) {
 		log_warn("ack: register %s", s->has_host ? "HOST" : "peer");
-		return answer_err(out, "internal", ACK_CLOSE);
+		return answer_err(out, errno == ENOSPC ? "full" : "internal", ACK_CLOSE);
 	}
 	s->registrations++;
 	s->bound = t->id;

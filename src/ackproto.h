@@ -30,6 +30,9 @@ struct pool;
 struct ack_policy {
 	const char	*token;		/* NULL: none configured */
 	bool		 peer_allowed;	/* loopback or --allow (matters without token) */
+	/* Asked before every NID; NULL: no limit. */
+	bool		(*may_register)(void *arg, const struct net_addr *peer);
+	void		*arg;
 };
 
 struct ack_session {

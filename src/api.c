@@ -1122,7 +1122,8 @@ targets_create(struct api_env *env, const struct api_request *rq,
 	    addr.len, reg.has_weight ? reg.weight : TARGET_WEIGHT_DEFAULT,
 	    reg.has_ttl ? reg.ttl_ms : 0, &created);
 	if (t == NULL) {
-		reply_errorf(rp, 500, "cannot register: %s", strerror(errno));
+		reply_errorf(rp, errno == ENOSPC ? 503 : 500, "cannot register: %s",
+		    errno == ENOSPC ? "too many targets" : strerror(errno));
 		return;
 	}
 	if (!created) {

@@ -350,6 +350,11 @@ target_create(struct pool *p, enum target_source src,
 {
 	struct target *t;
 
+	/* Registrations come from peers: their number is bounded here. */
+	if (src != TARGET_SRC_STATIC && p->count >= POOL_MAX_TARGETS) {
+		errno = ENOSPC;
+		return NULL;
+	}
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
 	if (key != NULL) {

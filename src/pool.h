@@ -36,6 +36,7 @@
 #define TARGET_DOWN_REMOVE_FACTOR 10
 #define TARGET_BACKOFF_MIN_MS	1000
 #define TARGET_BACKOFF_MAX_MS	30000
+#define POOL_MAX_TARGETS	16384	/* registered ones; beyond: ENOSPC */
 
 enum target_state {
 	TARGET_UP,
@@ -101,7 +102,8 @@ void		 pool_set_on_remove(struct pool *, pool_remove_fn *, void *arg);
  * target before SPORT) or returns the listed target with that address, with
  * *created telling which. timeout_ms <= 0 means the pool's default. A static
  * target is in state static and has no deadline. Returns NULL with errno set
- * (ENOMEM, EINVAL for a bad weight or family).
+ * (ENOMEM, EINVAL for a bad weight or family, ENOSPC beyond
+ * POOL_MAX_TARGETS registered targets).
  */
 struct target	*pool_register(struct pool *, enum target_source,
 		    const struct sockaddr *, socklen_t, uint32_t weight,

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "loop.h"
 #include "pool.h"
+#include "ratelimit.h"
 
 static int64_t fake_now;
 
@@ -392,6 +393,54 @@ START_TEST(test_output_full_closes)
 }
 END_TEST
 
+static bool
+deny_all(void *arg, const struct net_addr *peer)
+{
+	int *asked = arg;
+
+	(void)peer;
+	(*asked)++;
+	return false;
+}
+
+START_TEST(test_registration_rate_hook)
+{
+	struct fixture *f = fixture_new(NULL, true, "127.0.0.1");
+	int asked = 0;
+
+	f->policy.may_register = deny_all;
+	f->policy.arg = &asked;
+	ck_assert_int_eq(feeds(f, burst), ACK_CLOSE);
+	ck_assert_str_eq(f->text, "ERR:rate:");
+	ck_assert_int_eq(asked, 1);
+	ck_assert_uint_eq(pool_count(f->pool), 0);
+	fixture_free(f);
+}
+END_TEST
+
+START_TEST(test_ratelimit_buckets)
+{
+	struct ratelimit *rl = ratelimit_new(64, 3, 60);	/* 3 at once, 1/s */
+	struct sockaddr_in a = { .sin_family = AF_INET }, b = a;
+	int64_t now = 1000;
+
+	ck_assert_ptr_nonnull(rl);
+	inet_pton(AF_INET, "127.0.0.2", &a.sin_addr);
+	inet_pton(AF_INET, "127.0.0.3", &b.sin_addr);
+	for (int i = 0; i < 3; i++)
+		ck_assert(ratelimit_take(rl, (struct sockaddr *)&a, now));
+	ck_assert(!ratelimit_take(rl, (struct sockaddr *)&a, now));
+	ck_assert(!ratelimit_take(rl, (struct sockaddr *)&a, now + 999));
+	ck_assert(ratelimit_take(rl, (struct sockaddr *)&a, now + 1000));	/* refilled one */
+	ck_assert(!ratelimit_take(rl, (struct sockaddr *)&a, now + 1000));
+	/* Another peer has its own bucket (64 slots: a collision is unlikely;
+	 * if it happens the newcomer gets a full bucket all the same). */
+	ck_assert(ratelimit_take(rl, (struct sockaddr *)&b, now + 1000));
+	ck_assert(ratelimit_take(rl, (struct sockaddr *)&a, now + 100000));
+	ratelimit_free(rl);
+}
+END_TEST
+
 static Suite *
 ackproto_suite(void)
 {
@@ -411,6 +460,8 @@ ackproto_suite(void)
 	tcase_add_test(tc, test_binary_garbage);
 	tcase_add_test(tc, test_nid_limit_per_connection);
 	tcase_add_test(tc, test_output_full_closes);
+	tcase_add_test(tc, test_registration_rate_hook);
+	tcase_add_test(tc, test_ratelimit_buckets);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("extensions");
 	tcase_add_test(tc, test_token_required);
