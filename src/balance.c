@@ -124,14 +124,18 @@ swrr(struct balancer *b, const struct pick *pk, const struct target *tied)
 	struct target *t, *best = NULL;
 	int64_t total = 0;
 
+	uint32_t tied_w = tied ? target_weight_now(tied, pk->now) : 0;
+
 	TAILQ_FOREACH(t, pool_targets(b->pool), entry) {
+		uint32_t w;
+
 		if (!candidate(t, pk))
 			continue;
-		if (tied != NULL &&
-		    load_cmp(t->active, t->weight, tied->active, tied->weight) != 0)
+		w = target_weight_now(t, pk->now);
+		if (tied != NULL && load_cmp(t->active, w, tied->active, tied_w) != 0)
 			continue;
-		t->rr_current += t->weight;
-		total += t->weight;
+		t->rr_current += w;
+		total += w;
 		if (best == NULL || t->rr_current > best->rr_current)
 			best = t;
 	}
@@ -145,12 +149,18 @@ leastconn(struct balancer *b, const struct pick *pk)
 {
 	struct target *t, *least = NULL;
 
+	uint32_t least_w = 0;
+
 	TAILQ_FOREACH(t, pool_targets(b->pool), entry) {
+		uint32_t w;
+
 		if (!candidate(t, pk))
 			continue;
-		if (least == NULL ||
-		    load_cmp(t->active, t->weight, least->active, least->weight) < 0)
+		w = target_weight_now(t, pk->now);
+		if (least == NULL || load_cmp(t->active, w, least->active, least_w) < 0) {
 			least = t;
+			least_w = w;
+		}
 	}
 	if (least == NULL)
 		return NULL;

@@ -522,11 +522,21 @@ pool_ack(struct target *t)
 		return;
 	t->last_ack = loop_now(t->pool->loop);
 	if (t->state == TARGET_DOWN) {
+		int64_t now = t->last_ack;
+
 		/*
 		 * A target that missed its deadline has most likely restarted:
 		 * its old connect failures say nothing about the new process.
 		 */
 		t->fail_streak = 0;
+		/* Down again within ten timeouts of its last return: a flap. */
+		if (t->recovered_at != 0 &&
+		    now - t->recovered_at < mul_sat(t->timeout_ms, TARGET_DOWN_REMOVE_FACTOR))
+			t->flaps = t->flaps < TARGET_FLAPS_MAX ? t->flaps + 1 : t->flaps;
+		else
+			t->flaps = 0;
+		t->recovered_at = now;
+		t->recovery_ms = mul_sat(t->timeout_ms, (int64_t)1 << t->flaps);
 		set_state(t, TARGET_UP);
 	}
 	deadline_arm(t);
@@ -676,6 +686,19 @@ target_choosable(const struct target *t, int64_t now)
 	default:
 		return false;
 	}
+}
+
+uint32_t
+target_weight_now(const struct target *t, int64_t now)
+{
+	uint64_t w = t->weight, floor = w / 10, elapsed;
+
+	if (t->recovered_at == 0 || now >= t->recovered_at + t->recovery_ms ||
+	    t->recovery_ms <= 0)
+		return t->weight;
+	elapsed = (uint64_t)(now - t->recovered_at);
+	w = floor + (w - floor) * elapsed / (uint64_t)t->recovery_ms;
+	return w > 0 ? (uint32_t)w : 1;
 }
 
 bool

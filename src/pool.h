@@ -37,6 +37,7 @@
 #define TARGET_BACKOFF_MIN_MS	1000
 #define TARGET_BACKOFF_MAX_MS	30000
 #define POOL_MAX_TARGETS	16384	/* registered ones; beyond: ENOSPC */
+#define TARGET_FLAPS_MAX	5	/* recovery doubles up to 2^5 x timeout */
 
 enum target_state {
 	TARGET_UP,
@@ -72,6 +73,9 @@ struct target {
 	int64_t			 down_since;	/* loop ms, while down */
 	unsigned		 fail_streak;	/* failed connects in a row */
 	int64_t			 retry_at;	/* failing: loop ms of next trial */
+	int64_t			 recovered_at;	/* loop ms it came back from down */
+	int64_t			 recovery_ms;	/* its ramp back to full weight */
+	unsigned		 flaps;		/* quick down/up cycles in a row */
 	bool			 listed;	/* false once removed */
 	bool			 leaving;	/* deregistered: removed when idle */
 
@@ -142,6 +146,13 @@ size_t		 pool_count(const struct pool *);
 
 /* Chosen in the first round: up or static, with a port, or failing whose backoff is over. */
 bool		 target_choosable(const struct target *, int64_t now);
+/*
+ * The weight to balance with now. A target back from down ramps from a
+ * tenth of its weight to all of it over its recovery period: its timeout,
+ * doubled for each time it went down again soon after coming back (flap
+ * damping), so a flapping target gets little traffic.
+ */
+uint32_t	 target_weight_now(const struct target *, int64_t now);
 /* Chosen only when nothing is choosable: failing within its backoff. */
 bool		 target_fallback(const struct target *, int64_t now);
 

@@ -341,6 +341,48 @@ END_TEST
 
 /* --- liveness -------------------------------------------------------- */
 
+START_TEST(test_flap_damping)
+{
+	struct fixture fx;
+	struct target *t;
+
+	fx_init(&fx);
+	t = reg_new(&fx, TARGET_SRC_ACK, "10.0.0.1", 80);
+	ck_assert_int_eq(pool_set_weight(t, 1000), 0);
+	ck_assert_uint_eq(target_weight_now(t, fx.now), 1000);	/* new: full */
+
+	fx_advance(&fx, TIMEOUT);
+	ck_assert_int_eq(t->state, TARGET_DOWN);
+	pool_ack(t);					/* back: ramps up */
+	ck_assert_uint_eq(t->flaps, 0);
+	ck_assert_uint_eq(target_weight_now(t, fx.now), 100);
+	ck_assert_uint_eq(target_weight_now(t, fx.now + TIMEOUT / 2), 550);
+	ck_assert_uint_eq(target_weight_now(t, fx.now + TIMEOUT), 1000);
+
+	/* Down again soon after coming back: each flap doubles the ramp. */
+	for (unsigned i = 1; i <= TARGET_FLAPS_MAX + 2; i++) {
+		fx_advance(&fx, TIMEOUT);
+		ck_assert_int_eq(t->state, TARGET_DOWN);
+		pool_ack(t);
+		ck_assert_uint_eq(t->flaps, i < TARGET_FLAPS_MAX ? i : TARGET_FLAPS_MAX);
+		ck_assert_int_eq(t->recovery_ms, (int64_t)TIMEOUT << t->flaps);
+		ck_assert_uint_lt(target_weight_now(t, fx.now + TIMEOUT), 1000);
+	}
+
+	/* Stable past its ramp (and ten timeouts): the next return starts afresh. */
+	for (int i = 0; i < 2 * (TIMEOUT << TARGET_FLAPS_MAX) / TIMEOUT + 1; i++) {
+		fx_advance(&fx, TIMEOUT / 2);
+		pool_ack(t);
+	}
+	ck_assert_uint_eq(target_weight_now(t, fx.now), 1000);
+	fx_advance(&fx, TIMEOUT);
+	pool_ack(t);
+	ck_assert_uint_eq(t->flaps, 0);
+	ck_assert_int_eq(t->recovery_ms, TIMEOUT);
+	fx_done(&fx);
+}
+END_TEST
+
 START_TEST(test_up_down_up)
 {
 	struct fixture fx;
@@ -759,6 +801,7 @@ pool_suite(void)
 
 	tc = tcase_create("liveness");
 	tcase_add_test(tc, test_up_down_up);
+	tcase_add_test(tc, test_flap_damping);
 	tcase_add_test(tc, test_down_removed);
 	tcase_add_test(tc, test_own_timeout);
 	suite_add_tcase(s, tc);
