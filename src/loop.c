@@ -281,8 +281,8 @@ loop_nwatched(const struct loop *l)
 	return l->nwatched;
 }
 
-void
-loop_unwatch(struct loop *l, int fd)
+static void
+unwatch(struct loop *l, int fd, bool closing)
 {
 	struct watcher *w;
 	size_t slot, last;
@@ -294,7 +294,7 @@ loop_unwatch(struct loop *l, int fd)
 	w->arg = NULL;
 	if (l->kind == LOOP_EPOLL) {
 		/* The fd is still open here (callers close after unwatching). */
-		if (epoll_interest(l, fd, w, 0) == -1)
+		if (closing || epoll_interest(l, fd, w, 0) == -1)
 			w->events = 0;
 		w->gen++;
 		return;
@@ -313,6 +313,18 @@ loop_unwatch(struct loop *l, int fd)
 		l->watchers[real_fd(l->pfds[slot].fd)].slot = slot;
 	}
 	l->npfds--;
+}
+
+void
+loop_unwatch(struct loop *l, int fd)
+{
+	unwatch(l, fd, false);
+}
+
+void
+loop_unwatch_closing(struct loop *l, int fd)
+{
+	unwatch(l, fd, true);
 }
 
 static void

@@ -45,6 +45,12 @@ void		 loop_free(struct loop *);
 int		 loop_watch(struct loop *, int fd, short events, loop_io_fn *, void *arg);
 int		 loop_set_events(struct loop *, int fd, short events);
 void		 loop_unwatch(struct loop *, int fd);
+/*
+ * The same, for an fd the caller closes right away: closing takes it out
+ * of an epoll set by itself, so no epoll_ctl is spent on it. Not for an fd
+ * that has a dup somewhere (epoll would keep watching the file).
+ */
+void		 loop_unwatch_closing(struct loop *, int fd);
 bool		 loop_watching(const struct loop *, int fd);
 size_t		 loop_nwatched(const struct loop *);
 

@@ -314,7 +314,7 @@ static void
 session_drop_target(struct session *s)
 {
 	if (s->tfd != -1) {
-		loop_unwatch(s->px->loop, s->tfd);
+		loop_unwatch_closing(s->px->loop, s->tfd);
 		close_fd(s->tfd);
 		s->tfd = -1;
 	}
@@ -342,7 +342,7 @@ session_close(struct session *s, const char *reason)
 	session_leave_active(s);
 	session_drop_target(s);
 	if (s->cfd != -1) {
-		loop_unwatch(px->loop, s->cfd);
+		loop_unwatch_closing(px->loop, s->cfd);
 		close_fd(s->cfd);
 	}
 	flow_free(px, &s->up);
@@ -768,6 +768,7 @@ static int
 tried_grow(struct session *s)
 {
 	size_t cap = s->tried_cap * 2;
+	/* NOLINTNEXTLINE(clang-analyzer-optin.portability.UnixAPI): tried_cap starts at 2, never 0 */
 	struct target **n = calloc(cap, sizeof(*n));
 
 	if (n == NULL)
@@ -893,6 +894,7 @@ proxy_on_dequeue(struct loop *l, struct loop_timer *t, void *arg)
 	(void)l;
 	(void)t;
 	while (slot_free(px) && (s = TAILQ_FIRST(&px->queue)) != NULL)
+		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): session_start dequeues s */
 		session_start(s);
 	listeners_update(px);
 	return LOOP_TIMER_STOP;
@@ -1145,6 +1147,7 @@ proxy_free(struct proxy *px)
 		return;
 	proxy_stop_accepting(px);
 	while ((s = TAILQ_FIRST(&px->sessions)) != NULL)
+		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): session_close unlinks s */
 		session_close(s, "shutdown");
 	loop_timer_cancel(px->loop, &px->dequeue_timer);
 	caches_trim(px);

@@ -379,6 +379,34 @@ START_TEST(test_io_many_fds)
 }
 END_TEST
 
+START_TEST(test_io_unwatch_closing_then_reuse)
+{
+	struct loop *l = loop_new();
+	struct io_rec a = { .unwatch_fd = -1 }, b = { .unwatch_fd = -1 };
+	int p[2], q[2];
+
+	ck_assert_int_eq(pipe2(p, O_NONBLOCK), 0);
+	ck_assert_int_eq(loop_watch(l, p[0], POLLIN, io_cb, &a), 0);
+	ck_assert_int_eq(write(p[1], "x", 1), 1);
+	loop_unwatch_closing(l, p[0]);
+	close(p[0]);
+	close(p[1]);
+	/* The same fd numbers come back: only the new watcher may hear of them. */
+	ck_assert_int_eq(pipe2(q, O_NONBLOCK), 0);
+	ck_assert_int_eq(loop_watch(l, q[0], POLLIN, io_cb, &b), 0);
+	ck_assert_int_eq(loop_run_once(l, 0), 0);
+	ck_assert_int_eq(a.calls + b.calls, 0);
+	ck_assert_int_eq(write(q[1], "y", 1), 1);
+	ck_assert_int_eq(loop_run_once(l, 1000), 0);
+	ck_assert_int_eq(a.calls, 0);
+	ck_assert_int_eq(b.calls, 1);
+	loop_unwatch(l, q[0]);
+	close(q[0]);
+	close(q[1]);
+	loop_free(l);
+}
+END_TEST
+
 static int64_t
 stop_loop(struct loop *l, struct loop_timer *t, void *arg)
 {
@@ -423,6 +451,7 @@ loop_suite(void)
 	tcase_add_test(tc, test_io_parked_hangup_does_not_spin);
 	tcase_add_test(tc, test_io_unwatch_other_during_dispatch);
 	tcase_add_test(tc, test_io_many_fds);
+	tcase_add_test(tc, test_io_unwatch_closing_then_reuse);
 	tcase_add_test(tc, test_run_until_stop_by_timer);
 	suite_add_tcase(s, tc);
 	return s;
