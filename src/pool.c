@@ -696,6 +696,9 @@ target_weight_now(const struct target *t, int64_t now)
 	if (t->recovered_at == 0 || now >= t->recovered_at + t->recovery_ms ||
 	    t->recovery_ms <= 0)
 		return t->weight;
+	/* A flapper is held at the floor for its whole (doubled) period. */
+	if (t->flaps > 0)
+		return floor > 0 ? (uint32_t)floor : 1;
 	elapsed = (uint64_t)(now - t->recovered_at);
 	w = floor + (w - floor) * elapsed / (uint64_t)t->recovery_ms;
 	return w > 0 ? (uint32_t)w : 1;

@@ -148,9 +148,10 @@ size_t		 pool_count(const struct pool *);
 bool		 target_choosable(const struct target *, int64_t now);
 /*
  * The weight to balance with now. A target back from down ramps from a
- * tenth of its weight to all of it over its recovery period: its timeout,
- * doubled for each time it went down again soon after coming back (flap
- * damping), so a flapping target gets little traffic.
+ * tenth of its weight to all of it over its timeout. One that went down
+ * again soon after coming back (a flap) stays at a tenth for a recovery
+ * period that doubles with each flap (flap damping), so a flapping target
+ * gets little traffic.
  */
 uint32_t	 target_weight_now(const struct target *, int64_t now);
 /* Chosen only when nothing is choosable: failing within its backoff. */

@@ -32,9 +32,11 @@
 #include "autoconfig.h"
 
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +56,12 @@
 #define PROXY_LINGER_MS		2000
 #define PROXY_UNAVAIL_MS	10000	/* to write the unavailable text */
 #define PROXY_EMFILE_PAUSE_MS	1000
+/*
+ * Fds kept free for everything but client sessions: the admin interface
+ * (libmicrohttpd stops accepting for good after an EMFILE of its own until
+ * one of its connections closes), the ack port, pipes, the state file.
+ */
+#define PROXY_FD_RESERVE	32
 #define PROXY_BUF_CACHE		64	/* free buffers kept for reuse */
 #define PROXY_DISCARD_MAX	(1024 * 1024)	/* read while lingering */
 #define PROXY_DRAIN_MAX		1024	/* queued connections taken at stop */
@@ -146,6 +154,8 @@ struct proxy {
 	size_t			 nqueued;
 	size_t			 nactive;
 	bool			 emfile_paused;
+	int			 fd_limit;	/* RLIMIT_NOFILE at start */
+	int64_t			 shed_logged;	/* last "closing new clients" line */
 	struct loop_timer	 resume_timer;	/* listeners after EMFILE */
 	struct loop_timer	 dequeue_timer;	/* hand free slots to the queue */
 	char			*free_bufs[PROXY_BUF_CACHE];
@@ -160,6 +170,7 @@ static void	session_connect(struct session *);
 static void	session_rearm(struct session *);
 static void	session_unavailable(struct session *, const char *reason);
 static void	listeners_update(struct proxy *);
+static void	proxy_pause_accepting(struct proxy *, const char *);
 static void	close_fd(int);
 static int	flow_recv(struct session *, struct flow *, int, int, bool);
 
@@ -858,6 +869,14 @@ session_connect(struct session *s)
 	memcpy(s->target_name, t->name, sizeof(s->target_name));
 	pool_session_begin(t);
 	if ((fd = net_connect((const struct sockaddr *)&t->addr, t->addrlen)) == -1) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM) {
+			/* Our own shortage says nothing about the target. */
+			proxy_pause_accepting(px, strerror(errno));
+			session_drop_target(s);
+			session_unavailable(s, "error");
+			return;
+		}
 		session_connect_failed(s, strerror(errno));
 		return;
 	}
@@ -945,6 +964,38 @@ proxy_new_session(struct proxy *px, int fd, const struct sockaddr_storage *ss,
 		loop_timer_add(px->loop, &s->timer, px->params.queue_timeout_ms);
 }
 
+/* Out of fds (or close to it): stop listening a while instead of spinning. */
+static void
+proxy_pause_accepting(struct proxy *px, const char *why)
+{
+	px->stats.accept_errors++;
+	if (px->emfile_paused)
+		return;
+	log_warnx("%s: pausing listeners for %d ms", why, PROXY_EMFILE_PAUSE_MS);
+	px->emfile_paused = true;
+	listeners_update(px);
+	loop_timer_add(px->loop, &px->resume_timer, PROXY_EMFILE_PAUSE_MS);
+}
+
+/*
+ * No fd left for a session: close the client at once (as nginx does when
+ * its connections run out) rather than leave it in the backlog with no
+ * answer, and keep accepting so the backlog drains without spinning.
+ */
+static void
+proxy_shed(struct proxy *px, int cfd)
+{
+	int64_t now = loop_now(px->loop);
+
+	close_fd(cfd);
+	px->stats.accept_errors++;
+	if (now - px->shed_logged >= 1000) {
+		px->shed_logged = now;
+		log_warnx("file descriptors nearly used up (limit %d): closing new "
+		    "clients", px->fd_limit);
+	}
+}
+
 static bool
 accept_allowed(const struct proxy *px)
 {
@@ -997,20 +1048,23 @@ proxy_on_accept(struct loop *l, int fd, short revents, void *arg)
 				continue;
 			if (errno_is_transient(errno))
 				break;
-			px->stats.accept_errors++;
 			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
 			    errno == ENOMEM) {
-				/* Out of fds: stop listening a while instead of spinning. */
-				log_warn("accept: pausing listeners for %d ms",
-				    PROXY_EMFILE_PAUSE_MS);
-				px->emfile_paused = true;
-				listeners_update(px);
-				loop_timer_add(px->loop, &px->resume_timer,
-				    PROXY_EMFILE_PAUSE_MS);
+				proxy_pause_accepting(px, strerror(errno));
 			} else {
+				px->stats.accept_errors++;
 				log_warn("accept");
 			}
 			break;
+		}
+		/*
+		 * Fds are handed out lowest first, so the number tells how many
+		 * are open: a session needs this one and one for its target,
+		 * and the reserve stays for the admin and ack ports.
+		 */
+		if (cfd + 1 >= px->fd_limit - PROXY_FD_RESERVE) {
+			proxy_shed(px, cfd);
+			continue;
 		}
 		proxy_new_session(px, cfd, &ss, len);
 	}
@@ -1051,6 +1105,13 @@ proxy_new(struct loop *l, struct pool *pool, struct balancer *b,
 	TAILQ_INIT(&px->sessions);
 	TAILQ_INIT(&px->queue);
 	loop_timer_init(&px->resume_timer, proxy_on_resume, px);
+	{
+		struct rlimit rl;
+
+		px->fd_limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+		    rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < INT_MAX ?
+		    (int)rl.rlim_cur : INT_MAX;
+	}
 	loop_timer_init(&px->dequeue_timer, proxy_on_dequeue, px);
 	if (proxy_set_params(px, params) == -1) {
 		free(px);
