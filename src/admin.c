@@ -375,6 +375,7 @@ sse_queue(struct admin_sub *s, const char *data, size_t n)
 		s->out = np;
 		s->cap = ncap;
 	}
+	/* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): out is NULL only while n == 0 */
 	memcpy(s->out + s->len, data, n);
 	s->len += n;
 	return true;

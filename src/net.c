@@ -288,6 +288,7 @@ net_cidr_match(const struct net_cidr *c, const struct sockaddr *sa)
 		return false;
 	full = c->prefix / 8;
 	rest = c->prefix % 8;
+	/* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): b is set whenever the families match */
 	if (memcmp(b, c->bytes, full) != 0)
 		return false;
 	if (rest == 0)

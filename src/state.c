@@ -305,6 +305,20 @@ out:
 	return rc;
 }
 
+static int
+persistence_entry(json_object *o, struct net_addr *a, int64_t *target, int64_t *idle)
+{
+	const char *client;
+
+	if (!json_object_is_type(o, json_type_object) ||
+	    (client = get_string(o, "client")) == NULL ||
+	    parse_host(client, 0, a) == -1 ||
+	    !get_int(o, "target", 1, UINT32_MAX, target) ||
+	    !get_int(o, "idle_ms", 0, INT64_MAX / 2, idle))
+		return -1;
+	return 0;
+}
+
 /* With persist NULL, only checks. */
 static int
 load_persistence(json_object *arr, struct persist *persist, int64_t now,
@@ -312,34 +326,18 @@ load_persistence(json_object *arr, struct persist *persist, int64_t now,
 {
 	size_t n = json_object_array_length(arr);
 
-	for (size_t i = 0; i < n; i++) {
-		json_object *o = json_object_array_get_idx(arr, i);
+	/* Saved most recent first: insert oldest first to rebuild the LRU order. */
+	for (size_t i = n; i-- > 0; ) {
 		struct net_addr a;
-		const char *client;
 		int64_t target, idle;
 
-		if (!json_object_is_type(o, json_type_object) ||
-		    (client = get_string(o, "client")) == NULL ||
-		    parse_host(client, 0, &a) == -1 ||
-		    !get_int(o, "target", 1, UINT32_MAX, &target) ||
-		    !get_int(o, "idle_ms", 0, INT64_MAX / 2, &idle)) {
+		if (persistence_entry(json_object_array_get_idx(arr, i), &a, &target,
+		    &idle) == -1) {
 			snprintf(err, errlen, "persistence entry %zu is malformed", i);
 			return -1;
 		}
-	}
-	if (persist == NULL)
-		return 0;
-	/* Saved most recent first: insert oldest first to rebuild the LRU order. */
-	for (size_t i = n; i-- > 0; ) {
-		json_object *o = json_object_array_get_idx(arr, i);
-		struct net_addr a;
-		int64_t target, idle;
-
-		(void)parse_host(get_string(o, "client"), 0, &a);
-		(void)get_int(o, "target", 1, UINT32_MAX, &target);
-		(void)get_int(o, "idle_ms", 0, INT64_MAX / 2, &idle);
-		if (persist_set(persist, (struct sockaddr *)&a.ss, (uint32_t)target,
-		    now - idle) == -1) {
+		if (persist != NULL && persist_set(persist, (struct sockaddr *)&a.ss,
+		    (uint32_t)target, now - idle) == -1) {
 			snprintf(err, errlen, "out of memory");
 			return -1;
 		}

@@ -19,13 +19,15 @@ every process started here is ended (by PID) and the temporary directory
 removed; on failure the logs of the daemons and backends are printed.
 
 Environment: HARMONYD and BACKEND (absolute paths, set by `make check`),
-HARNESS_TIMEOUT (seconds for a whole test, default 300).
+HARNESS_TIMEOUT (seconds for a whole test, default 300), HARMONYD_WRAPPER (a
+command line put before the daemon's, e.g. valgrind: `make check-valgrind`).
 """
 
 import array
 import os
 import re
 import select
+import shlex
 import shutil
 import signal
 import socket
@@ -40,8 +42,11 @@ import zlib
 HARMONYD = os.environ.get('HARMONYD', '')
 BACKEND = os.environ.get('BACKEND', '')
 TEST_TIMEOUT = int(os.environ.get('HARNESS_TIMEOUT', '300'))
-START_TIMEOUT = 15          # harmonyd/backend must say where they listen by then
-STOP_TIMEOUT = 15           # SIGTERM to exit: the daemon's grace is 10 s
+# The daemon runs under it (valgrind is some 20 times slower): more time.
+HARMONYD_WRAPPER = shlex.split(os.environ.get('HARMONYD_WRAPPER', ''))
+_SLOW = 4 if HARMONYD_WRAPPER else 1
+START_TIMEOUT = 15 * _SLOW  # harmonyd/backend must say where they listen by then
+STOP_TIMEOUT = 15 * _SLOW   # SIGTERM to exit: the daemon's grace is 10 s
 
 _procs = []                 # every Proc started, for cleanup
 _tmpdir = None
@@ -314,7 +319,7 @@ class Harmonyd(Proc):
     def __init__(self, *args, base=True, access_log=False, env=None,
                  label=None):
         Harmonyd._count += 1
-        cmd = [HARMONYD]
+        cmd = HARMONYD_WRAPPER + [HARMONYD]
         if base:
             cmd += ['--listen', '127.0.0.1:0', '--ack-port', '0', '--http', '0']
         self.access_log = None
@@ -429,7 +434,8 @@ class Backend(Proc):
 
 def run_harmonyd(*args, timeout=20):
     """Runs harmonyd with exactly args to its end: (status, stdout, stderr)."""
-    cmd = [HARMONYD] + [str(a) for a in args]
+    cmd = HARMONYD_WRAPPER + [HARMONYD] + [str(a) for a in args]
+    timeout *= _SLOW
     try:
         p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
                            timeout=timeout)

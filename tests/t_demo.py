@@ -35,9 +35,12 @@ def main():
     ports = free_ports(5)
     proxy, ack, http, p1, p2 = ports
     env = dict(os.environ, DEMO_PORTS=' '.join(map(str, ports)))
+    # SIGINT as at a terminal: a harness may start tests with it ignored,
+    # and a shell cannot trap a signal ignored on entry.
     demo = subprocess.Popen(['sh', os.path.join(SRCDIR, 'contrib', 'demo.sh'), build, SRCDIR],
                             env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
+                            stderr=subprocess.STDOUT,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     out = h._LineReader(demo.stdout)
     try:
         h.check(out.wait_for(r'Press Ctrl-C to stop', 30) is not None,
