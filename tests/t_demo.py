@@ -26,6 +26,22 @@ def free_ports(n):
     return ports
 
 
+def children(pid):
+    """PIDs whose parent is pid (from /proc)."""
+    out = []
+    for d in os.listdir('/proc'):
+        if not d.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % d) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        if int(stat.rsplit(')', 1)[1].split()[1]) == pid:
+            out.append(int(d))
+    return out
+
+
 def main():
     ah.need_curl()
     build = os.path.dirname(os.path.dirname(h.HARMONYD))
@@ -73,11 +89,16 @@ def main():
         h.check(re.search(r'^harmony_targets\{state="up"\} 2$', m, re.M),
                 'metrics count 2 targets up')
     finally:
+        kids = children(demo.pid)       # in sessions of their own: ours to end
         demo.send_signal(signal.SIGINT)
         try:
             demo.wait(30)
         except subprocess.TimeoutExpired:
-            demo.kill()
+            for pid in [demo.pid] + kids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             h.fail('the demo did not stop on SIGINT')
     h.check(out.wait_for(r'deregistered', 10) is not None,
             'the agent drained its target on the way out:\n' + out.text()[-2000:])
