@@ -856,6 +856,9 @@ target_json(const struct api_env *env, const struct target *t, bool with_key)
 	jset(o, "host", json_object_new_string(t->host));
 	jset(o, "port", json_object_new_int(t->port));
 	jset(o, "weight", json_object_new_int64(t->weight));
+	/* Lower than weight while it ramps back up after being down. */
+	jset(o, "effective_weight", json_object_new_int64(
+	    target_weight_now(t, loop_now(pool_loop(env->pool)))));
 	jset(o, "state", json_object_new_string(target_state_name(t->state)));
 	jset(o, "source", json_object_new_string(target_source_name(t->source)));
 	jset(o, "leaving", json_object_new_boolean(t->leaving));

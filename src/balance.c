@@ -5,12 +5,14 @@
  * accepts, then, only if none is left, the failing ones still in backoff
  * (target_fallback). Excluded targets are never candidates.
  *
- * roundrobin is nginx's smooth weighted round robin. leastconn is nginx's
- * least_conn: the lowest active / weight, ties broken by the same smooth
- * WRR. Not (active + 1) / weight: that never ties on an idle farm with
- * unequal weights and sends every short connection to the heaviest target
- * (node-harmony's flaw). With active / weight, idle targets tie at zero and
- * share by weight; busy ones still fill in proportion to their weights.
+ * roundrobin is nginx's smooth weighted round robin. leastconn takes the
+ * lowest (active + 1) / weight, ties broken by the same smooth WRR; when no
+ * candidate has an active session (an idle farm) they all tie, so short
+ * connections spread by weight instead of all going to the heaviest target
+ * (node-harmony's flaw). The + 1 keeps weights meaningful at low load: a
+ * light target with no session does not beat a heavy one with one (which
+ * active / weight would, sending a tenth-weight target every other
+ * connection).
  *
  * hash is Maglev (Eisenbud et al., NSDI 2016) with weights. The table
  * depends only on the set of (address, port, weight) of its targets: they
@@ -123,7 +125,6 @@ swrr(struct balancer *b, const struct pick *pk, const struct target *tied)
 {
 	struct target *t, *best = NULL;
 	int64_t total = 0;
-
 	uint32_t tied_w = tied ? target_weight_now(tied, pk->now) : 0;
 
 	TAILQ_FOREACH(t, pool_targets(b->pool), entry) {
@@ -132,7 +133,8 @@ swrr(struct balancer *b, const struct pick *pk, const struct target *tied)
 		if (!candidate(t, pk))
 			continue;
 		w = target_weight_now(t, pk->now);
-		if (tied != NULL && load_cmp(t->active, w, tied->active, tied_w) != 0)
+		if (tied != NULL &&
+		    load_cmp(t->active + 1, w, tied->active + 1, tied_w) != 0)
 			continue;
 		t->rr_current += w;
 		total += w;
@@ -148,23 +150,26 @@ static struct target *
 leastconn(struct balancer *b, const struct pick *pk)
 {
 	struct target *t, *least = NULL;
-
 	uint32_t least_w = 0;
+	bool busy = false;
 
 	TAILQ_FOREACH(t, pool_targets(b->pool), entry) {
 		uint32_t w;
 
 		if (!candidate(t, pk))
 			continue;
+		busy |= t->active > 0;
 		w = target_weight_now(t, pk->now);
-		if (least == NULL || load_cmp(t->active, w, least->active, least_w) < 0) {
+		if (least == NULL ||
+		    load_cmp(t->active + 1, w, least->active + 1, least_w) < 0) {
 			least = t;
 			least_w = w;
 		}
 	}
 	if (least == NULL)
 		return NULL;
-	return swrr(b, pk, least);
+	/* An idle farm: every target ties, the round robin spreads by weight. */
+	return swrr(b, pk, busy ? least : NULL);
 }
 
 /* --- hash ------------------------------------------------------------ */

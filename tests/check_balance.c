@@ -252,12 +252,12 @@ START_TEST(test_leastconn_active)
 	c->active = 7;
 	for (int i = 0; i < 10; i++)
 		ck_assert_ptr_eq(balance_pick(fx.bal, NULL, NULL, 0, fx.now), b);
-	/* Load is active / weight: 3/1000 beats 2/500. */
+	/* Load is (active + 1) / weight: 4/1000 beats 3/500. */
 	pool_set_weight(a, 1000);
 	a->active = 3;
 	ck_assert_ptr_eq(balance_pick(fx.bal, NULL, NULL, 0, fx.now), a);
-	/* 4/1000 against 2/500: tied, so both get turns, by weight. */
-	a->active = 4;
+	/* 6/1000 against 3/500: tied, so both get turns, by weight. */
+	a->active = 5;
 	{
 		int na = 0, nb = 0;
 

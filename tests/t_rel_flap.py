@@ -10,7 +10,7 @@ sessions run back to back. Checked:
 - counters consistent: the targets' totals add up to the sessions connected,
   the session counts agree at 0, descriptors return;
 - hysteresis (flap damping, src/pool.c): once the damping has built up (the
-  second half), F gets at most 25 % of the sessions (measured: 17 %; ~37 % without
+  second half), F gets at most 15 % of the sessions (measured: 5 %; ~37 % without
   damping: it is up ~3/4 of the time, at equal weight).
 """
 
@@ -91,7 +91,7 @@ def main():
         h.check(hd.alive(), 'the daemon died')
         h.check('down' in states and 'up' in states, 'F did not flap (states seen: %s): '
                 'the test did not test' % sorted(states))
-        h.check(late_share <= 0.25, 'the flapping target got %.0f %% of the sessions in the '
+        h.check(late_share <= 0.15, 'the flapping target got %.0f %% of the sessions in the '
                 'second half of its flapping: no damping?' % (100 * late_share))
         # Flapping stops: F recovers and gets traffic again.
         flapping.clear()
