@@ -15,25 +15,7 @@ import threading
 import time
 
 import harness as h
-
-AGENT = os.environ.get('HARMONY_AGENT', '')
-
-
-class Agent(h.Proc):
-    def __init__(self, *args, label='harmony-agent'):
-        super().__init__(label, [AGENT] + [str(a) for a in args])
-
-    def wait_log(self, regex, timeout=10.0, start=0):
-        return self.err.wait_for(regex, timeout, start)
-
-    def mark(self):
-        with self.err.cond:
-            return len(self.err.lines)
-
-    def stop(self):
-        super().stop()
-        marker = h._sanitizer_report(self.err.text())
-        h.check(marker is None, '%s printed a sanitizer report (%s)' % (self.label, marker))
+from agenthelp import AGENT, Agent, served_by
 
 
 def run_agent(*args, timeout=15):
@@ -44,11 +26,6 @@ def run_agent(*args, timeout=15):
     except subprocess.TimeoutExpired:
         h.fail('%s did not exit within %d s' % (' '.join(cmd), timeout))
     return p.returncode, p.stdout.decode(), p.stderr.decode()
-
-
-def served_by(hd):
-    with h.connect(hd.port, timeout=10) as s:
-        return h.recv_line(s, timeout=10)
 
 
 def usage(dead):

@@ -17,8 +17,8 @@ import subprocess
 import time
 
 import harness as h
+from agenthelp import AGENT, served_by
 
-AGENT = os.environ.get('HARMONY_AGENT', '')
 SRCDIR = os.environ.get('HARMONY_SRCDIR', '')
 
 
@@ -50,11 +50,6 @@ def check_manual(cmd, page):
         h.check(re.search(r'^\.It Fl %s\b' % s, man, re.M),
                 '%s does not document -%s' % (page, s))
     return longs
-
-
-def served_by(hd):
-    with h.connect(hd.port, timeout=10) as s:
-        return h.recv_line(s, timeout=10)
 
 
 def example_config(hd_options):

@@ -26,8 +26,8 @@ import stat
 import subprocess
 
 import harness as h
+from agenthelp import AGENT, served_by
 
-AGENT = os.environ.get('HARMONY_AGENT', '')
 CC = os.environ.get('HARMONY_CC', '')
 SAN_CFLAGS = os.environ.get('HARMONY_SAN_CFLAGS', '')
 
@@ -159,11 +159,6 @@ def check_files(dest, v):
                 % [s for s in syms if not s.startswith('harmony_')])
         h.check('harmony_client_new' in syms, 'libharmony exports its API')
     return lib
-
-
-def served_by(hd):
-    with h.connect(hd.port, timeout=10) as s:
-        return h.recv_line(s, timeout=10)
 
 
 def installed_programs(dest, v):
