@@ -1,11 +1,11 @@
 """t_rel_churn: many short sessions leak neither descriptors nor memory.
 
 Reliability scenario 6 (docs/RELIABILITY.md). 2000 warm-up sessions, then
-CHURN (15000) more, from 4 client threads and 200 source addresses, to a
+CHURN (50000) more, from 4 client threads and 200 source addresses, to a
 name target. Afterwards: every session was served, the session counts agree
 and are 0, the daemon's descriptors are back to their count after warm-up and
-its RSS is at most 1 MiB above it. The issue asks for 50000; under ASan on a
-slow 2-core machine 15000 keeps the test near a minute.
+its RSS is at most 1 MiB above it. Under ASan on a slow 2-core machine this
+takes a few minutes; the burst is bounded (each thread's join waits 600 s).
 
 The daemon runs with a 1 MiB ASan quarantine (see t_slowreader).
 """
@@ -16,7 +16,7 @@ import harness as h
 import relcheck as rc
 
 WARMUP = 2000
-CHURN = 15000
+CHURN = 50000
 THREADS = 4
 SLACK_KB = 1024
 
@@ -37,7 +37,7 @@ def sessions(port, n, first):
 def burst(port, n, first):
     tasks = [h.Task(sessions, port, n // THREADS, first + k * (n // THREADS))
              for k in range(THREADS)]
-    return sum(t.join(300) for t in tasks)
+    return sum(t.join(600) for t in tasks)
 
 
 def main():
