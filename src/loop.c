@@ -17,11 +17,18 @@
  * On Linux the default backend is epoll(7) instead, level-triggered, with
  * the same parking rule (an fd with no events is not in the epoll set):
  * with thousands of idle sessions, poll(2) spends its time walking every
- * fd on every wake-up (bench/RESULTS.md). epoll_ctl is called only when an
- * fd's interest really changes, and each event carries the fd and a
+ * fd on every wake-up (bench/RESULTS.md). Interest changes are only
+ * noted during a pass and brought to the kernel just before the next
+ * epoll_wait, as HAProxy does: an fd that is parked and then closed in the
+ * same pass (a session ending) costs no epoll_ctl at all, and one that
+ * flips back and forth costs at most one. Watching a new fd adds it at once,
+ * so that failure is reported to the caller. Each event carries the fd and a
  * generation number, so an event for an fd that was unwatched (and maybe
  * reused) during the same pass is dropped. HARMONY_LOOP=poll in the
  * environment selects the portable poll(2) backend.
+ *
+ * Deferred calls are a FIFO list run after each dispatch pass; the list
+ * is taken whole first, so one armed again by its own call waits a pass.
  *
  * Timers are a binary min-heap of pointers to struct loop_timer, ordered by
  * (when, seq); each timer knows its slot, so cancel and re-arm are
@@ -54,7 +61,9 @@ struct watcher {
 	void		*arg;
 	size_t		 slot;		/* poll: index in pfds, or NO_SLOT */
 	short		 events;	/* epoll: what the epoll set holds */
+	short		 want;		/* epoll: what it should hold */
 	uint32_t	 gen;		/* epoll: bumped by every watch/unwatch */
+	bool		 queued;	/* epoll: on the update list */
 };
 #define NO_SLOT	((size_t)-1)
 #define DEAD_FD	INT_MIN
@@ -74,8 +83,15 @@ struct loop {
 	struct watcher	 *watchers;	/* indexed by fd */
 	size_t		  cap_watchers;
 	size_t		  nwatched;
+	int		 *updates;	/* epoll: fds whose interest changed */
+	size_t		  nupdates;
+	size_t		  cap_updates;
 	bool		  dispatching;
 	bool		  need_compact;
+
+	struct loop_defer *defer_head;	/* FIFO of armed deferred calls */
+	struct loop_defer **defer_tail;
+	uint64_t	  defer_seq;
 
 	struct loop_timer **heap;
 	size_t		  nheap;
@@ -129,6 +145,7 @@ loop_new(void)
 #else
 	(void)want;
 #endif
+	l->defer_tail = &l->defer_head;
 	l->clock_fn = default_clock;
 	l->now = l->clock_fn(NULL);
 	return l;
@@ -142,6 +159,7 @@ loop_free(struct loop *l)
 	if (l->epfd != -1)
 		close(l->epfd);
 	free(l->pfds);
+	free(l->updates);
 	free(l->watchers);
 	free(l->heap);
 	free(l);
@@ -170,12 +188,13 @@ grow(void **p, size_t *cap, size_t need, size_t elem)
 	return 0;
 }
 
-/* Brings the epoll set in line with events; a syscall only on a change. */
+/* Brings the epoll set in line with w->want; a syscall only on a change. */
 static int
-epoll_interest(struct loop *l, int fd, struct watcher *w, short events)
+epoll_apply(struct loop *l, int fd, struct watcher *w)
 {
 #ifdef HAVE_SYS_EPOLL_H
 	struct epoll_event ev = { .events = 0 };
+	short events = w->want;
 	int op;
 
 	if (events == w->events)
@@ -194,10 +213,48 @@ epoll_interest(struct loop *l, int fd, struct watcher *w, short events)
 	w->events = events;
 	return 0;
 #else
-	(void)l; (void)fd; (void)w; (void)events;
+	(void)l; (void)fd; (void)w;
 	errno = ENOSYS;
 	return -1;
 #endif
+}
+
+/* Notes a change of interest, for epoll_flush to bring to the kernel. */
+static int
+epoll_interest(struct loop *l, int fd, struct watcher *w, short events)
+{
+	w->want = events;
+	if (w->queued || events == w->events)
+		return 0;
+	if (grow((void **)&l->updates, &l->cap_updates, l->nupdates + 1,
+	    sizeof(*l->updates)) == -1)
+		return epoll_apply(l, fd, w);	/* no room to defer: now */
+	l->updates[l->nupdates++] = fd;
+	w->queued = true;
+	return 0;
+}
+
+/*
+ * Before each epoll_wait. Errors are dropped as loop_set_events' always
+ * were: ENOMEM is the only one a correct caller can meet, and the fd stays
+ * queued for another try.
+ */
+static void
+epoll_flush(struct loop *l)
+{
+	size_t keep = 0;
+
+	for (size_t i = 0; i < l->nupdates; i++) {
+		int fd = l->updates[i];
+		struct watcher *w = &l->watchers[fd];
+
+		if (w->fn != NULL && epoll_apply(l, fd, w) == -1 && errno == ENOMEM) {
+			l->updates[keep++] = fd;
+			continue;
+		}
+		w->queued = false;
+	}
+	l->nupdates = keep;
 }
 
 int
@@ -223,7 +280,8 @@ loop_watch(struct loop *l, int fd, short events, loop_io_fn *fn, void *arg)
 	if (l->kind == LOOP_EPOLL) {
 		w->gen++;
 		w->events = 0;
-		if (epoll_interest(l, fd, w, events) == -1)
+		w->want = events;
+		if (epoll_apply(l, fd, w) == -1)
 			return -1;
 	} else {
 		if (grow((void **)&l->pfds, &l->cap_pfds, l->npfds + 1,
@@ -293,8 +351,13 @@ unwatch(struct loop *l, int fd, bool closing)
 	w->fn = NULL;
 	w->arg = NULL;
 	if (l->kind == LOOP_EPOLL) {
-		/* The fd is still open here (callers close after unwatching). */
-		if (closing || epoll_interest(l, fd, w, 0) == -1)
+		/*
+		 * The fd is still open here (callers close after unwatching);
+		 * closing takes it out of the set, else take it out now. A
+		 * queued update of it is skipped while it is unwatched.
+		 */
+		w->want = 0;
+		if (closing || epoll_apply(l, fd, w) == -1)
 			w->events = 0;
 		w->gen++;
 		return;
@@ -481,6 +544,59 @@ loop_run_timers(struct loop *l)
 	return ran;
 }
 
+/* --- deferred calls ---------------------------------------------------- */
+
+void
+loop_defer_init(struct loop_defer *d, loop_defer_fn *fn, void *arg)
+{
+	*d = (struct loop_defer){ .fn = fn, .arg = arg };
+}
+
+bool
+loop_defer_armed(const struct loop_defer *d)
+{
+	return d->pprev != NULL;
+}
+
+void
+loop_defer(struct loop *l, struct loop_defer *d)
+{
+	if (d->pprev != NULL)
+		return;
+	d->seq = l->defer_seq++;
+	d->next = NULL;
+	d->pprev = l->defer_tail;
+	*l->defer_tail = d;
+	l->defer_tail = &d->next;
+}
+
+void
+loop_defer_cancel(struct loop *l, struct loop_defer *d)
+{
+	if (d->pprev == NULL)
+		return;
+	if (d->next != NULL)
+		d->next->pprev = d->pprev;
+	else
+		l->defer_tail = d->pprev;
+	*d->pprev = d->next;
+	d->pprev = NULL;
+	d->next = NULL;
+}
+
+/* Runs the calls armed before this point; those armed meanwhile wait. */
+static void
+run_deferred(struct loop *l)
+{
+	uint64_t limit = l->defer_seq;
+	struct loop_defer *d;
+
+	while ((d = l->defer_head) != NULL && d->seq < limit) {
+		loop_defer_cancel(l, d);
+		d->fn(l, d->arg);
+	}
+}
+
 /* --- clock and running ------------------------------------------------- */
 
 int64_t
@@ -516,6 +632,8 @@ poll_timeout(struct loop *l, int64_t max_ms)
 {
 	int64_t t = max_ms;
 
+	if (l->defer_head != NULL)
+		t = 0;		/* armed outside a pass: run them now */
 	if (l->nheap > 0) {
 		int64_t d = l->heap[0]->when - l->now;
 		if (d < 0)
@@ -538,7 +656,10 @@ static int
 epoll_run_once(struct loop *l, int timeout)
 {
 	struct epoll_event evs[LOOP_EPOLL_BATCH];
-	int ready = epoll_wait(l->epfd, evs, LOOP_EPOLL_BATCH, timeout);
+	int ready;
+
+	epoll_flush(l);
+	ready = epoll_wait(l->epfd, evs, LOOP_EPOLL_BATCH, timeout);
 
 	loop_update_now(l);
 	if (ready < 0) {
@@ -564,11 +685,12 @@ epoll_run_once(struct loop *l, int timeout)
 			rev |= POLLERR;
 		if (evs[i].events & EPOLLHUP)
 			rev |= POLLHUP;
-		rev &= (short)(w->events | POLLERR | POLLHUP);
+		rev &= (short)(w->want | POLLERR | POLLHUP);
 		if (rev != 0)
 			w->fn(l, fd, rev, w->arg);
 	}
 	l->dispatching = false;
+	run_deferred(l);
 	loop_run_timers(l);
 	return 0;
 }
@@ -621,6 +743,7 @@ loop_run_once(struct loop *l, int64_t max_ms)
 	l->dispatching = false;
 	if (l->need_compact)
 		compact(l);
+	run_deferred(l);
 	loop_run_timers(l);
 	return 0;
 }

@@ -36,6 +36,21 @@ struct loop_timer {
 };
 #define LOOP_TIMER_IDLE	((size_t)-1)
 
+/*
+ * A deferred call: runs once, after the I/O callbacks of the current pass
+ * and before its timers (or, armed outside a pass, after the next poll,
+ * which then does not wait). What happened anywhere in one batch of
+ * readiness is known by then: HAProxy's tasks run the same way.
+ */
+typedef void	loop_defer_fn(struct loop *, void *arg);
+struct loop_defer {
+	loop_defer_fn		*fn;
+	void			*arg;
+	struct loop_defer	*next;
+	struct loop_defer	**pprev;	/* NULL unless armed */
+	uint64_t		 seq;
+};
+
 /* epoll on Linux unless HARMONY_LOOP=poll; poll(2) elsewhere. */
 struct loop	*loop_new(void);
 const char	*loop_backend(const struct loop *);
@@ -61,6 +76,12 @@ void		 loop_timer_at(struct loop *, struct loop_timer *, int64_t when);
 void		 loop_timer_cancel(struct loop *, struct loop_timer *);
 bool		 loop_timer_armed(const struct loop_timer *);
 size_t		 loop_ntimers(const struct loop *);
+
+void		 loop_defer_init(struct loop_defer *, loop_defer_fn *, void *arg);
+/* Arms d unless it is armed already; armed during its own call, it runs next pass. */
+void		 loop_defer(struct loop *, struct loop_defer *);
+void		 loop_defer_cancel(struct loop *, struct loop_defer *);
+bool		 loop_defer_armed(const struct loop_defer *);
 
 int64_t		 loop_now(const struct loop *);
 /* Re-reads the clock (loop_now is cached per iteration). */

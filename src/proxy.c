@@ -95,12 +95,14 @@ struct flow {
 	bool		 pipe_full;	/* no read until the pipe drains a bit */
 	bool		 eof;		/* the source side has no more */
 	bool		 shut;		/* ... and the sink side was shut down */
+	bool		 shut_later;	/* ... at the end of this loop pass */
 	uint64_t	 bytes;
 };
 
 struct session {
 	TAILQ_ENTRY(session)	 entry;		/* px->sessions */
-	TAILQ_ENTRY(session)	 qentry;	/* px->queue, while queued */
+	/* px->queue while queued; px->shut_pending while a flow is shut_later */
+	TAILQ_ENTRY(session)	 qentry;
 	struct proxy		*px;
 	enum session_state	 state;
 	int			 cfd;
@@ -158,6 +160,8 @@ struct proxy {
 	int64_t			 shed_logged;	/* last "closing new clients" line */
 	struct loop_timer	 resume_timer;	/* listeners after EMFILE */
 	struct loop_timer	 dequeue_timer;	/* hand free slots to the queue */
+	struct session_list	 shut_pending;	/* a flow waits to shut its sink */
+	struct loop_defer	 shut_defer;	/* ... until the pass is over */
 	char			*free_bufs[PROXY_BUF_CACHE];
 	size_t			 nfree_bufs;
 	int			 free_pipes[PROXY_PIPE_CACHE][2];
@@ -349,6 +353,8 @@ session_close(struct session *s, const char *reason)
 	if (s->state == S_QUEUED) {
 		TAILQ_REMOVE(&px->queue, s, qentry);
 		px->nqueued--;
+	} else if (s->up.shut_later || s->down.shut_later) {
+		TAILQ_REMOVE(&px->shut_pending, s, qentry);
 	}
 	session_leave_active(s);
 	session_drop_target(s);
@@ -566,15 +572,38 @@ flow_send(struct session *s, struct flow *f, int fd, bool to_client)
 		f->shut = true;
 		/*
 		 * The last flow to finish needs no shutdown: the session closes
-		 * now and close() sends the FIN (nothing is left unread).
-		 * ENOTCONN: the peer is gone already; the other flow sees it.
+		 * now and close() sends the FIN (nothing is left unread). The
+		 * first waits for the end of the pass, for the other side's
+		 * end often comes in the same batch of events (a server's FIN
+		 * and its client's, after a "Connection: close" answer): then
+		 * no shutdown(2) at all, as with HAProxy.
 		 */
-		if (!other->shut && shutdown(fd, SHUT_WR) == -1 && errno != ENOTCONN) {
-			session_abort(s, to_client ? "client-reset" : "target-reset");
-			return -1;
+		if (!other->shut) {
+			f->shut_later = true;
+			TAILQ_INSERT_TAIL(&s->px->shut_pending, s, qentry);
+			loop_defer(s->px->loop, &s->px->shut_defer);
 		}
 	}
 	return 0;
+}
+
+/* The deferred half of flow_send's end of a flow: shut its sink now. */
+static void
+proxy_on_shut_defer(struct loop *l, void *arg)
+{
+	struct proxy *px = arg;
+	struct session *s;
+
+	(void)l;
+	while ((s = TAILQ_FIRST(&px->shut_pending)) != NULL) {
+		bool up = s->up.shut_later;
+
+		TAILQ_REMOVE(&px->shut_pending, s, qentry);
+		s->up.shut_later = s->down.shut_later = false;
+		/* ENOTCONN: the peer is gone already; the other flow sees it. */
+		if (shutdown(up ? s->tfd : s->cfd, SHUT_WR) == -1 && errno != ENOTCONN)
+			session_abort(s, up ? "target-reset" : "client-reset");
+	}
 }
 
 /* Moves bytes from the socket into f's pipe, then forwards at once. */
@@ -1113,6 +1142,8 @@ proxy_new(struct loop *l, struct pool *pool, struct balancer *b,
 		    (int)rl.rlim_cur : INT_MAX;
 	}
 	loop_timer_init(&px->dequeue_timer, proxy_on_dequeue, px);
+	TAILQ_INIT(&px->shut_pending);
+	loop_defer_init(&px->shut_defer, proxy_on_shut_defer, px);
 	if (proxy_set_params(px, params) == -1) {
 		free(px);
 		return NULL;
@@ -1211,6 +1242,7 @@ proxy_free(struct proxy *px)
 		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): session_close unlinks s */
 		session_close(s, "shutdown");
 	loop_timer_cancel(px->loop, &px->dequeue_timer);
+	loop_defer_cancel(px->loop, &px->shut_defer);
 	caches_trim(px);
 	message_unref(px->msg);
 	free(px);

@@ -1,6 +1,7 @@
 /*
  * Unit tests for loop.c: the timer heap (order, cancel, re-arm, callbacks
- * that re-arm or free), and fd dispatch over real pipes and socketpairs.
+ * that re-arm or free), fd dispatch over real pipes and socketpairs, and
+ * deferred calls (after the pass's I/O, before its timers).
  */
 #include "autoconfig.h"
 
@@ -407,6 +408,148 @@ START_TEST(test_io_unwatch_closing_then_reuse)
 }
 END_TEST
 
+/* Interest switched off and on again inside one pass still holds. */
+static void
+flip_cb(struct loop *l, int fd, short revents, void *arg)
+{
+	struct io_rec *r = arg;
+	char c;
+
+	r->calls++;
+	r->revents = revents;
+	ck_assert_int_eq(read(fd, &c, 1), 1);
+	ck_assert_int_eq(loop_set_events(l, fd, 0), 0);
+	ck_assert_int_eq(loop_set_events(l, fd, POLLOUT), 0);
+	ck_assert_int_eq(loop_set_events(l, fd, r->unwatch_fd ? POLLIN : 0), 0);
+}
+
+START_TEST(test_io_interest_changes_within_a_pass)
+{
+	struct loop *l = loop_new();
+	struct io_rec r = { .unwatch_fd = 1 };	/* here: 1 = stay readable */
+	int p[2];
+
+	ck_assert_int_eq(pipe2(p, O_NONBLOCK), 0);
+	ck_assert_int_eq(loop_watch(l, p[0], POLLIN, flip_cb, &r), 0);
+	ck_assert_int_eq(write(p[1], "ab", 2), 2);
+	ck_assert_int_eq(loop_run_once(l, 1000), 0);
+	ck_assert_int_eq(r.calls, 1);
+	ck_assert_int_eq(loop_run_once(l, 1000), 0);	/* still readable: "b" */
+	ck_assert_int_eq(r.calls, 2);
+	ck_assert(r.revents == POLLIN);
+	r.unwatch_fd = 0;				/* now park it */
+	ck_assert_int_eq(write(p[1], "cd", 2), 2);
+	ck_assert_int_eq(loop_run_once(l, 1000), 0);
+	ck_assert_int_eq(r.calls, 3);
+	ck_assert_int_eq(loop_run_once(l, 0), 0);	/* "d" waits, parked */
+	ck_assert_int_eq(r.calls, 3);
+	loop_unwatch(l, p[0]);
+	close(p[0]);
+	close(p[1]);
+	loop_free(l);
+}
+END_TEST
+
+/* Deferred calls: what they saw of the pass, and in what order. */
+struct defer_rec {
+	struct loop_defer	 d;
+	struct loop_timer	 t;
+	struct record		 rec;
+	int			 io_calls;	/* when the deferred call ran */
+	int			 again;		/* times it re-arms itself */
+};
+
+static void
+defer_io_cb(struct loop *l, int fd, short revents, void *arg)
+{
+	struct defer_rec *x = arg;
+	char c;
+
+	(void)revents;
+	ck_assert_int_eq(read(fd, &c, 1), 1);
+	x->rec.order[x->rec.n++] = 1;
+	loop_defer(l, &x->d);		/* twice in a pass: runs once */
+}
+
+static void
+defer_fn(struct loop *l, void *arg)
+{
+	struct defer_rec *x = arg;
+
+	x->rec.order[x->rec.n++] = 2;
+	if (x->again-- > 0)
+		loop_defer(l, &x->d);
+}
+
+static int64_t
+defer_timer_fn(struct loop *l, struct loop_timer *t, void *arg)
+{
+	struct defer_rec *x = arg;
+
+	(void)l;
+	(void)t;
+	x->rec.order[x->rec.n++] = 3;
+	return LOOP_TIMER_STOP;
+}
+
+START_TEST(test_defer_after_io_before_timers)
+{
+	struct loop *l = loop_new();
+	struct defer_rec x = { .again = 0 };
+	int p[2], q[2];
+
+	loop_defer_init(&x.d, defer_fn, &x);
+	loop_timer_init(&x.t, defer_timer_fn, &x);
+	ck_assert_int_eq(pipe2(p, O_NONBLOCK), 0);
+	ck_assert_int_eq(pipe2(q, O_NONBLOCK), 0);
+	ck_assert_int_eq(loop_watch(l, p[0], POLLIN, defer_io_cb, &x), 0);
+	ck_assert_int_eq(loop_watch(l, q[0], POLLIN, defer_io_cb, &x), 0);
+	ck_assert_int_eq(write(p[1], "x", 1), 1);
+	ck_assert_int_eq(write(q[1], "x", 1), 1);
+	loop_timer_add(l, &x.t, 0);
+	ck_assert_int_eq(loop_run_once(l, 1000), 0);
+	/* Both fds in one batch: I/O, I/O, the deferred call once, the timer. */
+	ck_assert_int_eq(x.rec.n, 4);
+	ck_assert_int_eq(x.rec.order[0], 1);
+	ck_assert_int_eq(x.rec.order[1], 1);
+	ck_assert_int_eq(x.rec.order[2], 2);
+	ck_assert_int_eq(x.rec.order[3], 3);
+	ck_assert(!loop_defer_armed(&x.d));
+	loop_unwatch(l, p[0]);
+	loop_unwatch(l, q[0]);
+	close(p[0]); close(p[1]); close(q[0]); close(q[1]);
+	loop_free(l);
+}
+END_TEST
+
+START_TEST(test_defer_rearm_cancel_and_no_wait)
+{
+	struct loop *l = loop_new();
+	struct defer_rec x = { .again = 1 };
+	int64_t start;
+
+	loop_defer_init(&x.d, defer_fn, &x);
+	/* Armed outside a pass: the next poll must not wait for anything. */
+	loop_defer(l, &x.d);
+	start = loop_clock_monotonic_ms();
+	ck_assert_int_eq(loop_run_once(l, 5000), 0);
+	ck_assert_int_eq(x.rec.n, 1);
+	/* It re-armed itself: that waits for the next pass, again without waiting. */
+	ck_assert(loop_defer_armed(&x.d));
+	ck_assert_int_eq(loop_run_once(l, 5000), 0);
+	ck_assert_int_eq(x.rec.n, 2);
+	ck_assert_int_lt(loop_clock_monotonic_ms() - start, 2500);
+	/* Cancelled, it never runs. */
+	loop_defer(l, &x.d);
+	loop_defer_cancel(l, &x.d);
+	loop_defer_cancel(l, &x.d);	/* twice is harmless */
+	ck_assert(!loop_defer_armed(&x.d));
+	ck_assert_int_eq(loop_run_once(l, 0), 0);
+	ck_assert_int_eq(x.rec.n, 2);
+	loop_free(l);
+}
+END_TEST
+
 static int64_t
 stop_loop(struct loop *l, struct loop_timer *t, void *arg)
 {
@@ -452,6 +595,9 @@ loop_suite(void)
 	tcase_add_test(tc, test_io_unwatch_other_during_dispatch);
 	tcase_add_test(tc, test_io_many_fds);
 	tcase_add_test(tc, test_io_unwatch_closing_then_reuse);
+	tcase_add_test(tc, test_io_interest_changes_within_a_pass);
+	tcase_add_test(tc, test_defer_after_io_before_timers);
+	tcase_add_test(tc, test_defer_rearm_cancel_and_no_wait);
 	tcase_add_test(tc, test_run_until_stop_by_timer);
 	suite_add_tcase(s, tc);
 	return s;
