@@ -340,15 +340,10 @@ ackport_listen(struct ackport *ap, const struct net_addr *a, struct net_addr *bo
     char *err, size_t errlen)
 {
 	struct ack_listener *ln;
-	char text[NET_ADDRSTRLEN];
 	int fd;
 
-	if ((fd = net_listen(a, 128, true)) == -1) {
-		snprintf(err, errlen, "listen on %s: %s",
-		    net_addr_text((const struct sockaddr *)&a->ss, text, sizeof(text)),
-		    strerror(errno));
+	if ((fd = net_listen(a, 128, NET_LISTEN_REUSEPORT, err, errlen)) == -1)
 		return -1;
-	}
 	if ((ln = calloc(1, sizeof(*ln))) == NULL ||
 	    loop_watch(ap->loop, fd, POLLIN, ackport_on_accept, ln) == -1) {
 		snprintf(err, errlen, "ack listener: %s", strerror(errno));

@@ -312,17 +312,21 @@ net_is_loopback(const struct sockaddr *sa)
 }
 
 int
-net_listen(const struct net_addr *a, int backlog, bool reuseport)
+net_listen(const struct net_addr *a, int backlog, unsigned flags, char *err,
+    size_t errlen)
 {
-	int fd, one = 1;
+	char text[NET_ADDRSTRLEN];
+	int fd, saved, one = 1;
 
 	fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
-		return -1;
+		goto fail;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1)
 		goto bad;
-	if (reuseport &&
+	if ((flags & NET_LISTEN_REUSEPORT) &&
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == -1)
+		goto bad;
+	if ((flags & NET_LISTEN_NODELAY) && net_set_nodelay(fd) == -1)
 		goto bad;
 	if (a->ss.ss_family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) == -1)
@@ -333,11 +337,16 @@ net_listen(const struct net_addr *a, int backlog, bool reuseport)
 		goto bad;
 	return fd;
 bad:
-	{
-		int saved = errno;
-		close(fd);
-		errno = saved;
-	}
+	saved = errno;
+	close(fd);
+	errno = saved;
+fail:
+	saved = errno;
+	if (err != NULL)
+		snprintf(err, errlen, "listen on %s: %s",
+		    net_addr_text((const struct sockaddr *)&a->ss, text, sizeof(text)),
+		    strerror(saved));
+	errno = saved;
 	return -1;
 }
 

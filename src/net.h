@@ -49,8 +49,14 @@ bool		 net_is_loopback(const struct sockaddr *);
 /* "0", "65535": strict, no sign, no garbage. */
 int		 net_parse_port(const char *, uint16_t *);
 
-/* Listening socket (SO_REUSEADDR, optionally SO_REUSEPORT). */
-int		 net_listen(const struct net_addr *, int backlog, bool reuseport);
+/*
+ * Listening socket (SO_REUSEADDR, and what flags ask). On failure, errno
+ * and, unless err is NULL, "listen on ADDR: reason" in err.
+ */
+#define NET_LISTEN_REUSEPORT	0x1	/* a second daemon may bind it too */
+#define NET_LISTEN_NODELAY	0x2	/* inherited by every accepted socket */
+int		 net_listen(const struct net_addr *, int backlog, unsigned flags,
+		    char *err, size_t errlen);
 /* Starts a non-blocking connect; returns the fd (EINPROGRESS is success). */
 int		 net_connect(const struct sockaddr *, socklen_t);
 /* 0 once connected, else the errno of the failed connect. */

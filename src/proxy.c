@@ -1176,20 +1176,12 @@ proxy_listen(struct proxy *px, const struct net_addr *a, struct net_addr *bound,
     char *err, size_t errlen)
 {
 	struct listener *ln;
-	char text[NET_ADDRSTRLEN];
 	int fd;
 
 	/* Accepted sockets inherit TCP_NODELAY: one setsockopt, not one each. */
-	if ((fd = net_listen(a, 1024, true)) == -1 || net_set_nodelay(fd) == -1) {
-		int saved = errno;
-
-		if (fd != -1)
-			close_fd(fd);
-		snprintf(err, errlen, "listen on %s: %s",
-		    net_addr_text((const struct sockaddr *)&a->ss, text, sizeof(text)),
-		    strerror(saved));
+	if ((fd = net_listen(a, 1024, NET_LISTEN_REUSEPORT | NET_LISTEN_NODELAY,
+	    err, errlen)) == -1)
 		return -1;
-	}
 	if ((ln = calloc(1, sizeof(*ln))) == NULL ||
 	    loop_watch(px->loop, fd, POLLIN, proxy_on_accept, ln) == -1) {
 		snprintf(err, errlen, "listener: %s", strerror(errno));

@@ -6,8 +6,11 @@
 
 #include <arpa/inet.h>
 #include <check.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -200,10 +203,20 @@ START_TEST(test_listen_connect_loopback)
 	int lfd, cfd, afd;
 
 	ck_assert_int_eq(net_parse_listen("127.0.0.1:0", "localhost", &a, err, sizeof(err)), 0);
-	lfd = net_listen(&a, 16, true);
+	lfd = net_listen(&a, 16, NET_LISTEN_NODELAY, NULL, 0);
 	ck_assert_int_ge(lfd, 0);
 	ck_assert_int_eq(net_local_addr(lfd, &bound), 0);
 	ck_assert_uint_ne(net_addr_port((struct sockaddr *)&bound.ss), 0);
+	{
+		/* Taken without SO_REUSEPORT: the error names the address. */
+		char want[64];
+
+		snprintf(want, sizeof(want), "listen on 127.0.0.1:%u: ",
+		    net_addr_port((struct sockaddr *)&bound.ss));
+		ck_assert_int_eq(net_listen(&bound, 16, 0, err, sizeof(err)), -1);
+		ck_assert_int_eq(errno, EADDRINUSE);
+		ck_assert_msg(strncmp(err, want, strlen(want)) == 0, "error: %s", err);
+	}
 	cfd = net_connect((struct sockaddr *)&bound.ss, bound.len);
 	ck_assert_int_ge(cfd, 0);
 	p = (struct pollfd){ .fd = cfd, .events = POLLOUT };
@@ -214,6 +227,14 @@ START_TEST(test_listen_connect_loopback)
 	ck_assert_int_eq(poll(&p, 1, 5000), 1);
 	afd = accept(lfd, NULL, NULL);
 	ck_assert_int_ge(afd, 0);
+	{
+		/* TCP_NODELAY was set once, on the listener, and inherited. */
+		int on = 0;
+		socklen_t len = sizeof(on);
+
+		ck_assert_int_eq(getsockopt(afd, IPPROTO_TCP, TCP_NODELAY, &on, &len), 0);
+		ck_assert_int_eq(on, 1);
+	}
 	close(afd);
 	close(cfd);
 
