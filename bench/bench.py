@@ -49,7 +49,8 @@ CONF = os.path.join(HERE, "conf")
 PACKAGES = ["haproxy", "nginx", "libnginx-mod-stream", "pen", "wrk"]
 STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so"
 PROXIES = ["harmonyd", "haproxy", "nginx", "pen"]
-ROWS = ["direct"] + PROXIES
+# "base" is a second harmonyd build (--base PATH), to measure a change A/B.
+ROWS = ["direct", "harmonyd", "base", "haproxy", "nginx", "pen"]
 WORKLOADS = ["ka", "close", "bulk", "idle"]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -366,8 +367,9 @@ class Bench:
         os.makedirs(d, exist_ok=True)
         b1, b2 = self.backend_ports
         lp = os.path.join(d, "stdout.log")
-        if name == "harmonyd":
-            argv = [self.args.harmonyd, "--listen", f"127.0.0.1:{port}",
+        if name in ("harmonyd", "base"):
+            binary = self.args.harmonyd if name == "harmonyd" else self.args.base
+            argv = [binary, "--listen", f"127.0.0.1:{port}",
                     "--target", f"127.0.0.1:{b1}", "--target", f"127.0.0.1:{b2}",
                     "--no-persistent", "--balance", "leastconn",
                     "--ack-port", "0", "--http", "0", "-q"]
@@ -851,8 +853,11 @@ def main():
     ap.add_argument("--duration", type=int, default=5, help="seconds per measurement")
     ap.add_argument("--warmup", type=int, default=1, help="seconds of warm-up")
     ap.add_argument("--idle", type=int, default=8000, help="idle connections")
-    ap.add_argument("--proxies", default=",".join(ROWS),
+    ap.add_argument("--proxies", default=",".join(["direct"] + PROXIES),
                     help="comma-separated subset of " + ",".join(ROWS))
+    ap.add_argument("--base", metavar="PATH",
+                    help="another harmonyd build, measured as the row 'base' "
+                         "beside the others (an A/B of a change)")
     ap.add_argument("--workloads", default=",".join(WORKLOADS),
                     help="comma-separated subset of " + ",".join(WORKLOADS))
     ap.add_argument("--budget", type=int, default=840,
@@ -873,6 +878,14 @@ def main():
             ap.error(f"unknown workload {w}")
     if "haproxy" not in args.proxies:
         ap.error("haproxy is the reference row: keep it in --proxies")
+    if args.base:
+        args.base = os.path.abspath(args.base)
+        if not os.access(args.base, os.X_OK):
+            ap.error(f"--base {args.base}: not an executable")
+        if "base" not in args.proxies:
+            args.proxies.append("base")
+    elif "base" in args.proxies:
+        ap.error("the row 'base' needs --base PATH")
 
     def on_term(signo, _frame):
         raise KeyboardInterrupt(f"signal {signo}")
