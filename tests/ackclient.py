@@ -126,3 +126,107 @@ class RefClient:
         for s in self.open:
             s.close()
         self.open = []
+
+
+class NodeClient:
+    """node-harmony's lib/client.js as it really behaves, message queue and
+    all (RefClient above is the tidy version of what it sends).
+
+    The original keeps one list of messages. Every connection first adds
+    `ID:<id>:` (or, with no id yet, `NID::`, `BAL:<w>:`, `SPORT:<p>:`) and
+    writes the whole list; an answer removes the messages it repeats; a
+    `BID` adds `NID::` (for the next connection) and removes nothing, so
+    the message that got it is sent again on every later connection. The
+    answers are read as node does: each chunk split on ':' onto one token
+    list per connection, a recognised pair taken off the *front* of that
+    list. `BYE:` goes out only once the list is empty; otherwise the socket
+    is left open (node never closes it; the server's idle timeout does).
+    heartbeat() is one tick of the client's `ack` interval.
+    """
+
+    OPEN_MAX = 6    # sockets kept open here; the server would idle them out
+
+    def __init__(self, ack_port, port, weight=500, source=None):
+        self.ack_port = ack_port
+        self.port = port
+        self.weight = weight
+        self.source = source
+        self.id = None
+        self.messages = []
+        self.closed = False
+        self.open = []
+        self.answers = []           # every (verb, arg) pair read, for tests
+
+    def _remove(self, msg):
+        self.messages = [m for m in self.messages if m != msg]
+
+    def _on_data(self, buf, text):
+        buf.extend(text.split(':'))
+        b = 0
+        while b < len(buf):
+            tok = buf[b]
+            more = b + 1 < len(buf)
+            if tok == 'NID' and more:
+                self.id = buf[b + 1]
+                del buf[0:2]
+                self._remove('NID::')
+                continue
+            if tok == 'ID' and more:
+                self._remove('ID:%s:' % self.id)
+                del buf[0:2]
+                continue
+            if tok == 'BID' and more:
+                self.messages.append('NID::')
+            if tok in ('BAL', 'SPORT', 'ACK') and more:
+                self._remove('%s:%s:' % (tok, buf[b + 1]))
+                del buf[0:2]
+                continue
+            b += 1
+
+    def _csock(self, quiet=0.4, timeout=10.0):
+        s = h.connect(self.ack_port, source=self.source, timeout=timeout)
+        if self.id:
+            self.messages.append('ID:%s:' % self.id)
+        else:
+            self.messages += ['NID::', 'BAL:%d:' % self.weight,
+                              'SPORT:%d:' % self.port]
+        s.sendall(''.join(self.messages).encode())
+        buf, bye = [], False
+        s.settimeout(quiet)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                break
+            except ConnectionResetError:
+                chunk = b''
+            if not chunk:
+                break
+            text = chunk.decode('utf-8', 'replace')
+            self.answers += tokens(chunk)
+            self._on_data(buf, text)
+            if not self.messages:
+                s.sendall(b'BYE:')
+                bye = True
+                break
+        if bye:
+            s.close()
+        else:
+            self.open.append(s)
+            while len(self.open) > self.OPEN_MAX:
+                self.open.pop(0).close()
+
+    def start(self):
+        """new client(...): the first connection registers."""
+        self._csock()
+
+    def heartbeat(self):
+        if not self.closed:
+            self.messages.append('ACK:%s:' % self.id)
+            self._csock()
+
+    def shutdown(self):
+        for s in self.open:
+            s.close()
+        self.open = []
