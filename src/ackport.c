@@ -289,6 +289,8 @@ ackport_set_params(struct ackport *ap, const struct ackport_params *p)
 	char *token = NULL;
 	struct net_cidr *allow = NULL;
 	struct ack_conn *c;
+	size_t nrevoked = 0;
+	bool revoke;
 
 	if (p->token != NULL && (token = strdup(p->token)) == NULL)
 		return -1;
@@ -299,6 +301,11 @@ ackport_set_params(struct ackport *ap, const struct ackport_params *p)
 		}
 		memcpy(allow, p->allow, p->nallow * sizeof(*allow));
 	}
+	/* A rotated token revokes what the old one proved (issue 13 item 14). */
+	revoke = ap->token == NULL ? token != NULL :
+	    token == NULL || strcmp(ap->token, token) != 0;
+	if (ap->token != NULL)
+		explicit_bzero(ap->token, strlen(ap->token));
 	free(ap->token);
 	free(ap->allow);
 	ap->token = token;
@@ -308,10 +315,17 @@ ackport_set_params(struct ackport *ap, const struct ackport_params *p)
 	ap->max_conns = p->max_conns ? p->max_conns : ACKPORT_MAX_CONNS;
 	ap->max_per_peer = p->max_per_peer ? p->max_per_peer : ACKPORT_MAX_PER_PEER;
 	TAILQ_FOREACH(c, &ap->conns, entry) {
+		if (revoke && c->sess.authed)
+			nrevoked++;
+		if (revoke)
+			ack_session_revoke(&c->sess);
 		c->policy.token = ap->token;
 		c->policy.peer_allowed = peer_allowed(ap,
 		    (const struct sockaddr *)&c->sess.peer.ss);
 	}
+	if (nrevoked > 0)
+		log_info("ack: token changed: %zu connections must authenticate again",
+		    nrevoked);
 	return 0;
 }
 

@@ -38,7 +38,11 @@ struct ackport_params {
 
 struct ackport	*ackport_new(struct loop *, struct pool *, const struct ackport_params *);
 void		 ackport_free(struct ackport *);
-/* New token and allow-list apply to new connections and new messages. */
+/*
+ * New token and allow-list apply to new connections and new messages. A
+ * changed token also revokes the AUTH of every open connection: it must
+ * authenticate again with the new one before it writes.
+ */
 int		 ackport_set_params(struct ackport *, const struct ackport_params *);
 int		 ackport_listen(struct ackport *, const struct net_addr *,
 		    struct net_addr *bound, char *err, size_t errlen);

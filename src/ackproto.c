@@ -24,6 +24,13 @@ ack_session_init(struct ack_session *s, struct pool *pool,
 	s->peer = *peer;
 }
 
+void
+ack_session_revoke(struct ack_session *s)
+{
+	s->authed = false;
+	s->has_host = false;	/* HOST: needed the token too */
+}
+
 size_t
 ack_pending(const struct ack_session *s)
 {

@@ -77,5 +77,10 @@ enum ack_result	 ack_feed(struct ack_session *, const char *data, size_t len,
 		    struct ack_out *, size_t *used);
 /* Bytes of a partial message held by the parser. */
 size_t		 ack_pending(const struct ack_session *);
+/*
+ * The token changed (SIGHUP): what AUTH proved no longer holds, so the
+ * session writes again only after an AUTH with the new token.
+ */
+void		 ack_session_revoke(struct ack_session *);
 
 #endif
