@@ -13,6 +13,7 @@
 #include "ackproto.h"
 #include "log.h"
 #include "pool.h"
+#include "selfaddr.h"
 
 void
 ack_session_init(struct ack_session *s, struct pool *pool,
@@ -115,28 +116,64 @@ bound_target(const struct ack_session *s)
 	return s->bound ? pool_find_id(s->pool, s->bound) : NULL;
 }
 
+/* A re-registration after a BID: the host's lost target, or its deleted key. */
+static bool
+nid_again(struct ack_session *s, const struct net_addr *a, struct ack_out *out,
+    enum ack_result *r)
+{
+	struct target *t;
+	const char *key;
+
+	if ((t = pool_find_lost(s->pool, (const struct sockaddr *)&a->ss)) != NULL) {
+		s->bound = t->id;
+		pool_ack(t);
+		key = t->key;
+	} else if ((key = pool_deleted_lost(s->pool,
+	    (const struct sockaddr *)&a->ss)) != NULL) {
+		s->bound = 0;		/* removed: stays removed */
+	} else {
+		return false;
+	}
+	*r = answer(out, "NID", key, TARGET_KEY_LEN) ? ACK_CONTINUE : ACK_CLOSE;
+	return true;
+}
+
 static enum ack_result
 verb_nid(struct ack_session *s, struct ack_out *out)
 {
 	struct net_addr a = s->has_host ? s->host : s->peer;
 	struct target *t;
+	enum ack_result r;
 	bool created;
 
 	if (s->registrations >= ACK_MAX_NID_PER_CONN)
 		return answer_err(out, "limit", ACK_CLOSE);
+	s->registrations++;
+	net_addr_set_port((struct sockaddr *)&a.ss, 0);
+	if (s->lost && nid_again(s, &a, out, &r))
+		return r;
 	if (s->policy->may_register != NULL &&
 	    !s->policy->may_register(s->policy->arg, &s->peer))
 		return answer_err(out, "rate", ACK_CLOSE);
-	net_addr_set_port((struct sockaddr *)&a.ss, 0);
 	t = pool_register(s->pool, TARGET_SRC_ACK, (struct sockaddr *)&a.ss, a.len,
 	    TARGET_WEIGHT_DEFAULT, s->ttl_ms, &created);
 	if (t == NULL) {
 		log_warn("ack: register %s", s->has_host ? "HOST" : "peer");
 		return answer_err(out, errno == ENOSPC ? "full" : "internal", ACK_CLOSE);
 	}
-	s->registrations++;
-	s->bound = t->id;
-	log_info("ack: target %u registered from %s (no port yet)", (unsigned)t->id, t->host);
+	s->bound = s->created = t->id;
+	if (s->lost) {
+		/* Once per target: the next ones reuse it (nid_again). */
+		t->lost = true;
+		log_warnx("ack: target %u (%s) registered without a port: the client"
+		    " re-registered after BID without SPORT (node-harmony clients do"
+		    " after a restart of harmonyd without --state-file, or a removal);"
+		    " it is never chosen. Use --state-file so keys survive restarts,"
+		    " and restart the client", (unsigned)t->id, t->host);
+	} else {
+		log_info("ack: target %u registered from %s (no port yet)",
+		    (unsigned)t->id, t->host);
+	}
 	return answer(out, "NID", t->key, TARGET_KEY_LEN) ? ACK_CONTINUE : ACK_CLOSE;
 }
 
@@ -159,18 +196,68 @@ verb_bal(struct ack_session *s, const char *arg, size_t len, struct ack_out *out
 	return answer(out, "BAL", arg, len) ? ACK_CONTINUE : ACK_CLOSE;
 }
 
+/*
+ * A SPORT refused: a target this connection's NID made and that has no
+ * port is of no use (it could never get that port), so it goes; a client
+ * that retries must not leave one behind each time.
+ */
+static void
+sport_refused(struct ack_session *s, struct target *t)
+{
+	if (s->created == t->id && t->port == 0 && t->active == 0) {
+		s->bound = s->created = 0;
+		pool_remove(t);
+	}
+}
+
 static enum ack_result
 verb_sport(struct ack_session *s, const char *arg, size_t len, struct ack_out *out)
 {
-	struct target *t = bound_target(s);
+	struct target *t = bound_target(s), *dup;
+	struct sockaddr_storage want;
+	char name[NET_ADDRSTRLEN], what[NET_ADDRSTRLEN];
+	const char *own, *why;
+	uint32_t dup_id = 0;
+	enum target_source dup_src = TARGET_SRC_ACK;
 	int64_t port;
 
 	if (t == NULL)
 		return answer_err(out, "unbound", ACK_CONTINUE);
 	if ((port = parse_number(arg, len, 5)) < 1 || port > 65535)
 		return answer_err(out, "port", ACK_CONTINUE);
-	if (pool_set_port(t, (uint16_t)port) == -1)
-		return answer_err(out, errno == EEXIST ? "conflict" : "port", ACK_CONTINUE);
+	want = t->addr;
+	net_addr_set_port((struct sockaddr *)&want, (uint16_t)port);
+	net_addr_text((const struct sockaddr *)&want, name, sizeof(name));
+	if ((own = selfaddr_match(pool_self(s->pool), (const struct sockaddr *)&want,
+	    what, sizeof(what))) != NULL) {
+		log_warnx("ack: SPORT %s for target %u refused: that is harmonyd's own"
+		    " %s listener (%s); a target there would loop", name,
+		    (unsigned)t->id, own, what);
+		sport_refused(s, t);
+		return answer_err(out, "self", ACK_CONTINUE);
+	}
+	if ((dup = pool_find_addr(s->pool, (const struct sockaddr *)&want)) != NULL &&
+	    dup != t) {
+		dup_id = dup->id;
+		dup_src = dup->source;
+	}
+	if (pool_set_port(t, (uint16_t)port) == -1) {
+		if (errno != EEXIST) {
+			log_warn("ack: SPORT %s for target %u", name, (unsigned)t->id);
+			return answer_err(out, "port", ACK_CONTINUE);
+		}
+		why = dup_src == TARGET_SRC_STATIC ? "conflict" : "exists";
+		log_warnx("ack: SPORT %s for target %u refused (ERR:%s:): target %u"
+		    " has that address, %s", name, (unsigned)t->id, why,
+		    (unsigned)dup_id, dup_src == TARGET_SRC_STATIC ? "a static target" :
+		    "registered over HTTP and alive; deregister it first");
+		sport_refused(s, t);
+		return answer_err(out, why, ACK_CONTINUE);
+	}
+	if (dup_id != 0)
+		log_info("ack: target %u %s replaces target %u (%s), registered again",
+		    (unsigned)t->id, t->name, (unsigned)dup_id,
+		    target_source_name(dup_src));
 	log_info("ack: target %u is %s, weight %u", (unsigned)t->id, t->name,
 	    (unsigned)t->weight);
 	return answer(out, "SPORT", arg, len) ? ACK_CONTINUE : ACK_CLOSE;
@@ -182,8 +269,14 @@ verb_keyed(struct ack_session *s, const char *verb, const char *arg, size_t len,
 {
 	struct target *t = find_key(s, arg, len);
 
-	if (t == NULL)
+	if (t == NULL) {
+		/* Deleted by the operator: answered, so the client stays calm. */
+		if (len == TARGET_KEY_LEN && memchr(arg, '\0', len) == NULL &&
+		    pool_key_deleted(s->pool, arg))
+			return answer(out, verb, arg, len) ? ACK_CONTINUE : ACK_CLOSE;
+		s->lost = true;
 		return answer(out, "BID", arg, len) ? ACK_CONTINUE : ACK_CLOSE;
+	}
 	if (strcmp(verb, "ID") == 0) {
 		s->bound = t->id;
 	} else if (strcmp(verb, "ACK") == 0) {

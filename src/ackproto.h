@@ -10,6 +10,19 @@
  *
  * The session borrows the pool; it holds the id of the target it is bound
  * to, never a pointer.
+ *
+ * Re-registrations (issue 13 item 16): node-harmony's client answers a BID
+ * with a bare NID:: on its next connection, after resending the message
+ * that got the BID, and never sends SPORT again. So a NID on a connection
+ * that has been answered a BID is a re-registration: it gets the host's
+ * one lost port-less target (pool_find_lost), or the key of the one the
+ * operator deleted (pool_deleted_lost), and adds a target only when the
+ * host has neither. A fresh NID (no BID before it) always registers a new
+ * target, so one host may run several clients.
+ *
+ * A deleted key (pool_delete) is answered as if it were known (ACK, ID,
+ * CLOSE repeat it) and binds nothing: BID would make the client register
+ * again, port-less. It stays removed until the client starts afresh.
  */
 #ifndef HARMONY_ACKPROTO_H
 #define HARMONY_ACKPROTO_H
@@ -51,6 +64,8 @@ struct ack_session {
 	struct net_addr		 host;
 	int64_t			 ttl_ms;	/* TTL: given for the next NID; 0 none */
 	unsigned		 registrations;	/* NIDs on this connection */
+	bool			 lost;		/* a BID was answered here */
+	uint32_t		 created;	/* target a NID made here, 0 if none */
 };
 
 /* Output of one ack_feed call. */

@@ -30,6 +30,7 @@
 #include "persist.h"
 #include "pool.h"
 #include "proxy.h"
+#include "selfaddr.h"
 
 /* --- routing ------------------------------------------------------------- */
 
@@ -429,7 +430,8 @@ targets_create(struct api_env *env, const struct api_request *rq,
 	struct api_register reg;
 	struct net_addr peer, addr;
 	struct target *t, *old;
-	char err[API_ERR_MAX], from[NET_HOSTSTRLEN];
+	char err[API_ERR_MAX], from[NET_ADDRSTRLEN], listener[NET_ADDRSTRLEN];
+	const char *ours;
 	const char *tok;
 	size_t toklen = 0;
 	bool created, own, show_key;
@@ -462,6 +464,16 @@ targets_create(struct api_env *env, const struct api_request *rq,
 		return;
 	}
 	net_addr_set_port((struct sockaddr *)&addr.ss, reg.port);
+	if ((ours = selfaddr_match(pool_self(env->pool), (const struct sockaddr *)&addr.ss,
+	    listener, sizeof(listener))) != NULL) {
+		net_addr_text((const struct sockaddr *)&addr.ss, from, sizeof(from));
+		log_warnx("http: target %s refused: harmonyd's own %s listener (%s)",
+		    from, ours, listener);
+		reply_errorf(rp, 409, "%s is harmonyd's own %s listener (%s): a target"
+		    " there would send every client back into harmonyd", from, ours,
+		    listener);
+		return;
+	}
 	old = pool_find_addr(env->pool, (const struct sockaddr *)&addr.ss);
 	if (old != NULL && old->source == TARGET_SRC_STATIC) {
 		reply_errorf(rp, 409, "%s is a static target", old->name);
@@ -698,7 +710,7 @@ api_handle(struct api_env *env, const struct api_request *rq, struct api_reply *
 	case API_TARGET_DELETE:
 		/* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): one_target: t is found */
 		log_info("http: target %u %s deregistered", (unsigned)t->id, t->name);
-		pool_deregister(t);		/* t may be freed */
+		pool_delete(t);			/* t may be freed */
 		reply_empty(rp, 204);
 		break;
 	case API_TARGET_ACK:

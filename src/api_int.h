@@ -26,7 +26,7 @@ int		 api_parse_host(const char *s, struct net_addr *, char *err,
 
 /* api_json.c */
 
-#define API_NSTATES	5	/* values of enum target_state */
+#define API_NSTATES	6	/* values of enum target_state */
 
 /* Adds v (NULL: out of memory, left out) to o as key. */
 void		 api_jset(struct json_object *o, const char *key,

@@ -8,6 +8,7 @@
  */
 #include "autoconfig.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,10 +71,34 @@ api_ms_since(const struct api_env *env, int64_t when)
 	return d > 0 ? d : 0;
 }
 
+/* What an operator should know about t, or JSON null. */
+static struct json_object *
+target_note(const struct target *t)
+{
+	char text[320];
+
+	if (t->port == 0 && t->lost)
+		return json_object_new_string("registered without a port: the client"
+		    " re-registered after BID without SPORT (node-harmony clients do,"
+		    " after a restart of harmonyd without --state-file or a removal);"
+		    " use --state-file so keys survive restarts, and restart the client");
+	if (t->port == 0)
+		return json_object_new_string("no port yet: the client has not sent"
+		    " SPORT; it is never chosen until it does");
+	if (t->slow_warned && t->slow_beats > 0) {
+		snprintf(text, sizeof(text), "heartbeats come %.1f s apart, longer than"
+		    " its %.1f s timeout: it is down between them; heartbeat more often"
+		    " or raise its timeout", (double)t->beat_ms / 1000.0,
+		    (double)t->timeout_ms / 1000.0);
+		return json_object_new_string(text);
+	}
+	return NULL;
+}
+
 struct json_object *
 api_target_json(const struct api_env *env, const struct target *t, bool with_key)
 {
-	struct json_object *o = json_object_new_object();
+	struct json_object *o = json_object_new_object(), *note;
 
 	if (o == NULL)
 		return NULL;
@@ -103,6 +128,10 @@ api_target_json(const struct api_env *env, const struct target *t, bool with_key
 		    api_ms_since(env, t->last_ack)));
 		api_jset(o, "timeout_ms", json_object_new_int64(t->timeout_ms));
 	}
+	if ((note = target_note(t)) != NULL)
+		api_jset(o, "note", note);
+	else
+		jnull(o, "note");
 	if (with_key)
 		api_jset(o, "key", json_object_new_string(t->key));
 	return o;
@@ -210,6 +239,7 @@ api_count_states(const struct api_env *env, size_t counts[API_NSTATES])
 
 const enum target_state api_all_states[API_NSTATES] = {
 	TARGET_UP, TARGET_DOWN, TARGET_FAILING, TARGET_DRAINING, TARGET_STATIC,
+	TARGET_PORTLESS,
 };
 
 struct json_object *

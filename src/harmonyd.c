@@ -28,6 +28,7 @@
 #include "persist.h"
 #include "pool.h"
 #include "proxy.h"
+#include "selfaddr.h"
 #include "state.h"
 #include "daemon.h"
 
@@ -226,6 +227,17 @@ add_static_targets(struct harmonyd *h)
 		    (const struct sockaddr *)&ct->addr.ss, ct->addr.len, ct->weight,
 		    0, &created);
 
+		if (t == NULL && errno == EADDRINUSE) {
+			char name[NET_ADDRSTRLEN], listener[NET_ADDRSTRLEN];
+			const char *what = selfaddr_match(pool_self(h->pool),
+			    (const struct sockaddr *)&ct->addr.ss, listener, sizeof(listener));
+
+			log_error("static target %s is harmonyd's own %s listener (%s):"
+			    " every client would come back in", net_addr_text(
+			    (const struct sockaddr *)&ct->addr.ss, name, sizeof(name)),
+			    what ? what : "", what ? listener : "");
+			return -1;
+		}
 		if (t == NULL) {
 			log_warn("static target %zu", i + 1);
 			return -1;
@@ -247,6 +259,15 @@ warn_if_open(const struct harmonyd *h, const char *what, const struct net_addr *
 		    "and --allow networks may register", what);
 }
 
+/* A target there would loop back into us: the pool refuses it. */
+static void
+own_listener(struct harmonyd *h, const struct net_addr *bound, const char *what)
+{
+	if (selfaddr_add_listener(pool_self(h->pool), (const struct sockaddr *)&bound->ss,
+	    what) == -1)
+		log_warn("%s listener: not known as our own", what);
+}
+
 static int
 start_listeners(struct harmonyd *h)
 {
@@ -261,6 +282,7 @@ start_listeners(struct harmonyd *h)
 		}
 		log_info("listening: ack %s",
 		    net_addr_text((struct sockaddr *)&bound.ss, text, sizeof(text)));
+		own_listener(h, &bound, "ack");
 		warn_if_open(h, "ack port", &bound);
 	}
 	if (strcmp(h->cfg.http, "0") != 0) {
@@ -271,6 +293,7 @@ start_listeners(struct harmonyd *h)
 		}
 		log_info("listening: http %s",
 		    net_addr_text((struct sockaddr *)&bound.ss, text, sizeof(text)));
+		own_listener(h, &bound, "http");
 		warn_if_open(h, "admin HTTP interface", &bound);
 	}
 	/* Last: "listening: clients" tells tests every listener is up. */
@@ -279,6 +302,7 @@ start_listeners(struct harmonyd *h)
 		log_error("--listen %s: %s", h->cfg.listen, err);
 		return -1;
 	}
+	own_listener(h, &bound, "client");
 	log_info("listening: clients %s",
 	    net_addr_text((struct sockaddr *)&bound.ss, text, sizeof(text)));
 	return 0;
@@ -329,11 +353,15 @@ harmonyd_start(struct harmonyd *h)
 		return -1;
 	}
 	loop_timer_add(h->loop, &h->persist_timer, PERSIST_EXPIRE_EVERY_MS);
+	/*
+	 * Listeners first, so that targets are checked against the ports
+	 * bound (pool_self); nothing is accepted before the loop runs.
+	 */
+	if (start_listeners(h) == -1)
+		return -1;
 	if (add_static_targets(h) == -1)
 		return -1;
 	state_start(h);
-	if (start_listeners(h) == -1)
-		return -1;
 	log_info("harmonyd %s: balance %s, persistence %s, %zu static targets, %s loop",
 	    PACKAGE_VERSION, balance_algo_name((enum balance_algo)h->cfg.balance),
 	    h->cfg.persistent ? "on" : "off", h->cfg.ntargets, loop_backend(h->loop));

@@ -9,6 +9,10 @@
  * Each non-static target has one timer, its deadline, whose meaning follows
  * the state (see deadline_when): up and failing wait for the next ack, down
  * waits for removal, draining waits for removal if no ack comes either.
+ *
+ * Deleted keys live in a small array (POOL_DELETED_MAX), searched in full
+ * with constant-time comparisons like the listed keys; the oldest in use
+ * makes room.
  */
 #include "autoconfig.h"
 
@@ -19,13 +23,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "loop.h"
 #include "pool.h"
+#include "selfaddr.h"
 
 #define POOL_TIMEOUT_FALLBACK_MS 60000	/* DESIGN.md: host-timeout 1m */
 
+/* A deleted target's key, and whose it was. */
+struct deleted {
+	char			 key[TARGET_KEY_LEN + 1];	/* "" if free */
+	struct sockaddr_storage	 host;		/* port 0 */
+	bool			 lost;
+	int64_t			 used;		/* loop ms of deletion or last use */
+	int64_t			 keep_ms;	/* remembered this long after */
+};
+
 struct pool {
 	struct loop		*loop;
+	struct selfaddr		*self;
+	struct deleted		*deleted;	/* POOL_DELETED_MAX, when first needed */
 	struct target_list	 targets;	/* listed, in registration order */
 	struct target_list	 unlisted;	/* removed, still referenced */
 	size_t			 count;
@@ -67,7 +84,9 @@ bump(struct pool *p, bool set_changed)
 static enum target_state
 base_state(const struct target *t)
 {
-	return t->source == TARGET_SRC_STATIC ? TARGET_STATIC : TARGET_UP;
+	if (t->source == TARGET_SRC_STATIC)
+		return TARGET_STATIC;
+	return t->port == 0 ? TARGET_PORTLESS : TARGET_UP;
 }
 
 static void
@@ -122,6 +141,14 @@ addr_normalise(const struct sockaddr *sa, socklen_t salen,
 bad:
 	errno = EINVAL;
 	return -1;
+}
+
+/* What addr_normalise may read of a sockaddr of known family. */
+static socklen_t
+sa_len(const struct sockaddr *sa)
+{
+	return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+	    sizeof(struct sockaddr_in);
 }
 
 static uint16_t
@@ -227,6 +254,7 @@ deadline_when(const struct target *t)
 	case TARGET_DRAINING:
 		return add_sat(t->last_ack, removal);
 	case TARGET_UP:
+	case TARGET_PORTLESS:
 	case TARGET_FAILING:
 	case TARGET_STATIC:
 	default:
@@ -258,6 +286,7 @@ deadline_fire(struct loop *l, struct loop_timer *timer, void *arg)
 		return when - now;	/* moved since it was armed */
 	switch (t->state) {
 	case TARGET_UP:
+	case TARGET_PORTLESS:
 	case TARGET_FAILING:
 		t->down_since = now;
 		set_state(t, TARGET_DOWN);
@@ -279,6 +308,10 @@ pool_new(struct loop *l, int64_t default_timeout_ms)
 
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return NULL;
+	if ((p->self = selfaddr_new()) == NULL) {
+		free(p);
+		return NULL;
+	}
 	p->loop = l;
 	TAILQ_INIT(&p->targets);
 	TAILQ_INIT(&p->unlisted);
@@ -303,7 +336,27 @@ pool_free(struct pool *p)
 		TAILQ_REMOVE(&p->unlisted, t, entry);
 		free(t);
 	}
+	if (p->deleted != NULL)
+		explicit_bzero(p->deleted, POOL_DELETED_MAX * sizeof(*p->deleted));
+	free(p->deleted);
+	selfaddr_free(p->self);
 	free(p);
+}
+
+struct selfaddr *
+pool_self(struct pool *p)
+{
+	return p->self;
+}
+
+/* One of our own listeners: EADDRINUSE (pool.h). */
+static bool
+is_self(const struct pool *p, const struct sockaddr_storage *ss)
+{
+	if (selfaddr_match(p->self, (const struct sockaddr *)ss, NULL, 0) == NULL)
+		return false;
+	errno = EADDRINUSE;
+	return true;
 }
 
 void
@@ -419,6 +472,8 @@ pool_restore(struct pool *p, enum target_source src, const struct sockaddr *sa,
 		return NULL;
 	}
 	port = addr_port(&ss);
+	if (port != 0 && is_self(p, &ss))
+		return NULL;
 	if (pool_find_id(p, id) != NULL ||
 	    (port != 0 && find_hostport(p, &ss, port, NULL) != NULL)) {
 		errno = EEXIST;
@@ -449,6 +504,8 @@ pool_register(struct pool *p, enum target_source src,
 		errno = EINVAL;		/* nothing would ever give it a port */
 		return NULL;
 	}
+	if (port != 0 && is_self(p, &ss))
+		return NULL;
 	/*
 	 * Port-less registrations are never merged: each ack connection that
 	 * says NID gets its own target until SPORT. A leaving target is on its
@@ -470,6 +527,7 @@ pool_register(struct pool *p, enum target_source src,
 int
 pool_set_port(struct target *t, uint16_t port)
 {
+	struct sockaddr_storage want;
 	struct target *dup;
 
 	if (port == 0 || !t->listed) {
@@ -478,16 +536,28 @@ pool_set_port(struct target *t, uint16_t port)
 	}
 	if (t->port == port)
 		return 0;
+	want = t->addr;
+	addr_set_port(&want, port);
+	if (is_self(t->pool, &want))
+		return -1;
 	if ((dup = find_hostport(t->pool, &t->addr, port, t)) != NULL) {
-		if (dup->source == TARGET_SRC_STATIC) {
+		/*
+		 * An agent heartbeating over HTTP keeps its target: replacing
+		 * it would turn its key into a BID (issue 13 item 19).
+		 */
+		if (dup->source == TARGET_SRC_STATIC || (dup->source == TARGET_SRC_HTTP &&
+		    !dup->leaving && dup->state != TARGET_DOWN)) {
 			errno = EEXIST;
 			return -1;
 		}
 		/* The same backend registered again: the newer one wins. */
 		pool_remove(dup);
 	}
-	addr_set_port(&t->addr, port);
+	t->addr = want;
 	target_set_names(t);
+	t->lost = false;
+	if (t->state == TARGET_PORTLESS)
+		t->state = TARGET_UP;
 	bump(t->pool, true);
 	return 0;
 }
@@ -515,11 +585,37 @@ pool_set_timeout(struct target *t, int64_t timeout_ms)
 	return 0;
 }
 
+/*
+ * node-harmony's client heartbeats every 5 minutes by default and our host
+ * timeout is 1 minute: such a target is down 4 minutes in 5. One long gap
+ * is an outage; TARGET_SLOW_BEATS in a row is the heartbeat's own pace.
+ */
+static void
+check_pace(struct target *t, int64_t now)
+{
+	t->beat_ms = now - t->last_ack;
+	if (t->beat_ms <= t->timeout_ms) {
+		t->slow_beats = 0;
+		return;
+	}
+	if (t->slow_beats < TARGET_SLOW_BEATS)
+		t->slow_beats++;
+	if (t->slow_beats < TARGET_SLOW_BEATS || t->slow_warned)
+		return;
+	t->slow_warned = true;
+	log_warnx("target %u %s: heartbeats come %.1f s apart, longer than its"
+	    " %.1f s timeout: it is down between them; heartbeat more often, or"
+	    " raise its timeout (--host-timeout, TTL: or \"ttl\")", (unsigned)t->id,
+	    t->port != 0 ? t->name : t->host, (double)t->beat_ms / 1000.0,
+	    (double)t->timeout_ms / 1000.0);
+}
+
 void
 pool_ack(struct target *t)
 {
 	if (t->source == TARGET_SRC_STATIC || !t->listed)
 		return;
+	check_pace(t, loop_now(t->pool->loop));
 	t->last_ack = loop_now(t->pool->loop);
 	if (t->state == TARGET_DOWN) {
 		int64_t now = t->last_ack;
@@ -537,7 +633,7 @@ pool_ack(struct target *t)
 			t->flaps = 0;
 		t->recovered_at = now;
 		t->recovery_ms = mul_sat(t->timeout_ms, (int64_t)1 << t->flaps);
-		set_state(t, TARGET_UP);
+		set_state(t, base_state(t));
 	}
 	deadline_arm(t);
 }
@@ -600,6 +696,119 @@ pool_remove(struct target *t)
 		free(t);
 	else
 		TAILQ_INSERT_TAIL(&p->unlisted, t, entry);
+}
+
+/* The slot for a new deleted key: a free one, an expired one, or the oldest. */
+static struct deleted *
+deleted_slot(struct pool *p, int64_t now)
+{
+	struct deleted *oldest = NULL;
+
+	if (p->deleted == NULL &&
+	    (p->deleted = calloc(POOL_DELETED_MAX, sizeof(*p->deleted))) == NULL)
+		return NULL;
+	for (size_t i = 0; i < POOL_DELETED_MAX; i++) {
+		struct deleted *d = &p->deleted[i];
+
+		if (d->key[0] == '\0' || now - d->used > d->keep_ms)
+			return d;
+		if (oldest == NULL || d->used < oldest->used)
+			oldest = d;
+	}
+	return oldest;
+}
+
+void
+pool_delete(struct target *t)
+{
+	struct pool *p = t->pool;
+	int64_t now = loop_now(p->loop);
+	struct deleted *d;
+
+	if (!t->listed)
+		return;
+	if (t->source != TARGET_SRC_STATIC && (d = deleted_slot(p, now)) != NULL) {
+		memcpy(d->key, t->key, sizeof(d->key));
+		d->host = t->addr;
+		addr_set_port(&d->host, 0);
+		d->lost = t->lost;
+		d->used = now;
+		d->keep_ms = mul_sat(t->timeout_ms, TARGET_DOWN_REMOVE_FACTOR);
+	}
+	pool_deregister(t);		/* t may be freed */
+}
+
+/* A remembered deleted entry, or NULL; expired ones are forgotten here. */
+static struct deleted *
+deleted_live(struct deleted *d, int64_t now)
+{
+	if (d->key[0] == '\0')
+		return NULL;
+	if (now - d->used > d->keep_ms) {
+		explicit_bzero(d, sizeof(*d));
+		return NULL;
+	}
+	return d;
+}
+
+bool
+pool_key_deleted(struct pool *p, const char *key)
+{
+	int64_t now = loop_now(p->loop);
+	struct deleted *found = NULL;
+
+	if (p->deleted == NULL || key == NULL ||
+	    strnlen(key, TARGET_KEY_LEN + 1) != TARGET_KEY_LEN)
+		return false;
+	for (size_t i = 0; i < POOL_DELETED_MAX; i++) {
+		struct deleted *d = &p->deleted[i];
+		unsigned char diff = 0;
+
+		for (size_t j = 0; j < TARGET_KEY_LEN; j++)
+			diff |= (unsigned char)(d->key[j] ^ key[j]);
+		if (diff == 0 && found == NULL)
+			found = d;
+	}
+	if (found == NULL || deleted_live(found, now) == NULL)
+		return false;
+	found->used = now;
+	return true;
+}
+
+const char *
+pool_deleted_lost(struct pool *p, const struct sockaddr *host)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	int64_t now = loop_now(p->loop);
+
+	if (p->deleted == NULL || addr_normalise(host, sa_len(host), &ss, &sslen) == -1)
+		return NULL;
+	for (size_t i = 0; i < POOL_DELETED_MAX; i++) {
+		struct deleted *d = deleted_live(&p->deleted[i], now);
+
+		if (d != NULL && d->lost && addr_same_host(&d->host, &ss)) {
+			d->used = now;
+			return d->key;
+		}
+	}
+	return NULL;
+}
+
+struct target *
+pool_find_lost(const struct pool *p, const struct sockaddr *host)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	struct target *t;
+
+	if (addr_normalise(host, sa_len(host), &ss, &sslen) == -1)
+		return NULL;
+	TAILQ_FOREACH(t, &p->targets, entry) {
+		if (t->lost && t->port == 0 && !t->leaving && addr_same_host(&t->addr, &ss))
+			return t;
+	}
+	return NULL;
 }
 
 struct target *
@@ -683,6 +892,7 @@ target_choosable(const struct target *t, int64_t now)
 		return now >= t->retry_at;
 	case TARGET_DOWN:
 	case TARGET_DRAINING:
+	case TARGET_PORTLESS:
 	default:
 		return false;
 	}
@@ -800,6 +1010,8 @@ target_state_name(enum target_state st)
 		return "draining";
 	case TARGET_STATIC:
 		return "static";
+	case TARGET_PORTLESS:
+		return "portless";
 	}
 	return "unknown";
 }

@@ -12,6 +12,21 @@
  * it back; down for 10 x its timeout removes it. Connect failures put a
  * target into failing with exponential backoff (1 s doubling to 30 s).
  *
+ * A target without a port (an ack NID before its SPORT) is in state
+ * portless: never chosen, never counted as up. A node-harmony client that
+ * got a BID re-registers with a bare NID and never sends SPORT again; the
+ * pool marks such a target lost (target.lost) and ackproto gives every
+ * later re-registration of that host the same one, so the registry does
+ * not grow from one client's re-registrations.
+ *
+ * Deleting a target (pool_delete: HTTP DELETE, the dashboard's Remove)
+ * remembers its key for a while (POOL_DELETED_MAX keys, each for 10 x its
+ * timeout after the last heartbeat that used it): a client that keeps
+ * heartbeating is answered without coming back (ackproto).
+ *
+ * A target at one of harmonyd's own listeners (pool_self) is refused with
+ * EADDRINUSE wherever one is made or given a port.
+ *
  * pool_version() changes on every change an observer (dashboard, state
  * file) cares about; pool_set_version() changes only when the set of
  * targets the balancer chooses from, or their weights, change.
@@ -38,6 +53,8 @@
 #define TARGET_BACKOFF_MAX_MS	30000
 #define POOL_MAX_TARGETS	16384	/* registered ones; beyond: ENOSPC */
 #define TARGET_FLAPS_MAX	5	/* recovery doubles up to 2^5 x timeout */
+#define POOL_DELETED_MAX	1024	/* deleted keys remembered */
+#define TARGET_SLOW_BEATS	2	/* heartbeats in a row slower than the timeout: warn */
 
 enum target_state {
 	TARGET_UP,
@@ -45,6 +62,7 @@ enum target_state {
 	TARGET_FAILING,
 	TARGET_DRAINING,
 	TARGET_STATIC,
+	TARGET_PORTLESS,	/* registered, no port yet: never chosen */
 };
 
 enum target_source {
@@ -54,6 +72,7 @@ enum target_source {
 };
 
 struct pool;
+struct selfaddr;
 
 struct target {
 	TAILQ_ENTRY(target)	 entry;		/* in pool's list while listed */
@@ -78,6 +97,10 @@ struct target {
 	unsigned		 flaps;		/* quick down/up cycles in a row */
 	bool			 listed;	/* false once removed */
 	bool			 leaving;	/* deregistered: removed when idle */
+	bool			 lost;		/* port-less re-registration after a BID */
+	bool			 slow_warned;	/* the slow heartbeat warning was given */
+	unsigned		 slow_beats;	/* heartbeats in a row slower than timeout */
+	int64_t			 beat_ms;	/* time between its last two heartbeats */
 
 	uint64_t		 active;	/* sessions using it now */
 	uint64_t		 total;		/* sessions ever */
@@ -100,6 +123,8 @@ void		 pool_set_default_timeout(struct pool *, int64_t ms);
 int64_t		 pool_default_timeout(const struct pool *);
 /* Called for each target as it is removed (persistence forgets it). */
 void		 pool_set_on_remove(struct pool *, pool_remove_fn *, void *arg);
+/* harmonyd's own listeners and addresses (selfaddr.h), owned by the pool. */
+struct selfaddr	*pool_self(struct pool *);
 
 /*
  * Registers host:port (a numeric sockaddr; its port may be 0 for an ack
@@ -107,7 +132,8 @@ void		 pool_set_on_remove(struct pool *, pool_remove_fn *, void *arg);
  * *created telling which. timeout_ms <= 0 means the pool's default. A static
  * target is in state static and has no deadline. Returns NULL with errno set
  * (ENOMEM, EINVAL for a bad weight or family, ENOSPC beyond
- * POOL_MAX_TARGETS registered targets).
+ * POOL_MAX_TARGETS registered targets, EADDRINUSE for one of our own
+ * listeners: pool_self).
  */
 struct target	*pool_register(struct pool *, enum target_source,
 		    const struct sockaddr *, socklen_t, uint32_t weight,
@@ -115,19 +141,27 @@ struct target	*pool_register(struct pool *, enum target_source,
 /*
  * Brings back a target saved in a state file, with its id and key: it is
  * up (chosen) and goes down if no heartbeat comes within its timeout.
- * -1 with EINVAL (bad values, static source) or EEXIST (id or address taken).
+ * -1 with EINVAL (bad values, static source), EEXIST (id or address taken)
+ * or EADDRINUSE (one of our own listeners).
  */
 struct target	*pool_restore(struct pool *, enum target_source,
 		    const struct sockaddr *, socklen_t, uint32_t weight,
 		    int64_t timeout_ms, uint32_t id, const char *key);
 /*
- * Gives a port-less target its port. If another listed target has that
- * host:port it is replaced (removed), unless it is static: then -1, EEXIST.
+ * Gives a (port-less) target its port: portless becomes up. If another
+ * listed target has that host:port it is replaced (removed: the same
+ * backend registered again), unless it is static, or registered over HTTP
+ * and alive (not down, not leaving): then -1, EEXIST. EADDRINUSE: that is
+ * one of our own listeners.
  */
 int		 pool_set_port(struct target *, uint16_t port);
 int		 pool_set_weight(struct target *, uint32_t weight);
 int		 pool_set_timeout(struct target *, int64_t timeout_ms);
-/* Heartbeat: up again if down, deadline re-armed. No effect on static. */
+/*
+ * Heartbeat: up (or portless) again if down, deadline re-armed. No effect
+ * on static. Heartbeats that come further apart than the timeout,
+ * TARGET_SLOW_BEATS times in a row, are logged once per target.
+ */
 void		 pool_ack(struct target *);
 /* Operator drain (state draining, stays listed) and its undo. */
 void		 pool_drain(struct target *);
@@ -136,6 +170,20 @@ void		 pool_undrain(struct target *);
 void		 pool_deregister(struct target *);
 /* Unlists at once; the memory lives until the last session ends. */
 void		 pool_remove(struct target *);
+/*
+ * An operator's removal (HTTP DELETE): deregisters t and remembers its
+ * key, so that its heartbeats can be told apart from an unknown key's.
+ */
+void		 pool_delete(struct target *);
+/* key is a deleted target's (constant time); a use keeps it remembered. */
+bool		 pool_key_deleted(struct pool *, const char *key);
+/*
+ * The key of a deleted lost target of host (port ignored), or NULL; a use
+ * keeps it remembered.
+ */
+const char	*pool_deleted_lost(struct pool *, const struct sockaddr *host);
+/* A listed lost target of host (port ignored) that is not leaving. */
+struct target	*pool_find_lost(const struct pool *, const struct sockaddr *host);
 
 struct target	*pool_find_id(const struct pool *, uint32_t id);
 /* Compares keys in constant time. Leaving targets are found too. */

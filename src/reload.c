@@ -28,6 +28,7 @@
 #include "persist.h"
 #include "pool.h"
 #include "proxy.h"
+#include "selfaddr.h"
 
 static int
 ackport_params_of(const struct config *cfg, struct ackport_params *ap,
@@ -308,6 +309,9 @@ daemon_reload(struct harmonyd *h)
 			log_warn("SIGHUP: ack port settings");
 		free(allow);
 	}
+	/* The host's addresses may have changed: our own, for pool_self. */
+	if (selfaddr_load_local(pool_self(h->pool)) == -1)
+		log_warn("SIGHUP: local addresses");
 	apply_static_targets(h, &h->cfg);
 	log_info("SIGHUP: configuration reloaded: balance %s, persistence %s, %zu static targets",
 	    balance_algo_name((enum balance_algo)h->cfg.balance),

@@ -19,6 +19,7 @@ def main():
     got = c._exchange([b'NID::', b'BAL:300:', b'SPORT:%d:' % a.port])
     h.check([v for v, _ in got] == ['NID', 'BAL', 'ERR'] and got[2][1] == 'exists',
             'SPORT over an HTTP target: %r' % got)
+    c.key = got[0][1]
     ts = api.targets()
     h.check(len(ts) == 1 and ts[0]['id'] == t['id'] and ts[0]['weight'] == 700,
             'the HTTP target stays, alone: %r' % ts)
