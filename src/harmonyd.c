@@ -269,7 +269,7 @@ own_listener(struct harmonyd *h, const struct net_addr *bound, const char *what)
 }
 
 static int
-start_listeners(struct harmonyd *h)
+start_listeners(struct harmonyd *h, struct net_addr *clients)
 {
 	struct net_addr a, bound;
 	char err[256], text[NET_ADDRSTRLEN];
@@ -296,15 +296,12 @@ start_listeners(struct harmonyd *h)
 		own_listener(h, &bound, "http");
 		warn_if_open(h, "admin HTTP interface", &bound);
 	}
-	/* Last: "listening: clients" tells tests every listener is up. */
 	if (net_parse_listen(h->cfg.listen, h->cfg.host, &a, err, sizeof(err)) == -1 ||
-	    proxy_listen(h->proxy, &a, &bound, err, sizeof(err)) == -1) {
+	    proxy_listen(h->proxy, &a, clients, err, sizeof(err)) == -1) {
 		log_error("--listen %s: %s", h->cfg.listen, err);
 		return -1;
 	}
-	own_listener(h, &bound, "client");
-	log_info("listening: clients %s",
-	    net_addr_text((struct sockaddr *)&bound.ss, text, sizeof(text)));
+	own_listener(h, clients, "client");
 	return 0;
 }
 
@@ -312,6 +309,8 @@ static int
 harmonyd_start(struct harmonyd *h)
 {
 	struct proxy_params pp;
+	struct net_addr clients;
+	char text[NET_ADDRSTRLEN];
 
 	/* First, so that harmonyd_stop may cancel them whatever failed. */
 	loop_timer_init(&h->persist_timer, on_persist_expire, h);
@@ -357,11 +356,14 @@ harmonyd_start(struct harmonyd *h)
 	 * Listeners first, so that targets are checked against the ports
 	 * bound (pool_self); nothing is accepted before the loop runs.
 	 */
-	if (start_listeners(h) == -1)
+	if (start_listeners(h, &clients) == -1)
 		return -1;
 	if (add_static_targets(h) == -1)
 		return -1;
 	state_start(h);
+	/* Last: "listening: clients" tells tests that everything is up. */
+	log_info("listening: clients %s",
+	    net_addr_text((struct sockaddr *)&clients.ss, text, sizeof(text)));
 	log_info("harmonyd %s: balance %s, persistence %s, %zu static targets, %s loop",
 	    PACKAGE_VERSION, balance_algo_name((enum balance_algo)h->cfg.balance),
 	    h->cfg.persistent ? "on" : "off", h->cfg.ntargets, loop_backend(h->loop));
