@@ -198,6 +198,8 @@
 		var tr = el('tr', { 'data-target-id': String(t.id) });
 		var name = el('td', { 'data-field': 'name' });
 		name.appendChild(el('span', { 'class': 'mono' }, t.name));
+		/* What the operator should do about it (port-less, slow heartbeats). */
+		name.appendChild(el('div', { 'class': 'target-note', 'data-field': 'note', 'hidden': '' }));
 		tr.appendChild(name);
 
 		var wtd = el('td', { 'data-field': 'weight' });
@@ -236,6 +238,9 @@
 
 	function updateTargetRow(tr, t) {
 		tr.setAttribute('data-state', t.state);
+		var note = tr.querySelector('.target-note');
+		note.textContent = t.note || '';
+		note.hidden = !t.note;
 		tr.setAttribute('data-weight', String(t.weight));
 		var input = tr.querySelector('.weight-input');
 		/* Never overwrite what someone is typing. */
@@ -517,7 +522,9 @@
 		case 'remove':
 			if (confirmed(b))
 				write('DELETE', API + '/targets/' + id, undefined,
-				    targetName(id) + ' removed (existing sessions finish).').catch(function () {});
+				    targetName(id) + ' removed (existing sessions finish). If its client' +
+				    ' keeps heartbeating, it stays removed until the client registers anew.'
+				    ).catch(function () {});
 			break;
 		case 'forget':
 			write('DELETE', API + '/persistence/' + encodeURIComponent(b.getAttribute('data-client')),
