@@ -16,6 +16,7 @@
 #include "loop.h"
 #include "pool.h"
 #include "ratelimit.h"
+#include "selfaddr.h"
 
 static int64_t fake_now;
 
@@ -112,6 +113,22 @@ nid_key(const struct fixture *f, char key[TARGET_KEY_LEN + 1])
 }
 
 static const char burst[] = "NID::BAL:1000:SPORT:1080:";
+
+/* The registration answered last in f->text; n targets in the pool. */
+static void
+assert_registered_n(struct fixture *f, size_t n)
+{
+	char key[TARGET_KEY_LEN + 1], want[128];
+	struct target *t;
+
+	nid_key(f, key);
+	snprintf(want, sizeof(want), "NID:%s:BAL:1000:SPORT:1080:", key);
+	ck_assert_str_eq(f->text, want);
+	ck_assert_uint_eq(pool_count(f->pool), n);
+	ck_assert_ptr_nonnull(t = pool_find_key(f->pool, key));
+	ck_assert_int_eq(t->state, TARGET_UP);
+	ck_assert(!t->lost);
+}
 
 static void
 assert_registered(struct fixture *f)
@@ -367,6 +384,140 @@ START_TEST(test_ttl_and_bad_ttl)
 }
 END_TEST
 
+/* A new connection from peer on the same pool; the answers start afresh. */
+static void
+new_session(struct fixture *f, const char *peer)
+{
+	struct net_addr a = { .len = sizeof(struct sockaddr_in) };
+	struct sockaddr_in *sin = (struct sockaddr_in *)&a.ss;
+
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(40001);
+	ck_assert_int_eq(inet_pton(AF_INET, peer, &sin->sin_addr), 1);
+	ack_session_init(&f->sess, f->pool, &f->policy, &a);
+	f->textlen = 0;
+	f->text[0] = '\0';
+}
+
+#define ZKEY	"00000000000000000000000000000000"
+
+/* Issue 13 item 16: NID after a BID reuses the host's port-less target. */
+START_TEST(test_reregistration_after_bid)
+{
+	struct fixture *f = fixture_new(NULL, true, "127.0.0.1");
+	char k1[TARGET_KEY_LEN + 1], want[256];
+	struct target *t;
+
+	ck_assert_int_eq(feeds(f, "ACK:" ZKEY ":NID::"), ACK_CONTINUE);
+	ck_assert_int_eq(strncmp(f->text, "BID:" ZKEY ":NID:", 41), 0);
+	memcpy(k1, f->text + 41, TARGET_KEY_LEN);
+	k1[TARGET_KEY_LEN] = '\0';
+	ck_assert_ptr_nonnull(t = pool_find_key(f->pool, k1));
+	ck_assert(t->lost);
+	ck_assert_int_eq(t->state, TARGET_PORTLESS);
+
+	/* The client's next connections: the same target, again and again. */
+	for (int i = 0; i < 3; i++) {
+		new_session(f, "127.0.0.1");
+		feeds(f, "ACK:" ZKEY ":ID:" ZKEY ":NID::NID::ACK:");
+		feeds(f, k1);
+		feeds(f, ":");
+		snprintf(want, sizeof(want), "BID:%s:BID:%s:NID:%s:NID:%s:ACK:%s:",
+		    ZKEY, ZKEY, k1, k1, k1);
+		ck_assert_str_eq(f->text, want);
+		ck_assert_uint_eq(pool_count(f->pool), 1);
+	}
+	/* A fresh NID (a client starting) registers its own target. */
+	new_session(f, "127.0.0.1");
+	feeds(f, burst);
+	assert_registered_n(f, 2);
+	/* Another host that lost its key gets its own one. */
+	new_session(f, "127.0.0.2");
+	feeds(f, "ID:" ZKEY ":NID::");
+	ck_assert_uint_eq(pool_count(f->pool), 3);
+	fixture_free(f);
+}
+END_TEST
+
+/* A deleted key is answered and binds nothing; nothing comes back. */
+START_TEST(test_deleted_key_answered)
+{
+	struct fixture *f = fixture_new(NULL, true, "127.0.0.1");
+	char key[TARGET_KEY_LEN + 1], lost[TARGET_KEY_LEN + 1], want[256];
+
+	feeds(f, burst);
+	nid_key(f, key);
+	pool_delete(pool_find_key(f->pool, key));
+	new_session(f, "127.0.0.1");
+	snprintf(want, sizeof(want), "ACK:%s:ID:%s:", key, key);
+	feeds(f, want);
+	ck_assert_str_eq(f->text, want);
+	ck_assert_uint_eq(pool_count(f->pool), 0);
+
+	new_session(f, "127.0.0.1");
+	feeds(f, "ACK:" ZKEY ":NID::");
+	memcpy(lost, f->text + 41, TARGET_KEY_LEN);
+	lost[TARGET_KEY_LEN] = '\0';
+	pool_delete(pool_find_key(f->pool, lost));
+	new_session(f, "127.0.0.1");
+	feeds(f, "ACK:" ZKEY ":NID::SPORT:1080:");
+	snprintf(want, sizeof(want), "BID:%s:NID:%s:ERR:unbound:", ZKEY, lost);
+	ck_assert_str_eq(f->text, want);
+	ck_assert_uint_eq(pool_count(f->pool), 0);
+	fixture_free(f);
+}
+END_TEST
+
+/* Issue 13 items 6 and 19: SPORT refused, and its port-less target gone. */
+START_TEST(test_sport_refused)
+{
+	struct fixture *f = fixture_new(NULL, true, "127.0.0.1");
+	struct sockaddr_storage ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct target *web;
+	bool created;
+
+	memset(&ss, 0, sizeof(ss));
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(3000);
+	sin->sin_addr.s_addr = htonl(0);
+	ck_assert_int_eq(selfaddr_add_listener(pool_self(f->pool),
+	    (struct sockaddr *)&ss, "client"), 0);
+	feeds(f, "NID::SPORT:3000:");
+	ck_assert_ptr_nonnull(strstr(f->text, ":ERR:self:"));
+	ck_assert_uint_eq(pool_count(f->pool), 0);
+
+	sin->sin_addr.s_addr = htonl(0x7f000001);
+	sin->sin_port = htons(1080);
+	web = pool_register(f->pool, TARGET_SRC_HTTP, (struct sockaddr *)&ss,
+	    sizeof(*sin), 700, 0, &created);
+	ck_assert_ptr_nonnull(web);
+	new_session(f, "127.0.0.1");
+	feeds(f, burst);
+	ck_assert_ptr_nonnull(strstr(f->text, ":BAL:1000:ERR:exists:"));
+	ck_assert_uint_eq(pool_count(f->pool), 1);
+	ck_assert_ptr_eq(pool_find_id(f->pool, web->id), web);
+	ck_assert_uint_eq(web->weight, 700);
+	fixture_free(f);
+}
+END_TEST
+
+/* Issue 13 item 14: a revoked session must authenticate again. */
+START_TEST(test_revoke)
+{
+	struct fixture *f = fixture_new("tok", false, "10.0.0.1");
+
+	ck_assert_int_eq(feeds(f, "AUTH:tok:NID::"), ACK_CONTINUE);
+	ck_assert_uint_eq(pool_count(f->pool), 1);
+	ack_session_revoke(&f->sess);
+	f->policy.token = "new";
+	ck_assert_int_eq(feeds(f, "NID::"), ACK_CLOSE);
+	ck_assert_ptr_nonnull(strstr(f->text, "ERR:auth:"));
+	ck_assert_uint_eq(pool_count(f->pool), 1);
+	fixture_free(f);
+}
+END_TEST
+
 START_TEST(test_nid_limit_per_connection)
 {
 	struct fixture *f = fixture_new(NULL, true, "127.0.0.1");
@@ -459,6 +610,10 @@ ackproto_suite(void)
 	tcase_add_test(tc, test_overlong_token);
 	tcase_add_test(tc, test_binary_garbage);
 	tcase_add_test(tc, test_nid_limit_per_connection);
+	tcase_add_test(tc, test_reregistration_after_bid);
+	tcase_add_test(tc, test_deleted_key_answered);
+	tcase_add_test(tc, test_sport_refused);
+	tcase_add_test(tc, test_revoke);
 	tcase_add_test(tc, test_output_full_closes);
 	tcase_add_test(tc, test_registration_rate_hook);
 	tcase_add_test(tc, test_ratelimit_buckets);

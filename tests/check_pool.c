@@ -18,6 +18,7 @@
 
 #include "loop.h"
 #include "pool.h"
+#include "selfaddr.h"
 
 #define TIMEOUT	1000	/* the pool's default heartbeat timeout, ms */
 
@@ -262,6 +263,208 @@ START_TEST(test_portless)
 	ck_assert_int_eq(pool_set_port(n1, 0), -1);
 	ck_assert_int_eq(errno, EINVAL);
 	ck_assert_uint_eq(pool_count(fx.pool), 4);
+	fx_done(&fx);
+}
+END_TEST
+
+/* Issue 13 item 16: a port-less target is portless, never up. */
+START_TEST(test_portless_state)
+{
+	struct fixture fx;
+	struct target *t;
+
+	fx_init(&fx);
+	t = reg_new(&fx, TARGET_SRC_ACK, "10.0.0.1", 0);
+	ck_assert_int_eq(t->state, TARGET_PORTLESS);
+	ck_assert_str_eq(target_state_name(t->state), "portless");
+	ck_assert(!target_choosable(t, fx.now));
+	fx_advance(&fx, TIMEOUT);
+	ck_assert_int_eq(t->state, TARGET_DOWN);
+	pool_ack(t);
+	ck_assert_int_eq(t->state, TARGET_PORTLESS);	/* back, still no port */
+	pool_drain(t);
+	pool_undrain(t);
+	ck_assert_int_eq(t->state, TARGET_PORTLESS);
+	ck_assert_int_eq(pool_set_port(t, 8080), 0);
+	ck_assert_int_eq(t->state, TARGET_UP);
+	ck_assert(target_choosable(t, fx.now));
+	fx_done(&fx);
+}
+END_TEST
+
+/* Issue 13 item 19: SPORT does not replace a live HTTP target. */
+START_TEST(test_set_port_over_http)
+{
+	struct fixture fx;
+	struct target *web, *n;
+
+	fx_init(&fx);
+	web = reg_new(&fx, TARGET_SRC_HTTP, "10.0.0.1", 8080);
+	n = reg_new(&fx, TARGET_SRC_ACK, "10.0.0.1", 0);
+	errno = 0;
+	ck_assert_int_eq(pool_set_port(n, 8080), -1);
+	ck_assert_int_eq(errno, EEXIST);
+	ck_assert(web->listed);
+	ck_assert_uint_eq(n->port, 0);
+	/* Down (its agent is gone): the new registration takes its place. */
+	fx_advance(&fx, TIMEOUT);
+	pool_ack(n);
+	ck_assert_int_eq(web->state, TARGET_DOWN);
+	ck_assert_int_eq(pool_set_port(n, 8080), 0);
+	ck_assert_uint_eq(fx.removed, 1);
+	ck_assert_uint_eq(pool_count(fx.pool), 1);
+	fx_done(&fx);
+}
+END_TEST
+
+static void
+self_listen(struct fixture *fx, const char *host, uint16_t port, const char *what)
+{
+	struct sockaddr_storage ss;
+
+	make_addr(&ss, host, port);
+	ck_assert_int_eq(selfaddr_add_listener(pool_self(fx->pool),
+	    (struct sockaddr *)&ss, what), 0);
+}
+
+static void
+self_local(struct fixture *fx, const char *host)
+{
+	struct sockaddr_storage ss;
+
+	make_addr(&ss, host, 0);
+	ck_assert_int_eq(selfaddr_add_local(pool_self(fx->pool), (struct sockaddr *)&ss), 0);
+}
+
+/* Registering host:port: 1 refused as one of ours, 0 accepted. */
+static int
+refused(struct fixture *fx, const char *host, uint16_t port)
+{
+	bool created;
+	struct target *t;
+
+	errno = 0;
+	t = reg(fx, TARGET_SRC_HTTP, host, port, 0, &created);
+	if (t != NULL) {
+		pool_remove(t);
+		return 0;
+	}
+	ck_assert_int_eq(errno, EADDRINUSE);
+	return 1;
+}
+
+/* Issue 13 item 6: our own listeners, and what a wildcard covers. */
+START_TEST(test_self_targets)
+{
+	struct fixture fx;
+	struct sockaddr_storage ss;
+	char text[64];
+	struct target *n;
+
+	fx_init(&fx);
+	self_listen(&fx, "127.0.0.1", 3000, "client");
+	self_listen(&fx, "0.0.0.0", 1666, "ack");
+	self_listen(&fx, "::", 1667, "http");
+	self_local(&fx, "192.0.2.7");
+	self_local(&fx, "2001:db8::7");
+
+	ck_assert_int_eq(refused(&fx, "127.0.0.1", 3000), 1);
+	ck_assert_int_eq(refused(&fx, "::ffff:127.0.0.1", 3000), 1);
+	ck_assert_int_eq(refused(&fx, "127.0.0.2", 3000), 0);	/* not bound there */
+	ck_assert_int_eq(refused(&fx, "127.0.0.1", 3001), 0);
+	/* 0.0.0.0:1666 covers 127/8 and the interfaces, not other hosts. */
+	ck_assert_int_eq(refused(&fx, "127.0.0.1", 1666), 1);
+	ck_assert_int_eq(refused(&fx, "127.9.9.9", 1666), 1);
+	ck_assert_int_eq(refused(&fx, "192.0.2.7", 1666), 1);
+	ck_assert_int_eq(refused(&fx, "::ffff:192.0.2.7", 1666), 1);
+	ck_assert_int_eq(refused(&fx, "192.0.2.8", 1666), 0);
+	ck_assert_int_eq(refused(&fx, "::1", 1666), 0);		/* v6only */
+	/* [::]:1667 covers ::1 and the v6 interfaces; v4 is another socket. */
+	ck_assert_int_eq(refused(&fx, "::1", 1667), 1);
+	ck_assert_int_eq(refused(&fx, "2001:db8::7", 1667), 1);
+	ck_assert_int_eq(refused(&fx, "2001:db8::8", 1667), 0);
+	ck_assert_int_eq(refused(&fx, "127.0.0.1", 1667), 0);
+
+	make_addr(&ss, "127.3.0.1", 1666);
+	ck_assert_str_eq(selfaddr_match(pool_self(fx.pool), (struct sockaddr *)&ss,
+	    text, sizeof(text)), "ack");
+	ck_assert_str_eq(text, "0.0.0.0:1666");
+
+	/* SPORT and a state file go through the same check. */
+	n = reg_new(&fx, TARGET_SRC_ACK, "127.0.0.1", 0);
+	errno = 0;
+	ck_assert_int_eq(pool_set_port(n, 3000), -1);
+	ck_assert_int_eq(errno, EADDRINUSE);
+	ck_assert_uint_eq(n->port, 0);
+	make_addr(&ss, "192.0.2.7", 1666);
+	errno = 0;
+	ck_assert_ptr_null(pool_restore(fx.pool, TARGET_SRC_ACK, (struct sockaddr *)&ss,
+	    sizeof(struct sockaddr_in), 500, 0, 77, "0123456789abcdef0123456789abcdef"));
+	ck_assert_int_eq(errno, EADDRINUSE);
+	fx_done(&fx);
+}
+END_TEST
+
+/* Issue 13 item 16: a deleted key is remembered, then forgotten. */
+START_TEST(test_deleted_keys)
+{
+	struct fixture fx;
+	struct sockaddr_storage ss;
+	struct target *t, *lost;
+	char key[TARGET_KEY_LEN + 1], lost_key[TARGET_KEY_LEN + 1];
+
+	fx_init(&fx);
+	t = reg_new(&fx, TARGET_SRC_ACK, "10.0.0.1", 8080);
+	lost = reg_new(&fx, TARGET_SRC_ACK, "10.0.0.1", 0);
+	lost->lost = true;
+	make_addr(&ss, "10.0.0.1", 0);
+	ck_assert_ptr_eq(pool_find_lost(fx.pool, (struct sockaddr *)&ss), lost);
+	memcpy(key, t->key, sizeof(key));
+	memcpy(lost_key, lost->key, sizeof(lost_key));
+	ck_assert(!pool_key_deleted(fx.pool, key));
+	pool_delete(t);
+	pool_delete(lost);
+	ck_assert_uint_eq(pool_count(fx.pool), 0);
+	ck_assert_ptr_null(pool_find_key(fx.pool, key));
+	ck_assert(pool_key_deleted(fx.pool, key));
+	ck_assert_ptr_null(pool_find_lost(fx.pool, (struct sockaddr *)&ss));
+	ck_assert_str_eq(pool_deleted_lost(fx.pool, (struct sockaddr *)&ss), lost_key);
+	make_addr(&ss, "10.0.0.2", 0);
+	ck_assert_ptr_null(pool_deleted_lost(fx.pool, (struct sockaddr *)&ss));
+	key[0] = key[0] == 'a' ? 'b' : 'a';
+	ck_assert(!pool_key_deleted(fx.pool, key));
+	/* A use keeps it; 10 timeouts without one forget it. */
+	memcpy(key, lost_key, sizeof(key));
+	fx_advance(&fx, TARGET_DOWN_REMOVE_FACTOR * TIMEOUT);
+	ck_assert(pool_key_deleted(fx.pool, key));
+	fx_advance(&fx, TARGET_DOWN_REMOVE_FACTOR * TIMEOUT + 1);
+	ck_assert(!pool_key_deleted(fx.pool, key));
+	make_addr(&ss, "10.0.0.1", 0);
+	ck_assert_ptr_null(pool_deleted_lost(fx.pool, (struct sockaddr *)&ss));
+	fx_done(&fx);
+}
+END_TEST
+
+/* Two heartbeats in a row slower than the timeout: warned once. */
+START_TEST(test_slow_heartbeats)
+{
+	struct fixture fx;
+	struct target *t;
+
+	fx_init(&fx);
+	t = reg_new(&fx, TARGET_SRC_ACK, "10.0.0.1", 8080);
+	fx_advance(&fx, 3 * TIMEOUT);
+	pool_ack(t);			/* one long gap: an outage */
+	ck_assert(!t->slow_warned);
+	ck_assert_int_eq(t->beat_ms, 3 * TIMEOUT);
+	fx_advance(&fx, TIMEOUT / 2);
+	pool_ack(t);
+	fx_advance(&fx, 3 * TIMEOUT);
+	pool_ack(t);
+	ck_assert(!t->slow_warned);
+	fx_advance(&fx, 3 * TIMEOUT);
+	pool_ack(t);			/* the second in a row: its pace */
+	ck_assert(t->slow_warned);
 	fx_done(&fx);
 }
 END_TEST
@@ -768,6 +971,7 @@ static const struct {
 	{ TARGET_FAILING, "failing" },
 	{ TARGET_DRAINING, "draining" },
 	{ TARGET_STATIC, "static" },
+	{ TARGET_PORTLESS, "portless" },
 };
 
 START_TEST(test_state_names)
@@ -795,6 +999,11 @@ pool_suite(void)
 	tcase_add_test(tc, test_register_find);
 	tcase_add_test(tc, test_reregister);
 	tcase_add_test(tc, test_portless);
+	tcase_add_test(tc, test_portless_state);
+	tcase_add_test(tc, test_set_port_over_http);
+	tcase_add_test(tc, test_self_targets);
+	tcase_add_test(tc, test_deleted_keys);
+	tcase_add_test(tc, test_slow_heartbeats);
 	tcase_add_test(tc, test_bad_args);
 	tcase_add_test(tc, test_keys);
 	suite_add_tcase(s, tc);
