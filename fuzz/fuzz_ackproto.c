@@ -8,6 +8,10 @@
  * reads the stream is cut into (1..256); the rest is the byte stream. The
  * clock moves 10 s between reads and due timers run, so TTL expiry and
  * heartbeat deadlines happen while the session is still open.
+ *
+ * The pool starts with a deleted key (DKEY, of a lost port-less target of
+ * the peer's host), a listed key (LKEY, port 1080) and 10.0.0.1:3000 as
+ * one of our own listeners, so that those paths are reachable.
  */
 #include "autoconfig.h"
 
@@ -20,6 +24,10 @@
 #include "log.h"
 #include "loop.h"
 #include "pool.h"
+#include "selfaddr.h"
+
+#define DKEY	"0123456789abcdef0123456789abcdef"
+#define LKEY	"fedcba9876543210fedcba9876543210"
 
 #define OUT_CAP	4096	/* ackport's is larger; a small one tests the cap */
 
@@ -41,6 +49,27 @@ three_only(void *arg, const struct net_addr *peer)
 
 	(void)peer;
 	return (*n)++ < 3;
+}
+
+static void
+seed_pool(struct pool *pool, const struct net_addr *peer)
+{
+	struct sockaddr_storage ss = peer->ss;
+	struct target *t;
+
+	net_addr_set_port((struct sockaddr *)&ss, 0);
+	if ((t = pool_restore(pool, TARGET_SRC_ACK, (struct sockaddr *)&ss, peer->len,
+	    500, 0, 1, DKEY)) == NULL)
+		abort();
+	t->lost = true;
+	pool_delete(t);
+	net_addr_set_port((struct sockaddr *)&ss, 1080);
+	if (pool_restore(pool, TARGET_SRC_ACK, (struct sockaddr *)&ss, peer->len,
+	    500, 0, 2, LKEY) == NULL)
+		abort();
+	net_addr_set_port((struct sockaddr *)&ss, 3000);
+	if (selfaddr_add_listener(pool_self(pool), (struct sockaddr *)&ss, "client") == -1)
+		abort();
 }
 
 int
@@ -92,6 +121,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Exactly OUT_CAP bytes, so that ASan sees a write past the cap. */
 	if ((outbuf = malloc(OUT_CAP)) == NULL)
 		abort();
+	seed_pool(pool, &peer);
 	ack_session_init(&sess, pool, &policy, &peer);
 
 	for (off = 0; off < size; off += chunk) {
