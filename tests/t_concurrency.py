@@ -1,6 +1,8 @@
 """t_concurrency: --concurrency caps the sessions proxied at once; the others
 wait in the queue and are served as slots free up, or get the unavailable
-text after --queue-timeout. --concurrency 0 pauses: everybody queues."""
+text after --queue-timeout. --concurrency 0 pauses: everybody queues.
+--queue-max 0 means no queue: a client is served while a slot is free and
+refused with the unavailable text at once when none is."""
 
 import socket
 import time
@@ -64,6 +66,35 @@ def main():
     h.expect_unavailable(hd.port, b'PAUSED')
     h.check(time.monotonic() - t0 >= 0.8, 'paused: the client should have waited in the queue')
     h.check(hold.total == 2, '--concurrency 0, but the target accepted a connection')
+    hd.stop()
+
+    # --queue-max 0: no queue. A free slot serves; with none, refused at once.
+    hd = h.Harmonyd('--target', hold.target(), '--concurrency', '1', '--queue-max', '0',
+                    '--queue-timeout', '30s', '--unavailable', 'FULL', access_log=True,
+                    label='harmonyd (queue-max 0)')
+    first = h.connect(hd.port)
+    try:
+        h.check(h.wait_until(lambda: hold.total == 3 and hold.cur == 1, 15),
+                '--queue-max 0 with a free slot: the client should reach the target '
+                '(it accepted %d of 3, has %d open)' % (hold.total, hold.cur))
+        t0 = time.monotonic()
+        h.expect_unavailable(hd.port, b'FULL', timeout=20)
+        h.check(time.monotonic() - t0 < 15, '--queue-max 0 and no free slot: the '
+                'client must be refused at once, not queued until --queue-timeout')
+        h.check(hold.total == 3, 'a refused client reached the target')
+        lines = hd.wait_access(1)
+        h.check(len(lines) == 1 and lines[0].get('end') == 'queue-full',
+                'expected one access-log line with end=queue-full, got %r' % lines)
+    finally:
+        first.close()
+    h.check(h.wait_until(lambda: hold.cur == 0, 15), 'the held session did not end')
+    # The slot is free again: served again.
+    second = h.connect(hd.port)
+    try:
+        h.check(h.wait_until(lambda: hold.total == 4, 15),
+                'the slot is free again but the client was not served')
+    finally:
+        second.close()
     hd.stop()
     slow.stop()
     hold.stop()
