@@ -9,23 +9,31 @@
  * dispatcher. A slot is dispatched only if it still belongs to the watcher
  * that was there at poll time.
  *
- * A watched fd with no events is parked: its slot holds ~fd, which poll(2)
- * skips, so POLLHUP/POLLERR (always reported) cannot spin the loop while
- * its owner deliberately waits on something else (backpressure). A dead
- * slot holds DEAD_FD.
+ * A watched fd with no events is parked: it stays in the poll set with an
+ * empty mask, because poll(2) and epoll report POLLERR and POLLHUP even
+ * then, and a peer that resets while its owner deliberately waits on
+ * something else (backpressure, a queue) must be noticed at once. Such a
+ * report reaches the owner once: if the fd is still parked after its
+ * callback, it goes quiet (poll: its slot holds ~fd, which poll skips;
+ * epoll: it leaves the set) until its interest is set again, so a hang-up
+ * that is no error (both directions already shut) cannot spin the loop.
+ * A dead slot holds DEAD_FD.
  *
  * On Linux the default backend is epoll(7) instead, level-triggered, with
- * the same parking rule (an fd with no events is not in the epoll set):
- * with thousands of idle sessions, poll(2) spends its time walking every
- * fd on every wake-up (bench/RESULTS.md). Interest changes are only
- * noted during a pass and brought to the kernel just before the next
- * epoll_wait, as HAProxy does: an fd that is parked and then closed in the
- * same pass (a session ending) costs no epoll_ctl at all, and one that
- * flips back and forth costs at most one. Watching a new fd adds it at once,
- * so that failure is reported to the caller. Each event carries the fd and a
- * generation number, so an event for an fd that was unwatched (and maybe
- * reused) during the same pass is dropped. HARMONY_LOOP=poll in the
- * environment selects the portable poll(2) backend.
+ * the same parking rule: with thousands of idle sessions, poll(2) spends
+ * its time walking every fd on every wake-up (bench/RESULTS.md). Interest
+ * changes are only noted during a pass and brought to the kernel just
+ * before the next epoll_wait, as HAProxy does: an fd that is parked and
+ * then closed in the same pass (a session ending) costs no epoll_ctl at
+ * all, and one that flips back and forth costs at most one. Watching a new
+ * fd with events adds it at once, so that failure is reported to the
+ * caller; a parked new fd is added with the next flush. An epoll_ctl that
+ * fails at a flush is never dropped: the fd's callback gets POLLNVAL in
+ * the next pass (it cannot be watched as asked: its owner ends it), and
+ * that pass does not wait. Each event carries the fd and a generation
+ * number, so an event for an fd that was unwatched (and maybe reused)
+ * during the same pass is dropped. HARMONY_LOOP=poll in the environment
+ * selects the portable poll(2) backend.
  *
  * Deferred calls are a FIFO list run after each dispatch pass; the list
  * is taken whole first, so one armed again by its own call waits a pass.
@@ -63,15 +71,26 @@ struct watcher {
 	short		 events;	/* epoll: what the epoll set holds */
 	short		 want;		/* epoll: what it should hold */
 	uint32_t	 gen;		/* epoll: bumped by every watch/unwatch */
+	bool		 inset;		/* epoll: in the set (maybe with no events) */
 	bool		 queued;	/* epoll: on the update list */
+	bool		 failed;	/* epoll: on the failed list */
+	bool		 quiet;		/* parked, and its hang-up was reported */
 };
 #define NO_SLOT	((size_t)-1)
 #define DEAD_FD	INT_MIN
 
+/* An epoll_ctl that failed at a flush, for the owner to hear of. */
+struct failed_fd {
+	int		 fd;
+	uint32_t	 gen;
+};
+
+static struct watcher *watcher_of(const struct loop *, int);
+
 static int
-slot_fd(int events, int fd)
+slot_fd(bool quiet, int fd)
 {
-	return events ? fd : ~fd;
+	return quiet ? ~fd : fd;
 }
 
 struct loop {
@@ -86,6 +105,9 @@ struct loop {
 	int		 *updates;	/* epoll: fds whose interest changed */
 	size_t		  nupdates;
 	size_t		  cap_updates;
+	struct failed_fd *failed;	/* epoll: flushes that failed */
+	size_t		  nfailed;
+	size_t		  cap_failed;
 	bool		  dispatching;
 	bool		  need_compact;
 
@@ -160,6 +182,7 @@ loop_free(struct loop *l)
 		close(l->epfd);
 	free(l->pfds);
 	free(l->updates);
+	free(l->failed);
 	free(l->watchers);
 	free(l->heap);
 	free(l);
@@ -188,7 +211,20 @@ grow(void **p, size_t *cap, size_t need, size_t elem)
 	return 0;
 }
 
-/* Brings the epoll set in line with w->want; a syscall only on a change. */
+/* Whether the epoll set already holds what w asks for. */
+static bool
+epoll_in_line(const struct watcher *w)
+{
+	if (w->quiet)
+		return !w->inset;
+	return w->inset && w->events == w->want;
+}
+
+/*
+ * Brings the epoll set in line with w->want: a parked fd stays in the set
+ * with no events (errors and hang-ups are still reported), a quiet one
+ * leaves it. A syscall only on a change.
+ */
 static int
 epoll_apply(struct loop *l, int fd, struct watcher *w)
 {
@@ -197,12 +233,12 @@ epoll_apply(struct loop *l, int fd, struct watcher *w)
 	short events = w->want;
 	int op;
 
-	if (events == w->events)
+	if (epoll_in_line(w))
 		return 0;
-	if (events == 0)
-		op = EPOLL_CTL_DEL;	/* parked */
+	if (w->quiet)
+		op = EPOLL_CTL_DEL;
 	else
-		op = w->events == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+		op = w->inset ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
 	if (events & POLLIN)
 		ev.events |= EPOLLIN;
 	if (events & POLLOUT)
@@ -210,7 +246,8 @@ epoll_apply(struct loop *l, int fd, struct watcher *w)
 	ev.data.u64 = (uint64_t)w->gen << 32 | (uint32_t)fd;
 	if (epoll_ctl(l->epfd, op, fd, &ev) == -1)
 		return -1;
-	w->events = events;
+	w->inset = op != EPOLL_CTL_DEL;
+	w->events = w->inset ? events : 0;
 	return 0;
 #else
 	(void)l; (void)fd; (void)w;
@@ -219,12 +256,11 @@ epoll_apply(struct loop *l, int fd, struct watcher *w)
 #endif
 }
 
-/* Notes a change of interest, for epoll_flush to bring to the kernel. */
+/* Queues fd for epoll_flush; applies at once if there is no room to. */
 static int
-epoll_interest(struct loop *l, int fd, struct watcher *w, short events)
+epoll_queue(struct loop *l, int fd, struct watcher *w)
 {
-	w->want = events;
-	if (w->queued || events == w->events)
+	if (w->queued || epoll_in_line(w))
 		return 0;
 	if (grow((void **)&l->updates, &l->cap_updates, l->nupdates + 1,
 	    sizeof(*l->updates)) == -1)
@@ -234,10 +270,34 @@ epoll_interest(struct loop *l, int fd, struct watcher *w, short events)
 	return 0;
 }
 
+/* Notes a change of interest, for epoll_flush to bring to the kernel. */
+static int
+epoll_interest(struct loop *l, int fd, struct watcher *w, short events)
+{
+	w->want = events;
+	if (events != 0)
+		w->quiet = false;
+	return epoll_queue(l, fd, w);
+}
+
+/* Notes that fd could not be watched as asked; false with no memory to. */
+static bool
+epoll_failed(struct loop *l, int fd, struct watcher *w)
+{
+	if (w->failed)
+		return true;
+	if (grow((void **)&l->failed, &l->cap_failed, l->nfailed + 1,
+	    sizeof(*l->failed)) == -1)
+		return false;
+	l->failed[l->nfailed++] = (struct failed_fd){ .fd = fd, .gen = w->gen };
+	w->failed = true;
+	return true;
+}
+
 /*
- * Before each epoll_wait. Errors are dropped as loop_set_events' always
- * were: ENOMEM is the only one a correct caller can meet, and the fd stays
- * queued for another try.
+ * Before each epoll_wait: every change noted in the pass, in one go. A
+ * failure goes to the fd's owner; with no memory even to note it, the fd
+ * stays queued and the next flush tries again: never silently unarmed.
  */
 static void
 epoll_flush(struct loop *l)
@@ -248,13 +308,36 @@ epoll_flush(struct loop *l)
 		int fd = l->updates[i];
 		struct watcher *w = &l->watchers[fd];
 
-		if (w->fn != NULL && epoll_apply(l, fd, w) == -1 && errno == ENOMEM) {
+		if (w->fn != NULL && epoll_apply(l, fd, w) == -1 &&
+		    !epoll_failed(l, fd, w)) {
 			l->updates[keep++] = fd;
 			continue;
 		}
 		w->queued = false;
 	}
 	l->nupdates = keep;
+}
+
+/* The failed flushes of the last pass: POLLNVAL to each owner. */
+static void
+epoll_report_failed(struct loop *l)
+{
+	size_t n = l->nfailed;
+
+	if (n == 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct failed_fd f = l->failed[i];
+		struct watcher *w;
+
+		if ((w = watcher_of(l, f.fd)) == NULL || w->gen != f.gen)
+			continue;
+		w->failed = false;
+		w->fn(l, f.fd, POLLNVAL, w->arg);
+	}
+	/* Failures noted meanwhile (none: flushes come later) are kept. */
+	memmove(l->failed, l->failed + n, (l->nfailed - n) * sizeof(*l->failed));
+	l->nfailed -= n;
 }
 
 int
@@ -277,18 +360,22 @@ loop_watch(struct loop *l, int fd, short events, loop_io_fn *fn, void *arg)
 		errno = EEXIST;
 		return -1;
 	}
+	w->quiet = false;
 	if (l->kind == LOOP_EPOLL) {
 		w->gen++;
 		w->events = 0;
+		w->inset = false;
+		w->failed = false;
 		w->want = events;
-		if (epoll_apply(l, fd, w) == -1)
+		/* With events, at once: the caller hears of a failure. */
+		if (events != 0 ? epoll_apply(l, fd, w) == -1 :
+		    epoll_queue(l, fd, w) == -1)
 			return -1;
 	} else {
 		if (grow((void **)&l->pfds, &l->cap_pfds, l->npfds + 1,
 		    sizeof(*l->pfds)) == -1)
 			return -1;
-		l->pfds[l->npfds] = (struct pollfd){ .fd = slot_fd(events, fd),
-		    .events = events };
+		l->pfds[l->npfds] = (struct pollfd){ .fd = fd, .events = events };
 		w->slot = l->npfds++;
 	}
 	w->fn = fn;
@@ -322,8 +409,10 @@ loop_set_events(struct loop *l, int fd, short events)
 	}
 	if (l->kind == LOOP_EPOLL)
 		return epoll_interest(l, fd, w, events);
+	if (events != 0)
+		w->quiet = false;
 	l->pfds[w->slot].events = events;
-	l->pfds[w->slot].fd = slot_fd(events, fd);
+	l->pfds[w->slot].fd = slot_fd(w->quiet, fd);
 	return 0;
 }
 
@@ -357,8 +446,12 @@ unwatch(struct loop *l, int fd, bool closing)
 		 * queued update of it is skipped while it is unwatched.
 		 */
 		w->want = 0;
-		if (closing || epoll_apply(l, fd, w) == -1)
+		w->quiet = true;	/* out of the set */
+		if (closing || epoll_apply(l, fd, w) == -1) {
 			w->events = 0;
+			w->inset = false;
+		}
+		w->quiet = false;
 		w->gen++;
 		return;
 	}
@@ -659,6 +752,8 @@ epoll_run_once(struct loop *l, int timeout)
 	int ready;
 
 	epoll_flush(l);
+	if (l->nfailed > 0)
+		timeout = 0;		/* their owners must hear of it now */
 	ready = epoll_wait(l->epfd, evs, LOOP_EPOLL_BATCH, timeout);
 
 	loop_update_now(l);
@@ -668,6 +763,7 @@ epoll_run_once(struct loop *l, int timeout)
 		ready = 0;		/* signals come through the self-pipe */
 	}
 	l->dispatching = true;
+	epoll_report_failed(l);
 	for (int i = 0; i < ready; i++) {
 		int fd = (int)(uint32_t)evs[i].data.u64;
 		uint32_t gen = (uint32_t)(evs[i].data.u64 >> 32);
@@ -686,8 +782,14 @@ epoll_run_once(struct loop *l, int timeout)
 		if (evs[i].events & EPOLLHUP)
 			rev |= POLLHUP;
 		rev &= (short)(w->want | POLLERR | POLLHUP);
-		if (rev != 0)
-			w->fn(l, fd, rev, w->arg);
+		if (rev == 0)
+			continue;
+		w->fn(l, fd, rev, w->arg);
+		/* Still parked after hearing of it: quiet until asked again. */
+		if ((w = watcher_of(l, fd)) != NULL && w->gen == gen && w->want == 0) {
+			w->quiet = true;
+			(void)epoll_queue(l, fd, w);
+		}
 	}
 	l->dispatching = false;
 	run_deferred(l);
@@ -739,6 +841,12 @@ loop_run_once(struct loop *l, int64_t max_ms)
 		if (rev == 0 || (w = watcher_of(l, fd)) == NULL || w->slot != i)
 			continue;
 		w->fn(l, fd, rev, w->arg);
+		/* Still parked after hearing of it: quiet until asked again. */
+		if ((w = watcher_of(l, fd)) != NULL && w->slot == i &&
+		    l->pfds[i].events == 0) {	/* p may have moved (realloc) */
+			w->quiet = true;
+			l->pfds[i].fd = slot_fd(true, fd);
+		}
 	}
 	l->dispatching = false;
 	if (l->need_compact)

@@ -56,7 +56,13 @@ struct loop	*loop_new(void);
 const char	*loop_backend(const struct loop *);
 void		 loop_free(struct loop *);
 
-/* One fd, one watcher: watch fails with EEXIST if it is already watched. */
+/*
+ * One fd, one watcher: watch fails with EEXIST if it is already watched.
+ * An fd with no events is parked: its owner still hears of POLLERR and
+ * POLLHUP (a peer's reset), once, until its events are set again. POLLNVAL
+ * means the fd cannot be watched as asked (with epoll, an epoll_ctl that
+ * failed after the call that asked for it): its owner must end it.
+ */
 int		 loop_watch(struct loop *, int fd, short events, loop_io_fn *, void *arg);
 int		 loop_set_events(struct loop *, int fd, short events);
 void		 loop_unwatch(struct loop *, int fd);

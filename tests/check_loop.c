@@ -6,10 +6,13 @@
 #include "autoconfig.h"
 
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <check.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "loop.h"
@@ -300,19 +303,139 @@ START_TEST(test_io_parked_hangup_does_not_spin)
 {
 	struct loop *l = loop_new();
 	struct io_rec r = { .unwatch_fd = -1 };
+	int64_t start;
 	int sv[2];
 
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
 	ck_assert_int_eq(loop_watch(l, sv[0], 0, io_cb, &r), 0);
 	close(sv[1]);		/* POLLHUP is always reported ... */
-	ck_assert_int_eq(loop_run_once(l, 0), 0);
-	ck_assert_int_eq(r.calls, 0);	/* ... but not for a parked fd */
+	ck_assert_int_eq(loop_run_once(l, 1000), 0);
+	ck_assert_int_eq(r.calls, 1);	/* ... to a parked fd too, once ... */
+	ck_assert(r.revents & POLLHUP);
+	ck_assert(!(r.revents & POLLIN));
+	/* ... and not again while it stays parked: the loop waits its timeout. */
+	ck_assert_int_eq(loop_set_events(l, sv[0], 0), 0);
+	start = loop_clock_monotonic_ms();
+	ck_assert_int_eq(loop_run_once(l, 300), 0);
+	ck_assert_int_eq(r.calls, 1);
+	ck_assert_int_ge(loop_clock_monotonic_ms() - start, 250);
 	ck_assert_int_eq(loop_set_events(l, sv[0], POLLOUT), 0);
 	ck_assert_int_eq(loop_run_once(l, 0), 0);
-	ck_assert_int_eq(r.calls, 1);
+	ck_assert_int_eq(r.calls, 2);
 	ck_assert(r.revents & (POLLHUP | POLLERR | POLLOUT));
 	loop_unwatch(l, sv[0]);
 	close(sv[0]);
+	loop_free(l);
+}
+END_TEST
+
+/* A TCP pair over loopback: *a connected to *b (accepted). */
+static void
+tcp_pair(int *a, int *b)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	int ls = socket(AF_INET, SOCK_STREAM, 0);
+
+	ck_assert_int_ge(ls, 0);
+	ck_assert_int_eq(bind(ls, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(listen(ls, 1), 0);
+	ck_assert_int_eq(getsockname(ls, (struct sockaddr *)&sin, &len), 0);
+	*a = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(*a, 0);
+	ck_assert_int_eq(connect(*a, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	*b = accept4(ls, NULL, NULL, SOCK_NONBLOCK);
+	ck_assert_int_ge(*b, 0);
+	close(ls);
+}
+
+/* A peer's reset reaches the owner of a parked fd (an empty interest set). */
+START_TEST(test_io_parked_reset_is_reported)
+{
+	struct loop *l = loop_new();
+	struct io_rec r = { .unwatch_fd = -1 };
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	int64_t start;
+	int a, b;
+
+	tcp_pair(&a, &b);
+	ck_assert_int_eq(loop_watch(l, b, POLLIN, io_cb, &r), 0);
+	ck_assert_int_eq(loop_set_events(l, b, 0), 0);		/* parked */
+	ck_assert_int_eq(write(a, "x", 1), 1);
+	start = loop_clock_monotonic_ms();
+	ck_assert_int_eq(loop_run_once(l, 300), 0);		/* healthy: quiet */
+	ck_assert_int_eq(r.calls, 0);
+	ck_assert_int_ge(loop_clock_monotonic_ms() - start, 250);
+	ck_assert_int_eq(setsockopt(a, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+	close(a);						/* RST */
+	ck_assert_int_eq(loop_run_once(l, 2000), 0);
+	ck_assert_int_eq(r.calls, 1);
+	ck_assert(r.revents & POLLERR);
+	ck_assert(!(r.revents & POLLIN));
+	ck_assert_int_eq(loop_run_once(l, 100), 0);		/* once */
+	ck_assert_int_eq(r.calls, 1);
+	loop_unwatch(l, b);
+	close(b);
+	loop_free(l);
+}
+END_TEST
+
+/* A reset while parked from the start (watched with no events). */
+START_TEST(test_io_parked_from_watch_reset_is_reported)
+{
+	struct loop *l = loop_new();
+	struct io_rec r = { .unwatch_fd = -1 };
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	int a, b;
+
+	tcp_pair(&a, &b);
+	ck_assert_int_eq(loop_watch(l, b, 0, io_cb, &r), 0);
+	ck_assert_int_eq(loop_run_once(l, 0), 0);
+	ck_assert_int_eq(r.calls, 0);
+	ck_assert_int_eq(setsockopt(a, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+	close(a);
+	ck_assert_int_eq(loop_run_once(l, 2000), 0);
+	ck_assert_int_eq(r.calls, 1);
+	ck_assert(r.revents & POLLERR);
+	loop_unwatch(l, b);
+	close(b);
+	loop_free(l);
+}
+END_TEST
+
+/*
+ * An interest change the kernel refuses at the flush reaches the owner as
+ * POLLNVAL (never an fd silently left unarmed). Made here by closing a
+ * watched fd behind the loop's back and putting a new pipe at its number:
+ * the epoll_ctl(MOD) then finds nothing (ENOENT). epoll only: poll(2) has
+ * no registration to fail.
+ */
+START_TEST(test_io_flush_error_reaches_owner)
+{
+	struct loop *l = loop_new();
+	struct io_rec r = { .unwatch_fd = -1 };
+	int p[2], q[2];
+
+	if (strcmp(loop_backend(l), "epoll") != 0) {
+		loop_free(l);
+		return;
+	}
+	ck_assert_int_eq(pipe2(p, O_NONBLOCK), 0);
+	ck_assert_int_eq(loop_watch(l, p[0], POLLIN, io_cb, &r), 0);
+	ck_assert_int_eq(loop_run_once(l, 0), 0);
+	ck_assert_int_eq(pipe2(q, O_NONBLOCK), 0);
+	ck_assert_int_eq(dup2(q[1], p[0]), p[0]);	/* a new file at that number */
+	ck_assert_int_eq(loop_set_events(l, p[0], POLLOUT), 0);
+	ck_assert_int_eq(loop_run_once(l, 2000), 0);	/* flush fails: ENOENT */
+	ck_assert_int_eq(loop_run_once(l, 2000), 0);
+	ck_assert_int_eq(r.calls, 1);
+	ck_assert_int_eq(r.revents, POLLNVAL);
+	loop_unwatch(l, p[0]);
+	close(p[0]);
+	close(p[1]);
+	close(q[0]);
+	close(q[1]);
 	loop_free(l);
 }
 END_TEST
@@ -599,6 +722,9 @@ loop_suite(void)
 	tc = tcase_create("io");
 	tcase_add_test(tc, test_io_dispatch_pipe);
 	tcase_add_test(tc, test_io_parked_hangup_does_not_spin);
+	tcase_add_test(tc, test_io_parked_reset_is_reported);
+	tcase_add_test(tc, test_io_parked_from_watch_reset_is_reported);
+	tcase_add_test(tc, test_io_flush_error_reaches_owner);
 	tcase_add_test(tc, test_io_unwatch_other_during_dispatch);
 	tcase_add_test(tc, test_io_many_fds);
 	tcase_add_test(tc, test_io_unwatch_closing_then_reuse);
