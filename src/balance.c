@@ -70,7 +70,7 @@ struct maglev_member {
 struct pick {
 	bool			  fallback;	/* second tier */
 	int64_t			  now;
-	struct target *const	 *exclude;
+	const uint32_t		 *exclude;
 	size_t			  nexclude;
 };
 
@@ -78,7 +78,7 @@ static bool
 excluded(const struct target *t, const struct pick *pk)
 {
 	for (size_t i = 0; i < pk->nexclude; i++) {
-		if (pk->exclude[i] == t)
+		if (pk->exclude[i] == t->id)
 			return true;
 	}
 	return false;
@@ -544,7 +544,7 @@ balance_algo(const struct balancer *b)
 
 struct target *
 balance_pick(struct balancer *b, const struct sockaddr *client,
-    struct target *const *exclude, size_t nexclude, int64_t now)
+    const uint32_t *exclude, size_t nexclude, int64_t now)
 {
 	struct pick pk = {
 		.fallback = false,

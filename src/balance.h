@@ -33,12 +33,12 @@ enum balance_algo balance_algo(const struct balancer *);
 
 /*
  * Picks a target for a client (client may be NULL except for hash),
- * skipping the nexclude targets in exclude (already tried by this session).
+ * skipping the nexclude target ids in exclude (already tried by this session).
  * Choosable targets first; failing ones in backoff only if no choosable one
  * is left. NULL if none.
  */
 struct target	*balance_pick(struct balancer *, const struct sockaddr *client,
-		    struct target *const *exclude, size_t nexclude, int64_t now);
+		    const uint32_t *exclude, size_t nexclude, int64_t now);
 
 int		 balance_algo_parse(const char *, enum balance_algo *);
 const char	*balance_algo_name(enum balance_algo);

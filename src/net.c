@@ -378,6 +378,24 @@ net_connect_error(int fd)
 	return e;
 }
 
+bool
+net_errno_local(int e)
+{
+	switch (e) {
+	case EMFILE:
+	case ENFILE:
+	case ENOBUFS:
+	case ENOMEM:
+	case ENOSPC:
+	case EADDRNOTAVAIL:	/* no local port left */
+	case EADDRINUSE:
+	case EAGAIN:		/* Linux: no port or route cache entry */
+		return true;
+	default:
+		return false;
+	}
+}
+
 int
 net_set_nodelay(int fd)
 {

@@ -61,6 +61,11 @@ int		 net_listen(const struct net_addr *, int backlog, unsigned flags,
 int		 net_connect(const struct sockaddr *, socklen_t);
 /* 0 once connected, else the errno of the failed connect. */
 int		 net_connect_error(int fd);
+/*
+ * Whether a connect error is our own shortage (no fd, no local port, no
+ * memory, a full epoll set) rather than anything about the peer.
+ */
+bool		 net_errno_local(int);
 int		 net_set_nodelay(int fd);
 /* Close will send a RST instead of a FIN. */
 int		 net_set_linger0(int fd);

@@ -925,7 +925,6 @@ void
 pool_session_begin(struct target *t)
 {
 	t->active++;
-	t->total++;
 	pool_touch(t->pool);
 }
 
@@ -952,6 +951,7 @@ pool_session_end(struct target *t, uint64_t bytes_in, uint64_t bytes_out)
 void
 pool_connect_ok(struct target *t)
 {
+	t->total++;		/* sessions that reached it, not attempts */
 	t->fail_streak = 0;
 	if (t->state == TARGET_FAILING)
 		set_state(t, base_state(t));

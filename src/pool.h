@@ -103,7 +103,7 @@ struct target {
 	int64_t			 beat_ms;	/* time between its last two heartbeats */
 
 	uint64_t		 active;	/* sessions using it now */
-	uint64_t		 total;		/* sessions ever */
+	uint64_t		 total;		/* sessions that connected to it */
 	uint64_t		 failures;	/* failed connects ever */
 	uint64_t		 bytes_in;	/* from the target */
 	uint64_t		 bytes_out;	/* to the target */

@@ -28,11 +28,17 @@
  * sessions give clean pipes back to a small pool, which, like the buffer
  * free list, is emptied whenever no session is left. Without a pipe (out
  * of fds) a flow simply keeps copying.
+ *
+ * Every fd a session opens comes out of the proxy's share of the fd budget
+ * (acceptor.h): two units from accept to close (its client socket, and its
+ * target socket whichever target it is), two more per pipe while the pipe
+ * exists (cached ones too; the cache keeps none when the share runs low).
+ * An error of our own (no fd, no local port, no memory, an epoll_ctl that
+ * failed) ends the session as "error" and never counts against a target.
  */
 #include "autoconfig.h"
 
 #include <sys/queue.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -43,6 +49,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "acceptor.h"
 #include "balance.h"
 #include "config.h"
 #include "log.h"
@@ -55,13 +62,8 @@
 #define PROXY_MAX_TRIES		101	/* 1 + the largest --requeue */
 #define PROXY_LINGER_MS		2000
 #define PROXY_UNAVAIL_MS	10000	/* to write the unavailable text */
-#define PROXY_EMFILE_PAUSE_MS	1000
-/*
- * Fds kept free for everything but client sessions: the admin interface
- * (libmicrohttpd stops accepting for good after an EMFILE of its own until
- * one of its connections closes), the ack port, pipes, the state file.
- */
-#define PROXY_FD_RESERVE	32
+#define PROXY_SESSION_FDS	2	/* budget units: client and target */
+#define PROXY_LOCAL_LOG_MS	1000	/* our own connect errors, at most */
 #define PROXY_BUF_CACHE		64	/* free buffers kept for reuse */
 #define PROXY_DISCARD_MAX	(1024 * 1024)	/* read while lingering */
 #define PROXY_DRAIN_MAX		1024	/* queued connections taken at stop */
@@ -114,11 +116,12 @@ struct session {
 	}			 client;	/* not sockaddr_storage: 28 bytes, not 128 */
 	struct target		*target;	/* referenced while connecting/relaying */
 	/*
-	 * Targets tried, never dereferenced (they may be gone): most sessions
-	 * try one, so the first two live here and a longer requeue allocates.
+	 * Ids of the targets tried (a pointer could be a freed target's, or a
+	 * new one at its address): most sessions try one, so the first two
+	 * live here and a longer requeue allocates.
 	 */
-	struct target		**tried;
-	struct target		*tried_inline[2];
+	uint32_t		*tried;
+	uint32_t		 tried_inline[2];
 	size_t			 ntried;
 	size_t			 tried_cap;
 	struct flow		 up;		/* client -> target */
@@ -135,9 +138,7 @@ struct session {
 
 struct listener {
 	SLIST_ENTRY(listener)	 entry;
-	struct proxy		*px;
-	int			 fd;
-	bool			 paused;
+	struct acceptor		*acc;
 };
 
 TAILQ_HEAD(session_list, session);
@@ -155,10 +156,8 @@ struct proxy {
 	size_t			 nsessions;
 	size_t			 nqueued;
 	size_t			 nactive;
-	bool			 emfile_paused;
-	int			 fd_limit;	/* RLIMIT_NOFILE at start */
-	int64_t			 shed_logged;	/* last "closing new clients" line */
-	struct loop_timer	 resume_timer;	/* listeners after EMFILE */
+	struct fdbudget		*budget;	/* NULL: none */
+	int64_t			 local_logged;	/* last "our own error" line */
 	struct loop_timer	 dequeue_timer;	/* hand free slots to the queue */
 	struct session_list	 shut_pending;	/* a flow waits to shut its sink */
 	struct loop_defer	 shut_defer;	/* ... until the pass is over */
@@ -174,7 +173,6 @@ static void	session_connect(struct session *);
 static void	session_rearm(struct session *);
 static void	session_unavailable(struct session *, const char *reason);
 static void	listeners_update(struct proxy *);
-static void	proxy_pause_accepting(struct proxy *, const char *);
 static void	close_fd(int);
 static int	flow_recv(struct session *, struct flow *, int, int, bool);
 
@@ -229,22 +227,42 @@ pipe_get(struct proxy *px, int p[2])
 		p[1] = px->free_pipes[px->nfree_pipes][1];
 		return 0;
 	}
-	return pipe2(p, O_NONBLOCK | O_CLOEXEC);
+	if (!fdbudget_take(px->budget, FD_USER_PROXY, 2)) {
+		errno = EMFILE;
+		return -1;
+	}
+	if (pipe2(p, O_NONBLOCK | O_CLOEXEC) == -1) {
+		fdbudget_give(px->budget, FD_USER_PROXY, 2);
+		return -1;
+	}
+	return 0;
 }
 
-/* An empty pipe goes back to the pool; one with bytes left is closed. */
+static void
+pipe_close(struct proxy *px, int p[2])
+{
+	close_fd(p[0]);
+	close_fd(p[1]);
+	fdbudget_give(px->budget, FD_USER_PROXY, 2);
+}
+
+/*
+ * An empty pipe goes back to the pool, while the budget has room to spare
+ * for new sessions; one with bytes left is closed.
+ */
 static void
 pipe_put(struct proxy *px, int p[2], bool empty)
 {
 	if (p[0] == -1)
 		return;
-	if (empty && px->nfree_pipes < PROXY_PIPE_CACHE) {
+	if (empty && px->nfree_pipes < PROXY_PIPE_CACHE &&
+	    fdbudget_left(px->budget, FD_USER_PROXY) >=
+	    fdbudget_share_of(px->budget, FD_USER_PROXY) / 4) {
 		px->free_pipes[px->nfree_pipes][0] = p[0];
 		px->free_pipes[px->nfree_pipes][1] = p[1];
 		px->nfree_pipes++;
 	} else {
-		close_fd(p[0]);
-		close_fd(p[1]);
+		pipe_close(px, p);
 	}
 	p[0] = p[1] = -1;
 }
@@ -278,8 +296,7 @@ caches_trim(struct proxy *px)
 		free(px->free_bufs[--px->nfree_bufs]);
 	while (px->nfree_pipes > 0) {
 		px->nfree_pipes--;
-		close_fd(px->free_pipes[px->nfree_pipes][0]);
-		close_fd(px->free_pipes[px->nfree_pipes][1]);
+		pipe_close(px, px->free_pipes[px->nfree_pipes]);
 	}
 }
 
@@ -380,6 +397,7 @@ session_close(struct session *s, const char *reason)
 	TAILQ_REMOVE(&px->sessions, s, entry);
 	px->nsessions--;
 	free(s);
+	fdbudget_give(px->budget, FD_USER_PROXY, PROXY_SESSION_FDS);
 	if (px->nsessions == 0)
 		caches_trim(px);
 	listeners_update(px);
@@ -441,6 +459,10 @@ session_on_client_unavail(struct loop *l, int fd, short revents, void *arg)
 
 	(void)l;
 	(void)fd;
+	if (revents & POLLNVAL) {
+		session_close(s, s->end);
+		return;
+	}
 	if (s->state == S_UNAVAIL) {
 		if (revents & (POLLOUT | POLLERR | POLLHUP))
 			session_write_message(s);
@@ -704,6 +726,20 @@ session_check_done(struct session *s)
 	session_rearm(s);
 }
 
+/*
+ * A client parked while it waits (queued, or its target connecting) hears
+ * only of errors and hang-ups: it is gone, and so is its session, before
+ * a target is tried for it (HAProxy's abortonclose, for a reset).
+ */
+static void
+session_on_client_waiting(struct session *s, short revents)
+{
+	if (revents & POLLNVAL)
+		session_abort(s, "error");
+	else if (revents & (POLLERR | POLLHUP))
+		session_abort(s, "client-reset");
+}
+
 static void
 session_on_client(struct loop *l, int fd, short revents, void *arg)
 {
@@ -711,8 +747,16 @@ session_on_client(struct loop *l, int fd, short revents, void *arg)
 
 	(void)l;
 	(void)fd;
+	if (s->state == S_QUEUED || s->state == S_CONNECTING) {
+		session_on_client_waiting(s, revents);
+		return;
+	}
 	if (s->state != S_RELAY) {
 		session_on_client_unavail(l, fd, revents, arg);
+		return;
+	}
+	if (revents & POLLNVAL) {
+		session_abort(s, "error");
 		return;
 	}
 	if (session_error(s, s->cfd, revents, "client-reset"))
@@ -728,6 +772,10 @@ session_on_client(struct loop *l, int fd, short revents, void *arg)
 static void
 session_on_target_io(struct session *s, short revents)
 {
+	if (revents & POLLNVAL) {
+		session_abort(s, "error");
+		return;
+	}
 	if (session_error(s, s->tfd, revents, "target-reset"))
 		return;
 	if ((revents & (POLLIN | POLLHUP)) && !s->down.eof && flow_has_room(&s->down) &&
@@ -739,6 +787,33 @@ session_on_target_io(struct session *s, short revents)
 }
 
 /* --- connecting -------------------------------------------------------- */
+
+/*
+ * Our own shortage (no fd, no local port, no memory, the loop could not
+ * watch the socket) says nothing about the target: the session ends as an
+ * error of ours, the target is not marked, and nothing is requeued (no
+ * other target would fare better). Out of fds, the listeners pause too.
+ */
+static void
+session_local_error(struct session *s, int e)
+{
+	struct proxy *px = s->px;
+	int64_t now = loop_now(px->loop);
+	struct listener *ln;
+
+	if (now - px->local_logged >= PROXY_LOCAL_LOG_MS) {
+		px->local_logged = now;
+		log_warnx("connect %s: %s (ours, not the target's)", s->target_name,
+		    strerror(e));
+	}
+	if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+		px->stats.accept_errors++;
+		SLIST_FOREACH(ln, &px->listeners, entry)
+			acceptor_pause(ln->acc, FDBUDGET_PAUSE_MS);
+	}
+	session_drop_target(s);
+	session_unavailable(s, "error");
+}
 
 static void
 session_connect_failed(struct session *s, const char *why)
@@ -765,6 +840,14 @@ session_connected(struct session *s, short revents)
 	/* Plain POLLOUT means connected: SO_ERROR only when poll says more. */
 	int e = (revents & (POLLERR | POLLHUP)) ? net_connect_error(s->tfd) : 0;
 
+	if (revents & POLLNVAL) {
+		session_local_error(s, ENOSPC);
+		return;
+	}
+	if (e != 0 && net_errno_local(e)) {
+		session_local_error(s, e);
+		return;
+	}
 	if (e != 0) {
 		session_connect_failed(s, strerror(e));
 		return;
@@ -788,7 +871,7 @@ session_on_target(struct loop *l, int fd, short revents, void *arg)
 	(void)l;
 	(void)fd;
 	if (s->state == S_CONNECTING) {
-		if (revents & (POLLOUT | POLLERR | POLLHUP))
+		if (revents & (POLLOUT | POLLERR | POLLHUP | POLLNVAL))
 			session_connected(s, revents);
 		return;
 	}
@@ -799,7 +882,7 @@ static bool
 tried(const struct session *s, const struct target *t)
 {
 	for (size_t i = 0; i < s->ntried; i++)
-		if (s->tried[i] == t)
+		if (s->tried[i] == t->id)
 			return true;
 	return false;
 }
@@ -809,7 +892,7 @@ tried_grow(struct session *s)
 {
 	size_t cap = s->tried_cap * 2;
 	/* NOLINTNEXTLINE(clang-analyzer-optin.portability.UnixAPI): tried_cap starts at 2, never 0 */
-	struct target **n = calloc(cap, sizeof(*n));
+	uint32_t *n = calloc(cap, sizeof(*n));
 
 	if (n == NULL)
 		return -1;
@@ -893,17 +976,13 @@ session_connect(struct session *s)
 		session_unavailable(s, "error");
 		return;
 	}
-	s->tried[s->ntried++] = t;
+	s->tried[s->ntried++] = t->id;
 	s->target = t;
 	memcpy(s->target_name, t->name, sizeof(s->target_name));
 	pool_session_begin(t);
 	if ((fd = net_connect((const struct sockaddr *)&t->addr, t->addrlen)) == -1) {
-		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-		    errno == ENOMEM) {
-			/* Our own shortage says nothing about the target. */
-			proxy_pause_accepting(px, strerror(errno));
-			session_drop_target(s);
-			session_unavailable(s, "error");
+		if (net_errno_local(errno)) {
+			session_local_error(s, errno);
 			return;
 		}
 		session_connect_failed(s, strerror(errno));
@@ -911,7 +990,7 @@ session_connect(struct session *s)
 	}
 	s->tfd = fd;
 	if (loop_watch(px->loop, fd, POLLOUT, session_on_target, s) == -1) {
-		session_connect_failed(s, strerror(errno));
+		session_local_error(s, errno);	/* ENOSPC, ENOMEM: ours */
 		return;
 	}
 	loop_timer_add(px->loop, &s->timer, px->params.connect_timeout_ms);
@@ -950,15 +1029,21 @@ proxy_on_dequeue(struct loop *l, struct loop_timer *t, void *arg)
 
 /* --- accepting --------------------------------------------------------- */
 
+/*
+ * A new client, with its PROXY_SESSION_FDS budget units taken by the
+ * acceptor: served while a slot is free, else queued; with --queue-max 0
+ * there is no queue, and it is refused at once.
+ */
 static void
-proxy_new_session(struct proxy *px, int fd, const struct sockaddr_storage *ss,
-    socklen_t len)
+proxy_on_client(void *arg, int fd, const struct sockaddr *sa, socklen_t len)
 {
+	struct proxy *px = arg;
 	struct session *s;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		log_warn("session");
 		close_fd(fd);
+		fdbudget_give(px->budget, FD_USER_PROXY, PROXY_SESSION_FDS);
 		return;
 	}
 	s->px = px;
@@ -967,15 +1052,17 @@ proxy_new_session(struct proxy *px, int fd, const struct sockaddr_storage *ss,
 	s->up.pipe[0] = s->up.pipe[1] = s->down.pipe[0] = s->down.pipe[1] = -1;
 	if (len > sizeof(s->client))
 		len = sizeof(s->client);	/* never: accept gives IPv4 or IPv6 */
-	memcpy(&s->client, ss, len);
+	memcpy(&s->client, sa, len);
 	s->tried = s->tried_inline;
 	s->tried_cap = sizeof(s->tried_inline) / sizeof(s->tried_inline[0]);
 	s->started = s->last_active = loop_now(px->loop);
 	loop_timer_init(&s->timer, session_on_timer, s);
+	/* Parked, but a reset is still heard (loop.h). */
 	if (loop_watch(px->loop, fd, 0, session_on_client, s) == -1) {
 		log_warn("watch client");
 		close_fd(fd);
 		free(s);
+		fdbudget_give(px->budget, FD_USER_PROXY, PROXY_SESSION_FDS);
 		return;
 	}
 	TAILQ_INSERT_TAIL(&px->sessions, s, entry);
@@ -983,6 +1070,10 @@ proxy_new_session(struct proxy *px, int fd, const struct sockaddr_storage *ss,
 	px->stats.accepted++;
 	if (slot_free(px) && px->nqueued == 0) {
 		session_start(s);
+		return;
+	}
+	if (px->params.queue_max == 0) {
+		session_unavailable(s, "queue-full");
 		return;
 	}
 	s->state = S_QUEUED;
@@ -993,42 +1084,12 @@ proxy_new_session(struct proxy *px, int fd, const struct sockaddr_storage *ss,
 		loop_timer_add(px->loop, &s->timer, px->params.queue_timeout_ms);
 }
 
-/* Out of fds (or close to it): stop listening a while instead of spinning. */
-static void
-proxy_pause_accepting(struct proxy *px, const char *why)
-{
-	px->stats.accept_errors++;
-	if (px->emfile_paused)
-		return;
-	log_warnx("%s: pausing listeners for %d ms", why, PROXY_EMFILE_PAUSE_MS);
-	px->emfile_paused = true;
-	listeners_update(px);
-	loop_timer_add(px->loop, &px->resume_timer, PROXY_EMFILE_PAUSE_MS);
-}
-
-/*
- * No fd left for a session: close the client at once (as nginx does when
- * its connections run out) rather than leave it in the backlog with no
- * answer, and keep accepting so the backlog drains without spinning.
- */
-static void
-proxy_shed(struct proxy *px, int cfd)
-{
-	int64_t now = loop_now(px->loop);
-
-	close_fd(cfd);
-	px->stats.accept_errors++;
-	if (now - px->shed_logged >= 1000) {
-		px->shed_logged = now;
-		log_warnx("file descriptors nearly used up (limit %d): closing new "
-		    "clients", px->fd_limit);
-	}
-}
-
+/* With no queue (--queue-max 0), a client finding no slot is refused. */
 static bool
 accept_allowed(const struct proxy *px)
 {
-	return !px->emfile_paused && px->nqueued < (uint64_t)px->params.queue_max;
+	return px->params.queue_max == 0 ||
+	    px->nqueued < (uint64_t)px->params.queue_max;
 }
 
 /* Listening follows the queue: a full queue stops accepting. */
@@ -1038,66 +1099,8 @@ listeners_update(struct proxy *px)
 	struct listener *ln;
 	bool on = accept_allowed(px);
 
-	SLIST_FOREACH(ln, &px->listeners, entry) {
-		if (ln->paused == !on)
-			continue;
-		ln->paused = !on;
-		loop_set_events(px->loop, ln->fd, on ? POLLIN : 0);
-	}
-}
-
-static int64_t
-proxy_on_resume(struct loop *l, struct loop_timer *t, void *arg)
-{
-	struct proxy *px = arg;
-
-	(void)l;
-	(void)t;
-	px->emfile_paused = false;
-	listeners_update(px);
-	return LOOP_TIMER_STOP;
-}
-
-static void
-proxy_on_accept(struct loop *l, int fd, short revents, void *arg)
-{
-	struct listener *ln = arg;
-	struct proxy *px = ln->px;
-
-	(void)l;
-	(void)revents;
-	for (int i = 0; i < PROXY_ACCEPT_BATCH && accept_allowed(px); i++) {
-		struct sockaddr_storage ss;
-		socklen_t len = sizeof(ss);
-		int cfd = accept4(fd, (struct sockaddr *)&ss, &len,
-		    SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (cfd == -1) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			if (errno_is_transient(errno))
-				break;
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-			    errno == ENOMEM) {
-				proxy_pause_accepting(px, strerror(errno));
-			} else {
-				px->stats.accept_errors++;
-				log_warn("accept");
-			}
-			break;
-		}
-		/*
-		 * Fds are handed out lowest first, so the number tells how many
-		 * are open: a session needs this one and one for its target,
-		 * and the reserve stays for the admin and ack ports.
-		 */
-		if (cfd + 1 >= px->fd_limit - PROXY_FD_RESERVE) {
-			proxy_shed(px, cfd);
-			continue;
-		}
-		proxy_new_session(px, cfd, &ss, len);
-	}
-	listeners_update(px);
+	SLIST_FOREACH(ln, &px->listeners, entry)
+		acceptor_enable(ln->acc, on);
 }
 
 /* --- public ------------------------------------------------------------ */
@@ -1133,14 +1136,6 @@ proxy_new(struct loop *l, struct pool *pool, struct balancer *b,
 	SLIST_INIT(&px->listeners);
 	TAILQ_INIT(&px->sessions);
 	TAILQ_INIT(&px->queue);
-	loop_timer_init(&px->resume_timer, proxy_on_resume, px);
-	{
-		struct rlimit rl;
-
-		px->fd_limit = getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
-		    rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < INT_MAX ?
-		    (int)rl.rlim_cur : INT_MAX;
-	}
 	loop_timer_init(&px->dequeue_timer, proxy_on_dequeue, px);
 	TAILQ_INIT(&px->shut_pending);
 	loop_defer_init(&px->shut_defer, proxy_on_shut_defer, px);
@@ -1182,18 +1177,24 @@ proxy_listen(struct proxy *px, const struct net_addr *a, struct net_addr *bound,
 	if ((fd = net_listen(a, 1024, NET_LISTEN_REUSEPORT | NET_LISTEN_NODELAY,
 	    err, errlen)) == -1)
 		return -1;
-	if ((ln = calloc(1, sizeof(*ln))) == NULL ||
-	    loop_watch(px->loop, fd, POLLIN, proxy_on_accept, ln) == -1) {
+	if (bound != NULL && net_local_addr(fd, bound) == -1)
+		*bound = *a;
+	if ((ln = calloc(1, sizeof(*ln))) == NULL) {
 		snprintf(err, errlen, "listener: %s", strerror(errno));
-		free(ln);
 		close_fd(fd);
 		return -1;
 	}
-	ln->px = px;
-	ln->fd = fd;
+	ln->acc = acceptor_new(px->loop, fd, &(struct acceptor_params){
+	    .what = "clients", .budget = px->budget, .user = FD_USER_PROXY,
+	    .need = PROXY_SESSION_FDS, .batch = PROXY_ACCEPT_BATCH,
+	    .on_accept = proxy_on_client, .arg = px,
+	    .errors = &px->stats.accept_errors });
+	if (ln->acc == NULL) {
+		snprintf(err, errlen, "listener: %s", strerror(errno));
+		free(ln);
+		return -1;
+	}
 	SLIST_INSERT_HEAD(&px->listeners, ln, entry);
-	if (bound != NULL && net_local_addr(fd, bound) == -1)
-		*bound = *a;
 	listeners_update(px);
 	return 0;
 }
@@ -1212,14 +1213,12 @@ proxy_stop_accepting(struct proxy *px)
 		 * that arrive between this drain and the close).
 		 */
 		for (int i = 0; i < PROXY_DRAIN_MAX / PROXY_ACCEPT_BATCH &&
-		    accept_allowed(px); i++)
-			proxy_on_accept(px->loop, ln->fd, POLLIN, ln);
+		    acceptor_accepting(ln->acc); i++)
+			acceptor_run(ln->acc);
 		SLIST_REMOVE_HEAD(&px->listeners, entry);
-		loop_unwatch(px->loop, ln->fd);
-		close_fd(ln->fd);
+		acceptor_free(ln->acc);
 		free(ln);
 	}
-	loop_timer_cancel(px->loop, &px->resume_timer);
 }
 
 void
@@ -1238,6 +1237,12 @@ proxy_free(struct proxy *px)
 	caches_trim(px);
 	message_unref(px->msg);
 	free(px);
+}
+
+void
+proxy_set_fdbudget(struct proxy *px, struct fdbudget *b)
+{
+	px->budget = b;
 }
 
 size_t

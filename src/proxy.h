@@ -46,7 +46,7 @@ struct proxy_stats {
 	uint64_t	 connected;		/* sessions that reached a target */
 	uint64_t	 unavailable;		/* answered "unavailable" */
 	uint64_t	 connect_failures;	/* failed connects (before requeue) */
-	uint64_t	 accept_errors;		/* EMFILE and friends */
+	uint64_t	 accept_errors;		/* refused for want of fds, EMFILE... */
 	uint64_t	 bytes_up;		/* client -> target, finished sessions */
 	uint64_t	 bytes_down;		/* target -> client, finished sessions */
 };
@@ -66,6 +66,9 @@ int		 proxy_listen(struct proxy *, const struct net_addr *,
 		    struct net_addr *bound, char *err, size_t errlen);
 /* Closes the listeners; running and queued sessions go on. */
 void		 proxy_stop_accepting(struct proxy *);
+struct fdbudget;
+/* The budget its sessions' fds come out of; before the first listener. */
+void		 proxy_set_fdbudget(struct proxy *, struct fdbudget *);
 
 size_t		 proxy_active(const struct proxy *);	/* connecting or relaying */
 size_t		 proxy_queued(const struct proxy *);

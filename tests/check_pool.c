@@ -870,6 +870,9 @@ START_TEST(test_remove_referenced)
 	pool_session_begin(t);
 	pool_session_begin(t);
 	ck_assert_uint_eq(t->active, 2);
+	ck_assert_uint_eq(t->total, 0);		/* total counts connected ones */
+	pool_connect_ok(t);
+	pool_connect_ok(t);
 	ck_assert_uint_eq(t->total, 2);
 	pool_remove(t);
 	ck_assert_uint_eq(fx.removed, 1);
