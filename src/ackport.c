@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "acceptor.h"
 #include "ackport.h"
 #include "ackproto.h"
 #include "log.h"
@@ -44,8 +45,7 @@ struct ack_conn {
 
 struct ack_listener {
 	SLIST_ENTRY(ack_listener) entry;
-	struct ackport		*ap;
-	int			 fd;
+	struct acceptor		*acc;
 };
 
 struct ackport {
@@ -62,6 +62,7 @@ struct ackport {
 	size_t			 nconns;
 	uint64_t		 refused;
 	struct ratelimit	*nid_rate;	/* registrations per peer */
+	struct fdbudget		*budget;	/* a unit per connection */
 };
 
 static void
@@ -77,6 +78,7 @@ conn_close(struct ack_conn *c)
 	ap->nconns--;
 	free(c->out);
 	free(c);
+	fdbudget_give(ap->budget, FD_USER_ACK, 1);
 }
 
 /* Sends pending answers; false if c is gone. */
@@ -150,6 +152,10 @@ conn_on_io(struct loop *l, int fd, short revents, void *arg)
 
 	(void)l;
 	(void)fd;
+	if (revents & POLLNVAL) {	/* the loop cannot watch it */
+		conn_close(c);
+		return;
+	}
 	if (c->outlen > c->outoff) {
 		if (revents & (POLLOUT | POLLERR | POLLHUP))
 			(void)conn_flush(c);
@@ -216,10 +222,12 @@ may_register(void *arg, const struct net_addr *peer)
 	return false;
 }
 
+/* A connection from the acceptor, with its budget unit. */
 static void
-ackport_accept_one(struct ackport *ap, int fd, const struct sockaddr_storage *ss,
-    socklen_t len)
+ackport_accept_one(void *arg, int fd, const struct sockaddr *sa, socklen_t len)
 {
+	struct ackport *ap = arg;
+	const struct sockaddr_storage *ss = (const struct sockaddr_storage *)(const void *)sa;
 	struct ack_conn *c;
 	struct net_addr peer;
 	char text[NET_ADDRSTRLEN];
@@ -230,10 +238,12 @@ ackport_accept_one(struct ackport *ap, int fd, const struct sockaddr_storage *ss
 		log_debug("ack: refusing %s: too many connections",
 		    net_addr_text((const struct sockaddr *)ss, text, sizeof(text)));
 		close(fd);
+		fdbudget_give(ap->budget, FD_USER_ACK, 1);
 		return;
 	}
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
+	if (len > sizeof(peer.ss) || (c = calloc(1, sizeof(*c))) == NULL) {
 		close(fd);
+		fdbudget_give(ap->budget, FD_USER_ACK, 1);
 		return;
 	}
 	memset(&peer, 0, sizeof(peer));
@@ -252,35 +262,12 @@ ackport_accept_one(struct ackport *ap, int fd, const struct sockaddr_storage *ss
 		log_warn("ack: watch");
 		close(fd);
 		free(c);
+		fdbudget_give(ap->budget, FD_USER_ACK, 1);
 		return;
 	}
 	TAILQ_INSERT_TAIL(&ap->conns, c, entry);
 	ap->nconns++;
 	loop_timer_add(ap->loop, &c->timer, ap->idle_ms);
-}
-
-static void
-ackport_on_accept(struct loop *l, int fd, short revents, void *arg)
-{
-	struct ack_listener *ln = arg;
-
-	(void)l;
-	(void)revents;
-	for (int i = 0; i < ACKPORT_ACCEPT_BATCH; i++) {
-		struct sockaddr_storage ss;
-		socklen_t len = sizeof(ss);
-		int cfd = accept4(fd, (struct sockaddr *)&ss, &len,
-		    SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (cfd == -1) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				log_warn("ack: accept");
-			return;
-		}
-		ackport_accept_one(ln->ap, cfd, &ss, len);
-	}
 }
 
 int
@@ -358,18 +345,23 @@ ackport_listen(struct ackport *ap, const struct net_addr *a, struct net_addr *bo
 
 	if ((fd = net_listen(a, 128, NET_LISTEN_REUSEPORT, err, errlen)) == -1)
 		return -1;
-	if ((ln = calloc(1, sizeof(*ln))) == NULL ||
-	    loop_watch(ap->loop, fd, POLLIN, ackport_on_accept, ln) == -1) {
+	if (bound != NULL && net_local_addr(fd, bound) == -1)
+		*bound = *a;
+	if ((ln = calloc(1, sizeof(*ln))) == NULL) {
 		snprintf(err, errlen, "ack listener: %s", strerror(errno));
-		free(ln);
 		close(fd);
 		return -1;
 	}
-	ln->ap = ap;
-	ln->fd = fd;
+	ln->acc = acceptor_new(ap->loop, fd, &(struct acceptor_params){
+	    .what = "ack", .budget = ap->budget, .user = FD_USER_ACK, .need = 1,
+	    .batch = ACKPORT_ACCEPT_BATCH, .on_accept = ackport_accept_one,
+	    .arg = ap, .errors = &ap->refused });
+	if (ln->acc == NULL) {
+		snprintf(err, errlen, "ack listener: %s", strerror(errno));
+		free(ln);
+		return -1;
+	}
 	SLIST_INSERT_HEAD(&ap->listeners, ln, entry);
-	if (bound != NULL && net_local_addr(fd, bound) == -1)
-		*bound = *a;
 	return 0;
 }
 
@@ -380,8 +372,7 @@ ackport_stop(struct ackport *ap)
 
 	while ((ln = SLIST_FIRST(&ap->listeners)) != NULL) {
 		SLIST_REMOVE_HEAD(&ap->listeners, entry);
-		loop_unwatch(ap->loop, ln->fd);
-		close(ln->fd);
+		acceptor_free(ln->acc);
 		free(ln);
 	}
 }
@@ -401,6 +392,12 @@ ackport_free(struct ackport *ap)
 	free(ap->allow);
 	ratelimit_free(ap->nid_rate);
 	free(ap);
+}
+
+void
+ackport_set_fdbudget(struct ackport *ap, struct fdbudget *b)
+{
+	ap->budget = b;
 }
 
 size_t

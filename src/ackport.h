@@ -47,6 +47,9 @@ int		 ackport_set_params(struct ackport *, const struct ackport_params *);
 int		 ackport_listen(struct ackport *, const struct net_addr *,
 		    struct net_addr *bound, char *err, size_t errlen);
 void		 ackport_stop(struct ackport *);
+struct fdbudget;
+/* The budget its connections come out of (a unit each); before listening. */
+void		 ackport_set_fdbudget(struct ackport *, struct fdbudget *);
 size_t		 ackport_conns(const struct ackport *);
 
 #endif

@@ -13,6 +13,13 @@
  * snapshot shows, builds the snapshot once per change, queues it for each
  * subscriber that has room, resumes them and runs MHD. A subscriber too
  * slow for one snapshot simply gets a later one.
+ *
+ * Connections come through our own accept path (acceptor.h), like every
+ * other listener's: MHD runs with no listen socket of its own and is handed
+ * each connection with MHD_add_connection. So the admin port draws on its
+ * own share of the fd budget (two units a connection: its socket and a
+ * file it may send), pauses on EMFILE instead of spinning, and MHD never
+ * sits in its at-limit state with its listen socket dropped.
  */
 #include "autoconfig.h"
 
@@ -37,6 +44,7 @@
 
 #include <microhttpd.h>
 
+#include "acceptor.h"
 #include "admin.h"
 #include "api.h"
 #include "config.h"
@@ -49,6 +57,9 @@
 #define ADMIN_LOG_WINDOW_MS	10000	/* ... the rest are counted */
 #define ADMIN_SSE_BLOCK		(16 * 1024)
 #define ADMIN_BODY_CHUNK	1024
+#define ADMIN_CONN_FDS		2	/* budget units: socket, file sent */
+#define ADMIN_ACCEPT_BATCH	16
+#define ADMIN_BACKLOG		128
 
 struct admin_sub {
 	TAILQ_ENTRY(admin_sub)	 entry;
@@ -77,6 +88,8 @@ struct admin {
 	struct api_env		 env;
 	struct loop		*loop;
 	struct MHD_Daemon	*d;
+	struct acceptor		*acc;
+	struct fdbudget		*budget;
 	int			 epoll_fd;
 	int			 web_fd;
 	unsigned		 conn_max;
@@ -693,6 +706,39 @@ admin_on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	}
 }
 
+/* --- accepting ----------------------------------------------------------- */
+
+/*
+ * The budget counts a connection from MHD's word that it has it until its
+ * word that it closed it; the units the acceptor took only carry it there.
+ */
+static void
+admin_on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	struct admin *ad = cls;
+
+	(void)c;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		fdbudget_charge(ad->budget, FD_USER_ADMIN, ADMIN_CONN_FDS);
+		*socket_context = ad;
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context != NULL) {
+		fdbudget_give(ad->budget, FD_USER_ADMIN, ADMIN_CONN_FDS);
+		*socket_context = NULL;
+	}
+}
+
+static void
+admin_on_accept(void *arg, int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct admin *ad = arg;
+
+	/* MHD closes fd in any case: over its limits, or out of memory. */
+	if (MHD_add_connection(ad->d, fd, sa, len) != MHD_YES)
+		log_debug("http: connection not taken: %s", strerror(errno));
+	fdbudget_give(ad->budget, FD_USER_ADMIN, ADMIN_CONN_FDS);
+}
+
 /* --- life ---------------------------------------------------------------- */
 
 struct admin *
@@ -712,6 +758,7 @@ admin_new(const struct admin_params *p)
 		.started_ms = loop_now(p->loop),
 	};
 	ad->loop = p->loop;
+	ad->budget = p->budget;
 	ad->epoll_fd = -1;
 	ad->web_fd = -1;
 	ad->conn_max = p->conn_max ? p->conn_max : ADMIN_CONN_MAX;
@@ -745,23 +792,25 @@ admin_listen(struct admin *ad, const struct net_addr *a, struct net_addr *bound,
     char *err, size_t errlen)
 {
 	const union MHD_DaemonInfo *di;
-	unsigned int flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+	unsigned int flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
+	    MHD_USE_NO_LISTEN_SOCKET;
 	char text[NET_ADDRSTRLEN];
+	int lfd;
 
 	if (ad->d != NULL) {
 		snprintf(err, errlen, "the admin interface listens already");
 		return -1;
 	}
-	if (a->ss.ss_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
+	if ((lfd = net_listen(a, ADMIN_BACKLOG, NET_LISTEN_REUSEPORT, err, errlen)) == -1)
+		return -1;
+	if (bound != NULL && net_local_addr(lfd, bound) == -1)
+		*bound = *a;
 	ad->starting = true;
 	ad->start_err[0] = '\0';
 	ad->d = MHD_start_daemon(flags, 0, NULL, NULL, admin_on_request, ad,
 	    MHD_OPTION_EXTERNAL_LOGGER, admin_mhd_log, ad,
-	    MHD_OPTION_SOCK_ADDR, (const struct sockaddr *)&a->ss,
-	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
 	    MHD_OPTION_SIGPIPE_HANDLED_BY_APP, (int)1,
-	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)128,
+	    MHD_OPTION_NOTIFY_CONNECTION, admin_on_connection, ad,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)ad->conn_max,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)ad->conn_per_ip,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)ad->timeout_s,
@@ -774,6 +823,7 @@ admin_listen(struct admin *ad, const struct net_addr *a, struct net_addr *bound,
 		snprintf(err, errlen, "cannot listen on %s: %s",
 		    net_addr_text((const struct sockaddr *)&a->ss, text, sizeof(text)),
 		    ad->start_err[0] != '\0' ? ad->start_err : "libmicrohttpd failed");
+		close(lfd);
 		return -1;
 	}
 	if ((di = MHD_get_daemon_info(ad->d, MHD_DAEMON_INFO_EPOLL_FD)) == NULL ||
@@ -784,14 +834,22 @@ admin_listen(struct admin *ad, const struct net_addr *a, struct net_addr *bound,
 		MHD_stop_daemon(ad->d);
 		ad->d = NULL;
 		ad->epoll_fd = -1;
+		close(lfd);
+		return -1;
+	}
+	ad->acc = acceptor_new(ad->loop, lfd, &(struct acceptor_params){
+	    .what = "http", .budget = ad->budget, .user = FD_USER_ADMIN,
+	    .need = ADMIN_CONN_FDS, .batch = ADMIN_ACCEPT_BATCH,
+	    .on_accept = admin_on_accept, .arg = ad });
+	if (ad->acc == NULL) {
+		snprintf(err, errlen, "admin listener: %s", strerror(errno));
+		loop_unwatch(ad->loop, ad->epoll_fd);
+		MHD_stop_daemon(ad->d);
+		ad->d = NULL;
+		ad->epoll_fd = -1;
 		return -1;
 	}
 	loop_set_prepare(ad->loop, admin_prepare, ad);
-	if (bound != NULL) {
-		*bound = *a;
-		if ((di = MHD_get_daemon_info(ad->d, MHD_DAEMON_INFO_BIND_PORT)) != NULL)
-			net_addr_set_port((struct sockaddr *)&bound->ss, di->port);
-	}
 	open_web_root(ad);
 	return 0;
 }
@@ -799,13 +857,11 @@ admin_listen(struct admin *ad, const struct net_addr *a, struct net_addr *bound,
 void
 admin_stop(struct admin *ad)
 {
-	MHD_socket fd;
-
 	if (ad == NULL || ad->d == NULL || ad->stopping)
 		return;
 	ad->stopping = true;
-	if ((fd = MHD_quiesce_daemon(ad->d)) != MHD_INVALID_SOCKET)
-		close(fd);
+	acceptor_free(ad->acc);
+	ad->acc = NULL;
 	sse_close_all(ad);
 }
 
@@ -820,6 +876,8 @@ admin_free(struct admin *ad)
 		 * every stream (they get their chunked terminator if they
 		 * can take it), then stop, which frees the rest.
 		 */
+		acceptor_free(ad->acc);
+		ad->acc = NULL;
 		sse_close_all(ad);
 		loop_set_prepare(ad->loop, NULL, NULL);
 		loop_unwatch(ad->loop, ad->epoll_fd);

@@ -26,6 +26,7 @@
 #include "net.h"
 
 struct config;
+struct fdbudget;
 struct loop;
 struct pool;
 struct balancer;
@@ -57,6 +58,7 @@ struct admin_params {
 	struct balancer	*balancer;
 	struct persist	*persist;
 	struct proxy	*proxy;
+	struct fdbudget	*budget;	/* its connections' fds; NULL: none */
 	unsigned	 conn_max;	/* 0: ADMIN_CONN_MAX */
 	unsigned	 conn_per_ip;	/* 0: ADMIN_CONN_PER_IP */
 	unsigned	 timeout_s;	/* 0: ADMIN_TIMEOUT_S */

@@ -14,6 +14,7 @@
 #include "loop.h"
 
 struct json_object;
+struct fdbudget;
 
 /*
  * The tunables PATCH /api/v1/config changes at run time. A copy of them as
@@ -38,6 +39,7 @@ struct harmonyd {
 	struct proxy	*proxy;
 	struct ackport	*ackport;
 	struct admin	*admin;
+	struct fdbudget	*fdbudget;	/* every part's fds (acceptor.h) */
 	int		 sigpipe[2];
 	bool		 stopping;
 	int64_t		 stop_deadline;

@@ -18,6 +18,7 @@
 
 #include <json-c/json.h>
 
+#include "acceptor.h"
 #include "ackport.h"
 #include "admin.h"
 #include "balance.h"
@@ -305,12 +306,36 @@ start_listeners(struct harmonyd *h, struct net_addr *clients)
 	return 0;
 }
 
+/*
+ * The fd budget's shares, from the limit in effect now that everything
+ * that stays open is: listeners, the loop, logs (acceptor.h).
+ */
+static void
+fdbudget_start(struct harmonyd *h, long raised_from)
+{
+	size_t cap[FD_USER_COUNT] = {
+		[FD_USER_PROXY] = 0,
+		[FD_USER_ACK] = ACKPORT_MAX_CONNS,
+		[FD_USER_ADMIN] = 2 * (size_t)ADMIN_CONN_MAX,
+	};
+
+	fdbudget_share(h->fdbudget, cap, raised_from);
+}
+
 static int
 harmonyd_start(struct harmonyd *h)
 {
 	struct proxy_params pp;
 	struct net_addr clients;
 	char text[NET_ADDRSTRLEN];
+	long raised_from;
+
+	/* As redis does: all the fds we may, then shared out (acceptor.h). */
+	(void)fdlimit_raise(&raised_from);
+	if ((h->fdbudget = fdbudget_new()) == NULL) {
+		log_warn("start-up");
+		return -1;
+	}
 
 	/* First, so that harmonyd_stop may cancel them whatever failed. */
 	loop_timer_init(&h->persist_timer, on_persist_expire, h);
@@ -336,14 +361,17 @@ harmonyd_start(struct harmonyd *h)
 		log_warn("proxy");
 		return -1;
 	}
+	proxy_set_fdbudget(h->proxy, h->fdbudget);
 	pool_set_on_remove(h->pool, on_target_removed, h);
 	if ((h->ackport = daemon_ackport_new(h)) == NULL) {
 		log_warn("ack port");
 		return -1;
 	}
+	ackport_set_fdbudget(h->ackport, h->fdbudget);
 	if ((h->admin = admin_new(&(struct admin_params){ .cfg = &h->cfg,
 	    .loop = h->loop, .pool = h->pool, .balancer = h->balancer,
-	    .persist = h->persist, .proxy = h->proxy })) == NULL) {
+	    .persist = h->persist, .proxy = h->proxy,
+	    .budget = h->fdbudget })) == NULL) {
 		log_warn("admin");
 		return -1;
 	}
@@ -361,6 +389,7 @@ harmonyd_start(struct harmonyd *h)
 	if (add_static_targets(h) == -1)
 		return -1;
 	state_start(h);
+	fdbudget_start(h, raised_from);
 	/* Last: "listening: clients" tells tests that everything is up. */
 	log_info("listening: clients %s",
 	    net_addr_text((struct sockaddr *)&clients.ss, text, sizeof(text)));
@@ -396,6 +425,8 @@ harmonyd_stop(struct harmonyd *h)
 		if (h->sigpipe[i] != -1)
 			close(h->sigpipe[i]);
 	log_access_close();
+	fdbudget_free(h->fdbudget);
+	h->fdbudget = NULL;
 	daemon_free_base(h);
 	cfg_free(&h->cfg);
 }

@@ -769,6 +769,7 @@ epoll_run_once(struct loop *l, int timeout)
 		uint32_t gen = (uint32_t)(evs[i].data.u64 >> 32);
 		struct watcher *w = watcher_of(l, fd);
 		short rev = 0;
+		bool parked;
 
 		/* Unwatched, or unwatched and watched again, earlier in this pass. */
 		if (w == NULL || w->gen != gen)
@@ -784,9 +785,11 @@ epoll_run_once(struct loop *l, int timeout)
 		rev &= (short)(w->want | POLLERR | POLLHUP);
 		if (rev == 0)
 			continue;
+		parked = w->want == 0;
 		w->fn(l, fd, rev, w->arg);
-		/* Still parked after hearing of it: quiet until asked again. */
-		if ((w = watcher_of(l, fd)) != NULL && w->gen == gen && w->want == 0) {
+		/* Parked, heard of it, still parked: quiet until asked again. */
+		if (parked && (w = watcher_of(l, fd)) != NULL && w->gen == gen &&
+		    w->want == 0) {
 			w->quiet = true;
 			(void)epoll_queue(l, fd, w);
 		}
@@ -830,6 +833,7 @@ loop_run_once(struct loop *l, int64_t max_ms)
 		struct pollfd *p = &l->pfds[i];
 		struct watcher *w;
 		short rev = p->revents;
+		bool parked;
 		int fd = p->fd;
 
 		if (rev == 0 || fd < 0)
@@ -840,9 +844,10 @@ loop_run_once(struct loop *l, int64_t max_ms)
 		rev &= (short)(p->events | POLLERR | POLLHUP | POLLNVAL);
 		if (rev == 0 || (w = watcher_of(l, fd)) == NULL || w->slot != i)
 			continue;
+		parked = p->events == 0;
 		w->fn(l, fd, rev, w->arg);
-		/* Still parked after hearing of it: quiet until asked again. */
-		if ((w = watcher_of(l, fd)) != NULL && w->slot == i &&
+		/* Parked, heard of it, still parked: quiet until asked again. */
+		if (parked && (w = watcher_of(l, fd)) != NULL && w->slot == i &&
 		    l->pfds[i].events == 0) {	/* p may have moved (realloc) */
 			w->quiet = true;
 			l->pfds[i].fd = slot_fd(true, fd);

@@ -381,6 +381,45 @@ START_TEST(test_io_parked_reset_is_reported)
 }
 END_TEST
 
+/* Reads what there is, then parks its fd (a flow whose buffer is full). */
+static void
+park_cb(struct loop *l, int fd, short revents, void *arg)
+{
+	struct io_rec *r = arg;
+	char buf[64];
+
+	r->calls++;
+	r->revents = revents;
+	if (revents & POLLIN)
+		(void)read(fd, buf, sizeof(buf));
+	ck_assert_int_eq(loop_set_events(l, fd, 0), 0);
+}
+
+/* Parked from its own callback after an ordinary event: a reset still comes. */
+START_TEST(test_io_parked_after_event_reset_is_reported)
+{
+	struct loop *l = loop_new();
+	struct io_rec r = { .unwatch_fd = -1 };
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+	int a, b;
+
+	tcp_pair(&a, &b);
+	ck_assert_int_eq(loop_watch(l, b, POLLIN, park_cb, &r), 0);
+	ck_assert_int_eq(write(a, "x", 1), 1);
+	ck_assert_int_eq(loop_run_once(l, 2000), 0);
+	ck_assert_int_eq(r.calls, 1);
+	ck_assert(r.revents & POLLIN);
+	ck_assert_int_eq(setsockopt(a, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)), 0);
+	close(a);
+	ck_assert_int_eq(loop_run_once(l, 2000), 0);
+	ck_assert_int_eq(r.calls, 2);
+	ck_assert(r.revents & POLLERR);
+	loop_unwatch(l, b);
+	close(b);
+	loop_free(l);
+}
+END_TEST
+
 /* A reset while parked from the start (watched with no events). */
 START_TEST(test_io_parked_from_watch_reset_is_reported)
 {
@@ -724,6 +763,7 @@ loop_suite(void)
 	tcase_add_test(tc, test_io_parked_hangup_does_not_spin);
 	tcase_add_test(tc, test_io_parked_reset_is_reported);
 	tcase_add_test(tc, test_io_parked_from_watch_reset_is_reported);
+	tcase_add_test(tc, test_io_parked_after_event_reset_is_reported);
 	tcase_add_test(tc, test_io_flush_error_reaches_owner);
 	tcase_add_test(tc, test_io_unwatch_other_during_dispatch);
 	tcase_add_test(tc, test_io_many_fds);
