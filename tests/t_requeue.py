@@ -2,12 +2,16 @@
 (--requeue N more targets, never the same twice), and without requeue the
 client gets the unavailable text.
 
+A target's `total` counts the sessions that connected to it, not the
+attempts: a refusing target's stays 0 however often it was tried.
+
 A refusing target is a loopback port bound by this test and not listening.
 Weights make the first pick deterministic: the dead target has weight 1000
 against 1, so a fresh daemon tries it first (leastconn and round robin
 alike)."""
 
 import harness as h
+import relcheck as rc
 
 
 def main():
@@ -59,11 +63,17 @@ def main():
             '"failing" and the next client should go to GOOD; got %r' % name)
     hd.stop()
 
-    # Only the dead target, --requeue 0: unavailable every time.
-    hd = h.Harmonyd('--target', dead.target(), '--requeue', '0',
+    # Only the dead target, --requeue 0: unavailable every time, and its
+    # total (sessions that reached it) stays 0.
+    hd = h.Harmonyd('--target', dead.target(), '--requeue', '0', '--http', '127.0.0.1:0',
                     '--unavailable', 'DOWN', label='harmonyd (dead only)')
     for _ in range(3):
         h.expect_unavailable(hd.port, b'DOWN')
+    t = rc.get_json(hd.http_port, '/api/v1/targets')['targets'][0]
+    h.check(t['failures'] >= 1, 'the dead target shows no failure: %r' % t)
+    h.check(t['total'] == 0, 'the dead target never accepted a connection, but its '
+            'total is %d (failures %d): total must count connected sessions only'
+            % (t['total'], t['failures']))
     hd.stop()
 
     h.check(good.total == 10 + 1 + 1, 'GOOD accepted %d connections, expected 12' % good.total)
