@@ -4,12 +4,15 @@
 #
 #   harmonyd-restart.sh OLD_PID [harmonyd options ...]
 #
-# harmonyd's listeners use SO_REUSEPORT, so a second harmonyd with the same
-# options can listen on the same ports at once. This script starts the new
-# one, waits until it says it listens, then sends SIGTERM to the old one,
-# which takes what waits in its accept queue, stops listening and lets its
-# sessions finish (up to --grace). With --state-file the new one starts from
-# the old one's registry and persistence table.
+# The new harmonyd is started with the same options plus --takeover OLD_PID:
+# only then may it listen on ports another harmonyd holds (SO_REUSEPORT; a
+# harmonyd started by mistake on them refuses to start). With --state-file
+# it first asks the old one (SIGUSR2) for its last save; the old one saves,
+# releases the state file and stops saving, and the new one starts from
+# that registry and persistence table. Once the new one says it listens,
+# this script sends SIGTERM to the old one, which takes what waits in its
+# accept queue, stops listening and lets its sessions finish (up to
+# --grace); its exit no longer writes the state file.
 #
 # For no gap at all between the old one's last accept and its close, let the
 # kernel hand over connections still in a closing listener's queue:
@@ -30,7 +33,7 @@ log=${HARMONYD_LOG:-$(mktemp "${TMPDIR:-/tmp}/harmonyd.XXXXXX")}
 : >>"$log"
 start=$(wc -l <"$log")
 
-"$harmonyd" "$@" </dev/null >>"$log" 2>&1 &
+"$harmonyd" --takeover "$old" "$@" </dev/null >>"$log" 2>&1 &
 new=$!
 
 # Ready once it logs "listening: clients" (after every other listener).

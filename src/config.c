@@ -65,6 +65,7 @@ enum cfg_kind {
 	K_TOKEN_FILE,
 	/* The kinds below are command line only. */
 	K_CONFIG,
+	K_TAKEOVER,
 	K_VERBOSE,
 	K_QUIET,
 	K_HELP,
@@ -142,6 +143,9 @@ static const struct cfg_option options[] = {
 	    "keep targets and persistence across restarts" },
 	{ "access-log", 0, K_STRING, "FILE", F(access_log), 0, 0,
 	    "one line per finished session; - is stdout" },
+	{ "takeover", 0, K_TAKEOVER, "PID", F(takeover_pid), 1, INT32_MAX,
+	    "take over from the harmonyd PID (its ports and state file):"
+	    " see harmonyd-restart.sh" },
 	{ "log-level", 0, K_LEVEL, "LEVEL", F(log_level), 0, 0,
 	    "debug, info, warn or error (default: info)" },
 	{ "verbose", 'v', K_VERBOSE, NULL, 0, 0, 0, "same as --log-level debug" },
@@ -704,6 +708,13 @@ opt_set_text(struct config *cfg, const struct cfg_option *o, const char *text,
 		return 0;
 	case K_CONFIG:
 		return set_string(&cfg->config_file, text, err, errlen);
+	case K_TAKEOVER:
+		if (parse_int(text, o->min, o->max, &v) == -1) {
+			snprintf(err, errlen, "bad pid '%s'", text);
+			return -1;
+		}
+		*opt_i64(cfg, o) = v;
+		return 0;
 	case K_HELP:
 	case K_VERSION:
 		break;
@@ -1043,6 +1054,16 @@ cfg_validate(struct config *cfg, char *err, size_t errlen)
 		}
 		used[n++] = o;
 	}
+	/* A static target is known by its host:port: one of each. */
+	for (size_t i = 0; i < cfg->ntargets; i++)
+		for (size_t j = 0; j < i; j++)
+			if (net_addr_equal((struct sockaddr *)&cfg->targets[i].addr.ss,
+			    (struct sockaddr *)&cfg->targets[j].addr.ss)) {
+				snprintf(err, errlen, "--target %s is given twice",
+				    net_addr_text((struct sockaddr *)
+				    &cfg->targets[i].addr.ss, text, sizeof(text)));
+				return -1;
+			}
 	return 0;
 }
 
@@ -1099,11 +1120,10 @@ cfg_usage(FILE *fp)
 	}
 	fprintf(fp, "\n"
 	    "DUR is 500ms, 30s, 1.5m, 1h; a bare number is seconds.\n"
-	    "Every option but -c, -v, -q, -h, -V and --no-persistent is also a"
-	    " key of the\n"
-	    "-c file (\"persistent\": false for --no-persistent). Flags override"
-	    " the file;\n"
-	    "--target and --allow on the command line replace the file's list.\n");
+	    "Every option but -c, --takeover, -v, -q, -h, -V and --no-persistent"
+	    " is also\na key of the -c file (\"persistent\": false for"
+	    " --no-persistent). Flags override\nthe file; --target and --allow on"
+	    " the command line replace the file's list.\n");
 }
 
 /* getopt_long's tables, built from options[]. */

@@ -58,6 +58,7 @@ struct config {
 	size_t		 nallow;
 	char		*web_root;
 	char		*state_file;
+	int64_t		 takeover_pid;		/* --takeover, 0: none (CLI only) */
 	char		*access_log;		/* path, or "-" for stdout */
 	int		 log_level;		/* enum log_level */
 };

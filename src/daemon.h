@@ -45,12 +45,9 @@ struct harmonyd {
 	int64_t		 stop_deadline;
 	struct loop_timer persist_timer;
 	struct loop_timer stop_timer;
-	struct loop_timer state_timer;
-	uint64_t	 saved_pool_version;
-	uint64_t	 saved_persist_version;
-	struct json_object *runtime;	/* from the state file, until applied */
+	struct saver	*saver;		/* with --state-file */
+	int		 state_lock;	/* until the saver takes it, or -1 */
 	struct cfg_runtime base;	/* runtime tunables as configured */
-	uint64_t	 saved_config_version;
 	int		 argc;		/* to read the options again on SIGHUP */
 	char		**argv;
 };

@@ -30,13 +30,16 @@
 #include "pool.h"
 #include "proxy.h"
 #include "selfaddr.h"
+#include "instance.h"
 #include "state.h"
+#include "statesaver.h"
 #include "daemon.h"
 
 #define PERSIST_EXPIRE_EVERY_MS	1000
 #define PERSIST_EXPIRE_BUDGET	1024	/* entries per pass: bounded work */
 #define STOP_CHECK_MS		100
-#define STATE_SAVE_EVERY_MS	1000	/* at most, while things change */
+#define TAKEOVER_WAIT_MS	60000	/* for the old one's last save */
+#define TOUCH_SAVE_MAX_MS	300000	/* persistence recency: 5 min at most */
 
 
 static int signal_fd = -1;
@@ -68,7 +71,7 @@ signals_init(struct harmonyd *h)
 		return -1;
 	sa.sa_handler = on_signal;
 	if (sigaction(SIGTERM, &sa, NULL) == -1 || sigaction(SIGINT, &sa, NULL) == -1 ||
-	    sigaction(SIGHUP, &sa, NULL) == -1)
+	    sigaction(SIGHUP, &sa, NULL) == -1 || sigaction(SIGUSR2, &sa, NULL) == -1)
 		return -1;
 	return 0;
 }
@@ -127,6 +130,10 @@ on_signal_pipe(struct loop *l, int fd, short revents, void *arg)
 				daemon_reload(h);
 			else if (sigs[i] == SIGHUP)
 				log_info("SIGHUP: stopping, not reloading");
+			else if (sigs[i] == SIGUSR2 && h->saver != NULL)
+				saver_handover(h->saver);
+			else if (sigs[i] == SIGUSR2)
+				log_info("SIGUSR2: no state file to hand over");
 			else
 				begin_stop(h, sigs[i]);
 		}
@@ -145,51 +152,82 @@ on_persist_expire(struct loop *l, struct loop_timer *t, void *arg)
 	return n == PERSIST_EXPIRE_BUDGET ? 10 : PERSIST_EXPIRE_EVERY_MS;
 }
 
-static void
-state_save_now(struct harmonyd *h)
+static struct json_object *
+runtime_of(void *arg)
 {
-	json_object *overrides = daemon_overrides(h);
-	int rc = state_save(h->cfg.state_file, h->pool, h->persist, overrides,
-	    loop_now(h->loop));
-
-	json_object_put(overrides);
-	if (h->admin != NULL)
-		h->saved_config_version = admin_config_version(h->admin);
-	if (rc == -1) {
-		log_warn("state: cannot write %s", h->cfg.state_file);
-		return;
-	}
-	h->saved_pool_version = pool_version(h->pool);
-	h->saved_persist_version = persist_version(h->persist);
+	return daemon_overrides(arg);
 }
 
+/* Persistence recency is saved a few times per TTL, never every second. */
 static int64_t
-on_state_timer(struct loop *l, struct loop_timer *t, void *arg)
+touch_interval(const struct config *cfg)
 {
-	struct harmonyd *h = arg;
+	int64_t ms = cfg->persist_ttl_ms / 4;
 
-	(void)l;
-	(void)t;
-	if (pool_version(h->pool) != h->saved_pool_version ||
-	    persist_version(h->persist) != h->saved_persist_version ||
-	    (h->admin != NULL && admin_config_version(h->admin) != h->saved_config_version))
-		state_save_now(h);
-	return STATE_SAVE_EVERY_MS;
+	if (ms <= 0 || ms > TOUCH_SAVE_MAX_MS)
+		return TOUCH_SAVE_MAX_MS;
+	return ms < 1000 ? 1000 : ms;
 }
 
-static void
+/*
+ * With --takeover, the old one is asked for its last save first and the
+ * lock waited for; otherwise a locked file means a second harmonyd.
+ */
+static int
+state_acquire(struct harmonyd *h)
+{
+	const char *path = h->cfg.state_file;
+	pid_t old = (pid_t)h->cfg.takeover_pid, holder;
+	char err[256];
+
+	if (path == NULL)
+		return 0;
+	if (old != 0) {
+		switch (instance_handover(old, err, sizeof(err))) {
+		case -1:
+			log_error("--takeover %ld: %s", (long)old, err);
+			return -1;
+		case 1:
+			log_warnx("--takeover %ld: it does not take SIGUSR2 (an older"
+			    " harmonyd?): its own last save may overwrite %s",
+			    (long)old, path);
+			break;
+		default:
+			log_info("state: waiting for pid %ld to hand %s over",
+			    (long)old, path);
+			break;
+		}
+	}
+	h->state_lock = state_lock(path, old != 0 ? TAKEOVER_WAIT_MS : 0, &holder,
+	    err, sizeof(err));
+	if (h->state_lock != -1)
+		return 0;
+	if (holder == 0)
+		log_error("state: %s: %s", path, err);
+	else if (old != 0)
+		log_error("state: %s is still held by pid %ld after %d s", path,
+		    (long)holder, TAKEOVER_WAIT_MS / 1000);
+	else
+		log_error("state: %s is in use by pid %ld: another harmonyd with"
+		    " this --state-file runs (to replace it, use harmonyd-restart.sh"
+		    " or --takeover %ld)", path, (long)holder, (long)holder);
+	return -1;
+}
+
+static int
 state_start(struct harmonyd *h)
 {
+	struct json_object *runtime = NULL;
+	size_t restored;
 	char err[256];
 
 	if (h->cfg.state_file == NULL)
-		return;
-	switch (state_load(h->cfg.state_file, h->pool, h->persist, &h->runtime,
-	    loop_now(h->loop), err, sizeof(err))) {
+		return 0;
+	switch (state_load(h->cfg.state_file, h->pool, h->persist, &runtime,
+	    loop_now(h->loop), &restored, err, sizeof(err))) {
 	case STATE_LOADED:
 		log_info("state: restored %zu targets and %zu persistence entries from %s",
-		    pool_count(h->pool) - h->cfg.ntargets, persist_count(h->persist),
-		    h->cfg.state_file);
+		    restored, persist_count(h->persist), h->cfg.state_file);
 		break;
 	case STATE_NONE:
 		log_info("state: %s does not exist yet", h->cfg.state_file);
@@ -197,16 +235,27 @@ state_start(struct harmonyd *h)
 	case STATE_BAD:
 		log_warnx("state: ignoring %s: %s", h->cfg.state_file, err);
 		break;
+	case STATE_UNREADABLE:
+		/* Saving over it would lose every target and key it holds. */
+		log_error("state: cannot read %s: %s; not starting, so as not to"
+		    " overwrite it (fix it, or move it away to start afresh)",
+		    h->cfg.state_file, err);
+		return -1;
 	}
-	if (h->runtime != NULL) {
-		daemon_apply_overrides(h, h->runtime);
-		json_object_put(h->runtime);
-		h->runtime = NULL;
+	if (runtime != NULL) {
+		daemon_apply_overrides(h, runtime);
+		json_object_put(runtime);
 	}
-	h->saved_pool_version = pool_version(h->pool);
-	h->saved_persist_version = persist_version(h->persist);
-	h->saved_config_version = admin_config_version(h->admin);
-	loop_timer_add(h->loop, &h->state_timer, STATE_SAVE_EVERY_MS);
+	h->saver = saver_new(&(struct saver_params){ .path = h->cfg.state_file,
+	    .loop = h->loop, .pool = h->pool, .persist = h->persist,
+	    .runtime = runtime_of, .arg = h, .touch_ms = touch_interval(&h->cfg) },
+	    h->state_lock);
+	if (h->saver == NULL) {
+		log_warn("state");
+		return -1;
+	}
+	h->state_lock = -1;	/* the saver's now */
+	return 0;
 }
 
 static void
@@ -223,30 +272,35 @@ add_static_targets(struct harmonyd *h)
 {
 	for (size_t i = 0; i < h->cfg.ntargets; i++) {
 		const struct cfg_target *ct = &h->cfg.targets[i];
-		bool created;
-		struct target *t = pool_register(h->pool, TARGET_SRC_STATIC,
-		    (const struct sockaddr *)&ct->addr.ss, ct->addr.len, ct->weight,
-		    0, &created);
+		const struct sockaddr *sa = (const struct sockaddr *)&ct->addr.ss;
+		struct target *t = pool_find_addr(h->pool, sa);
 
+		/* cfg_validate refused duplicates: t can only be a restored one. */
+		if (t != NULL && t->source != TARGET_SRC_STATIC) {
+			log_info("target %u %s was registered: static now, same id",
+			    (unsigned)t->id, t->name);
+			pool_make_static(t);
+		} else if (t == NULL) {
+			t = pool_register(h->pool, TARGET_SRC_STATIC, sa, ct->addr.len,
+			    ct->weight, 0, NULL);
+		}
 		if (t == NULL && errno == EADDRINUSE) {
 			char name[NET_ADDRSTRLEN], listener[NET_ADDRSTRLEN];
-			const char *what = selfaddr_match(pool_self(h->pool),
-			    (const struct sockaddr *)&ct->addr.ss, listener, sizeof(listener));
+			const char *what = selfaddr_match(pool_self(h->pool), sa,
+			    listener, sizeof(listener));
 
 			log_error("static target %s is harmonyd's own %s listener (%s):"
-			    " every client would come back in", net_addr_text(
-			    (const struct sockaddr *)&ct->addr.ss, name, sizeof(name)),
-			    what ? what : "", what ? listener : "");
+			    " every client would come back in", net_addr_text(sa, name,
+			    sizeof(name)), what ? what : "", what ? listener : "");
 			return -1;
 		}
 		if (t == NULL) {
 			log_warn("static target %zu", i + 1);
 			return -1;
 		}
-		if (!created)
-			log_warnx("static target %s given twice: using the last weight", t->name);
 		pool_set_weight(t, ct->weight);
-		log_info("target %s weight %u (static)", t->name, (unsigned)t->weight);
+		log_info("target %u %s weight %u (static)", (unsigned)t->id, t->name,
+		    (unsigned)t->weight);
 	}
 	return 0;
 }
@@ -267,6 +321,49 @@ own_listener(struct harmonyd *h, const struct net_addr *bound, const char *what)
 	if (selfaddr_add_listener(pool_self(h->pool), (const struct sockaddr *)&bound->ss,
 	    what) == -1)
 		log_warn("%s listener: not known as our own", what);
+}
+
+/*
+ * Every listener allows SO_REUSEPORT, for --takeover: this is where a
+ * port someone else listens on is refused, before anything else starts.
+ * With --takeover only the old harmonyd (or a holder /proc cannot name)
+ * may hold them.
+ */
+static int
+check_ports(struct harmonyd *h)
+{
+	const struct {
+		const char	*flag;
+		const char	*value;
+	} ports[] = {
+		{ "--ack-port", h->cfg.ack_port },
+		{ "--http", h->cfg.http },
+		{ "--listen", h->cfg.listen },
+	};
+	pid_t old = (pid_t)h->cfg.takeover_pid, holder;
+	char err[256];
+	struct net_addr a;
+
+	for (size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
+		if (strcmp(ports[i].value, "0") == 0 && i < 2)
+			continue;
+		if (net_parse_listen(ports[i].value, h->cfg.host, &a, err,
+		    sizeof(err)) == -1)
+			continue;	/* start_listeners says why */
+		if (instance_probe(&a, &holder, err, sizeof(err)) == 0)
+			continue;
+		if (old != 0 && (holder == old || holder == 0))
+			continue;
+		if (old != 0)
+			log_error("%s %s: %s, not by --takeover %ld", ports[i].flag,
+			    ports[i].value, err, (long)old);
+		else
+			log_error("%s %s: %s: is another harmonyd running? (to replace"
+			    " one, use harmonyd-restart.sh or --takeover PID)",
+			    ports[i].flag, ports[i].value, err);
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -340,7 +437,6 @@ harmonyd_start(struct harmonyd *h)
 	/* First, so that harmonyd_stop may cancel them whatever failed. */
 	loop_timer_init(&h->persist_timer, on_persist_expire, h);
 	loop_timer_init(&h->stop_timer, on_stop_check, h);
-	loop_timer_init(&h->state_timer, on_state_timer, h);
 	if (signals_init(h) == -1) {
 		log_warn("signals");
 		return -1;
@@ -381,14 +477,21 @@ harmonyd_start(struct harmonyd *h)
 	}
 	loop_timer_add(h->loop, &h->persist_timer, PERSIST_EXPIRE_EVERY_MS);
 	/*
+	 * Ports probed, then the state file locked (waiting for a handover),
+	 * both before binding: a refused start must neither take the lock nor
+	 * leave clients in a backlog it never serves.
+	 */
+	if (check_ports(h) == -1 || state_acquire(h) == -1)
+		return -1;
+	/*
 	 * Listeners first, so that targets are checked against the ports
 	 * bound (pool_self); nothing is accepted before the loop runs.
 	 */
 	if (start_listeners(h, &clients) == -1)
 		return -1;
-	if (add_static_targets(h) == -1)
+	/* Restored before the static targets: those take their ids back. */
+	if (state_start(h) == -1 || add_static_targets(h) == -1)
 		return -1;
-	state_start(h);
 	fdbudget_start(h, raised_from);
 	/* Last: "listening: clients" tells tests that everything is up. */
 	log_info("listening: clients %s",
@@ -409,12 +512,11 @@ harmonyd_stop(struct harmonyd *h)
 	if (h->loop != NULL) {
 		loop_timer_cancel(h->loop, &h->persist_timer);
 		loop_timer_cancel(h->loop, &h->stop_timer);
-		loop_timer_cancel(h->loop, &h->state_timer);
 	}
 	/* After the sessions: their counters are final. */
-	if (h->cfg.state_file != NULL && h->pool != NULL && h->persist != NULL)
-		state_save_now(h);
-	json_object_put(h->runtime);
+	saver_free(h->saver);
+	h->saver = NULL;
+	state_unlock(h->state_lock);
 	pool_free(h->pool);
 	balance_free(h->balancer);
 	persist_free(h->persist);
@@ -434,7 +536,7 @@ harmonyd_stop(struct harmonyd *h)
 int
 main(int argc, char *argv[])
 {
-	struct harmonyd h = { .sigpipe = { -1, -1 } };
+	struct harmonyd h = { .sigpipe = { -1, -1 }, .state_lock = -1 };
 	char err[512];
 	int rc = 0;
 

@@ -47,6 +47,7 @@ struct persist {
 	int64_t			  ttl;
 	struct persist_lru	  lru;		/* head: most recent */
 	uint64_t		  version;
+	uint64_t		  state_version;	/* entries or their targets */
 	uint64_t		  sipkey[2];
 };
 
@@ -163,6 +164,7 @@ entry_delete(struct persist *ps, struct persist_entry *e)
 	TAILQ_REMOVE(&ps->lru, e, lru);
 	ps->count--;
 	ps->version++;
+	ps->state_version++;
 	free(e);
 }
 
@@ -304,6 +306,7 @@ persist_set(struct persist *ps, const struct sockaddr *client,
 		if (e->target_id != target_id) {
 			e->target_id = target_id;
 			e->hits = 0;
+			ps->state_version++;
 		}
 		e->last_use = now;
 		TAILQ_REMOVE(&ps->lru, e, lru);
@@ -327,6 +330,7 @@ persist_set(struct persist *ps, const struct sockaddr *client,
 	TAILQ_INSERT_HEAD(&ps->lru, e, lru);
 	ps->count++;
 	ps->version++;
+	ps->state_version++;
 	return 0;
 }
 
@@ -394,6 +398,7 @@ persist_flush(struct persist *ps)
 	memset(ps->buckets, 0, ps->nbuckets * sizeof(*ps->buckets));
 	ps->count = 0;
 	ps->version++;
+	ps->state_version++;
 }
 
 size_t
@@ -438,4 +443,10 @@ uint64_t
 persist_version(const struct persist *ps)
 {
 	return ps->version;
+}
+
+uint64_t
+persist_state_version(const struct persist *ps)
+{
+	return ps->state_version;
 }

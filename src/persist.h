@@ -48,6 +48,9 @@ size_t		 persist_expire(struct persist *, int64_t now, size_t budget);
 size_t		 persist_count(const struct persist *);
 /* Most recently used first. */
 void		 persist_foreach(const struct persist *, persist_visit_fn *, void *arg);
+/* Changes with every use too (a hit touches its entry). */
 uint64_t	 persist_version(const struct persist *);
+/* Changes only when an entry comes, goes or changes its target, not on a hit. */
+uint64_t	 persist_state_version(const struct persist *);
 
 #endif

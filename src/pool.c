@@ -52,6 +52,15 @@ struct pool {
 	void			*on_remove_arg;
 	uint64_t		 version;
 	uint64_t		 set_version;
+	uint64_t		 state_version;
+	struct static_id	*static_ids;	/* host:port -> id, grows only */
+	size_t			 nstatic_ids;
+};
+
+/* A static target's identity: the id its address had before. */
+struct static_id {
+	struct sockaddr_storage	 addr;
+	uint32_t		 id;
 };
 
 static int64_t	deadline_fire(struct loop *, struct loop_timer *, void *);
@@ -81,6 +90,13 @@ bump(struct pool *p, bool set_changed)
 		p->set_version++;
 }
 
+/* What the state file holds changed (see pool_state_version). */
+static void
+bump_state(struct pool *p)
+{
+	p->state_version++;
+}
+
 static enum target_state
 base_state(const struct target *t)
 {
@@ -94,6 +110,9 @@ set_state(struct target *t, enum target_state st)
 {
 	if (t->state == st)
 		return;
+	/* The state file keeps draining or not; up, down and failing are live. */
+	if ((t->state == TARGET_DRAINING) != (st == TARGET_DRAINING))
+		bump_state(t->pool);
 	t->state = st;
 	bump(t->pool, true);
 }
@@ -340,6 +359,7 @@ pool_free(struct pool *p)
 		explicit_bzero(p->deleted, POOL_DELETED_MAX * sizeof(*p->deleted));
 	free(p->deleted);
 	selfaddr_free(p->self);
+	free(p->static_ids);
 	free(p);
 }
 
@@ -392,9 +412,48 @@ find_hostport(const struct pool *p, const struct sockaddr_storage *ss,
 	return NULL;
 }
 
+static struct static_id *
+static_id_find(const struct pool *p, const struct sockaddr_storage *ss)
+{
+	for (size_t i = 0; i < p->nstatic_ids; i++)
+		if (addr_port(&p->static_ids[i].addr) == addr_port(ss) &&
+		    addr_same_host(&p->static_ids[i].addr, ss))
+			return &p->static_ids[i];
+	return NULL;
+}
+
+static int
+static_id_set(struct pool *p, const struct sockaddr_storage *ss, uint32_t id)
+{
+	struct static_id *si = static_id_find(p, ss), *grown;
+
+	if (si == NULL) {
+		grown = realloc(p->static_ids, (p->nstatic_ids + 1) * sizeof(*grown));
+		if (grown == NULL)
+			return -1;
+		p->static_ids = grown;
+		si = &grown[p->nstatic_ids++];
+		si->addr = *ss;
+	}
+	si->id = id;
+	return 0;
+}
+
+/* The id a static target at ss had before, if it is free, else 0. */
+static uint32_t
+static_id_of(const struct pool *p, const struct sockaddr_storage *ss)
+{
+	const struct static_id *si = static_id_find(p, ss);
+
+	if (si == NULL || pool_find_id(p, si->id) != NULL)
+		return 0;
+	return si->id;
+}
+
 /*
- * A new listed target. id 0 and key NULL make fresh ones; otherwise they
- * are a restored target's (checked by the caller).
+ * A new listed target. id 0 and key NULL make fresh ones (a static target
+ * takes the id its address had before); otherwise they are a restored
+ * target's (checked by the caller).
  */
 static struct target *
 target_create(struct pool *p, enum target_source src,
@@ -421,6 +480,8 @@ target_create(struct pool *p, enum target_source src,
 		return NULL;
 	}
 	t->pool = p;
+	if (id == 0 && src == TARGET_SRC_STATIC)
+		id = static_id_of(p, ss);
 	if (id == 0) {
 		t->id = p->next_id++;
 	} else {
@@ -444,6 +505,10 @@ target_create(struct pool *p, enum target_source src,
 	p->count++;
 	deadline_arm(t);
 	bump(p, true);
+	bump_state(p);
+	/* Remembered, so a static target taken out and put back keeps its id. */
+	if (src == TARGET_SRC_STATIC)
+		(void)static_id_set(p, &t->addr, t->id);
 	return t;
 }
 
@@ -559,6 +624,7 @@ pool_set_port(struct target *t, uint16_t port)
 	if (t->state == TARGET_PORTLESS)
 		t->state = TARGET_UP;
 	bump(t->pool, true);
+	bump_state(t->pool);
 	return 0;
 }
 
@@ -572,6 +638,7 @@ pool_set_weight(struct target *t, uint32_t weight)
 	if (t->weight != weight) {
 		t->weight = weight;
 		bump(t->pool, true);
+		bump_state(t->pool);
 	}
 	return 0;
 }
@@ -579,7 +646,11 @@ pool_set_weight(struct target *t, uint32_t weight)
 int
 pool_set_timeout(struct target *t, int64_t timeout_ms)
 {
-	t->timeout_ms = resolve_timeout(t->pool, timeout_ms);
+	int64_t ms = resolve_timeout(t->pool, timeout_ms);
+
+	if (ms != t->timeout_ms)
+		bump_state(t->pool);
+	t->timeout_ms = ms;
 	deadline_arm(t);
 	bump(t->pool, false);
 	return 0;
@@ -669,6 +740,7 @@ pool_deregister(struct target *t)
 	if (!t->leaving) {
 		t->leaving = true;
 		bump(t->pool, true);
+		bump_state(t->pool);
 	}
 	set_state(t, TARGET_DRAINING);
 	if (t->active == 0) {
@@ -690,6 +762,7 @@ pool_remove(struct target *t)
 	t->listed = false;
 	loop_timer_cancel(p->loop, &t->deadline);
 	bump(p, true);
+	bump_state(p);
 	if (p->on_remove != NULL)
 		p->on_remove(p, t, p->on_remove_arg);
 	if (t->active == 0)
@@ -988,6 +1061,59 @@ uint64_t
 pool_set_version(const struct pool *p)
 {
 	return p->set_version;
+}
+
+uint64_t
+pool_state_version(const struct pool *p)
+{
+	return p->state_version;
+}
+
+uint32_t
+pool_next_id(const struct pool *p)
+{
+	return p->next_id;
+}
+
+void
+pool_reserve_ids(struct pool *p, uint32_t next_id)
+{
+	if (next_id > p->next_id) {
+		p->next_id = next_id;
+		bump_state(p);
+	}
+}
+
+int
+pool_remember_static_id(struct pool *p, const struct sockaddr *sa,
+    socklen_t salen, uint32_t id)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+
+	if (id == 0 || addr_normalise(sa, salen, &ss, &sslen) == -1) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (static_id_set(p, &ss, id) == -1)
+		return -1;
+	pool_reserve_ids(p, id == UINT32_MAX ? id : id + 1);
+	return 0;
+}
+
+void
+pool_make_static(struct target *t)
+{
+	if (!t->listed || t->source == TARGET_SRC_STATIC)
+		return;
+	t->source = TARGET_SRC_STATIC;
+	t->leaving = false;
+	if (t->state != TARGET_DRAINING)
+		set_state(t, TARGET_STATIC);
+	deadline_arm(t);
+	(void)static_id_set(t->pool, &t->addr, t->id);
+	bump(t->pool, true);
+	bump_state(t->pool);
 }
 
 void

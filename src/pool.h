@@ -27,9 +27,10 @@
  * A target at one of harmonyd's own listeners (pool_self) is refused with
  * EADDRINUSE wherever one is made or given a port.
  *
- * pool_version() changes on every change an observer (dashboard, state
- * file) cares about; pool_set_version() changes only when the set of
- * targets the balancer chooses from, or their weights, change.
+ * pool_version() changes on every change an observer (the dashboard)
+ * cares about, counters included; pool_set_version() changes only when the
+ * set of targets the balancer chooses from, or their weights, change;
+ * pool_state_version() only when what the state file holds changes.
  */
 #ifndef HARMONY_POOL_H
 #define HARMONY_POOL_H
@@ -213,7 +214,27 @@ void		 pool_connect_failed(struct target *);
 
 uint64_t	 pool_version(const struct pool *);
 uint64_t	 pool_set_version(const struct pool *);
+/*
+ * Changes only when what the state file holds changes: a target listed or
+ * removed, its port, weight, timeout, draining or leaving, the static
+ * targets' ids, the next id. Never for counters or up/down/failing.
+ */
+uint64_t	 pool_state_version(const struct pool *);
 void		 pool_touch(struct pool *);	/* bump version (counters moved) */
+
+/*
+ * Identity across restarts. Ids are handed out from pool_next_id() on and
+ * never twice: a state file keeps the next id and gives it back with
+ * pool_reserve_ids (which only raises it). A static target is known by its
+ * host:port: pool_remember_static_id gives that address its id back, so a
+ * static target keeps its id whatever its place in the configuration.
+ */
+uint32_t	 pool_next_id(const struct pool *);
+void		 pool_reserve_ids(struct pool *, uint32_t next_id);
+int		 pool_remember_static_id(struct pool *, const struct sockaddr *,
+		    socklen_t, uint32_t id);
+/* A registered target named by the configuration: static from now on, same id. */
+void		 pool_make_static(struct target *);
 
 const char	*target_state_name(enum target_state);
 const char	*target_source_name(enum target_source);

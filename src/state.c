@@ -4,8 +4,13 @@
  * Writing uses stdio directly: every value but the runtime object is a
  * number, a hex key or a numeric address, none of which needs escaping, and
  * a persistence table of 100000 entries would otherwise mean 100000 json-c
- * objects every second. Reading uses json-c, strictly, and checks every
- * entry before applying any, so a bad file changes nothing.
+ * objects per save. Reading uses json-c, strictly, and checks every entry
+ * before applying any, so a bad file changes nothing.
+ *
+ * No path is ever followed through a symlink: the temporary file is made
+ * with O_CREAT|O_EXCL (mkostemp), which fails on any existing name, the
+ * state file and its lock are opened with O_NOFOLLOW, and rename replaces
+ * a symlink at FILE instead of writing through it.
  */
 #include "autoconfig.h"
 
@@ -16,7 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -48,6 +57,22 @@ save_persist_entry(const struct persist_entry_info *e, void *arg)
 	    c->first ? "" : ",", e->client, (unsigned)e->target_id,
 	    (long long)(c->now > e->last_use ? c->now - e->last_use : 0));
 	c->first = false;
+}
+
+/* Static targets: only their identity, so that each keeps its id. */
+static void
+save_static(FILE *fp, const struct pool *pool)
+{
+	const struct target *t;
+	bool first = true;
+
+	TAILQ_FOREACH(t, pool_targets(pool), entry) {
+		if (t->source != TARGET_SRC_STATIC)
+			continue;
+		fprintf(fp, "%s\n    {\"id\": %u, \"host\": \"%s\", \"port\": %u}",
+		    first ? "" : ",", (unsigned)t->id, t->host, (unsigned)t->port);
+		first = false;
+	}
 }
 
 static void
@@ -88,6 +113,20 @@ fsync_dir_of(const char *path)
 	return rc;
 }
 
+static int
+fail_saved(int fd, FILE *fp, const char *tmp)
+{
+	int saved = errno;
+
+	if (fp != NULL)
+		fclose(fp);
+	else if (fd != -1)
+		close(fd);
+	unlink(tmp);
+	errno = saved != 0 ? saved : EIO;
+	return -1;
+}
+
 int
 state_save(const char *path, const struct pool *pool, const struct persist *persist,
     struct json_object *runtime, int64_t now)
@@ -95,23 +134,24 @@ state_save(const char *path, const struct pool *pool, const struct persist *pers
 	struct save_ctx ctx;
 	char tmp[4096];
 	FILE *fp;
-	int fd, saved;
+	int fd;
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp)) {
+	/* A name of our own in FILE's directory, so rename stays atomic. */
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= sizeof(tmp)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd == -1)
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1)
 		return -1;
-	if ((fp = fdopen(fd, "w")) == NULL) {
-		saved = errno;
-		close(fd);
-		unlink(tmp);
-		errno = saved;
-		return -1;
-	}
-	fprintf(fp, "{\n  \"harmony_state\": %d,\n  \"targets\": [", STATE_FORMAT);
+	/* mkostemp makes it 0600 already; say so whatever the umask. */
+	if (fchmod(fd, 0600) == -1)
+		return fail_saved(fd, NULL, tmp);
+	if ((fp = fdopen(fd, "w")) == NULL)
+		return fail_saved(fd, NULL, tmp);
+	fprintf(fp, "{\n  \"harmony_state\": %d,\n  \"next_id\": %u,\n  \"static\": [",
+	    STATE_FORMAT, (unsigned)pool_next_id(pool));
+	save_static(fp, pool);
+	fprintf(fp, "\n  ],\n  \"targets\": [");
 	save_targets(fp, pool);
 	fprintf(fp, "\n  ],\n  \"persistence\": [");
 	ctx = (struct save_ctx){ .fp = fp, .now = now, .first = true };
@@ -119,28 +159,136 @@ state_save(const char *path, const struct pool *pool, const struct persist *pers
 	fprintf(fp, "\n  ],\n  \"runtime\": %s\n}\n", runtime ?
 	    json_object_to_json_string_ext(runtime, JSON_C_TO_STRING_PLAIN |
 	    JSON_C_TO_STRING_NOSLASHESCAPE) : "null");
-	if (fflush(fp) == EOF || ferror(fp) || fsync(fd) == -1) {
-		saved = errno;
-		fclose(fp);
-		unlink(tmp);
-		errno = saved;
-		return -1;
-	}
-	if (fclose(fp) == EOF) {
-		saved = errno;
-		unlink(tmp);
-		errno = saved;
-		return -1;
-	}
-	if (rename(tmp, path) == -1) {
-		saved = errno;
-		unlink(tmp);
-		errno = saved;
-		return -1;
-	}
+	if (fflush(fp) == EOF || ferror(fp) || fsync(fd) == -1)
+		return fail_saved(fd, fp, tmp);
+	if (fclose(fp) == EOF)
+		return fail_saved(-1, NULL, tmp);
+	if (rename(tmp, path) == -1)
+		return fail_saved(-1, NULL, tmp);
 	/* The rename itself must reach the disk too. */
 	(void)fsync_dir_of(path);
 	return 0;
+}
+
+pid_t
+state_save_start(const char *path, const struct pool *pool,
+    const struct persist *persist, struct json_object *runtime, int64_t now)
+{
+	sigset_t all;
+	pid_t pid;
+	int rc;
+
+	if ((pid = fork()) != 0)
+		return pid;		/* the parent, or -1 */
+	/*
+	 * The child: a copy-on-write snapshot of the registry. It must not
+	 * keep the parent's listeners or state lock alive, nor run the
+	 * parent's signal handlers (their pipe is closed here; an fd opened
+	 * later could take its number), nor flush the parent's stdio buffers.
+	 */
+	sigfillset(&all);
+	(void)sigprocmask(SIG_BLOCK, &all, NULL);
+	if (close_range(3, ~0U, 0) == -1) {
+		long max = sysconf(_SC_OPEN_MAX);
+
+		for (long fd = 3; fd < max; fd++)
+			(void)close((int)fd);
+	}
+	rc = state_save(path, pool, persist, runtime, now);
+	_exit(rc == 0 ? 0 : (errno > 0 && errno < 256 ? errno : EIO));
+}
+
+int
+state_save_reap(pid_t pid, bool wait, char *err, size_t errlen)
+{
+	int status;
+	pid_t got;
+
+	while ((got = waitpid(pid, &status, wait ? 0 : WNOHANG)) == -1 && errno == EINTR)
+		;
+	if (got == 0)
+		return 0;
+	if (got == -1) {
+		snprintf(err, errlen, "waitpid: %s", strerror(errno));
+		return -1;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 1;
+	if (WIFEXITED(status))
+		snprintf(err, errlen, "%s", strerror(WEXITSTATUS(status)));
+	else if (WIFSIGNALED(status))
+		snprintf(err, errlen, "the saving process was killed by signal %d",
+		    WTERMSIG(status));
+	else
+		snprintf(err, errlen, "the saving process ended oddly (%d)", status);
+	return -1;
+}
+
+/* --- the lock ---------------------------------------------------------- */
+
+static pid_t
+lock_holder(int fd)
+{
+	char buf[32];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	long pid;
+	char *end;
+
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	pid = strtol(buf, &end, 10);
+	return pid > 0 && pid <= INT32_MAX && (*end == '\n' || *end == '\0') ?
+	    (pid_t)pid : 0;
+}
+
+int
+state_lock(const char *path, int64_t wait_ms, pid_t *holder, char *err,
+    size_t errlen)
+{
+	char lock[4096], pid[32];
+	int fd, n;
+
+	*holder = 0;
+	if ((size_t)snprintf(lock, sizeof(lock), "%s.lock", path) >= sizeof(lock)) {
+		snprintf(err, errlen, "%s.lock: %s", path, strerror(ENAMETOOLONG));
+		return -1;
+	}
+	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
+	if (fd == -1) {
+		snprintf(err, errlen, "%s: %s", lock, strerror(errno));
+		return -1;
+	}
+	for (int64_t waited = 0; flock(fd, LOCK_EX | LOCK_NB) == -1; waited += 20) {
+		if (errno == EINTR)
+			continue;
+		if (errno != EWOULDBLOCK || waited >= wait_ms) {
+			if (errno == EWOULDBLOCK) {
+				*holder = lock_holder(fd);
+				snprintf(err, errlen, "%s is locked", lock);
+			} else {
+				snprintf(err, errlen, "%s: %s", lock, strerror(errno));
+			}
+			close(fd);
+			return -1;
+		}
+		(void)poll(NULL, 0, 20);	/* at start-up only: no loop yet */
+	}
+	/* Who holds it, for the next one's error message. */
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) == -1 || pwrite(fd, pid, (size_t)n, 0) != n)
+		log_warn("state: %s: cannot write our pid", lock);
+	return fd;
+}
+
+void
+state_unlock(int fd)
+{
+	if (fd == -1)
+		return;
+	/* Explicit: a save child may still hold a copy of the descriptor. */
+	(void)flock(fd, LOCK_UN);
+	close(fd);
 }
 
 /* --- loading ----------------------------------------------------------- */
@@ -155,16 +303,27 @@ struct saved_target {
 	bool			 draining;
 };
 
+/*
+ * The whole file, or NULL: with *missing set if there is none, else with
+ * the reason in err (the file exists but cannot be read).
+ */
 static char *
-read_file(const char *path, size_t *len, char *err, size_t errlen)
+read_file(const char *path, size_t *len, bool *missing, char *err, size_t errlen)
 {
 	struct stat st;
 	char *buf;
 	size_t off = 0;
 	int fd;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		snprintf(err, errlen, "%s", strerror(errno));
+	*missing = false;
+	/* O_NONBLOCK: a FIFO put there must not hang the start. */
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) == -1) {
+		if (errno == ENOENT)
+			*missing = true;
+		else if (errno == ELOOP)
+			snprintf(err, errlen, "it is a symbolic link (never followed)");
+		else
+			snprintf(err, errlen, "%s", strerror(errno));
 		return NULL;
 	}
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || st.st_size > STATE_FILE_MAX) {
@@ -179,10 +338,17 @@ read_file(const char *path, size_t *len, char *err, size_t errlen)
 	}
 	while (off < (size_t)st.st_size) {
 		ssize_t n = read(fd, buf + off, (size_t)st.st_size - off);
+
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
-			break;
+		if (n < 0) {
+			snprintf(err, errlen, "%s", strerror(errno));
+			free(buf);
+			close(fd);
+			return NULL;
+		}
+		if (n == 0)
+			break;		/* it shrank: what was read is judged */
 		off += (size_t)n;
 	}
 	close(fd);
@@ -272,8 +438,38 @@ check_target(json_object *o, struct saved_target *st, char *err, size_t errlen)
 	return 0;
 }
 
+/* With pool NULL, only checks. */
 static int
-load_targets(json_object *arr, struct pool *pool, char *err, size_t errlen)
+load_static(json_object *arr, struct pool *pool, char *err, size_t errlen)
+{
+	size_t n = arr != NULL ? json_object_array_length(arr) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		json_object *o = json_object_array_get_idx(arr, i);
+		const char *host;
+		int64_t id, port;
+		struct net_addr a;
+
+		if (!json_object_is_type(o, json_type_object) ||
+		    !get_int(o, "id", 1, UINT32_MAX, &id) ||
+		    (host = get_string(o, "host")) == NULL ||
+		    !get_int(o, "port", 1, 65535, &port) ||
+		    parse_host(host, (uint16_t)port, &a) == -1) {
+			snprintf(err, errlen, "static target %zu is malformed", i);
+			return -1;
+		}
+		if (pool != NULL && pool_remember_static_id(pool,
+		    (struct sockaddr *)&a.ss, a.len, (uint32_t)id) == -1) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+load_targets(json_object *arr, struct pool *pool, size_t *restored, char *err,
+    size_t errlen)
 {
 	size_t n = json_object_array_length(arr);
 	struct saved_target *st = calloc(n + 1, sizeof(*st));
@@ -298,6 +494,7 @@ load_targets(json_object *arr, struct pool *pool, char *err, size_t errlen)
 		}
 		if (st[i].draining)
 			pool_drain(t);
+		(*restored)++;
 	}
 	rc = 0;
 out:
@@ -359,20 +556,22 @@ keep_aside(const char *path)
 
 enum state_load_result
 state_load(const char *path, struct pool *pool, struct persist *persist,
-    struct json_object **runtime, int64_t now, char *err, size_t errlen)
+    struct json_object **runtime, int64_t now, size_t *restored, char *err,
+    size_t errlen)
 {
 	json_tokener *tok;
-	json_object *root = NULL, *targets, *pers, *rt;
+	json_object *root = NULL, *targets, *pers, *rt, *stat_ids = NULL, *v;
 	enum json_tokener_error jerr;
-	int64_t format;
+	int64_t format, next_id = 1;
 	size_t len = 0;
+	bool missing;
 	char *text;
 
 	*runtime = NULL;
-	if (access(path, F_OK) == -1 && errno == ENOENT)
-		return STATE_NONE;
-	if ((text = read_file(path, &len, err, errlen)) == NULL)
-		goto bad;
+	*restored = 0;
+	/* Unreadable is not bad: it is left alone, and nothing saved over it. */
+	if ((text = read_file(path, &len, &missing, err, errlen)) == NULL)
+		return missing ? STATE_NONE : STATE_UNREADABLE;
 	if ((tok = json_tokener_new_ex(STATE_DEPTH)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		free(text);
@@ -400,8 +599,25 @@ state_load(const char *path, struct pool *pool, struct persist *persist,
 		snprintf(err, errlen, "not a harmony state file (format %d)", STATE_FORMAT);
 		goto bad;
 	}
+	/* Both optional: files written before them give ids by position. */
+	if (json_object_object_get_ex(root, "next_id", &v) &&
+	    !get_int(root, "next_id", 1, UINT32_MAX, &next_id)) {
+		snprintf(err, errlen, "bad next_id");
+		goto bad;
+	}
+	if (json_object_object_get_ex(root, "static", &stat_ids) &&
+	    !json_object_is_type(stat_ids, json_type_array)) {
+		snprintf(err, errlen, "bad static list");
+		goto bad;
+	}
 	if (load_persistence(pers, NULL, now, err, errlen) == -1 ||
-	    load_targets(targets, pool, err, errlen) == -1 ||
+	    load_static(stat_ids, NULL, err, errlen) == -1)
+		goto bad;
+	/* load_targets checks every entry before it restores any. */
+	if (load_targets(targets, pool, restored, err, errlen) == -1)
+		goto bad;
+	pool_reserve_ids(pool, (uint32_t)next_id);
+	if (load_static(stat_ids, pool, err, errlen) == -1 ||
 	    load_persistence(pers, persist, now, err, errlen) == -1)
 		goto bad;
 	if (json_object_object_get_ex(root, "runtime", &rt) &&

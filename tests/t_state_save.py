@@ -156,8 +156,7 @@ def main():
             % stat.S_IMODE(os.stat(sf).st_mode))
     hd.stop()
     h.check(saved_weight(sf) == 902, 'the final save at exit')
-    left = [n for n in os.listdir(h.tmpdir()) if n.startswith('state.json.')
-            and n != 'state.json.tmp']
+    left = [n for n in os.listdir(h.tmpdir()) if n.startswith('state.json.tmp.')]
     h.check(not left, 'no temporary file is left behind: %r' % left)
 
     # 11: a state file that is a symlink is not followed on load.
