@@ -335,17 +335,18 @@ check_ports(struct harmonyd *h)
 	const struct {
 		const char	*flag;
 		const char	*value;
+		bool		 off;		/* "0" disables it */
 	} ports[] = {
-		{ "--ack-port", h->cfg.ack_port },
-		{ "--http", h->cfg.http },
-		{ "--listen", h->cfg.listen },
+		{ "--ack-port", h->cfg.ack_port, true },
+		{ "--http", h->cfg.http, true },
+		{ "--listen", h->cfg.listen, false },
 	};
 	pid_t old = (pid_t)h->cfg.takeover_pid, holder;
 	char err[256];
 	struct net_addr a;
 
 	for (size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
-		if (strcmp(ports[i].value, "0") == 0 && i < 2)
+		if (ports[i].off && strcmp(ports[i].value, "0") == 0)
 			continue;
 		if (net_parse_listen(ports[i].value, h->cfg.host, &a, err,
 		    sizeof(err)) == -1)

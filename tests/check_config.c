@@ -289,6 +289,11 @@ static const struct {
 	{ { "--unavailable-file", "/nonexistent/503" }, "/nonexistent/503: No such file" },
 	{ { "--unavailable-file", "/" }, "--unavailable-file: /: " },
 	{ { "-c", "/nonexistent/harmonyd.json" }, "/nonexistent/harmonyd.json: No such file" },
+	/* Issue 13 item 19: a static target is its host:port, given once. */
+	{ { "--target=127.0.0.1:80", "--target=127.0.0.2:80", "--target=127.0.0.1:80@7" },
+	    "--target 127.0.0.1:80 is given twice" },
+	{ { "--takeover", "0" }, "--takeover: bad pid '0'" },
+	{ { "--takeover", "x1" }, "--takeover: bad pid 'x1'" },
 };
 
 START_TEST(test_flag_errors)

@@ -963,6 +963,95 @@ START_TEST(test_versions)
 }
 END_TEST
 
+/* Issue 13 item 7: only what the state file holds moves the state version. */
+START_TEST(test_state_version)
+{
+	struct fixture fx;
+	struct target *t;
+	uint64_t v;
+
+#define STATE_MOVED(yes) do {						\
+	if (yes)							\
+		ck_assert_uint_gt(pool_state_version(fx.pool), v);	\
+	else								\
+		ck_assert_uint_eq(pool_state_version(fx.pool), v);	\
+	v = pool_state_version(fx.pool);				\
+} while (0)
+
+	fx_init(&fx);
+	v = pool_state_version(fx.pool);
+	t = reg_new(&fx, TARGET_SRC_ACK, "10.0.0.1", 0);
+	STATE_MOVED(true);
+	ck_assert_int_eq(pool_set_port(t, 80), 0);
+	STATE_MOVED(true);
+	ck_assert_int_eq(pool_set_weight(t, 700), 0);
+	STATE_MOVED(true);
+	ck_assert_int_eq(pool_set_weight(t, 700), 0);
+	STATE_MOVED(false);
+	pool_session_begin(t);
+	pool_session_end(t, 5, 5);
+	pool_touch(fx.pool);
+	pool_connect_failed(t);			/* up -> failing */
+	pool_connect_ok(t);			/* failing -> up */
+	pool_ack(t);
+	fx_advance(&fx, TIMEOUT);		/* up -> down */
+	pool_ack(t);				/* down -> up */
+	STATE_MOVED(false);			/* counters and liveness are not state */
+	ck_assert_int_eq(pool_set_timeout(t, 3000), 0);
+	STATE_MOVED(true);
+	ck_assert_int_eq(pool_set_timeout(t, 3000), 0);
+	STATE_MOVED(false);
+	pool_drain(t);
+	STATE_MOVED(true);
+	pool_undrain(t);
+	STATE_MOVED(true);
+	pool_deregister(t);			/* leaving, then removed */
+	STATE_MOVED(true);
+	fx_done(&fx);
+#undef STATE_MOVED
+}
+END_TEST
+
+/* Issue 13 item 17: a static target's id is its address's, ids never come back. */
+START_TEST(test_static_identity)
+{
+	struct fixture fx;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	struct target *a, *b, *c;
+	uint32_t aid;
+
+	fx_init(&fx);
+	/* As a state file gives them back: next id 40, B:81 had id 7. */
+	pool_reserve_ids(fx.pool, 40);
+	len = make_addr(&ss, "10.0.0.2", 81);
+	ck_assert_int_eq(pool_remember_static_id(fx.pool, (struct sockaddr *)&ss,
+	    len, 7), 0);
+	ck_assert_uint_eq(pool_next_id(fx.pool), 40);
+	a = reg_new(&fx, TARGET_SRC_STATIC, "10.0.0.1", 80);
+	b = reg_new(&fx, TARGET_SRC_STATIC, "10.0.0.2", 81);
+	ck_assert_uint_eq(b->id, 7);
+	ck_assert_uint_eq(a->id, 40);
+	aid = a->id;
+	/* Taken out and put back (SIGHUP): the same id; a new one: a new id. */
+	pool_remove(a);
+	c = reg_new(&fx, TARGET_SRC_HTTP, "10.0.0.3", 82);
+	ck_assert_uint_eq(c->id, 41);
+	a = reg_new(&fx, TARGET_SRC_STATIC, "10.0.0.1", 80);
+	ck_assert_uint_eq(a->id, aid);
+	pool_reserve_ids(fx.pool, 10);		/* never lowers */
+	ck_assert_uint_eq(pool_next_id(fx.pool), 42);
+	/* A registered target the configuration names: static, same id. */
+	pool_make_static(c);
+	ck_assert_int_eq(c->source, TARGET_SRC_STATIC);
+	ck_assert_int_eq(c->state, TARGET_STATIC);
+	ck_assert_uint_eq(c->id, 41);
+	fx_advance(&fx, 100 * TIMEOUT);		/* no deadline any more */
+	ck_assert_ptr_eq(pool_find_id(fx.pool, 41), c);
+	fx_done(&fx);
+}
+END_TEST
+
 /* --- names ----------------------------------------------------------- */
 
 static const struct {
@@ -1031,6 +1120,8 @@ pool_suite(void)
 
 	tc = tcase_create("versions");
 	tcase_add_test(tc, test_versions);
+	tcase_add_test(tc, test_state_version);
+	tcase_add_test(tc, test_static_identity);
 	tcase_add_loop_test(tc, test_state_names, 0,
 	    sizeof(state_names) / sizeof(state_names[0]));
 	tcase_add_test(tc, test_source_names);
