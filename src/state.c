@@ -15,6 +15,7 @@
 #include "autoconfig.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -242,6 +243,44 @@ lock_holder(int fd)
 	    (pid_t)pid : 0;
 }
 
+/*
+ * Temporary files of saves that died (SIGKILL, a crash): ours to remove
+ * once we hold the lock, since only the holder's saves make them.
+ */
+static void
+remove_stale_temps(const char *path)
+{
+	char *dcopy = strdup(path), *bcopy = strdup(path), prefix[4096];
+	struct dirent *de;
+	size_t plen;
+	DIR *d = NULL;
+	int n;
+
+	if (dcopy == NULL || bcopy == NULL)
+		goto out;
+	n = snprintf(prefix, sizeof(prefix), "%s.tmp.", basename(bcopy));
+	if (n < 0 || (size_t)n >= sizeof(prefix) || (d = opendir(dirname(dcopy))) == NULL)
+		goto out;
+	plen = (size_t)n;
+	while ((de = readdir(d)) != NULL) {
+		const char *x = de->d_name + plen;
+
+		/* mkostemp's six letters and digits, nothing else. */
+		if (strncmp(de->d_name, prefix, plen) != 0 || strlen(x) != 6 ||
+		    strspn(x, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		    "0123456789") != 6)
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+			log_info("state: removed %s, left by a save that did not finish",
+			    de->d_name);
+	}
+out:
+	if (d != NULL)
+		closedir(d);
+	free(dcopy);
+	free(bcopy);
+}
+
 int
 state_lock(const char *path, int64_t wait_ms, pid_t *holder, char *err,
     size_t errlen)
@@ -278,6 +317,7 @@ state_lock(const char *path, int64_t wait_ms, pid_t *holder, char *err,
 	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
 	if (ftruncate(fd, 0) == -1 || pwrite(fd, pid, (size_t)n, 0) != n)
 		log_warn("state: %s: cannot write our pid", lock);
+	remove_stale_temps(path);
 	return fd;
 }
 

@@ -159,6 +159,13 @@ def main():
     left = [n for n in os.listdir(h.tmpdir()) if n.startswith('state.json.tmp.')]
     h.check(not left, 'no temporary file is left behind: %r' % left)
 
+    # One left by a save that died is removed at the next start.
+    stale = h.write_file('state.json.tmp.Ab12Yz', 'half a save')
+    hd = ah.harmonyd('--state-file', sf)
+    h.check(not os.path.exists(stale), 'a dead save\'s temporary file is removed')
+    h.check(os.path.exists(sf + '.tmp'), 'other files are left alone')
+    hd.stop()
+
     # 11: a state file that is a symlink is not followed on load.
     real = os.path.join(h.tmpdir(), 'real.json')
     os.rename(sf, real)
