@@ -38,7 +38,7 @@
 #define PERSIST_EXPIRE_EVERY_MS	1000
 #define PERSIST_EXPIRE_BUDGET	1024	/* entries per pass: bounded work */
 #define STOP_CHECK_MS		100
-#define TAKEOVER_WAIT_MS	60000	/* for the old one's last save */
+#define TAKEOVER_WAIT_MS	30000	/* for the old one's last save */
 #define TOUCH_SAVE_MAX_MS	300000	/* persistence recency: 5 min at most */
 
 
@@ -68,6 +68,10 @@ signals_init(struct harmonyd *h)
 	sigemptyset(&sa.sa_mask);
 	sa.sa_handler = SIG_IGN;
 	if (sigaction(SIGPIPE, &sa, NULL) == -1)
+		return -1;
+	/* Inherited SIG_IGN would reap the state saver's child before we can. */
+	sa.sa_handler = SIG_DFL;
+	if (sigaction(SIGCHLD, &sa, NULL) == -1)
 		return -1;
 	sa.sa_handler = on_signal;
 	if (sigaction(SIGTERM, &sa, NULL) == -1 || sigaction(SIGINT, &sa, NULL) == -1 ||

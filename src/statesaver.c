@@ -26,6 +26,8 @@
 
 #define SAVER_EVERY_MS	1000	/* at most one save a second */
 #define SAVER_REAP_MS	50
+/* Longer than a --takeover waits for the lock: never snatched from it. */
+#define SAVER_RELOCK_AFTER_MS	35000
 
 struct saved {
 	uint64_t	 pool;		/* pool_state_version */
@@ -42,6 +44,7 @@ struct saver {
 	bool			 handover;	/* asked: hand over after a save */
 	bool			 failing;	/* the last save failed (logged) */
 	pid_t			 child;		/* a save in progress, or 0 */
+	int64_t			 handed_at;	/* loop ms of the handover */
 	struct saved		 saved;
 	struct saved		 pending;	/* what the child writes */
 	struct loop_timer	 timer;
@@ -119,8 +122,30 @@ finish_handover(struct saver *s)
 	s->lock_fd = -1;
 	s->saving = false;
 	s->handover = false;
+	s->handed_at = loop_now(s->p.loop);
 	log_info("state: handed %s over to the next harmonyd; no longer saving it",
 	    s->p.path);
+}
+
+/*
+ * Handed over, but the lock is free again: the next harmonyd is gone (it
+ * failed to start, or stopped before us). Ours is the live registry now.
+ */
+static void
+try_relock(struct saver *s)
+{
+	char err[256];
+	pid_t holder;
+
+	if (loop_now(s->p.loop) - s->handed_at < SAVER_RELOCK_AFTER_MS)
+		return;
+	if ((s->lock_fd = state_lock(s->p.path, 0, &holder, err, sizeof(err))) == -1)
+		return;
+	s->saving = true;
+	free(s->saved.runtime);
+	s->saved.runtime = NULL;	/* differs from anything: save at once */
+	log_warnx("state: %s is free again (the next harmonyd is gone): saving it"
+	    " again", s->p.path);
 }
 
 /* The child is done; true if it saved. */
@@ -159,14 +184,15 @@ saver_on_timer(struct loop *l, struct loop_timer *t, void *arg)
 		if ((rc = state_save_reap(s->child, false, err, sizeof(err))) == 0)
 			return SAVER_REAP_MS;
 		reaped(s, rc, err);
-		if (s->handover) {
+		if (s->handover)
 			finish_handover(s);
-			return LOOP_TIMER_STOP;
-		}
 		return SAVER_EVERY_MS;
 	}
-	if (!s->saving)
-		return LOOP_TIMER_STOP;
+	if (!s->saving) {
+		try_relock(s);
+		if (!s->saving)
+			return SAVER_EVERY_MS;
+	}
 	rt = s->p.runtime(s->p.arg);
 	if (!snapshot(s, rt, &now)) {
 		json_object_put(rt);
@@ -176,10 +202,8 @@ saver_on_timer(struct loop *l, struct loop_timer *t, void *arg)
 	if (!changed(s, &now)) {
 		json_object_put(rt);
 		free(now.runtime);
-		if (s->handover) {
+		if (s->handover)
 			finish_handover(s);
-			return LOOP_TIMER_STOP;
-		}
 		return SAVER_EVERY_MS;
 	}
 	s->child = state_save_start(s->p.path, s->p.pool, s->p.persist, rt, now.at);
@@ -188,10 +212,8 @@ saver_on_timer(struct loop *l, struct loop_timer *t, void *arg)
 		s->child = 0;
 		free(now.runtime);
 		log_warn("state: cannot start saving %s", s->p.path);
-		if (s->handover) {
+		if (s->handover)
 			finish_handover(s);
-			return LOOP_TIMER_STOP;
-		}
 		return SAVER_EVERY_MS;
 	}
 	s->pending = now;

@@ -11,7 +11,9 @@
  *
  * A handover (SIGUSR2 from a harmonyd started with --takeover) makes one
  * last save, then releases the lock and stops saving: from then on the
- * file is the new instance's. saver_free makes the final save at exit,
+ * file is the new instance's. Should the lock come free again (the new
+ * one failed to start or stopped first), the saver takes it back and saves
+ * its registry again. saver_free makes the final save at exit,
  * synchronously, unless the file was handed over.
  */
 #ifndef HARMONY_STATESAVER_H
