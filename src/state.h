@@ -23,15 +23,14 @@
 #ifndef HARMONY_STATE_H
 #define HARMONY_STATE_H
 
+#include <sys/types.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 struct json_object;
 struct persist;
 struct pool;
-
-#include <stdbool.h>
-#include <sys/types.h>
 
 /* Synchronous; -1 with errno (the temporary file is removed). */
 int	state_save(const char *path, const struct pool *, const struct persist *,
