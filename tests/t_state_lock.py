@@ -27,10 +27,11 @@ def base(sf):
     return ['--ack-port', '127.0.0.1:0', '--state-file', sf]
 
 
-def refused(args, what, pid):
+def refused(args, what, *pids):
     rc, _, err = h.run_harmonyd(*args)
     h.check(rc != 0, '%s: the second harmonyd refuses to start: %s' % (what, err))
-    h.check('pid %d' % pid in err, '%s: the refusal names pid %d: %s' % (what, pid, err))
+    h.check(any('pid %d ' % pid in err or 'pid %d:' % pid in err for pid in pids),
+            '%s: the refusal names pid %r: %s' % (what, pids, err))
     h.log('%s: %s' % (what, err.strip().splitlines()[-1]))
 
 
@@ -74,6 +75,18 @@ def main():
             % saved_ports(sf))
     new.stop()
     h.check(saved_ports(sf) == [1001, 1003], 'final save: %r' % saved_ports(sf))
+
+    # 13: --takeover joins every port of the old one, and only its.
+    x = ah.harmonyd('--ack-port', '127.0.0.1:0')
+    same = ['--listen', '127.0.0.1:%d' % x.port, '--ack-port', '127.0.0.1:%d' % x.ack_port,
+            '--http', '127.0.0.1:%d' % x.http_port]
+    y = h.Harmonyd(*(['--takeover', str(x.pid)] + same), base=False, label='takeover')
+    h.check((y.port, y.ack_port, y.http_port) == (x.port, x.ack_port, x.http_port),
+            'the new one shares the old one\'s three ports')
+    refused(['--takeover', str(os.getpid())] + same, 'takeover of a pid that holds no port',
+            x.pid, y.pid)
+    x.stop()
+    y.stop()
 
     # 12: a state file that cannot be read is never overwritten.
     os.unlink(sf)
