@@ -155,16 +155,16 @@ log_access_open(const char *path)
 {
 	FILE *fp;
 
-	log_access_close();
-	if (path == NULL)
+	if (path == NULL) {
+		log_access_close();
 		return 0;
-	if (strcmp(path, "-") == 0) {
-		access_fp = stdout;
-	} else {
-		if ((fp = fopen(path, "ae")) == NULL)
-			return -1;
-		access_fp = fp;
 	}
+	if (strcmp(path, "-") == 0)
+		fp = stdout;
+	else if ((fp = fopen(path, "ae")) == NULL)
+		return -1;	/* the file open until now stays in use */
+	log_access_close();
+	access_fp = fp;
 	/* Line buffered: a session's line is visible when it ends. */
 	setvbuf(access_fp, NULL, _IOLBF, 0);
 	return 0;

@@ -35,7 +35,11 @@ void	log_error(const char *, ...) LOG_PRINTF(1, 2);
 _Noreturn void fatal(const char *, ...) LOG_PRINTF(1, 2);
 _Noreturn void fatalx(const char *, ...) LOG_PRINTF(1, 2);
 
-/* path "-" is stdout; NULL closes. Returns -1 with errno if open fails. */
+/*
+ * path "-" is stdout; NULL closes. Returns -1 with errno if open fails,
+ * and then the log open before (if any) stays open and in use: a failed
+ * reopen on SIGHUP loses no line.
+ */
 int	log_access_open(const char *path);
 bool	log_access_enabled(void);
 void	log_access(const char *, ...) LOG_PRINTF(1, 2);

@@ -15,6 +15,7 @@
  */
 #include "autoconfig.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -300,7 +301,10 @@ daemon_reload(struct harmonyd *h)
 	log_set_level((enum log_level)h->cfg.log_level);
 	/* Reopened even when unchanged: this is how logs are rotated. */
 	if (log_access_open(h->cfg.access_log) == -1)
-		log_warn("SIGHUP: --access-log %s", h->cfg.access_log);
+		log_error("SIGHUP: --access-log %s: %s; %s", h->cfg.access_log,
+		    strerror(errno), log_access_enabled() ?
+		    "still writing to the old file; the next SIGHUP tries again" :
+		    "no access log until a SIGHUP opens it");
 	pool_set_default_timeout(h->pool, h->cfg.host_timeout_ms);
 	persist_configure(h->persist, (size_t)h->cfg.persist_max, h->cfg.persist_ttl_ms);
 	apply_tunables(h);
