@@ -379,10 +379,26 @@ is_self(const struct pool *p, const struct sockaddr_storage *ss)
 	return true;
 }
 
+/*
+ * Targets without a TTL of their own follow a new default (SIGHUP) at
+ * once, their deadlines moved: at most POOL_MAX_TARGETS timer updates.
+ */
 void
 pool_set_default_timeout(struct pool *p, int64_t ms)
 {
+	struct target *t;
+	bool changed = false;
+
 	p->default_timeout = ms > 0 ? ms : POOL_TIMEOUT_FALLBACK_MS;
+	TAILQ_FOREACH(t, &p->targets, entry) {
+		if (t->own_timeout || t->timeout_ms == p->default_timeout)
+			continue;
+		t->timeout_ms = p->default_timeout;
+		deadline_arm(t);
+		changed = true;
+	}
+	if (changed)
+		bump(p, false);
 }
 
 int64_t
@@ -498,6 +514,7 @@ target_create(struct pool *p, enum target_source src,
 	t->source = src;
 	t->state = base_state(t);
 	t->timeout_ms = resolve_timeout(p, timeout_ms);
+	t->own_timeout = timeout_ms > 0;
 	t->last_ack = loop_now(p->loop);
 	t->listed = true;
 	loop_timer_init(&t->deadline, deadline_fire, t);
@@ -648,9 +665,10 @@ pool_set_timeout(struct target *t, int64_t timeout_ms)
 {
 	int64_t ms = resolve_timeout(t->pool, timeout_ms);
 
-	if (ms != t->timeout_ms)
+	if (ms != t->timeout_ms || t->own_timeout != (timeout_ms > 0))
 		bump_state(t->pool);
 	t->timeout_ms = ms;
+	t->own_timeout = timeout_ms > 0;
 	deadline_arm(t);
 	bump(t->pool, false);
 	return 0;

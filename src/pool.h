@@ -89,6 +89,7 @@ struct target {
 	enum target_state	 state;
 	enum target_source	 source;
 	int64_t			 timeout_ms;	/* heartbeat timeout */
+	bool			 own_timeout;	/* its TTL, not the pool's default */
 	int64_t			 last_ack;	/* loop ms of the last heartbeat */
 	int64_t			 down_since;	/* loop ms, while down */
 	unsigned		 fail_streak;	/* failed connects in a row */
@@ -120,6 +121,7 @@ typedef void	pool_remove_fn(struct pool *, struct target *, void *arg);
 struct pool	*pool_new(struct loop *, int64_t default_timeout_ms);
 /* Frees every target, even ones still referenced: call after sessions end. */
 void		 pool_free(struct pool *);
+/* Also for the listed targets that have no TTL of their own. */
 void		 pool_set_default_timeout(struct pool *, int64_t ms);
 int64_t		 pool_default_timeout(const struct pool *);
 /* Called for each target as it is removed (persistence forgets it). */

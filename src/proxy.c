@@ -69,6 +69,7 @@
 #define PROXY_DRAIN_MAX		1024	/* queued connections taken at stop */
 #define PROXY_PIPE_CACHE	64	/* empty pipes kept for reuse */
 #define PROXY_PIPE_MAX		(64 * 1024)	/* bytes a flow keeps in its pipe */
+#define PROXY_IDLE_BATCH	1024	/* sessions re-armed per loop pass */
 
 enum session_state {
 	S_NEW,		/* accepted, about to start or queue */
@@ -159,6 +160,8 @@ struct proxy {
 	struct fdbudget		*budget;	/* NULL: none */
 	int64_t			 local_logged;	/* last "our own error" line */
 	struct loop_timer	 dequeue_timer;	/* hand free slots to the queue */
+	struct loop_timer	 idle_timer;	/* a new idle timeout reaches sessions */
+	size_t			 idle_left;	/* ... this many still to visit */
 	struct session_list	 shut_pending;	/* a flow waits to shut its sink */
 	struct loop_defer	 shut_defer;	/* ... until the pass is over */
 	char			*free_bufs[PROXY_BUF_CACHE];
@@ -1103,6 +1106,48 @@ listeners_update(struct proxy *px)
 		acceptor_enable(ln->acc, on);
 }
 
+/*
+ * A new idle timeout (SIGHUP) reaches running sessions: each relaying one
+ * gets the deadline last_active + the new timeout, or none for 0. Sessions
+ * that start later arm it themselves. Done in batches, one per loop pass,
+ * so that many sessions never stall the loop: a visited session moves to
+ * the tail, where new sessions go too, so the head holds those still to
+ * visit (one closed meanwhile only means a session is visited twice).
+ */
+static int64_t
+proxy_on_idle_change(struct loop *l, struct loop_timer *timer, void *arg)
+{
+	struct proxy *px = arg;
+	int64_t idle = px->params.idle_timeout_ms;
+	struct session *s;
+
+	(void)timer;
+	for (size_t n = 0; n < PROXY_IDLE_BATCH && px->idle_left > 0; n++) {
+		px->idle_left--;
+		if ((s = TAILQ_FIRST(&px->sessions)) == NULL)
+			break;
+		TAILQ_REMOVE(&px->sessions, s, entry);
+		TAILQ_INSERT_TAIL(&px->sessions, s, entry);
+		if (s->state != S_RELAY)
+			continue;
+		if (idle > 0)
+			loop_timer_at(l, &s->timer, s->last_active + idle);
+		else
+			loop_timer_cancel(l, &s->timer);
+	}
+	if (TAILQ_EMPTY(&px->sessions))
+		px->idle_left = 0;
+	return px->idle_left > 0 ? 0 : LOOP_TIMER_STOP;
+}
+
+static void
+proxy_apply_idle_timeout(struct proxy *px)
+{
+	px->idle_left = px->nsessions;
+	if (px->idle_left > 0)
+		loop_timer_add(px->loop, &px->idle_timer, 0);
+}
+
 /* --- public ------------------------------------------------------------ */
 
 void
@@ -1137,6 +1182,7 @@ proxy_new(struct loop *l, struct pool *pool, struct balancer *b,
 	TAILQ_INIT(&px->sessions);
 	TAILQ_INIT(&px->queue);
 	loop_timer_init(&px->dequeue_timer, proxy_on_dequeue, px);
+	loop_timer_init(&px->idle_timer, proxy_on_idle_change, px);
 	TAILQ_INIT(&px->shut_pending);
 	loop_defer_init(&px->shut_defer, proxy_on_shut_defer, px);
 	if (proxy_set_params(px, params) == -1) {
@@ -1155,6 +1201,8 @@ proxy_set_params(struct proxy *px, const struct proxy_params *params)
 		return -1;
 	message_unref(px->msg);
 	px->msg = m;
+	if (params->idle_timeout_ms != px->params.idle_timeout_ms)
+		proxy_apply_idle_timeout(px);
 	px->params = *params;
 	px->params.unavailable = m->data;
 	if (px->params.requeue > PROXY_MAX_TRIES - 1)
@@ -1233,6 +1281,7 @@ proxy_free(struct proxy *px)
 		/* NOLINTNEXTLINE(clang-analyzer-unix.Malloc): session_close unlinks s */
 		session_close(s, "shutdown");
 	loop_timer_cancel(px->loop, &px->dequeue_timer);
+	loop_timer_cancel(px->loop, &px->idle_timer);
 	loop_defer_cancel(px->loop, &px->shut_defer);
 	caches_trim(px);
 	message_unref(px->msg);

@@ -673,8 +673,40 @@ START_TEST(test_own_timeout)
 	ck_assert_int_eq(t->timeout_ms, TIMEOUT);
 	pool_set_default_timeout(fx.pool, 3000);
 	ck_assert_int_eq(pool_default_timeout(fx.pool), 3000);
+	/* A target on the default follows a new default (issue 13 item 18). */
+	ck_assert_int_eq(t->timeout_ms, 3000);
 	fx_advance(&fx, TIMEOUT);
+	ck_assert_int_eq(t->state, TARGET_UP);
+	fx_advance(&fx, 3000 - TIMEOUT);
 	ck_assert_int_eq(t->state, TARGET_DOWN);
+	fx_done(&fx);
+}
+END_TEST
+
+/* A new default moves the deadlines of targets on it, and only theirs. */
+START_TEST(test_default_timeout_change)
+{
+	struct fixture fx;
+	struct target *dflt, *own;
+	bool created;
+
+	fx_init(&fx);
+	pool_set_default_timeout(fx.pool, 60000);
+	dflt = reg(&fx, TARGET_SRC_HTTP, "10.0.0.1", 80, 0, &created);
+	own = reg(&fx, TARGET_SRC_HTTP, "10.0.0.2", 80, 60000, &created);
+	ck_assert_ptr_nonnull(dflt);
+	ck_assert_ptr_nonnull(own);
+	fx_advance(&fx, 1500);
+	pool_set_default_timeout(fx.pool, 1000);
+	ck_assert_int_eq(dflt->timeout_ms, 1000);
+	ck_assert_int_eq(own->timeout_ms, 60000);
+	fx_advance(&fx, 0);
+	ck_assert_int_eq(dflt->state, TARGET_DOWN);
+	ck_assert_int_eq(own->state, TARGET_UP);
+	/* Longer again: down for 10 x the new timeout before removal. */
+	pool_set_default_timeout(fx.pool, 5000);
+	fx_advance(&fx, 10 * 1000);
+	ck_assert_ptr_nonnull(pool_find_id(fx.pool, dflt->id));
 	fx_done(&fx);
 }
 END_TEST
@@ -1105,6 +1137,7 @@ pool_suite(void)
 	tcase_add_test(tc, test_flap_damping);
 	tcase_add_test(tc, test_down_removed);
 	tcase_add_test(tc, test_own_timeout);
+	tcase_add_test(tc, test_default_timeout_change);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("failing");
