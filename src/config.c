@@ -332,8 +332,10 @@ big:
 	return -1;
 }
 
-int
-cfg_parse_target(const char *s, struct cfg_target *t, char *err, size_t errlen)
+/* cfg_parse_target; a host name is only recorded unless dns. */
+static int
+parse_target(const char *s, struct cfg_target *t, bool dns, char *err,
+    size_t errlen)
 {
 	char hostport[320];
 	const char *at = strrchr(s, '@');
@@ -353,10 +355,25 @@ cfg_parse_target(const char *s, struct cfg_target *t, char *err, size_t errlen)
 		return -1;
 	}
 	memset(t, 0, sizeof(*t));
-	if (net_parse_hostport(hostport, &t->addr, err, errlen) == -1)
+	switch (net_parse_hostport_numeric(hostport, &t->addr, t->name, &t->port,
+	    err, errlen)) {
+	case -1:
 		return -1;
+	case 1:
+		if (dns && net_resolve(t->name, t->port, &t->addr, err, errlen) == -1)
+			return -1;
+		break;
+	default:
+		break;
+	}
 	t->weight = (uint32_t)weight;
 	return 0;
+}
+
+int
+cfg_parse_target(const char *s, struct cfg_target *t, char *err, size_t errlen)
+{
+	return parse_target(s, t, true, err, errlen);
 }
 
 static int
@@ -677,7 +694,7 @@ opt_set_text(struct config *cfg, const struct cfg_option *o, const char *text,
 		*opt_int(cfg, o) = (int)algo;
 		return 0;
 	case K_TARGET:
-		if (cfg_parse_target(text, &t, err, errlen) == -1 ||
+		if (parse_target(text, &t, !cfg->defer_names, err, errlen) == -1 ||
 		    (grown = list_grow(cfg->targets, cfg->ntargets, sizeof(t),
 		    err, errlen)) == NULL)
 			return -1;
@@ -1034,10 +1051,16 @@ cfg_validate(struct config *cfg, char *err, size_t errlen)
 		s = *opt_str(cfg, o);
 		if (o->kind == K_LISTEN_OFF && strcmp(s, "0") == 0)
 			continue;
-		if (net_parse_listen(s, cfg->host, &addrs[n], reason,
-		    sizeof(reason)) == -1) {
+		switch (cfg->defer_names ? net_parse_listen_numeric(s, cfg->host,
+		    &addrs[n], reason, sizeof(reason)) : net_parse_listen(s,
+		    cfg->host, &addrs[n], reason, sizeof(reason))) {
+		case -1:
 			snprintf(err, errlen, "--%s: %s", o->name, reason);
 			return -1;
+		case 1:
+			continue;	/* a name, not resolved here: unchecked */
+		default:
+			break;
 		}
 		/* Port 0 picks a free port each time: no clash possible. */
 		if (net_addr_port((struct sockaddr *)&addrs[n].ss) == 0)
@@ -1215,6 +1238,13 @@ enum cfg_result
 cfg_parse_args(struct config *cfg, int argc, char *argv[], char *err,
     size_t errlen)
 {
+	return cfg_parse_args_ex(cfg, argc, argv, 0, err, errlen);
+}
+
+enum cfg_result
+cfg_parse_args_ex(struct config *cfg, int argc, char *argv[], unsigned flags,
+    char *err, size_t errlen)
+{
 	struct option longopts[NITEMS(options) + 1];
 	char shortopts[3 + 2 * NITEMS(options)];
 	char reason[CFG_REASON_MAX];
@@ -1224,6 +1254,7 @@ cfg_parse_args(struct config *cfg, int argc, char *argv[], char *err,
 	int c;
 
 	cfg_defaults(cfg);
+	cfg->defer_names = (flags & CFG_DEFER_NAMES) != 0;
 	getopt_tables(longopts, shortopts);
 	opterr = 0;
 	optind = 0;

@@ -21,8 +21,10 @@
 
 
 struct cfg_target {
-	struct net_addr	 addr;		/* numeric, resolved at parse time */
+	struct net_addr	 addr;		/* numeric; len 0 while name is unresolved */
 	uint32_t	 weight;
+	uint16_t	 port;
+	char		 name[NET_NAME_MAX];	/* the host name given, "" if numeric */
 };
 
 struct cfg_cidr {
@@ -61,6 +63,7 @@ struct config {
 	int64_t		 takeover_pid;		/* --takeover, 0: none (CLI only) */
 	char		*access_log;		/* path, or "-" for stdout */
 	int		 log_level;		/* enum log_level */
+	bool		 defer_names;		/* parsed with CFG_DEFER_NAMES */
 };
 
 enum cfg_result {
@@ -74,6 +77,15 @@ void		 cfg_free(struct config *);
 /* Defaults, then the file named by -c (if any), then the other flags. */
 enum cfg_result	 cfg_parse_args(struct config *, int argc, char *argv[],
 		    char *err, size_t errlen);
+/*
+ * With CFG_DEFER_NAMES no name is resolved (getaddrinfo may block; a
+ * reload runs on the loop): a target given by name keeps it in name, with
+ * addr.len 0, for the caller to resolve; listen addresses given by name
+ * are left unchecked (they change only with a restart anyway).
+ */
+#define CFG_DEFER_NAMES	0x1
+enum cfg_result	 cfg_parse_args_ex(struct config *, int argc, char *argv[],
+		    unsigned flags, char *err, size_t errlen);
 /* Applies a JSON config file over what cfg already holds. */
 int		 cfg_load_file(struct config *, const char *path, char *err, size_t errlen);
 int		 cfg_load_json(struct config *, const char *text, size_t len,

@@ -15,6 +15,7 @@
 
 struct json_object;
 struct fdbudget;
+struct reload;
 
 /*
  * The tunables PATCH /api/v1/config changes at run time. A copy of them as
@@ -50,6 +51,8 @@ struct harmonyd {
 	struct cfg_runtime base;	/* runtime tunables as configured */
 	int		 argc;		/* to read the options again on SIGHUP */
 	char		**argv;
+	struct reload	*reload;	/* a SIGHUP resolving its names */
+	bool		 reload_again;	/* SIGHUP meanwhile: once more after it */
 };
 
 struct ackport	*daemon_ackport_new(struct harmonyd *);
@@ -59,8 +62,13 @@ int		 daemon_capture_base(struct harmonyd *);
 struct json_object *daemon_overrides(const struct harmonyd *);
 /* Applies saved overrides to the live configuration and the parts. */
 void		 daemon_apply_overrides(struct harmonyd *, struct json_object *);
-/* SIGHUP: read the options again; apply what can change, or keep all. */
+/*
+ * SIGHUP: read the options again; apply what can change, or keep all.
+ * Names are resolved off the loop, so it may apply later (or not at all).
+ */
 void		 daemon_reload(struct harmonyd *);
+/* Abandons a reload still resolving (at exit). */
+void		 daemon_reload_cancel(struct harmonyd *);
 void		 daemon_free_base(struct harmonyd *);
 
 #endif

@@ -510,6 +510,7 @@ harmonyd_start(struct harmonyd *h)
 static void
 harmonyd_stop(struct harmonyd *h)
 {
+	daemon_reload_cancel(h);
 	admin_free(h->admin);
 	h->admin = NULL;
 	ackport_free(h->ackport);

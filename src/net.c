@@ -83,17 +83,14 @@ numeric_host(const char *host, uint16_t port, struct net_addr *out)
 }
 
 int
-net_resolve(const char *host, uint16_t port, struct net_addr *out, char *err,
-    size_t errlen)
+net_resolve_numeric(const char *host, uint16_t port, struct net_addr *out,
+    char *err, size_t errlen)
 {
-	struct addrinfo hints, *res, *ai, *pick = NULL;
-	int rc;
-
 	if (*host == '\0') {
 		snprintf(err, errlen, "empty host");
 		return -1;
 	}
-	if (strlen(host) >= 256) {
+	if (strlen(host) >= NET_NAME_MAX) {
 		snprintf(err, errlen, "host name too long");
 		return -1;
 	}
@@ -107,7 +104,18 @@ net_resolve(const char *host, uint16_t port, struct net_addr *out, char *err,
 	/* Listeners bind "localhost" by default: make it one stable address. */
 	if (strcasecmp(host, "localhost") == 0)
 		return numeric_host("127.0.0.1", port, out);
+	return 1;
+}
 
+int
+net_resolve(const char *host, uint16_t port, struct net_addr *out, char *err,
+    size_t errlen)
+{
+	struct addrinfo hints, *res, *ai, *pick = NULL;
+	int rc;
+
+	if ((rc = net_resolve_numeric(host, port, out, err, errlen)) != 1)
+		return rc;
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
@@ -178,11 +186,12 @@ split_hostport(const char *s, char *hostbuf, size_t hostlen, const char **host,
 	return 0;
 }
 
-int
-net_parse_listen(const char *s, const char *default_host, struct net_addr *out,
-    char *err, size_t errlen)
+/* net_parse_listen, resolving names only if dns. */
+static int
+parse_listen(const char *s, const char *default_host, struct net_addr *out,
+    bool dns, char *err, size_t errlen)
 {
-	char hostbuf[256];
+	char hostbuf[NET_NAME_MAX];
 	const char *host, *port_text;
 	uint16_t port;
 
@@ -193,15 +202,33 @@ net_parse_listen(const char *s, const char *default_host, struct net_addr *out,
 		snprintf(err, errlen, "bad port '%s'", port_text);
 		return -1;
 	}
-	return net_resolve(host ? host : default_host, port, out, err, errlen);
+	if (host == NULL)
+		host = default_host;
+	return dns ? net_resolve(host, port, out, err, errlen) :
+	    net_resolve_numeric(host, port, out, err, errlen);
 }
 
 int
-net_parse_hostport(const char *s, struct net_addr *out, char *err, size_t errlen)
+net_parse_listen(const char *s, const char *default_host, struct net_addr *out,
+    char *err, size_t errlen)
 {
-	char hostbuf[256];
+	return parse_listen(s, default_host, out, true, err, errlen);
+}
+
+int
+net_parse_listen_numeric(const char *s, const char *default_host,
+    struct net_addr *out, char *err, size_t errlen)
+{
+	return parse_listen(s, default_host, out, false, err, errlen);
+}
+
+int
+net_parse_hostport_numeric(const char *s, struct net_addr *out, char *name,
+    uint16_t *port, char *err, size_t errlen)
+{
+	char hostbuf[NET_NAME_MAX];
 	const char *host, *port_text;
-	uint16_t port;
+	int rc;
 
 	if (split_hostport(s, hostbuf, sizeof(hostbuf), &host, &port_text, err,
 	    errlen) == -1)
@@ -210,11 +237,27 @@ net_parse_hostport(const char *s, struct net_addr *out, char *err, size_t errlen
 		snprintf(err, errlen, "bad address '%s': expected HOST:PORT", s);
 		return -1;
 	}
-	if (net_parse_port(port_text, &port) == -1 || port == 0) {
+	if (net_parse_port(port_text, port) == -1 || *port == 0) {
 		snprintf(err, errlen, "bad port '%s'", port_text);
 		return -1;
 	}
-	return net_resolve(host, port, out, err, errlen);
+	if ((rc = net_resolve_numeric(host, *port, out, err, errlen)) == 1) {
+		memset(out, 0, sizeof(*out));
+		memcpy(name, host, strlen(host) + 1);	/* split_hostport bounds it */
+	}
+	return rc;
+}
+
+int
+net_parse_hostport(const char *s, struct net_addr *out, char *err, size_t errlen)
+{
+	char name[NET_NAME_MAX];
+	uint16_t port;
+	int rc;
+
+	if ((rc = net_parse_hostport_numeric(s, out, name, &port, err, errlen)) != 1)
+		return rc;
+	return net_resolve(name, port, out, err, errlen);
 }
 
 int

@@ -1,8 +1,11 @@
 /*
  * net: addresses and sockets, with no knowledge of sessions or the loop.
  *
- * Parsing resolves names once, at configuration time (getaddrinfo may
- * block; it is never called from the loop). Every socket made here is
+ * Names are resolved with getaddrinfo, which may wait seconds for a name
+ * server: the loop never calls net_resolve (nor the parsers that resolve).
+ * Start-up calls them before the loop runs; a reload parses with the
+ * _numeric variants, which never ask DNS, and resolves what remains in a
+ * child process (resolve.h). Every socket made here is
  * non-blocking and close-on-exec, and belongs to the caller. Functions that
  * make syscalls return -1 with errno set; parsers return -1 with a one-line
  * reason in err.
@@ -18,6 +21,7 @@
 
 #define NET_HOSTSTRLEN	46			/* INET6_ADDRSTRLEN */
 #define NET_ADDRSTRLEN	(NET_HOSTSTRLEN + 8)	/* "[v6]:port" */
+#define NET_NAME_MAX	256			/* a host name, with its NUL */
 
 struct net_addr {
 	struct sockaddr_storage	 ss;
@@ -39,9 +43,25 @@ int		 net_parse_listen(const char *, const char *default_host,
 		    struct net_addr *, char *err, size_t errlen);
 /* "HOST:PORT" or "[V6]:PORT": both parts required, port 1..65535. */
 int		 net_parse_hostport(const char *, struct net_addr *, char *err, size_t errlen);
-/* A host (name or numeric) and a port. */
+/* A host (name or numeric) and a port. May block: never on the loop. */
 int		 net_resolve(const char *host, uint16_t port, struct net_addr *,
 		    char *err, size_t errlen);
+/*
+ * The part of net_resolve that asks no DNS: 0 with *out set for a numeric
+ * host or "localhost", 1 for a name (*out untouched), -1 with err.
+ */
+int		 net_resolve_numeric(const char *host, uint16_t port,
+		    struct net_addr *, char *err, size_t errlen);
+/* net_parse_listen without DNS: 1 (and *out untouched) for a host name. */
+int		 net_parse_listen_numeric(const char *, const char *default_host,
+		    struct net_addr *, char *err, size_t errlen);
+/*
+ * net_parse_hostport without DNS: 0 with *out set for a numeric host; 1
+ * for a host name, copied into name (NET_NAME_MAX bytes), with *out zeroed
+ * and the port in *port, to be resolved later; -1 with err.
+ */
+int		 net_parse_hostport_numeric(const char *, struct net_addr *,
+		    char *name, uint16_t *port, char *err, size_t errlen);
 /* "10.0.0.0/8", "::1", "fd00::/8"; a bare address is a /32 or /128. */
 int		 net_parse_cidr(const char *, struct net_cidr *, char *err, size_t errlen);
 bool		 net_cidr_match(const struct net_cidr *, const struct sockaddr *);

@@ -2,12 +2,19 @@
  * reload: SIGHUP and the runtime overrides.
  *
  * A reload reads the options again (the command line, and the -c file it
- * names) into a new struct config. If anything is wrong the running
- * configuration stays, whole. Otherwise every option that can change
- * without a restart is applied to the running parts, no session is
- * touched, and the new configuration replaces the old; the listen
+ * names) into a new struct config, without asking DNS: the loop must not
+ * wait for a name server. Static targets given by name are then resolved
+ * by a child process (resolve.h) within RELOAD_RESOLVE_MS, while the
+ * running configuration keeps serving. If anything is wrong (a bad file, a
+ * name that does not resolve, no answer in time) the running configuration
+ * stays, whole. Otherwise every option that can change without a restart
+ * is applied to the running parts, running sessions and targets included
+ * (timeouts), and the new configuration replaces the old; the listen
  * addresses (and the state file and web root) keep their running values
  * and a change to them is reported as needing a restart.
+ *
+ * One reload at a time: SIGHUPs while one resolves make one more reload
+ * once it ends, which reads the options afresh.
  *
  * Tunables changed at run time (PATCH /api/v1/config) are overrides: the
  * live values that differ from the configured ones. They are carried over
@@ -29,7 +36,20 @@
 #include "persist.h"
 #include "pool.h"
 #include "proxy.h"
+#include "resolve.h"
 #include "selfaddr.h"
+
+#define RELOAD_RESOLVE_MS	10000	/* names must resolve within this */
+#define RELOAD_NAMES_SHOWN	3	/* in a log line, then "and N more" */
+
+/* A reload waiting for its names. */
+struct reload {
+	struct config	 cfg;		/* read and checked; names unresolved */
+	const char	**names;	/* the targets' names, into cfg */
+	size_t		*target_of;	/* names[i] is cfg.targets[target_of[i]] */
+	size_t		 nnames;
+	struct resolve	*resolve;
+};
 
 static int
 ackport_params_of(const struct config *cfg, struct ackport_params *ap,
@@ -266,26 +286,22 @@ apply_static_targets(struct harmonyd *h, const struct config *nc)
 	}
 }
 
-void
-daemon_reload(struct harmonyd *h)
+/* The new configuration nc replaces the running one, which h then owns. */
+static void
+reload_apply(struct harmonyd *h, struct config *nc)
 {
-	struct config nc;
 	struct ackport_params ap;
 	struct net_cidr *allow;
 	json_object *overrides;
 	struct cfg_runtime old_base;
-	char err[512];
 
-	if (cfg_parse_args(&nc, h->argc, h->argv, err, sizeof(err)) != CFG_OK) {
-		log_warnx("SIGHUP: %s; keeping the running configuration", err);
-		return;
-	}
-	keep_restart_only(&nc, &h->cfg);
+	keep_restart_only(nc, &h->cfg);
 
 	/* Swap in the new configuration, then put the overrides back on it. */
 	overrides = daemon_overrides(h);
 	cfg_free(&h->cfg);
-	h->cfg = nc;
+	h->cfg = *nc;
+	memset(nc, 0, sizeof(*nc));
 	old_base = h->base;
 	memset(&h->base, 0, sizeof(h->base));
 	if (daemon_capture_base(h) == -1) {
@@ -305,6 +321,7 @@ daemon_reload(struct harmonyd *h)
 		    strerror(errno), log_access_enabled() ?
 		    "still writing to the old file; the next SIGHUP tries again" :
 		    "no access log until a SIGHUP opens it");
+	/* Also for the targets and sessions already there. */
 	pool_set_default_timeout(h->pool, h->cfg.host_timeout_ms);
 	persist_configure(h->persist, (size_t)h->cfg.persist_max, h->cfg.persist_ttl_ms);
 	apply_tunables(h);
@@ -320,4 +337,152 @@ daemon_reload(struct harmonyd *h)
 	log_info("SIGHUP: configuration reloaded: balance %s, persistence %s, %zu static targets",
 	    balance_algo_name((enum balance_algo)h->cfg.balance),
 	    h->cfg.persistent ? "on" : "off", h->cfg.ntargets);
+}
+
+static void
+reload_free(struct reload *r)
+{
+	if (r == NULL)
+		return;
+	resolve_free(r->resolve);
+	free(r->names);
+	free(r->target_of);
+	cfg_free(&r->cfg);
+	free(r);
+}
+
+/* The names of r's static targets still to resolve. */
+static int
+reload_collect_names(struct reload *r)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->cfg.ntargets; i++)
+		if (r->cfg.targets[i].name[0] != '\0')
+			n++;
+	if (n == 0)
+		return 0;
+	if ((r->names = calloc(n, sizeof(*r->names))) == NULL ||
+	    (r->target_of = calloc(n, sizeof(*r->target_of))) == NULL)
+		return -1;
+	for (size_t i = 0; i < r->cfg.ntargets; i++) {
+		if (r->cfg.targets[i].name[0] == '\0')
+			continue;
+		r->names[r->nnames] = r->cfg.targets[i].name;
+		r->target_of[r->nnames++] = i;
+	}
+	return 0;
+}
+
+/* "a.example, b.example, c.example and 2 more" */
+static void
+names_text(const struct reload *r, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < r->nnames && off < len; i++) {
+		int w;
+
+		if (i == RELOAD_NAMES_SHOWN) {
+			snprintf(buf + off, len - off, " and %zu more", r->nnames - i);
+			return;
+		}
+		w = snprintf(buf + off, len - off, "%s%s", i > 0 ? ", " : "", r->names[i]);
+		if (w < 0)
+			return;
+		off += (size_t)w;
+	}
+}
+
+static void
+on_resolved(struct resolve *res, const struct resolve_answer *answers, size_t n,
+    const char *err, void *arg)
+{
+	struct harmonyd *h = arg;
+	struct reload *r = h->reload;
+	char names[1024];
+	bool ok = true;
+
+	(void)res;
+	h->reload = NULL;
+	if (err != NULL) {
+		names_text(r, names, sizeof(names));
+		log_error("SIGHUP: resolving %s %s; keeping the running configuration",
+		    names, err);
+		ok = false;
+	}
+	for (size_t i = 0; ok && i < n; i++) {
+		struct cfg_target *t = &r->cfg.targets[r->target_of[i]];
+
+		if (!answers[i].ok) {
+			log_warnx("SIGHUP: target %s:%u: %s; keeping the running "
+			    "configuration", t->name, (unsigned)t->port, answers[i].err);
+			ok = false;
+			break;
+		}
+		t->addr = answers[i].addr;
+		net_addr_set_port((struct sockaddr *)&t->addr.ss, t->port);
+	}
+	if (ok && h->stopping)
+		log_info("SIGHUP: stopping, not reloading");
+	else if (ok)
+		reload_apply(h, &r->cfg);
+	reload_free(r);
+	if (h->reload_again && !h->stopping) {
+		h->reload_again = false;
+		daemon_reload(h);
+	}
+}
+
+void
+daemon_reload(struct harmonyd *h)
+{
+	struct reload *r;
+	char err[512];
+
+	if (h->reload != NULL) {
+		if (!h->reload_again)
+			log_info("SIGHUP: the last reload still resolves names; "
+			    "reloading again once it ends");
+		h->reload_again = true;
+		return;
+	}
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		log_warn("SIGHUP");
+		return;
+	}
+	if (cfg_parse_args_ex(&r->cfg, h->argc, h->argv, CFG_DEFER_NAMES, err,
+	    sizeof(err)) != CFG_OK) {
+		log_warnx("SIGHUP: %s; keeping the running configuration", err);
+		free(r);
+		return;
+	}
+	if (reload_collect_names(r) == -1) {
+		log_warn("SIGHUP: keeping the running configuration");
+		reload_free(r);
+		return;
+	}
+	if (r->nnames == 0) {
+		reload_apply(h, &r->cfg);
+		reload_free(r);
+		return;
+	}
+	if ((r->resolve = resolve_start(h->loop, r->names, r->nnames,
+	    RELOAD_RESOLVE_MS, on_resolved, h)) == NULL) {
+		log_warn("SIGHUP: cannot start resolving names; keeping the running "
+		    "configuration");
+		reload_free(r);
+		return;
+	}
+	log_info("SIGHUP: resolving %zu name%s", r->nnames, r->nnames == 1 ? "" : "s");
+	h->reload = r;
+}
+
+void
+daemon_reload_cancel(struct harmonyd *h)
+{
+	reload_free(h->reload);
+	h->reload = NULL;
+	h->reload_again = false;
 }

@@ -1,13 +1,15 @@
 /*
  * Unit tests for config.c: defaults, every flag, durations, targets,
  * escapes, JSON files (comments, overrides, every kind of bad input), the
- * token and unavailable files, --help and --version. Only numeric hosts and
- * "localhost" are used, so no test waits on a name server.
+ * token and unavailable files, --help and --version, parsing that leaves
+ * names unresolved (reload). Only numeric hosts and "localhost" resolve:
+ * getaddrinfo is replaced below, so no test waits on a name server.
  */
 #include "autoconfig.h"
 
 #include <arpa/inet.h>
 #include <check.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,9 +29,34 @@
 #define NOARGS		((const char *const []){ "harmonyd", NULL })
 #define MAXARGS		64
 
-/* cfg_parse_args on writable copies of args (getopt wants char *[]). */
+/*
+ * The executable's getaddrinfo takes precedence over libc's (and the
+ * sanitizers'): a name that reaches it is counted and does not resolve.
+ */
+static int gai_calls;
+
+int
+getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+    struct addrinfo **res)
+{
+	(void)node;
+	(void)service;
+	(void)hints;
+	gai_calls++;
+	*res = NULL;
+	return EAI_NONAME;
+}
+
+void
+freeaddrinfo(struct addrinfo *res)
+{
+	(void)res;
+}
+
+/* cfg_parse_args_ex on writable copies of args (getopt wants char *[]). */
 static enum cfg_result
-parse(struct config *cfg, char *err, size_t errlen, const char *const *args)
+parse_ex(struct config *cfg, char *err, size_t errlen, unsigned flags,
+    const char *const *args)
 {
 	char *copy[MAXARGS], *argv[MAXARGS + 1];
 	enum cfg_result r;
@@ -42,10 +69,16 @@ parse(struct config *cfg, char *err, size_t errlen, const char *const *args)
 	}
 	argv[argc] = NULL;
 	err[0] = '\0';
-	r = cfg_parse_args(cfg, argc, argv, err, errlen);
+	r = cfg_parse_args_ex(cfg, argc, argv, flags, err, errlen);
 	for (int i = 0; i < argc; i++)
 		free(copy[i]);
 	return r;
+}
+
+static enum cfg_result
+parse(struct config *cfg, char *err, size_t errlen, const char *const *args)
+{
+	return parse_ex(cfg, err, errlen, 0, args);
 }
 
 /* A temporary file holding len bytes of data; returns its malloc'd path. */
@@ -960,6 +993,47 @@ START_TEST(test_unavailable_file)
 }
 END_TEST
 
+/* A reload parses with CFG_DEFER_NAMES: no getaddrinfo on the loop. */
+START_TEST(test_deferred_names)
+{
+	struct config cfg;
+	char err[256];
+
+	gai_calls = 0;
+	ck_assert_int_eq(parse_ex(&cfg, err, sizeof(err), CFG_DEFER_NAMES,
+	    ARGS("--host", "lb.harmony.test", "--target", "web.harmony.test:8080@7",
+	    "--target", "10.0.0.1:80")), CFG_OK);
+	ck_assert_int_eq(gai_calls, 0);
+	ck_assert_uint_eq(cfg.ntargets, 2);
+	ck_assert_str_eq(cfg.targets[0].name, "web.harmony.test");
+	ck_assert_uint_eq(cfg.targets[0].port, 8080);
+	ck_assert_uint_eq(cfg.targets[0].weight, 7);
+	ck_assert_uint_eq(cfg.targets[0].addr.len, 0);
+	ck_assert_str_eq(cfg.targets[1].name, "");
+	ck_assert_uint_eq(cfg.targets[1].port, 80);
+	ck_assert_uint_eq(cfg.targets[1].addr.len, sizeof(struct sockaddr_in));
+	cfg_free(&cfg);
+
+	/* Everything but the names is still checked. */
+	ck_assert_int_eq(parse_ex(&cfg, err, sizeof(err), CFG_DEFER_NAMES,
+	    ARGS("--target", "web.harmony.test:0")), CFG_ERROR);
+	ck_assert_int_eq(parse_ex(&cfg, err, sizeof(err), CFG_DEFER_NAMES,
+	    ARGS("--target", "1.2.3:80")), CFG_ERROR);
+	ck_assert_int_eq(parse_ex(&cfg, err, sizeof(err), CFG_DEFER_NAMES,
+	    ARGS("--listen", "lb.harmony.test:x")), CFG_ERROR);
+	ck_assert_int_eq(gai_calls, 0);
+
+	/* Without the flag names are resolved (start-up): here they fail. */
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err),
+	    ARGS("--target", "web.harmony.test:8080")), CFG_ERROR);
+	ck_assert_int_eq(gai_calls, 1);
+	ck_assert_ptr_nonnull(strstr(err, "cannot resolve 'web.harmony.test'"));
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err),
+	    ARGS("--host", "lb.harmony.test")), CFG_ERROR);
+	ck_assert_int_eq(gai_calls, 2);
+}
+END_TEST
+
 static Suite *
 config_suite(void)
 {
@@ -983,6 +1057,7 @@ config_suite(void)
 	tcase_add_loop_test(tc, test_target_bad, 0, NITEMS(target_bad));
 	tcase_add_loop_test(tc, test_unescape_ok, 0, NITEMS(unescape_ok));
 	tcase_add_loop_test(tc, test_unescape_bad, 0, NITEMS(unescape_bad));
+	tcase_add_test(tc, test_deferred_names);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("file");

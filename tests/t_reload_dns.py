@@ -8,7 +8,7 @@ name resolves, and the new configuration applies once the answer comes. A
 name that takes longer than the 10 s deadline fails the reload with a clear
 line (the running configuration stays, the resolver process is gone); a
 name that does not resolve fails it too; SIGHUPs during a reload are
-coalesced into one more reload after it."""
+coalesced into one more reload after it; SIGTERM during one exits cleanly."""
 
 import json
 import os
@@ -150,7 +150,18 @@ def main():
     h.check(h.name_of(hd.port) == 'A', 'the last reload applied (A)')
     h.check(h.wait_until(lambda: children(hd.pid) == [], 10),
             'no resolver process is left: %r' % children(hd.pid))
+
+    # SIGTERM while a reload resolves: a clean exit, the resolver killed.
+    write_dns(dns, [('a.harmony.test', '127.0.0.1', 60000)])
+    resolving = hd.log_text().count('SIGHUP: resolving 1 name')
+    os.kill(hd.pid, signal.SIGHUP)
+    h.check(h.wait_until(lambda: hd.log_text().count('SIGHUP: resolving 1 name')
+                         > resolving, 10), 'the reload resolves its name')
+    kids = h.wait_until(lambda: children(hd.pid), 5)
+    h.check(len(kids) == 1, 'one resolver process: %r' % kids)
     hd.stop()
+    h.check(h.wait_until(lambda: not os.path.exists('/proc/%d' % kids[0]), 10),
+            'the resolver process ended with the daemon')
 
 
 h.run(main)
