@@ -90,7 +90,10 @@ enum cfg_result	 cfg_parse_args_ex(struct config *, int argc, char *argv[],
 int		 cfg_load_file(struct config *, const char *path, char *err, size_t errlen);
 int		 cfg_load_json(struct config *, const char *text, size_t len,
 		    char *err, size_t errlen);
-/* Cross-option checks, after everything is applied: listen addresses resolve and differ. */
+/*
+ * Cross-option checks, after everything is applied: listen addresses
+ * resolve and differ (those given by name only without CFG_DEFER_NAMES).
+ */
 int		 cfg_validate(struct config *, char *err, size_t errlen);
 void		 cfg_usage(FILE *);
 
