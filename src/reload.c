@@ -293,7 +293,6 @@ reload_apply(struct harmonyd *h, struct config *nc)
 	struct ackport_params ap;
 	struct net_cidr *allow;
 	json_object *overrides;
-	struct cfg_runtime old_base;
 
 	keep_restart_only(nc, &h->cfg);
 
@@ -302,14 +301,9 @@ reload_apply(struct harmonyd *h, struct config *nc)
 	cfg_free(&h->cfg);
 	h->cfg = *nc;
 	memset(nc, 0, sizeof(*nc));
-	old_base = h->base;
-	memset(&h->base, 0, sizeof(h->base));
-	if (daemon_capture_base(h) == -1) {
-		h->base = old_base;
+	/* On failure the old base stays: the overrides are judged against it. */
+	if (daemon_capture_base(h) == -1)
 		log_warn("SIGHUP: runtime settings");
-	} else {
-		free(old_base.unavailable);
-	}
 	if (overrides != NULL)
 		daemon_apply_overrides(h, overrides);
 	json_object_put(overrides);
