@@ -3,9 +3,11 @@
  *
  * The child keeps only the pipe's write end (as fd 3) and stdio: a copy of
  * a session socket or a listener in it would hold that connection open
- * after the daemon closed it. It writes each answer whole (they are
- * smaller than PIPE_BUF) and ends with _exit, so no atexit handler and no
- * stdio buffer of the daemon runs twice.
+ * after the daemon closed it. (Until it has closed them, just after fork,
+ * the daemon's epoll set may still report a socket the daemon closed; the
+ * loop drops such events by their watch generation.) It writes each
+ * answer whole (they are smaller than PIPE_BUF) and ends with _exit, so no
+ * atexit handler and no stdio buffer of the daemon runs twice.
  *
  * A job is reading (fd open) until every answer is in, the pipe ends or
  * the deadline passes (then the child is killed); then reaping, with
