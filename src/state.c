@@ -88,10 +88,10 @@ save_targets(FILE *fp, const struct pool *pool)
 			continue;
 		fprintf(fp, "%s\n    {\"id\": %u, \"key\": \"%s\", \"host\": \"%s\", "
 		    "\"port\": %u, \"weight\": %u, \"source\": \"%s\", "
-		    "\"timeout_ms\": %lld, \"state\": \"%s\"}",
+		    "\"timeout_ms\": %lld, \"own_timeout\": %s, \"state\": \"%s\"}",
 		    first ? "" : ",", (unsigned)t->id, t->key, t->host,
 		    (unsigned)t->port, (unsigned)t->weight, target_source_name(t->source),
-		    (long long)t->timeout_ms,
+		    (long long)t->timeout_ms, t->own_timeout ? "true" : "false",
 		    t->state == TARGET_DRAINING ? "draining" : "up");
 		first = false;
 	}
@@ -339,7 +339,7 @@ struct saved_target {
 	struct net_addr		 addr;
 	uint32_t		 weight;
 	enum target_source	 source;
-	int64_t			 timeout_ms;
+	int64_t			 timeout_ms;	/* 0: the pool's default */
 	bool			 draining;
 };
 
@@ -445,6 +445,7 @@ check_target(json_object *o, struct saved_target *st, char *err, size_t errlen)
 {
 	int64_t id, port, weight, timeout;
 	const char *host, *source, *state;
+	json_object *own = NULL;
 
 	if (!json_object_is_type(o, json_type_object) ||
 	    !get_int(o, "id", 1, UINT32_MAX, &id) ||
@@ -473,7 +474,18 @@ check_target(json_object *o, struct saved_target *st, char *err, size_t errlen)
 	}
 	st->id = (uint32_t)id;
 	st->weight = (uint32_t)weight;
-	st->timeout_ms = timeout;
+	/*
+	 * A timeout that was the default then follows the default now (and any
+	 * reload). Files without the key (older versions) kept only TTLs' worth
+	 * of meaning: take the value as the target's own, as those versions did.
+	 */
+	if (json_object_object_get_ex(o, "own_timeout", &own) &&
+	    !json_object_is_type(own, json_type_boolean)) {
+		snprintf(err, errlen, "target %lld: own_timeout is not a boolean",
+		    (long long)id);
+		return -1;
+	}
+	st->timeout_ms = own == NULL || json_object_get_boolean(own) ? timeout : 0;
 	st->draining = strcmp(state, "draining") == 0;
 	return 0;
 }

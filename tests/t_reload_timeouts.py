@@ -5,7 +5,9 @@ TTL of its own goes down within seconds (traffic moves to the other one),
 while a target with its own TTL keeps it. --idle-timeout 0 -> 2s closes a
 silent session opened before the reload, but not a busy one; 3s -> 0 keeps
 a silent session open past 3 s; 60s -> 1s closes a silent session within
-seconds, not after a minute."""
+seconds, not after a minute. The same holds for targets restored from the
+state file after a restart: they remember whether their timeout was their
+own TTL or the default."""
 
 import json
 import os
@@ -101,6 +103,34 @@ def host_timeout():
     hd.stop()
 
 
+def restored_host_timeout():
+    """Restored from --state-file, a target on the default still follows it."""
+    a = h.Backend('name', name='A')
+    b = h.Backend('name', name='B')
+    cf = os.path.join(h.tmpdir(), 'restored.json')
+    sf = os.path.join(h.tmpdir(), 'restored.state')
+    base = {'persistent': False, 'balance': 'roundrobin', 'state-file': sf}
+    write_config(cf, dict(base, **{'host-timeout': '60s'}))
+    hd = ah.harmonyd('-c', cf)
+    api = ah.Api(hd.http_port)
+    ta = api.register(a.port)
+    tb = api.register(b.port, ttl='600s')
+    hd.stop()
+
+    hd = ah.harmonyd('-c', cf)
+    api = ah.Api(hd.http_port)
+    h.check(api.target(ta['id']).get('timeout_ms') == 60000 and
+            api.target(tb['id']).get('timeout_ms') == 600000,
+            'both targets restored with their timeouts: %r' % api.targets())
+    reload(hd, cf, dict(base, **{'host-timeout': '1s'}))
+    h.check(h.wait_until(lambda: api.target(ta['id']).get('state') == 'down', 10),
+            'a restored target without a TTL of its own follows the reload to '
+            '--host-timeout 1s: %r' % api.target(ta['id']))
+    h.check(api.target(tb['id']).get('timeout_ms') == 600000,
+            'the restored target with its own TTL keeps it: %r' % api.target(tb['id']))
+    hd.stop()
+
+
 def idle_timeout():
     echo = h.Backend('echo')
     cf = os.path.join(h.tmpdir(), 'idle.json')
@@ -143,6 +173,7 @@ def idle_timeout():
 
 def main():
     host_timeout()
+    restored_host_timeout()
     idle_timeout()
 
 
