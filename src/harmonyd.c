@@ -278,6 +278,7 @@ add_static_targets(struct harmonyd *h)
 		const struct cfg_target *ct = &h->cfg.targets[i];
 		const struct sockaddr *sa = (const struct sockaddr *)&ct->addr.ss;
 		struct target *t = pool_find_addr(h->pool, sa);
+		char why[2 * NET_ADDRSTRLEN + 64];
 
 		/* cfg_validate refused duplicates: t can only be a restored one. */
 		if (t != NULL && t->source != TARGET_SRC_STATIC) {
@@ -288,14 +289,9 @@ add_static_targets(struct harmonyd *h)
 			t = pool_register(h->pool, TARGET_SRC_STATIC, sa, ct->addr.len,
 			    ct->weight, 0, NULL);
 		}
-		if (t == NULL && errno == EADDRINUSE) {
-			char name[NET_ADDRSTRLEN], listener[NET_ADDRSTRLEN];
-			const char *what = selfaddr_match(pool_self(h->pool), sa,
-			    listener, sizeof(listener));
-
-			log_error("static target %s is harmonyd's own %s listener (%s):"
-			    " every client would come back in", net_addr_text(sa, name,
-			    sizeof(name)), what ? what : "", what ? listener : "");
+		if (t == NULL && errno == EADDRINUSE && selfaddr_explain(pool_self(h->pool),
+		    sa, why, sizeof(why)) != NULL) {
+			log_error("static target %s: every client would come back in", why);
 			return -1;
 		}
 		if (t == NULL) {

@@ -266,6 +266,7 @@ apply_static_targets(struct harmonyd *h, const struct config *nc)
 	for (size_t i = 0; i < nc->ntargets; i++) {
 		const struct cfg_target *ct = &nc->targets[i];
 		const struct sockaddr *sa = (const struct sockaddr *)&ct->addr.ss;
+		char why[2 * NET_ADDRSTRLEN + 64];
 		bool created;
 
 		t = pool_find_addr(h->pool, sa);
@@ -275,7 +276,12 @@ apply_static_targets(struct harmonyd *h, const struct config *nc)
 		}
 		if (t == NULL && (t = pool_register(h->pool, TARGET_SRC_STATIC, sa,
 		    ct->addr.len, ct->weight, 0, &created)) == NULL) {
-			log_warn("SIGHUP: static target %zu", i + 1);
+			if (errno == EADDRINUSE && selfaddr_explain(pool_self(h->pool),
+			    sa, why, sizeof(why)) != NULL)
+				log_warnx("SIGHUP: static target %s: not added, every"
+				    " client would come back in", why);
+			else
+				log_warn("SIGHUP: static target %zu", i + 1);
 			continue;
 		}
 		if (t->weight != ct->weight) {

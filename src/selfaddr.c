@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -206,4 +207,18 @@ selfaddr_match(const struct selfaddr *s, const struct sockaddr *sa, char *listen
 		}
 	}
 	return NULL;
+}
+
+const char *
+selfaddr_explain(const struct selfaddr *s, const struct sockaddr *sa, char *buf,
+    size_t len)
+{
+	char name[NET_ADDRSTRLEN], listener[NET_ADDRSTRLEN];
+	const char *what;
+
+	if ((what = selfaddr_match(s, sa, listener, sizeof(listener))) == NULL)
+		return NULL;
+	snprintf(buf, len, "%s is harmonyd's own %s listener (%s)",
+	    net_addr_text(sa, name, sizeof(name)), what, listener);
+	return buf;
 }

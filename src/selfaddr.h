@@ -48,5 +48,11 @@ int		 selfaddr_add_local(struct selfaddr *, const struct sockaddr *);
  */
 const char	*selfaddr_match(const struct selfaddr *, const struct sockaddr *,
 		    char *listener, size_t len);
+/*
+ * "ADDR is harmonyd's own WHAT listener (LISTENER)" in buf if sa is one of
+ * ours (buf returned), else NULL: the one wording of the log lines.
+ */
+const char	*selfaddr_explain(const struct selfaddr *, const struct sockaddr *,
+		    char *buf, size_t len);
 
 #endif

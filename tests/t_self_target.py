@@ -3,8 +3,12 @@
 target (a client there would come back in, again and again: one connection
 became 1003 sessions). Over HTTP (409, JSON error), over the ack port
 (`ERR:self:`, no token needed from loopback), as a static target (a start-up
-error naming it), and for every address a wildcard listener covers."""
+error naming it; on SIGHUP, a log line naming it), and for every address a
+wildcard listener covers."""
 
+import json
+import os
+import signal
 import socket
 
 import harness as h
@@ -63,6 +67,27 @@ def main():
             h.check(r.status == 409, 'HTTP: [::1]:%d under [::]: %d %s'
                     % (hd.port, r.status, r.text[:200]))
             hd.stop()
+
+    # A reload that makes our own listener a static target: refused, named.
+    cf = os.path.join(h.tmpdir(), 'self.json')
+    with open(cf, 'w') as f:
+        json.dump({'target': [a.target()], 'persistent': False}, f)
+    hd = harmonyd('-c', cf)
+    api = Api(hd.http_port)
+    with open(cf, 'w') as f:
+        json.dump({'target': [a.target(), '127.0.0.1:%d' % hd.port],
+                   'persistent': False}, f)
+    os.kill(hd.pid, signal.SIGHUP)
+    h.check(h.wait_until(lambda: 'configuration reloaded' in hd.log_text(), 15),
+            'the reload applied:\n' + hd.log_text())
+    h.check(any(('127.0.0.1:%d' % hd.port) in l and 'own client listener' in l
+                for l in hd.log_text().splitlines()),
+            'the reload names the refused target:\n' + hd.log_text())
+    h.check([t['port'] for t in api.targets()] == [a.port],
+            'only the real target is in the pool: %r' % api.targets())
+    with h.connect(hd.port) as s:
+        h.check(h.recv_line(s) == b'A\n', 'traffic still flows')
+    hd.stop()
 
     # A static target on our own listener: refused at start, named.
     port = a.port
