@@ -15,6 +15,10 @@
  * --host-timeout), and the first heartbeat after the check passes again
  * brings it back up. Deregistering would drain the sessions of a backend
  * that may only be slow for a moment.
+ *
+ * A balancer that is still the original node-harmony server (a migration
+ * half done) ignores --token, --host and --ttl: libharmony notices, and the
+ * agent warns once per balancer and goes on with the plain protocol there.
  */
 #include "autoconfig.h"
 
@@ -81,6 +85,7 @@ struct balancer {
 	struct agent		*agent;
 	struct harmony_client	*client;
 	bool			 failing;	/* logged a failure: log the recovery */
+	bool			 plain_warned;	/* said it ignores the extensions */
 };
 
 struct agent {
@@ -89,6 +94,7 @@ struct agent {
 	uint16_t		 port;
 	uint32_t		 weight;
 	int64_t			 ack_ms;
+	bool			 ack_given;	/* else libharmony derives it */
 	int64_t			 ttl_ms;
 	int64_t			 timeout_ms;
 	char			*token;
@@ -538,6 +544,7 @@ parse_args(struct agent *a, int argc, char *argv[], struct balancer_arg *bals,
 		case OPT_ACK:
 			if (opt_duration(c, optarg, 10, &a->ack_ms, err, errlen) == -1)
 				return PARSE_ERROR;
+			a->ack_given = true;
 			break;
 		case OPT_TTL:
 			if (opt_duration(c, optarg, 1, &a->ttl_ms, err, errlen) == -1)
@@ -628,8 +635,10 @@ parse_args(struct agent *a, int argc, char *argv[], struct balancer_arg *bals,
 	}
 	if (a->ack_ms == 0)
 		a->ack_ms = a->ttl_ms > 0 ? a->ttl_ms / 2 : HARMONY_INTERVAL_DEFAULT_MS;
-	if (a->ack_ms < 10)
+	if (a->ack_ms < 10) {
 		a->ack_ms = 10;
+		a->ack_given = true;	/* libharmony would go lower */
+	}
 	if (token_file != NULL) {
 		free(a->token);
 		a->token = NULL;
@@ -678,9 +687,24 @@ on_client_event(struct harmony_client *hc, enum harmony_event ev,
 	switch (ev) {
 	case HARMONY_EVENT_REGISTERED:
 		/* detail is the key: a secret, never logged. */
-		log_info("%s: registered port %u, weight %u", name,
-		    (unsigned)b->agent->port, (unsigned)b->agent->weight);
+		log_info("%s: registered port %u, weight %u%s", name,
+		    (unsigned)b->agent->port, (unsigned)b->agent->weight,
+		    harmony_client_plain(hc) ? " (plain node-harmony protocol)" : "");
 		b->failing = false;
+		break;
+	case HARMONY_EVENT_PLAIN:
+		/* Again after each re-registration there: news only once. */
+		if (b->plain_warned) {
+			log_debug("%s: still no answer to %s: plain protocol", name, detail);
+			break;
+		}
+		b->plain_warned = true;
+		log_warnx("%s: the balancer does not answer harmonyd's extensions (%s):"
+		    " an original node-harmony server? Going on with its plain"
+		    " protocol: %s%s%sits own host timeout applies", name, detail,
+		    b->agent->token ? "no token, " : "",
+		    b->agent->host ? "--host ignored, " : "",
+		    b->agent->ttl_ms > 0 ? "no --ttl, " : "");
 		break;
 	case HARMONY_EVENT_ACKED:
 	case HARMONY_EVENT_UPDATED:
@@ -725,7 +749,7 @@ balancers_init(struct agent *a, struct balancer_arg *args, char *err, size_t err
 		if ((c = harmony_client_new(args[i].host, args[i].port, a->port)) == NULL ||
 		    harmony_client_set_weight(c, a->weight) == -1 ||
 		    harmony_client_set_ttl(c, a->ttl_ms) == -1 ||
-		    harmony_client_set_interval(c, a->ack_ms) == -1 ||
+		    harmony_client_set_interval(c, a->ack_given ? a->ack_ms : 0) == -1 ||
 		    harmony_client_set_timeout(c, a->timeout_ms) == -1 ||
 		    harmony_client_set_token(c, a->token) == -1 ||
 		    harmony_client_set_host(c, a->host) == -1) {

@@ -9,6 +9,19 @@
  * against what was sent: the server answers every message, and repeats
  * our BAL/SPORT/TTL argument byte for byte.
  *
+ * The original node-harmony server answers none of the extensions (AUTH,
+ * HOST, TTL), keeps them unanswered, and dies on the first socket error
+ * (a reset from a peer that hung up on unread answers, a write to a closed
+ * connection). The extensions always come before the plain messages of a
+ * request, so such a server shows itself by answering a plain message where
+ * an extension's answer was due: the client then goes on with the answers
+ * it has (no reset, no retry), and from then on speaks the plain protocol
+ * ("plain" mode) in the reference client's form. A bare close or a timeout
+ * proves nothing (harmonyd closes at once when it has too many connections)
+ * and stays an ordinary failure. An ERR answer is harmonyd's, never the old
+ * server's, and ends plain mode; so does a BID, whose re-registration asks
+ * with the extensions again, in case harmonyd now runs at that address.
+ *
  * Nothing is exported but harmony_* (the build passes
  * -export-symbols-regex), and every other function here is static.
  */
@@ -54,6 +67,7 @@ struct expect {
 	char		 arg[HC_KEY_MAX + 1];
 	bool		 any;
 	bool		 bid_ok;	/* a BID here means "key unknown" */
+	bool		 ext;		/* an extension's: an old server skips it */
 };
 
 struct harmony_client {
@@ -74,6 +88,7 @@ struct harmony_client {
 	bool			 suspended;
 	bool			 need_update;	/* weight or TTL to send */
 	bool			 hb_now;	/* a heartbeat asked for */
+	bool			 plain;		/* the balancer ignores the extensions */
 	char			 key[HC_KEY_MAX + 1];
 	int64_t			 next_hb;
 	int64_t			 retry_at;
@@ -387,6 +402,12 @@ harmony_client_error(const struct harmony_client *c)
 	return c->error;
 }
 
+bool
+harmony_client_plain(const struct harmony_client *c)
+{
+	return c->plain;
+}
+
 unsigned
 harmony_client_failures(const struct harmony_client *c)
 {
@@ -418,11 +439,16 @@ harmony_client_events(const struct harmony_client *c)
 static int64_t
 client_interval(const struct harmony_client *c)
 {
+	int64_t half = c->ttl_ms / 2 > 0 ? c->ttl_ms / 2 : 1;
+
 	if (c->interval_ms > 0)
 		return c->interval_ms;
-	if (c->ttl_ms > 0)
-		return c->ttl_ms / 2 > 0 ? c->ttl_ms / 2 : 1;
-	return HARMONY_INTERVAL_DEFAULT_MS;
+	if (c->ttl_ms <= 0)
+		return HARMONY_INTERVAL_DEFAULT_MS;
+	/* The TTL is not sent in plain mode: the balancer's own timeout rules. */
+	if (c->plain && half > HARMONY_INTERVAL_DEFAULT_MS)
+		return HARMONY_INTERVAL_DEFAULT_MS;
+	return half;
 }
 
 static int64_t
@@ -565,8 +591,15 @@ op_lost(struct harmony_client *c)
 {
 	enum op_kind op = c->op;
 
-	(void)send(c->fd, "BYE:", 4, MSG_NOSIGNAL | MSG_DONTWAIT);
+	/*
+	 * The old server answers an unknown ID again on every later chunk:
+	 * after a BYE it would write to a closed connection and die. A close
+	 * (with nothing unread) ends the connection as cleanly.
+	 */
+	if (!c->plain)
+		(void)send(c->fd, "BYE:", 4, MSG_NOSIGNAL | MSG_DONTWAIT);
 	op_close_fd(c);
+	c->plain = false;	/* register with the extensions again */
 	explicit_bzero(c->key, sizeof(c->key));
 	c->error[0] = '\0';
 	c->retry_at = 0;
@@ -609,6 +642,7 @@ expect_add(struct harmony_client *c, const char *verb, const char *arg,
 	e->verb = verb;
 	e->any = arg == NULL;
 	e->bid_ok = bid_ok;
+	e->ext = false;
 	snprintf(e->arg, sizeof(e->arg), "%s", arg ? arg : "");
 }
 
@@ -618,6 +652,16 @@ request(struct harmony_client *c, const char *verb, const char *arg, bool bid_ok
 {
 	out_add(c, verb, arg);
 	expect_add(c, verb, arg, bid_ok);
+}
+
+/* The same for an extension (AUTH answers "ok", the others repeat). */
+static void
+request_ext(struct harmony_client *c, const char *verb, const char *arg,
+    const char *answer)
+{
+	out_add(c, verb, arg);
+	expect_add(c, verb, answer, false);
+	c->expect[c->nexpect - 1].ext = true;
 }
 
 static int
@@ -639,18 +683,17 @@ op_build(struct harmony_client *c, enum op_kind op)
 	c->newkey[0] = '\0';
 	c->op_weight = c->weight;
 	c->op_ttl_ms = c->ttl_ms;
-	if (c->token != NULL) {
-		out_add(c, "AUTH", c->token);
-		expect_add(c, "AUTH", "ok", false);
-	}
+	/* Extensions first, so that a server ignoring them shows it at once. */
+	if (c->token != NULL && !c->plain)
+		request_ext(c, "AUTH", c->token, "ok");
 	switch (op) {
 	case OP_REGISTER:
-		if (c->target_host != NULL)
-			request(c, "HOST", c->target_host, false);
+		if (c->target_host != NULL && !c->plain)
+			request_ext(c, "HOST", c->target_host, c->target_host);
 		/* Before NID: the server applies it to the next NID. */
-		if (c->ttl_ms > 0) {
+		if (c->ttl_ms > 0 && !c->plain) {
 			snprintf(num, sizeof(num), "%d", ttl_seconds(c->ttl_ms));
-			request(c, "TTL", num, false);
+			request_ext(c, "TTL", num, num);
 		}
 		out_add(c, "NID", "");
 		expect_add(c, "NID", NULL, false);
@@ -661,16 +704,23 @@ op_build(struct harmony_client *c, enum op_kind op)
 		break;
 	case OP_HEARTBEAT:
 		request(c, "ACK", c->key, true);
+		/*
+		 * The old server answers ACK for any key; only ID tells it
+		 * has restarted and lost ours (the reference client's form).
+		 */
+		if (c->plain)
+			request(c, "ID", c->key, true);
 		break;
 	case OP_UPDATE:
 		request(c, "ACK", c->key, true);
 		request(c, "ID", c->key, true);
+		/* After ID (it binds the target), before BAL (it shows a skip). */
+		if (c->ttl_ms > 0 && !c->plain) {
+			snprintf(num, sizeof(num), "%d", ttl_seconds(c->ttl_ms));
+			request_ext(c, "TTL", num, num);
+		}
 		snprintf(num, sizeof(num), "%u", (unsigned)c->weight);
 		request(c, "BAL", num, false);
-		if (c->ttl_ms > 0) {
-			snprintf(num, sizeof(num), "%d", ttl_seconds(c->ttl_ms));
-			request(c, "TTL", num, false);
-		}
 		break;
 	case OP_CLOSE:
 		request(c, "CLOSE", c->key, true);
@@ -796,6 +846,43 @@ answer_err(struct harmony_client *c, const char *reason, int64_t now)
 	    e == EACCES ? (c->token ? " (wrong token?)" : " (needs a token?)") : "");
 }
 
+static bool
+expect_matches(const struct expect *e, const char *verb, const char *arg)
+{
+	if (strcmp(verb, "BID") == 0 && e->bid_ok)
+		return strcmp(arg, e->arg) == 0;
+	return strcmp(verb, e->verb) == 0 && (e->any || strcmp(arg, e->arg) == 0);
+}
+
+/*
+ * The answer is not the extension's that was due. If it is the one due
+ * after the extensions, the server skipped them: take it for one that
+ * does not speak them (plain mode) and go on from there.
+ */
+static bool
+skip_extensions(struct harmony_client *c, const char *verb, const char *arg)
+{
+	char skipped[4 * (HC_VERB_MAX + 1)] = "";
+	size_t j = c->ngot;
+
+	while (j < c->nexpect && c->expect[j].ext)
+		j++;
+	if (j == c->ngot || j == c->nexpect || !expect_matches(&c->expect[j], verb, arg))
+		return false;
+	for (size_t i = c->ngot; i < j; i++) {
+		size_t n = strlen(skipped);
+
+		snprintf(skipped + n, sizeof(skipped) - n, "%s%s", n ? " " : "",
+		    c->expect[i].verb);
+	}
+	c->ngot = j;
+	if (!c->plain) {
+		c->plain = true;
+		emit(c, HARMONY_EVENT_PLAIN, skipped);
+	}
+	return true;
+}
+
 /* One answer: verb and argument. False once the operation has ended. */
 static bool
 answer(struct harmony_client *c, const char *verb, const char *arg, int64_t now)
@@ -803,9 +890,12 @@ answer(struct harmony_client *c, const char *verb, const char *arg, int64_t now)
 	const struct expect *e = &c->expect[c->ngot];
 
 	if (strcmp(verb, "ERR") == 0) {
+		c->plain = false;	/* only harmonyd answers ERR */
 		answer_err(c, arg, now);
 		return false;
 	}
+	if (e->ext && !expect_matches(e, verb, arg) && skip_extensions(c, verb, arg))
+		e = &c->expect[c->ngot];
 	if (strcmp(verb, "BID") == 0 && e->bid_ok && strcmp(arg, e->arg) == 0) {
 		op_lost(c);
 		return false;

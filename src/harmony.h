@@ -8,12 +8,23 @@
  *
  *	register	[AUTH:<token>:][HOST:<addr>:][TTL:<s>:]NID::BAL:<w>:SPORT:<port>:
  *	heartbeat	[AUTH:<token>:]ACK:<key>:
- *	reweigh		[AUTH:<token>:]ACK:<key>:ID:<key>:BAL:<w>:[TTL:<s>:]
+ *	reweigh		[AUTH:<token>:]ACK:<key>:ID:<key>:[TTL:<s>:]BAL:<w>:
  *	deregister	[AUTH:<token>:]CLOSE:<key>:
  *
  * and, once every message has its answer, BYE:. A BID answer (the balancer
  * no longer knows the key, e.g. it restarted without a state file) makes
  * the client register anew at once, with its port and weight.
+ *
+ * AUTH, HOST and TTL are harmonyd's extensions. The original node-harmony
+ * server answers none of them: it answers the plain message that follows
+ * instead. The client takes that as proof, says so once
+ * (HARMONY_EVENT_PLAIN), completes the operation and speaks the plain
+ * protocol to that balancer from then on: no token, no host, no TTL (its
+ * own host timeout applies, and a heartbeat period derived from the TTL is
+ * at most HARMONY_INTERVAL_DEFAULT_MS), and heartbeats as the reference
+ * client sends them, ACK:<key>:ID:<key>:, so that a restart of that server
+ * is noticed (BID). An ERR answer (only harmonyd sends one) or a BID
+ * ends plain mode: the next request carries the extensions again.
  *
  * Nothing here blocks but the two helpers at the end, and the resolution
  * of a balancer given by name (getaddrinfo(3), when an operation starts;
@@ -78,9 +89,15 @@ enum harmony_event {
 	HARMONY_EVENT_ERROR,		/* detail: why; retried after a backoff */
 	HARMONY_EVENT_CLOSED,		/* deregistered; detail "not registered" if
 					   there was nothing to deregister */
+	HARMONY_EVENT_PLAIN,		/* the balancer ignores the extensions:
+					   plain protocol from now on; detail:
+					   those it skipped, e.g. "AUTH TTL" */
 };
 
-/* detail is NULL or a short text, valid during the call only. */
+/*
+ * detail is NULL or a short text, valid during the call only. Later
+ * versions may add events: ignore those you do not know.
+ */
 typedef void	harmony_event_fn(struct harmony_client *, enum harmony_event,
 		    const char *detail, void *arg);
 
@@ -157,6 +174,8 @@ enum harmony_state harmony_client_state(const struct harmony_client *);
 const char	*harmony_client_key(const struct harmony_client *);
 /* The last failure ("" if none since the last success). */
 const char	*harmony_client_error(const struct harmony_client *);
+/* True while the balancer is taken for one without the extensions. */
+bool		 harmony_client_plain(const struct harmony_client *);
 /* Failed attempts in a row. */
 unsigned	 harmony_client_failures(const struct harmony_client *);
 /* "host:ackport", for log lines. */

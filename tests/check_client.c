@@ -3,7 +3,9 @@
  * against a fake balancer in the test process: a loopback listener that
  * speaks the ack-port protocol like harmonyd (NID, BAL, SPORT, ACK, ID,
  * CLOSE, BYE, AUTH, HOST, TTL; BID for unknown keys; ERR:<reason>:), with
- * knobs to forget keys, lie, stay silent, hang up or answer byte by byte.
+ * knobs to forget keys, lie, stay silent, hang up or answer byte by byte,
+ * or to leave the extensions unanswered and answer ACK for any key, as the
+ * original node-harmony server does (tests/oldserver.py models it whole).
  *
  * Sockets are real; time is not: the client is handed a virtual clock
  * (vnow), so heartbeat periods, backoff and timeouts are checked exactly
@@ -62,6 +64,8 @@ struct fake {
 	bool		 bytewise;	/* answers one byte per write */
 	bool		 lie;		/* BAL answered with another weight */
 	const char	*sport_err;	/* SPORT answered ERR:<this>: */
+	bool		 no_ext;	/* AUTH, HOST, TTL: no answer (node-harmony) */
+	bool		 ack_any;	/* ACK answered for any key (node-harmony) */
 };
 
 struct event {
@@ -175,6 +179,9 @@ fake_message(struct fake *f, struct fconn *fc, const char *verb, const char *arg
 {
 	int k;
 
+	if (f->no_ext && (strcmp(verb, "AUTH") == 0 || strcmp(verb, "HOST") == 0 ||
+	    strcmp(verb, "TTL") == 0))
+		return;
 	if (strcmp(verb, "AUTH") == 0) {
 		if (f->token != NULL && strcmp(arg, f->token) != 0) {
 			fake_reply(fc, "ERR", "auth");
@@ -205,11 +212,12 @@ fake_message(struct fake *f, struct fconn *fc, const char *verb, const char *arg
 		fake_reply(fc, verb, arg);
 	} else if (strcmp(verb, "ACK") == 0 || strcmp(verb, "ID") == 0 ||
 	    strcmp(verb, "CLOSE") == 0) {
-		if ((k = fake_find_key(f, arg)) == -1) {
+		if ((k = fake_find_key(f, arg)) == -1 &&
+		    !(f->ack_any && strcmp(verb, "ACK") == 0)) {
 			fake_reply(fc, "BID", arg);
 			return;
 		}
-		if (strcmp(verb, "CLOSE") == 0)
+		if (strcmp(verb, "CLOSE") == 0 && k >= 0)
 			memmove(f->keys[k], f->keys[--f->nkeys], sizeof(f->keys[0]));
 		fake_reply(fc, verb, arg);
 	} else
@@ -598,7 +606,7 @@ START_TEST(test_reweigh)
 	f->loglen = 0;
 	ck_assert_int_eq(harmony_client_set_ttl(c, 9000), 0);
 	ck_assert(pump(f, c));
-	ck_assert_str_eq(f->log, "ACK:k1:ID:k1:BAL:42:TTL:9:BYE:");
+	ck_assert_str_eq(f->log, "ACK:k1:ID:k1:TTL:9:BAL:42:BYE:");
 	harmony_client_free(c);
 	fake_free(f);
 }
@@ -714,6 +722,149 @@ START_TEST(test_close_during_registration)
 	ck_assert_str_eq(f->log, "NID::BAL:500:SPORT:1080:BYE:CLOSE:k1:BYE:");
 	ck_assert_int_eq(harmony_client_state(c), HARMONY_CLOSED);
 	ck_assert_int_eq(f->nkeys, 0);
+	harmony_client_free(c);
+	fake_free(f);
+}
+END_TEST
+
+/* --- a balancer without the extensions (node-harmony) ------------------ */
+
+static struct harmony_client *
+registered_plain(struct fake *f)
+{
+	struct harmony_client *c = client_for(f, 1080);
+
+	f->no_ext = true;
+	f->ack_any = true;
+	harmony_client_set_token(c, "t");
+	harmony_client_set_host(c, "10.0.0.5");
+	/* Half of it, 60 s, is longer than the default period. */
+	harmony_client_set_ttl(c, 120000);
+	ck_assert(!harmony_client_plain(c));
+	ck_assert_int_eq(harmony_client_register(c), 0);
+	ck_assert(pump(f, c));
+	ck_assert_str_eq(f->log,
+	    "AUTH:t:HOST:10.0.0.5:TTL:120:NID::BAL:500:SPORT:1080:BYE:");
+	ck_assert_int_eq(harmony_client_state(c), HARMONY_REGISTERED);
+	ck_assert_str_eq(harmony_client_key(c), "k1");
+	ck_assert(harmony_client_plain(c));
+	ck_assert_int_eq(count_events(HARMONY_EVENT_PLAIN), 1);
+	ck_assert_int_eq(count_events(HARMONY_EVENT_ERROR), 0);
+	ck_assert_int_eq(f->accepted, 1);
+	f->loglen = 0;
+	f->log[0] = '\0';
+	return c;
+}
+
+START_TEST(test_plain_server)
+{
+	struct fake *f = fake_new();
+	struct harmony_client *c = registered_plain(f);
+
+	ck_assert_str_eq(events[0].detail, "AUTH HOST TTL");
+	ck_assert_int_eq(events[0].ev, HARMONY_EVENT_PLAIN);
+	ck_assert_int_eq(last_event()->ev, HARMONY_EVENT_REGISTERED);
+	/* The TTL is not in force there: not half of it, the default. */
+	ck_assert_int_eq(harmony_client_next_ms(c, vnow), HARMONY_INTERVAL_DEFAULT_MS);
+
+	/* Heartbeats in the reference client's form, with no extension. */
+	vnow += HARMONY_INTERVAL_DEFAULT_MS;
+	ck_assert(pump(f, c));
+	ck_assert_str_eq(f->log, "ACK:k1:ID:k1:BYE:");
+	ck_assert_int_eq(last_event()->ev, HARMONY_EVENT_ACKED);
+
+	/* An update carries the weight, not the TTL. */
+	f->loglen = 0;
+	ck_assert_int_eq(harmony_client_set_weight(c, 42), 0);
+	ck_assert_int_eq(harmony_client_set_ttl(c, 9000), 0);
+	ck_assert(pump(f, c));
+	ck_assert_str_eq(f->log, "ACK:k1:ID:k1:BAL:42:BYE:");
+	ck_assert_int_eq(last_event()->ev, HARMONY_EVENT_UPDATED);
+	/* A TTL short enough is still what sets the period. */
+	ck_assert_int_eq(harmony_client_next_ms(c, vnow), 4500);
+
+	f->loglen = 0;
+	harmony_client_close(c);
+	ck_assert(pump(f, c));
+	ck_assert_str_eq(f->log, "CLOSE:k1:BYE:");
+	ck_assert_int_eq(harmony_client_state(c), HARMONY_CLOSED);
+	ck_assert_int_eq(count_events(HARMONY_EVENT_PLAIN), 1);
+	ck_assert_int_eq(count_events(HARMONY_EVENT_ERROR), 0);
+	ck_assert_int_eq(f->accepted, 4);
+	harmony_client_free(c);
+	fake_free(f);
+}
+END_TEST
+
+START_TEST(test_plain_server_restarted)
+{
+	struct fake *f = fake_new();
+	struct harmony_client *c = registered_plain(f);
+
+	/*
+	 * It restarted and knows no key: it still answers ACK, only ID gets
+	 * BID. No BYE then (it would answer that BID again, into a closed
+	 * connection); the new registration tries the extensions again.
+	 */
+	f->forget = true;
+	vnow += HARMONY_INTERVAL_DEFAULT_MS;
+	ck_assert(pump(f, c));
+	ck_assert_str_eq(f->log, "ACK:k1:ID:k1:"
+	    "AUTH:t:HOST:10.0.0.5:TTL:120:NID::BAL:500:SPORT:1080:BYE:");
+	ck_assert_int_eq(count_events(HARMONY_EVENT_LOST), 1);
+	ck_assert_int_eq(count_events(HARMONY_EVENT_PLAIN), 2);
+	ck_assert_int_eq(count_events(HARMONY_EVENT_ERROR), 0);
+	ck_assert_int_eq(harmony_client_state(c), HARMONY_REGISTERED);
+	ck_assert_str_eq(harmony_client_key(c), "k2");
+	ck_assert(harmony_client_plain(c));
+	harmony_client_free(c);
+	fake_free(f);
+}
+END_TEST
+
+START_TEST(test_plain_ends_on_err)
+{
+	struct fake *f = fake_new();
+	struct harmony_client *c = registered_plain(f);
+
+	/* harmonyd, with a token, now answers at that address. */
+	f->no_ext = false;
+	f->ack_any = false;
+	f->token = "t";
+	vnow += HARMONY_INTERVAL_DEFAULT_MS;
+	ck_assert(pump(f, c));
+	ck_assert_str_eq(f->log, "ACK:k1:ID:k1:");
+	ck_assert_int_eq(last_event()->ev, HARMONY_EVENT_ERROR);
+	ck_assert(!harmony_client_plain(c));
+	f->loglen = 0;
+	vnow += harmony_client_next_ms(c, vnow);
+	ck_assert(pump(f, c));
+	ck_assert_str_eq(f->log, "AUTH:t:ACK:k1:BYE:");
+	ck_assert_int_eq(last_event()->ev, HARMONY_EVENT_ACKED);
+	/* The TTL is in force again: half of it. */
+	ck_assert_int_eq(harmony_client_next_ms(c, vnow), 60000);
+	harmony_client_free(c);
+	fake_free(f);
+}
+END_TEST
+
+START_TEST(test_hangup_is_not_plain)
+{
+	struct fake *f = fake_new();
+	struct harmony_client *c = client_for(f, 1080);
+
+	/* A bare close proves nothing: harmonyd does that when it is full. */
+	f->hangup = true;
+	harmony_client_set_ttl(c, 60000);
+	harmony_client_register(c);
+	ck_assert(pump(f, c));
+	ck_assert_int_eq(last_event()->ev, HARMONY_EVENT_ERROR);
+	ck_assert(!harmony_client_plain(c));
+	f->hangup = false;
+	vnow += harmony_client_next_ms(c, vnow);
+	ck_assert(pump(f, c));
+	ck_assert_str_eq(f->log, "TTL:60:NID::BAL:500:SPORT:1080:BYE:");
+	ck_assert_int_eq(count_events(HARMONY_EVENT_PLAIN), 0);
 	harmony_client_free(c);
 	fake_free(f);
 }
@@ -1068,6 +1219,13 @@ client_suite(void)
 	tcase_add_test(tc, test_close_unknown_key);
 	tcase_add_test(tc, test_close_before_register);
 	tcase_add_test(tc, test_close_during_registration);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("node-harmony server");
+	tcase_add_test(tc, test_plain_server);
+	tcase_add_test(tc, test_plain_server_restarted);
+	tcase_add_test(tc, test_plain_ends_on_err);
+	tcase_add_test(tc, test_hangup_is_not_plain);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("failures");
