@@ -10,7 +10,10 @@
 # defaults are harmonyd's, 3000 1666 1667, and node-harmony's 1080 1090).
 set -u
 # Children run in sessions of their own (setsid): Ctrl-C reaches only this
-# script, which then stops them in order (the agent drains first).
+# script, which then stops them in order (the agent drains first), on
+# SIGINT, SIGTERM, SIGHUP or any exit. Under `make demo | tee log`, Ctrl-C
+# kills tee as well: the stop must not die of SIGPIPE on its first echo, so
+# it ignores SIGPIPE and ends the children before it says anything.
 
 builddir=${1:-.}
 srcdir=${2:-.}
@@ -22,20 +25,29 @@ proxy_port=$1 ack_port=$2 http_port=$3 port1=$4 port2=$5
 http=http://127.0.0.1:$http_port
 pids=""
 
+say() {
+	printf '%s\n' "$*" 2>/dev/null || :
+}
+
+# $1: the exit status (0 after a signal: that is how the demo ends).
 stop() {
-	trap - INT TERM EXIT
-	echo
-	echo "demo: stopping"
+	trap '' INT TERM HUP PIPE
+	trap - EXIT
 	# The agent first, and wait: it drains its target while harmonyd runs.
 	if [ -n "${agent_pid:-}" ]; then
 		kill -TERM "$agent_pid" 2>/dev/null
 		wait "$agent_pid" 2>/dev/null
 	fi
-	for p in $pids; do kill -TERM "$p" 2>/dev/null; done
+	# Each child leads a session and group of its own: end all of it (the
+	# heartbeat loop's sleep and curl too).
+	for p in $pids; do kill -TERM -- "-$p" 2>/dev/null || kill -TERM "$p" 2>/dev/null; done
 	wait 2>/dev/null
-	exit 0
+	say
+	say "demo: stopped"
+	exit "$1"
 }
-trap stop INT TERM EXIT
+trap 'stop 0' INT TERM HUP
+trap 'stop $?' EXIT
 
 for f in "$harmonyd" "$agent" "$backend"; do
 	[ -x "$f" ] || { echo "demo: $f is missing: run 'make' and 'make check' first" >&2; exit 1; }
@@ -69,12 +81,9 @@ reply=$(curl -fsS -X POST -H 'Content-Type: application/json' \
 	-d "{\"port\": $port2, \"weight\": 500, \"ttl\": \"30s\"}" "$http/api/v1/targets")
 id=$(printf '%s' "$reply" | sed -n 's/.*"id": *\([0-9]*\).*/\1/p')
 key=$(printf '%s' "$reply" | sed -n 's/.*"key": *"\([0-9a-f]*\)".*/\1/p')
-(
-	while sleep 10; do
-		curl -fsS -X POST -H "Authorization: Bearer $key" \
-		    "$http/api/v1/targets/$id/ack" >/dev/null || true
-	done
-) &
+setsid sh -c 'while sleep 10; do
+	curl -fsS -X POST -H "Authorization: Bearer $1" "$2" >/dev/null || :
+done' sh "$key" "$http/api/v1/targets/$id/ack" &
 pids="$pids $!"
 
 cat <<EOT
