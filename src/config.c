@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -874,6 +875,34 @@ bad:
 	return -1;
 }
 
+/*
+ * The default --web-root: the installed dashboard. Before `make install`
+ * there is none, and a harmonyd run from its build tree (the binary at
+ * HARMONY_BUILDDIR/src/harmonyd, by its real path) serves the source
+ * tree's web/ instead. Any other binary, an installed one included, never
+ * looks at the tree it was built in.
+ */
+static const char *
+web_root_default(void)
+{
+#if defined(HARMONY_BUILDDIR) && defined(HARMONY_SRCDIR)
+	char exe[PATH_MAX], built[PATH_MAX];
+	ssize_t n;
+
+	if (access(HARMONY_WEBDIR "/index.html", F_OK) == 0)
+		return HARMONY_WEBDIR;
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return HARMONY_WEBDIR;
+	exe[n] = '\0';
+	if (realpath(HARMONY_BUILDDIR "/src/harmonyd", built) != NULL &&
+	    strcmp(exe, built) == 0 &&
+	    access(HARMONY_SRCDIR "/web/index.html", F_OK) == 0)
+		return HARMONY_SRCDIR "/web";
+#endif
+	return HARMONY_WEBDIR;
+}
+
 void
 cfg_defaults(struct config *cfg)
 {
@@ -883,7 +912,7 @@ cfg_defaults(struct config *cfg)
 	cfg->listen = strdup("3000");
 	cfg->ack_port = strdup("1666");
 	cfg->http = strdup("1667");
-	cfg->web_root = strdup(HARMONY_WEBDIR);
+	cfg->web_root = strdup(web_root_default());
 	cfg->balance = BALANCE_LEASTCONN;
 	cfg->persistent = true;
 	cfg->persist_ttl_ms = 30 * 60 * 1000;

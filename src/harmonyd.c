@@ -311,7 +311,7 @@ warn_if_open(const struct harmonyd *h, const char *what, const struct net_addr *
 {
 	if (h->cfg.token == NULL && !net_is_loopback((const struct sockaddr *)&a->ss))
 		log_warnx("the %s listens beyond loopback without --token: only loopback "
-		    "and --allow networks may register", what);
+		    "and --allow networks may write", what);
 }
 
 /* A target there would loop back into us: the pool refuses it. */
@@ -497,9 +497,10 @@ harmonyd_start(struct harmonyd *h)
 	/* Last: "listening: clients" tells tests that everything is up. */
 	log_info("listening: clients %s",
 	    net_addr_text((struct sockaddr *)&clients.ss, text, sizeof(text)));
-	log_info("harmonyd %s: balance %s, persistence %s, %zu static targets, %s loop",
+	log_info("harmonyd %s: balance %s, persistence %s, %zu static target%s, %s loop",
 	    PACKAGE_VERSION, balance_algo_name((enum balance_algo)h->cfg.balance),
-	    h->cfg.persistent ? "on" : "off", h->cfg.ntargets, loop_backend(h->loop));
+	    h->cfg.persistent ? "on" : "off", h->cfg.ntargets,
+	    h->cfg.ntargets == 1 ? "" : "s", loop_backend(h->loop));
 	return 0;
 }
 
