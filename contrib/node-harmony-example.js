@@ -1,17 +1,17 @@
 // node-harmony-example.js: a node.js backend that registers with harmonyd
-// exactly as a node-harmony client does, over the ack port, with no change
-// on the node side.
+// over the ack port. It is not node-harmony's client: it re-implements, with
+// node's `net` only, what that client (node-harmony's lib/client.js) sends,
+// to show what travels on the wire; no npm install is needed.
 //
 //   node node-harmony-example.js [BALANCER[:ACKPORT]] [PORT]
 //
-// An existing node-harmony backend keeps its client and its settings: it
-// only needs harmonyd's address and ack port where it had node-harmony's
-// (its "adminport"; harmonyd's --ack-port, 1666 by default, as in
-// node-harmony). harmonyd speaks the same wire protocol, byte for byte.
+// An existing node-harmony backend needs none of this: it keeps its own,
+// unmodified client and its settings, and only needs harmonyd's address and
+// ack port where it had node-harmony's (its "adminport"; harmonyd's
+// --ack-port, 1666 by default, as in node-harmony). harmonyd speaks the
+// same wire protocol, byte for byte.
 //
-// To show what travels on that wire, this file does not load node-harmony:
-// it sends what node-harmony's lib/client.js sends, with node's `net` only
-// (no npm install needed), so that it runs anywhere node does:
+// What it sends, as node-harmony's client does:
 //
 //   register   one connection: NID:: BAL:<weight>: SPORT:<port>:, then BYE:
 //              once each message has its answer (NID:<key>: ...)

@@ -2,7 +2,13 @@
 build steps, which CI runs): harmonyd with each example's options (ports
 made ephemeral), harmony-agent against a real harmonyd, and each curl
 example against a live admin interface. A new kind of command in the
-README fails this test until it is covered."""
+README fails this test until it is covered.
+
+Issue 13: the Quick start's install command works both as root on a box
+without sudo (a fresh Debian) and as a user with sudo: its first step is
+run by sh and bash with stand-ins for apt-get and sudo on PATH, once
+without sudo and once with it, and must reach apt-get with the packages
+either way. No command starts with a bare `sudo`."""
 
 import json
 import os
@@ -16,7 +22,8 @@ import harness as h
 import adminhttp as ah
 
 SRCDIR = os.environ.get('srcdir', os.path.join(os.path.dirname(__file__), '..'))
-BUILD_STEPS = ('sudo apt-get', 'autoreconf', './configure', 'make ')
+INSTALL = '$(command -v sudo) apt-get '
+BUILD_STEPS = (INSTALL, 'autoreconf', './configure', 'make ')
 
 
 def commands():
@@ -50,7 +57,50 @@ def run_harmonyd_example(cmd):
     h.check(rc == 0, 'README example %r exits 0 on SIGTERM (%s)' % (cmd, rc))
 
 
+def stub(path, text):
+    with open(path, 'w') as f:
+        f.write('#!/bin/sh\n' + text)
+    os.chmod(path, 0o755)
+
+
+def check_install_command(cmds):
+    """The install step, as root without sudo and as a user with it."""
+    for cmd in cmds:
+        h.check(not re.match(r'sudo\s', cmd),
+                'no README command starts with a bare sudo (no sudo as root on'
+                ' a fresh box): %r' % cmd)
+    installs = [c for c in cmds if c.startswith(INSTALL)]
+    h.check(len(installs) == 1, 'the Quick start has one install command'
+            ' starting with %r: %r' % (INSTALL, cmds[:2]))
+    first = installs[0].split(' && ')[0]
+    h.check('apt-get install -y' in first and 'libmicrohttpd-dev' in first,
+            'the first step installs the packages: %r' % first)
+    for shell in ('/bin/sh', '/bin/bash'):
+        if not os.access(shell, os.X_OK):
+            continue
+        for with_sudo in (False, True):
+            d = os.path.join(h.tmpdir(), 'path-%s-%s' % (os.path.basename(shell), with_sudo))
+            os.mkdir(d)
+            log = os.path.join(d, 'calls')
+            stub(os.path.join(d, 'apt-get'), 'echo "apt-get $*" >> %s\n' % log)
+            if with_sudo:
+                stub(os.path.join(d, 'sudo'), 'echo "sudo $*" >> %s\nexec "$@"\n' % log)
+            r = subprocess.run([shell, '-c', first], env={'PATH': d}, capture_output=True,
+                               timeout=30)
+            calls = open(log).read().splitlines() if os.path.exists(log) else []
+            who = '%s as %s' % (shell, 'a user with sudo' if with_sudo else 'root without sudo')
+            h.check(r.returncode == 0, '%s: the install step fails (%d): %s'
+                    % (who, r.returncode, r.stderr.decode()))
+            want = (['sudo apt-get install -y'] if with_sudo else []) + ['apt-get install -y']
+            h.check(len(calls) == len(want) and
+                    all(c.startswith(w) for c, w in zip(calls, want)),
+                    '%s: runs %r, not %r' % (who, want, calls))
+            h.check('libmicrohttpd-dev' in calls[-1], '%s: apt-get gets the packages: %r'
+                    % (who, calls))
+
+
 def main():
+    check_install_command(commands())
     ah.need_curl()
     agent = os.path.join(os.path.dirname(os.path.dirname(h.HARMONYD)), 'src', 'harmony-agent')
     be = h.Backend('name', name='A')
