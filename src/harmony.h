@@ -17,8 +17,8 @@
  *
  * AUTH, HOST and TTL are harmonyd's extensions. The original node-harmony
  * server answers none of them: it answers the plain message that follows
- * instead. The client takes that as proof, says so once
- * (HARMONY_EVENT_PLAIN), completes the operation and speaks the plain
+ * instead. The client takes that as proof, says so (HARMONY_EVENT_PLAIN,
+ * each time it finds out), completes the operation and speaks the plain
  * protocol to that balancer from then on: no token, no host, no TTL (its
  * own host timeout applies, and a heartbeat period derived from the TTL is
  * at most HARMONY_INTERVAL_DEFAULT_MS), and heartbeats as the reference
