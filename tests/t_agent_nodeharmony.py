@@ -126,7 +126,10 @@ def main():
     w = warnings(ag)
     plain = [l for l in w if "does not answer harmonyd's extensions (AUTH TTL)" in l]
     h.check(len(plain) == 1, 'exactly one warning about the plain protocol: %r' % w)
-    h.check(all(l in plain or 'does not know this target' in l for l in w),
+    # The restart may cut a heartbeat in flight: one failure, retried.
+    h.check(all(l in plain or 'does not know this target' in l or
+                'retrying in' in l for l in w) and
+            len([l for l in w if 'retrying in' in l]) <= 1,
             'no other warning but the restart: %r' % w)
     srv.stop()
 
