@@ -840,7 +840,7 @@ answer_err(struct harmony_client *c, const char *reason, int64_t now)
 
 	if (strcmp(reason, "auth") == 0 || strcmp(reason, "forbidden") == 0)
 		e = EACCES;
-	else if (strcmp(reason, "conflict") == 0)
+	else if (strcmp(reason, "conflict") == 0 || strcmp(reason, "exists") == 0)
 		e = EEXIST;
 	op_fail(c, e, now, "balancer answered ERR:%s%s", reason,
 	    e == EACCES ? (c->token ? " (wrong token?)" : " (needs a token?)") : "");
