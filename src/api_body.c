@@ -26,6 +26,7 @@
 #include "api_int.h"
 #include "balance.h"
 #include "config.h"
+#include "log.h"
 #include "pool.h"
 
 bool
@@ -116,49 +117,18 @@ field_int(struct json_object *v, const char *name, int64_t min, int64_t max,
 }
 
 /*
- * Well-formed UTF-8 only (RFC 3629): no overlong forms, no surrogates,
- * nothing above U+10FFFF, no NUL. json-c's own check lets surrogates
- * through, and what we accept we later hand back in JSON.
+ * Well-formed UTF-8 only (RFC 3629, log_utf8_seq), no NUL. json-c's own
+ * check lets surrogates through, and what we accept we later hand back in
+ * JSON.
  */
 bool
 api_utf8_text(const char *s, size_t len)
 {
-	const unsigned char *p = (const unsigned char *)s;
+	size_t n;
 
-	for (size_t i = 0; i < len;) {
-		unsigned char c = p[i];
-		unsigned char lo = 0x80, hi = 0xbf;
-		size_t n;
-
-		if (c == 0)
+	for (size_t i = 0; i < len; i += n)
+		if (s[i] == '\0' || (n = log_utf8_seq(s + i, len - i)) == 0)
 			return false;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf)
-			n = 2;
-		else if (c >= 0xe0 && c <= 0xef)
-			n = 3;
-		else if (c >= 0xf0 && c <= 0xf4)
-			n = 4;
-		else
-			return false;
-		if (c == 0xe0)
-			lo = 0xa0;		/* overlong */
-		else if (c == 0xed)
-			hi = 0x9f;		/* surrogates */
-		else if (c == 0xf0)
-			lo = 0x90;		/* overlong */
-		else if (c == 0xf4)
-			hi = 0x8f;		/* above U+10FFFF */
-		if (i + n > len || p[i + 1] < lo || p[i + 1] > hi)
-			return false;
-		for (size_t k = 2; k < n; k++)
-			if (p[i + k] < 0x80 || p[i + k] > 0xbf)
-				return false;
-		i += n;
-	}
 	return true;
 }
 

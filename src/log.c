@@ -1,6 +1,11 @@
 /*
  * log: see log.h. Lines go out whole with one write each, so that lines of
  * concurrent processes (tests run many) do not interleave mid-line.
+ *
+ * The formatted message of every line (stderr and access log) is escaped
+ * here, once for every caller: a peer's URL, name or reason can neither
+ * end a line early nor write a terminal escape, whatever the format
+ * string. Only our own prefix (time, ident, level) and strerror are not.
  */
 #include "autoconfig.h"
 
@@ -70,13 +75,85 @@ log_level_name(enum log_level level)
 	return level_names[level];
 }
 
+size_t
+log_utf8_seq(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	unsigned char c, lo = 0x80, hi = 0xbf;
+	size_t n;
+
+	if (len == 0)
+		return 0;
+	if ((c = p[0]) < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	/* RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF. */
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (n > len || p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t k = 2; k < n; k++)
+		if (p[k] < 0x80 || p[k] > 0xbf)
+			return 0;
+	return n;
+}
+
+size_t
+log_escape(char *out, size_t outlen, const char *in, size_t inlen)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)in;
+	size_t o = 0, n, esc;
+
+	if (outlen == 0)
+		return 0;
+	for (size_t i = 0; i < inlen; i += n) {
+		n = log_utf8_seq(in + i, inlen - i);
+		/*
+		 * C0, DEL and backslash; C1 (U+0080..U+009F, which terminals
+		 * may obey as CSI and the like); and any byte that does not
+		 * start a well-formed character, one at a time.
+		 */
+		esc = n == 0 || (n == 1 && (p[i] < 0x20 || p[i] == 0x7f ||
+		    p[i] == '\\')) || (n == 2 && p[i] == 0xc2 && p[i + 1] < 0xa0);
+		if (n == 0)
+			n = 1;
+		if (o + (esc ? 4 * n : n) > outlen - 1)
+			break;
+		for (size_t k = 0; k < n; k++) {
+			if (esc) {
+				out[o++] = '\\';
+				out[o++] = 'x';
+				out[o++] = hex[p[i + k] >> 4];
+				out[o++] = hex[p[i + k] & 0xf];
+			} else
+				out[o++] = (char)p[i + k];
+		}
+	}
+	out[o] = '\0';
+	return o;
+}
+
 static void log_vemit(const char *, int, const char *, va_list)
     __attribute__((__format__(__printf__, 3, 0)));
 
 static void
 log_vemit(const char *tag, int errnum, const char *fmt, va_list ap)
 {
-	char line[2048];
+	char line[2048], msg[2048];
 	struct timespec ts;
 	struct tm tm;
 	size_t n = 0;
@@ -88,9 +165,10 @@ log_vemit(const char *tag, int errnum, const char *fmt, va_list ap)
 	    (long)(ts.tv_nsec / 1000000), log_ident, (long)getpid(), tag);
 	if (r > 0)
 		n += (size_t)r < sizeof(line) - n ? (size_t)r : sizeof(line) - n - 1;
-	r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	r = vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (r > 0)
-		n += (size_t)r < sizeof(line) - n ? (size_t)r : sizeof(line) - n - 1;
+		n += log_escape(line + n, sizeof(line) - n - 1, msg,
+		    (size_t)r < sizeof(msg) ? (size_t)r : sizeof(msg) - 1);
 	if (errnum != 0 && n < sizeof(line) - 1) {
 		r = snprintf(line + n, sizeof(line) - n, ": %s", strerror(errnum));
 		if (r > 0)
@@ -179,14 +257,22 @@ log_access_enabled(void)
 void
 log_access(const char *fmt, ...)
 {
+	char msg[2048], line[2048];
 	va_list ap;
+	size_t n;
+	int r;
 
 	if (access_fp == NULL)
 		return;
 	va_start(ap, fmt);
-	vfprintf(access_fp, fmt, ap);
+	r = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', access_fp);
+	if (r < 0)
+		return;
+	n = log_escape(line, sizeof(line) - 1, msg,
+	    (size_t)r < sizeof(msg) ? (size_t)r : sizeof(msg) - 1);
+	line[n++] = '\n';
+	(void)fwrite(line, 1, n, access_fp);
 }
 
 void

@@ -10,6 +10,7 @@
 #define HARMONY_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum log_level {
 	LOG_LEVEL_DEBUG,
@@ -34,6 +35,16 @@ void	log_warnx(const char *, ...) LOG_PRINTF(1, 2);
 void	log_error(const char *, ...) LOG_PRINTF(1, 2);
 _Noreturn void fatal(const char *, ...) LOG_PRINTF(1, 2);
 _Noreturn void fatalx(const char *, ...) LOG_PRINTF(1, 2);
+
+/*
+ * Copies in to out (NUL-terminated, at most outlen - 1 bytes) with every
+ * control byte, DEL, C1 control, backslash and byte that is not part of
+ * well-formed UTF-8 written as \xNN; never cuts an escape or a character.
+ * Returns the length written. Every log line goes through it.
+ */
+size_t	log_escape(char *out, size_t outlen, const char *in, size_t inlen);
+/* Length (1..4) of the well-formed UTF-8 character at s, 0 if none. */
+size_t	log_utf8_seq(const char *s, size_t len);
 
 /*
  * path "-" is stdout; NULL closes. Returns -1 with errno if open fails,
