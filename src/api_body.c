@@ -6,6 +6,7 @@
  * capped) and every field is checked for its type before its value: json-c
  * converts "12", 1.5 and true to integers on request and saturates huge
  * numbers without telling, so only the type says what the caller sent.
+ * A key given twice is refused (jsondup.h), as json-c would keep the last.
  *
  * api_parse_host and api_utf8_text (api_int.h) are shared with api.c and
  * api_json.c, which check a peer's address and outgoing text the same way.
@@ -26,6 +27,7 @@
 #include "api_int.h"
 #include "balance.h"
 #include "config.h"
+#include "jsondup.h"
 #include "log.h"
 #include "pool.h"
 
@@ -48,7 +50,7 @@ api_parse_object(const char *body, size_t len, struct json_object **out,
 	struct json_object *o;
 	enum json_tokener_error e;
 	size_t end;
-	char *buf;
+	char *buf, key[65];
 
 	*out = NULL;
 	if (body == NULL || len == 0) {
@@ -90,6 +92,20 @@ api_parse_object(const char *body, size_t len, struct json_object **out,
 		snprintf(err, errlen, "the body must be a JSON object");
 		json_object_put(o);
 		return 400;
+	}
+	/* json-c keeps the last of a key given twice: which one was meant? */
+	switch (jsondup_find(body, len, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8,
+	    key, sizeof(key), &end)) {
+	case 0:
+		break;
+	case 1:
+		snprintf(err, errlen, "bad JSON: duplicate key '%s'", key);
+		json_object_put(o);
+		return 400;
+	default:
+		snprintf(err, errlen, "out of memory");
+		json_object_put(o);
+		return 500;
 	}
 	*out = o;
 	return 0;

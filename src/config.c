@@ -27,6 +27,7 @@
 
 #include "balance.h"
 #include "config.h"
+#include "jsondup.h"
 #include "log.h"
 #include "net.h"
 
@@ -38,6 +39,8 @@
 
 #define CFG_FILE_MAX		(1024 * 1024)	/* config and unavailable files */
 #define CFG_JSON_DEPTH		8		/* object > array > string is 2 */
+/* Not JSON_TOKENER_STRICT: that would refuse comments. */
+#define CFG_JSON_FLAGS		JSON_TOKENER_VALIDATE_UTF8
 #define CFG_DURATION_MAX_MS	(365LL * 24 * 3600 * 1000)
 #define CFG_WEIGHT_MIN		1
 #define CFG_WEIGHT_MAX		1000000
@@ -966,9 +969,8 @@ line_of(const char *text, size_t off)
 }
 
 /*
- * Keys are applied in file order; a key given twice counts once, with its
- * last value (json-c keeps only that one). On error, cfg holds the keys
- * applied so far.
+ * Keys are applied in file order; a key given twice (json-c would keep the
+ * last) is refused, naming it. On error, cfg holds the keys applied so far.
  */
 int
 cfg_load_json(struct config *cfg, const char *text, size_t len, char *err,
@@ -978,7 +980,7 @@ cfg_load_json(struct config *cfg, const char *text, size_t len, char *err,
 	struct json_object *root;
 	enum json_tokener_error e;
 	const struct cfg_option *o;
-	char *buf;
+	char *buf, dupkey[65];
 	size_t end;
 	int rc = -1;
 
@@ -998,8 +1000,7 @@ cfg_load_json(struct config *cfg, const char *text, size_t len, char *err,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	/* Not JSON_TOKENER_STRICT: that would refuse comments. */
-	json_tokener_set_flags(tok, JSON_TOKENER_VALIDATE_UTF8);
+	json_tokener_set_flags(tok, CFG_JSON_FLAGS);
 	root = json_tokener_parse_ex(tok, buf, (int)len + 1);
 	e = json_tokener_get_error(tok);
 	end = json_tokener_get_parse_end(tok);
@@ -1017,6 +1018,19 @@ cfg_load_json(struct config *cfg, const char *text, size_t len, char *err,
 	}
 	if (!json_object_is_type(root, json_type_object)) {
 		snprintf(err, errlen, "the top level must be a JSON object");
+		goto out;
+	}
+	/* json-c keeps the last of a key given twice: which one was meant? */
+	switch (jsondup_find(buf, len, CFG_JSON_FLAGS, dupkey, sizeof(dupkey),
+	    &end)) {
+	case 0:
+		break;
+	case 1:
+		snprintf(err, errlen, "line %u: duplicate key '%s'", line_of(buf, end),
+		    dupkey);
+		goto out;
+	default:
+		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
 	json_object_object_foreach(root, key, val) {

@@ -321,6 +321,10 @@ static const struct body_case registers[] = {
 	{ BODY("\"port\""), 400 },
 	{ BODY("{\"port\":80,\"host\":\"\xff\xfe\"}"), 400 },
 	{ BODY("{\"port\":[[[[[[[[[[[[[[[[[[[[80]]]]]]]]]]]]]]]]]]]]}"), 400 },
+	{ BODY("{\"port\":80,\"port\":81}"), 400 },
+	{ BODY("{\"port\":80,\"p\\u006frt\":81}"), 400 },
+	{ BODY("{\"port\":80,\"weight\":5,\"weight\":5}"), 400 },
+	{ BODY("{\"port\":80,\"host\":\"::1\",\"ttl\":1,\"host\":\"::1\"}"), 400 },
 	/* wrong fields, types or ranges: 422 */
 	{ BODY("{}"), 422 },
 	{ BODY("{\"weight\":5}"), 422 },
@@ -384,6 +388,25 @@ START_TEST(test_register_table)
 }
 END_TEST
 
+/* The reason names the key as json-c reads it, escapes decoded. */
+START_TEST(test_duplicate_named)
+{
+	struct api_register reg;
+	struct api_config_patch cp;
+	char err[API_ERR_MAX] = "";
+
+	ck_assert_int_eq(api_parse_register(BODY("{\"port\":80,\"weight\":1,"
+	    "\"weight\":2}"), &reg, err, sizeof(err)), 400);
+	ck_assert_str_eq(err, "bad JSON: duplicate key 'weight'");
+	ck_assert_int_eq(api_parse_register(BODY("{\"port\":80,\"p\\u006frt\":80}"),
+	    &reg, err, sizeof(err)), 400);
+	ck_assert_str_eq(err, "bad JSON: duplicate key 'port'");
+	ck_assert_int_eq(api_parse_config_patch(BODY("{\"requeue\":1,\"x\":{\"a\":1,"
+	    "\"a\":2}}"), &cp, err, sizeof(err)), 400);
+	ck_assert_str_eq(err, "bad JSON: duplicate key 'a'");
+}
+END_TEST
+
 START_TEST(test_register_values)
 {
 	static const char full[] =
@@ -417,6 +440,8 @@ static const struct body_case target_patches[] = {
 	{ BODY("{\"weight\":5}"), 0 },
 	{ BODY("{\"state\":\"draining\"}"), 0 },
 	{ BODY("{\"state\":\"up\",\"weight\":1000000}"), 0 },
+	{ BODY("{\"weight\":5,\"weight\":6}"), 400 },
+	{ BODY("{\"state\":\"up\",\"state\":\"draining\"}"), 400 },
 	{ BODY("{}"), 422 },
 	{ BODY("{\"state\":\"down\"}"), 422 },
 	{ BODY("{\"state\":\"UP\"}"), 422 },
@@ -466,6 +491,8 @@ END_TEST
 
 static const struct body_case config_patches[] = {
 	{ BODY("{\"concurrency\":0}"), 0 },
+	{ BODY("{\"unavailable\":null,\"unavailable\":\"x\"}"), 400 },
+	{ BODY("{\"concurrency\":0,\"requeue\":1,\"concurrency\":1}"), 400 },
 	{ BODY("{\"concurrency\":-1}"), 0 },
 	{ BODY("{\"concurrency\":10000000}"), 0 },
 	{ BODY("{\"requeue\":0}"), 0 },
@@ -976,6 +1003,7 @@ api_suite(void)
 	tc = tcase_create("bodies");
 	tcase_add_loop_test(tc, test_register_table, 0, NITEMS(registers));
 	tcase_add_test(tc, test_register_values);
+	tcase_add_test(tc, test_duplicate_named);
 	tcase_add_loop_test(tc, test_target_patch_table, 0, NITEMS(target_patches));
 	tcase_add_test(tc, test_target_patch_values);
 	tcase_add_loop_test(tc, test_config_patch_table, 0, NITEMS(config_patches));

@@ -818,6 +818,11 @@ static const struct {
 	{ "3000", "must be a JSON object" },
 	{ "null", "must be a JSON object" },
 	{ "{ \"host\": \"\xff\" }", "invalid utf-8" },
+	{ "{ \"listen\": 3000,\n  /* again */ \"list\\u0065n\": 3001 }",
+	    "line 2: duplicate key 'listen'" },
+	{ "{ \"allow\": [], 'allow': [] }", "duplicate key 'allow'" },
+	{ "{ \"requeue\": 1, \"log-level\": \"info\",\n\n \"requeue\": 1 }",
+	    "line 3: duplicate key 'requeue'" },
 	{ "{ \"target\": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"1.2.3.4:5\"]]]]]]]]]]]]]]"
 	    "]]]]]]]]]]]]]]]]]] }", "nesting too deep" },
 };
@@ -868,12 +873,40 @@ START_TEST(test_json_limits)
 	ck_assert_err_has(err, "unexpected data after");
 	cfg_free(&cfg);
 
-	/* A key given twice counts once, with its last value. */
+	/* A key given twice is refused, naming it: json-c would keep the last. */
 	cfg_defaults(&cfg);
 	json = "{\"requeue\": 2, \"requeue\": 3}";
 	ck_assert_int_eq(cfg_load_json(&cfg, json, strlen(json), err, sizeof(err)),
-	    0);
-	ck_assert_int_eq(cfg.requeue, 3);
+	    -1);
+	ck_assert_err_has(err, "line 1: duplicate key 'requeue'");
+	path = temp_file(json, strlen(json));
+	ck_assert_int_eq(cfg_load_file(&cfg, path, err, sizeof(err)), -1);
+	ck_assert_err_has(err, path);
+	ck_assert_err_has(err, "duplicate key 'requeue'");
+	temp_remove(path);
+	cfg_free(&cfg);
+}
+END_TEST
+
+/* Keys that only look alike, or sit in strings and comments, are no duplicates. */
+static const char *const json_not_dup[] = {
+	"{ \"requeue\": 2, \"unavailable\": \"{\\\"requeue\\\": 1}\" }",
+	"{ /* \"requeue\": 1, */ \"requeue\": 2 }",
+	"{ // \"requeue\": 1,\n \"requeue\": 2 }",
+	"{ \"target\": [ \"127.0.0.1:1\", \"127.0.0.1:1\" ], \"requeue\": 2 }",
+	"{ \"web-root\": \"x\\\\\", \"requeue\": 2 }",
+	"{ \"unavailable\": \"requeue\", \"requeue\": 2 }",
+};
+
+START_TEST(test_json_not_dup)
+{
+	struct config cfg;
+	char err[256] = "";
+
+	cfg_defaults(&cfg);
+	ck_assert_msg(cfg_load_json(&cfg, json_not_dup[_i], strlen(json_not_dup[_i]),
+	    err, sizeof(err)) == 0, "case %d: %s", _i, err);
+	ck_assert_int_eq(cfg.requeue, 2);
 	cfg_free(&cfg);
 }
 END_TEST
@@ -1064,6 +1097,7 @@ config_suite(void)
 	tcase_add_test(tc, test_json_applies);
 	tcase_add_test(tc, test_config_flag_forms);
 	tcase_add_test(tc, test_flags_override_file);
+	tcase_add_loop_test(tc, test_json_not_dup, 0, NITEMS(json_not_dup));
 	tcase_add_loop_test(tc, test_json_bad, 0, NITEMS(json_bad));
 	tcase_add_test(tc, test_json_limits);
 	tcase_add_test(tc, test_token_file);
