@@ -26,6 +26,9 @@
 #include <sys/queue.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <ifaddrs.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -60,6 +63,8 @@
 #define ADMIN_CONN_FDS		2	/* budget units: socket, file sent */
 #define ADMIN_ACCEPT_BATCH	16
 #define ADMIN_BACKLOG		128
+#define ADMIN_IFADDRS_MS	1000	/* a wildcard's own addresses, re-read at most so often */
+#define ADMIN_IFADDRS_MAX	256
 
 struct admin_sub {
 	TAILQ_ENTRY(admin_sub)	 entry;
@@ -103,6 +108,13 @@ struct admin {
 	int64_t			 log_window;
 	unsigned		 log_count;
 	unsigned		 log_dropped;
+
+	/* What a request's Host may name (api_host_ok). */
+	struct net_addr		 bound;
+	bool			 wildcard;
+	struct net_addr		*ifaddrs;	/* the host's own, when wildcard */
+	size_t			 nifaddrs;
+	int64_t			 ifaddrs_at;	/* loop ms of the last read; -1 never */
 
 	struct loop_timer	 run_timer;	/* MHD_get_timeout is due */
 	struct loop_timer	 sse_timer;
@@ -287,6 +299,87 @@ serve_api(struct admin *ad, struct MHD_Connection *c, struct admin_req *rq)
 	};
 	api_handle(&ad->env, &req, &rp);
 	return send_reply(c, &rp);
+}
+
+/* --- the Host header ----------------------------------------------------- */
+
+/* Re-reads the host's addresses (getifaddrs: a netlink dump, no blocking). */
+static void
+ifaddrs_refresh(struct admin *ad)
+{
+	struct ifaddrs *ifa, *i;
+	struct net_addr *list;
+	size_t n = 0;
+
+	ad->ifaddrs_at = loop_now(ad->loop);
+	if (getifaddrs(&ifa) == -1) {
+		log_warn("http: getifaddrs");
+		return;
+	}
+	if ((list = calloc(ADMIN_IFADDRS_MAX, sizeof(*list))) != NULL) {
+		for (i = ifa; i != NULL && n < ADMIN_IFADDRS_MAX; i = i->ifa_next) {
+			if (i->ifa_addr == NULL || (i->ifa_addr->sa_family != AF_INET &&
+			    i->ifa_addr->sa_family != AF_INET6))
+				continue;
+			list[n].len = net_addr_len(i->ifa_addr);
+			memcpy(&list[n].ss, i->ifa_addr, list[n].len);
+			n++;
+		}
+		free(ad->ifaddrs);
+		ad->ifaddrs = list;
+		ad->nifaddrs = n;
+	}
+	freeifaddrs(ifa);
+}
+
+/* The host part of a listen text "[ADDR:]PORT", or NULL if it has none. */
+static const char *
+listen_name(const char *text, char *buf, size_t buflen)
+{
+	const char *colon;
+	size_t n;
+
+	if (text == NULL || (colon = strrchr(text, ':')) == NULL)
+		return NULL;
+	n = (size_t)(colon - text);
+	if (n >= 2 && text[0] == '[' && text[n - 1] == ']') {
+		text++;
+		n -= 2;
+	}
+	if (n == 0 || n >= buflen)
+		return NULL;
+	memcpy(buf, text, n);
+	buf[n] = '\0';
+	return buf;
+}
+
+static bool
+host_ok(struct admin *ad, const char *host)
+{
+	const struct config *cfg = ad->env.cfg;
+	char name[256];
+	struct api_hosts hs = {
+		.names = (const char *const *)cfg->admin_hosts,
+		.nnames = cfg->nadmin_hosts,
+		.listen = ad->d != NULL ? (const struct sockaddr *)&ad->bound.ss : NULL,
+		.wildcard = ad->wildcard,
+	};
+
+	hs.listen_name = listen_name(cfg->http, name, sizeof(name));
+	if (hs.listen_name == NULL)
+		hs.listen_name = cfg->host;
+	hs.local = ad->ifaddrs;
+	hs.nlocal = ad->nifaddrs;
+	if (api_host_ok(host, &hs))
+		return true;
+	/* An address may have come up since: look again, at most once a second. */
+	if (!ad->wildcard || (ad->ifaddrs_at >= 0 &&
+	    loop_now(ad->loop) - ad->ifaddrs_at < ADMIN_IFADDRS_MS))
+		return false;
+	ifaddrs_refresh(ad);
+	hs.local = ad->ifaddrs;
+	hs.nlocal = ad->nifaddrs;
+	return api_host_ok(host, &hs);
 }
 
 /* --- static files -------------------------------------------------------- */
@@ -632,7 +725,7 @@ admin_on_request(void *cls, struct MHD_Connection *c, const char *url,
 {
 	struct admin *ad = cls;
 	struct admin_req *rq = *con_cls;
-	const char *cl;
+	const char *cl, *host;
 
 	(void)version;
 	if (rq == NULL || !rq->started) {
@@ -642,6 +735,16 @@ admin_on_request(void *cls, struct MHD_Connection *c, const char *url,
 		rq->started = true;
 		if (rq->nul_in_uri)
 			return reply_error(c, MHD_HTTP_BAD_REQUEST, "NUL in the URL");
+		host = header(c, MHD_HTTP_HEADER_HOST);
+		if (!host_ok(ad, host)) {
+			char reason[API_ERR_MAX], shown[104];
+
+			log_debug("http: %s %s: Host '%s' refused", method, url, host);
+			(void)log_escape(shown, sizeof(shown), host, strlen(host));
+			snprintf(reason, sizeof(reason), "Host '%s' is not a name"
+			    " of this server (see --admin-host)", shown);
+			return reply_error(c, MHD_HTTP_MISDIRECTED_REQUEST, reason);
+		}
 		api_route(method, url, &rq->route);
 		cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		/* Refused before a byte of it is read (no 100 Continue). */
@@ -765,6 +868,7 @@ admin_new(const struct admin_params *p)
 	ad->conn_per_ip = p->conn_per_ip ? p->conn_per_ip : ADMIN_CONN_PER_IP;
 	ad->timeout_s = p->timeout_s ? p->timeout_s : ADMIN_TIMEOUT_S;
 	ad->gen = 1;
+	ad->ifaddrs_at = -1;
 	ad->last_ping = loop_now(p->loop);
 	TAILQ_INIT(&ad->subs);
 	loop_timer_init(&ad->run_timer, admin_on_run_timer, ad);
@@ -785,6 +889,16 @@ open_web_root(struct admin *ad)
 	else if (faccessat(ad->web_fd, "index.html", R_OK, 0) == -1)
 		log_warnx("--web-root %s has no index.html: is the dashboard"
 		    " installed?", root);
+}
+
+static bool
+is_wildcard(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return ((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr ==
+		    htonl(INADDR_ANY);
+	return sa->sa_family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(
+	    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr);
 }
 
 int
@@ -850,6 +964,9 @@ admin_listen(struct admin *ad, const struct net_addr *a, struct net_addr *bound,
 		return -1;
 	}
 	loop_set_prepare(ad->loop, admin_prepare, ad);
+	if (net_local_addr(lfd, &ad->bound) == -1)
+		ad->bound = *a;
+	ad->wildcard = is_wildcard((const struct sockaddr *)&a->ss);
 	open_web_root(ad);
 	return 0;
 }
@@ -889,6 +1006,7 @@ admin_free(struct admin *ad)
 	if (ad->web_fd != -1)
 		close(ad->web_fd);
 	free(ad->snap);
+	free(ad->ifaddrs);
 	free(ad);
 }
 

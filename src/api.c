@@ -249,6 +249,17 @@ api_auth_check(const struct api_policy *pol, const struct sockaddr *peer,
 	}
 }
 
+/* Same address, whatever the port; an IPv4-mapped address is IPv4. */
+static bool
+same_host_sa(const struct sockaddr *a, const struct sockaddr *b)
+{
+	char ta[NET_HOSTSTRLEN], tb[NET_HOSTSTRLEN];
+
+	net_host_text(a, ta, sizeof(ta));
+	net_host_text(b, tb, sizeof(tb));
+	return strcmp(ta, tb) == 0;
+}
+
 bool
 api_origin_ok(const char *origin, const char *host)
 {
@@ -263,6 +274,100 @@ api_origin_ok(const char *origin, const char *host)
 	else
 		return false;		/* "null" and anything else */
 	return host != NULL && *host != '\0' && strcasecmp(rest, host) == 0;
+}
+
+static bool
+name_equal(const char *a, size_t alen, const char *b)
+{
+	size_t blen = strlen(b);
+
+	if (blen > 0 && b[blen - 1] == '.')
+		blen--;
+	return alen == blen && strncasecmp(a, b, alen) == 0;
+}
+
+/* addr (a literal of the Host header) is one of ours. */
+static bool
+host_addr_ok(const struct net_addr *addr, const struct api_hosts *hs)
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&addr->ss;
+	struct net_addr other;
+	char err[API_ERR_MAX];
+
+	if (net_is_loopback(sa) || (hs->listen != NULL && !hs->wildcard &&
+	    same_host_sa(sa, hs->listen)))
+		return true;
+	for (size_t i = 0; i < hs->nnames; i++)
+		if (api_parse_host(hs->names[i], &other, err, sizeof(err)) == 0 &&
+		    same_host_sa(sa, (const struct sockaddr *)&other.ss))
+			return true;
+	for (size_t i = 0; hs->wildcard && i < hs->nlocal; i++)
+		if (same_host_sa(sa, (const struct sockaddr *)&hs->local[i].ss))
+			return true;
+	return false;
+}
+
+bool
+api_host_ok(const char *host, const struct api_hosts *hs)
+{
+	static const char lo[] = "localhost";
+	char text[NET_HOSTSTRLEN], err[API_ERR_MAX];
+	struct net_addr addr;
+	const char *name = host, *end, *port = NULL;
+	size_t len;
+
+	if (host == NULL)
+		return true;
+	/* uri-host [ ":" port ]; an IPv6 address only in brackets. */
+	if (*host == '[') {
+		if ((end = strchr(host, ']')) == NULL)
+			return false;
+		name = host + 1;
+		len = (size_t)(end - name);
+		if (end[1] == ':')
+			port = end + 2;
+		else if (end[1] != '\0')
+			return false;
+	} else {
+		end = strchr(host, ':');
+		len = end != NULL ? (size_t)(end - host) : strlen(host);
+		if (end != NULL)
+			port = end + 1;
+	}
+	if (port != NULL && (strlen(port) > 5 || strspn(port, "0123456789") !=
+	    strlen(port)))
+		return false;
+	if (*host == '[') {
+		if (len == 0 || len >= sizeof(text))
+			return false;
+		memcpy(text, name, len);
+		text[len] = '\0';
+		return strchr(text, ':') != NULL &&
+		    api_parse_host(text, &addr, err, sizeof(err)) == 0 &&
+		    host_addr_ok(&addr, hs);
+	}
+	if (len > 0 && name[len - 1] == '.')
+		len--;
+	if (len == 0)
+		return false;
+	if (len < sizeof(text)) {
+		memcpy(text, name, len);
+		text[len] = '\0';
+		if (strchr(text, '.') != NULL && strspn(text, "0123456789.") == len)
+			return api_parse_host(text, &addr, err, sizeof(err)) == 0 &&
+			    host_addr_ok(&addr, hs);
+	}
+	/* RFC 6761: localhost and every name below it are loopback. */
+	if (name_equal(name, len, lo) || (len > sizeof(lo) &&
+	    name[len - sizeof(lo)] == '.' &&
+	    strncasecmp(name + len - (sizeof(lo) - 1), lo, sizeof(lo) - 1) == 0))
+		return true;
+	if (hs->listen_name != NULL && name_equal(name, len, hs->listen_name))
+		return true;
+	for (size_t i = 0; i < hs->nnames; i++)
+		if (name_equal(name, len, hs->names[i]))
+			return true;
+	return false;
 }
 
 bool
@@ -416,11 +521,8 @@ peer_host(const struct sockaddr *peer, struct net_addr *a)
 static bool
 same_host(const struct net_addr *a, const struct net_addr *b)
 {
-	char ta[NET_HOSTSTRLEN], tb[NET_HOSTSTRLEN];
-
-	net_host_text((const struct sockaddr *)&a->ss, ta, sizeof(ta));
-	net_host_text((const struct sockaddr *)&b->ss, tb, sizeof(tb));
-	return strcmp(ta, tb) == 0;
+	return same_host_sa((const struct sockaddr *)&a->ss,
+	    (const struct sockaddr *)&b->ss);
 }
 
 static void

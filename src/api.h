@@ -119,6 +119,25 @@ bool		 api_auth_admin(const struct api_policy *, const struct api_auth *);
  * forgery: refused whatever else it carries. No Origin: not a browser.
  */
 bool		 api_origin_ok(const char *origin, const char *host);
+/*
+ * DNS rebinding: a page of any site can point its own name at our address
+ * and then talk to us same-origin, Host and Origin both naming its site;
+ * so a request is served only when its Host names this server: loopback
+ * (localhost, *.localhost, 127.0.0.0/8, [::1]), the listen address and
+ * the name it was given by, the --admin-host names, and on a wildcard
+ * address the host's own addresses. Any port. No Host (HTTP/1.0): not a
+ * browser, fine.
+ */
+struct api_hosts {
+	const char *const	*names;		/* --admin-host: lower case, no final dot */
+	size_t			 nnames;
+	const char		*listen_name;	/* as --http/--host gave it, or NULL */
+	const struct sockaddr	*listen;	/* the bound address, or NULL */
+	bool			 wildcard;	/* listen is 0.0.0.0 or :: */
+	const struct net_addr	*local;		/* the host's addresses (wildcard) */
+	size_t			 nlocal;
+};
+bool		 api_host_ok(const char *host, const struct api_hosts *);
 /* The token of "Bearer <token>" (scheme case-insensitive), or NULL. */
 const char	*api_bearer(const char *authorization, size_t *len);
 /* Constant time in the length of secret. */

@@ -13,6 +13,8 @@
  */
 #include "autoconfig.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -63,6 +65,7 @@ enum cfg_kind {
 	K_BALANCE,	/* int: enum balance_algo */
 	K_TARGET,	/* appends to targets */
 	K_CIDR,		/* appends to allow */
+	K_HOSTNAME,	/* appends to admin_hosts */
 	K_TEXT,		/* unavailable, escapes decoded */
 	K_TEXT_FILE,	/* unavailable, from a file */
 	K_TOKEN,
@@ -141,6 +144,9 @@ static const struct cfg_option options[] = {
 	{ "allow", 0, K_CIDR, "CIDR", 0, 0, 0,
 	    "without a token, also accept writes from CIDR (loopback always);"
 	    " repeatable" },
+	{ "admin-host", 0, K_HOSTNAME, "NAME", 0, 0, 0,
+	    "a name the admin interface answers to (Host header), besides its"
+	    " listen address and loopback; repeatable" },
 	{ "web-root", 0, K_STRING, "DIR", F(web_root), 0, 0,
 	    "dashboard files (default: " HARMONY_WEBDIR ")" },
 	{ "state-file", 0, K_STRING, "FILE", F(state_file), 0, 0,
@@ -173,7 +179,7 @@ opt_cli_only(const struct cfg_option *o)
 static bool
 opt_is_list(const struct cfg_option *o)
 {
-	return o->kind == K_TARGET || o->kind == K_CIDR;
+	return o->kind == K_TARGET || o->kind == K_CIDR || o->kind == K_HOSTNAME;
 }
 
 static char **
@@ -509,6 +515,56 @@ list_grow(void *list, size_t n, size_t sz, char *err, size_t errlen)
 	return grown;
 }
 
+/*
+ * A DNS name or an IP address (IPv6 without brackets), kept lower case
+ * without a final dot, as api_host_ok compares them.
+ */
+static int
+add_hostname(struct config *cfg, const char *text, char *err, size_t errlen)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+	size_t len = strlen(text);
+	char *name, **grown;
+
+	if (len > 0 && text[len - 1] == '.')
+		len--;
+	if (len == 0 || len > 253) {
+		snprintf(err, errlen, "bad name '%s'", text);
+		return -1;
+	}
+	if ((name = strndup(text, len)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+		    c == ':')) {
+			snprintf(err, errlen, "bad name '%s': letters, digits,"
+			    " '-', '.', '_' only (IPv6 without brackets)", text);
+			free(name);
+			return -1;
+		}
+		if (c >= 'A' && c <= 'Z')
+			name[i] = (char)(c - 'A' + 'a');
+	}
+	if (strchr(name, ':') != NULL && inet_pton(AF_INET6, name, buf) != 1) {
+		snprintf(err, errlen, "bad name '%s'", text);
+		free(name);
+		return -1;
+	}
+	if ((grown = list_grow(cfg->admin_hosts, cfg->nadmin_hosts,
+	    sizeof(*grown), err, errlen)) == NULL) {
+		free(name);
+		return -1;
+	}
+	cfg->admin_hosts = grown;
+	cfg->admin_hosts[cfg->nadmin_hosts++] = name;
+	return 0;
+}
+
 static void
 opt_clear(struct config *cfg, const struct cfg_option *o)
 {
@@ -520,6 +576,12 @@ opt_clear(struct config *cfg, const struct cfg_option *o)
 		free(cfg->allow);
 		cfg->allow = NULL;
 		cfg->nallow = 0;
+	} else if (o->kind == K_HOSTNAME) {
+		for (size_t i = 0; i < cfg->nadmin_hosts; i++)
+			free(cfg->admin_hosts[i]);
+		free(cfg->admin_hosts);
+		cfg->admin_hosts = NULL;
+		cfg->nadmin_hosts = 0;
 	}
 }
 
@@ -713,6 +775,8 @@ opt_set_text(struct config *cfg, const struct cfg_option *o, const char *text,
 		cfg->allow = grown;
 		cfg->allow[cfg->nallow++] = c;
 		return 0;
+	case K_HOSTNAME:
+		return add_hostname(cfg, text, err, errlen);
 	case K_TEXT:
 		return set_text(cfg, text, false, err, errlen);
 	case K_TEXT_FILE:
@@ -838,6 +902,7 @@ opt_set_json(struct config *cfg, const struct cfg_option *o,
 		break;
 	case K_TARGET:
 	case K_CIDR:
+	case K_HOSTNAME:
 		want = "a string or an array of strings";
 		if (json_object_is_type(v, json_type_string))
 			break;
@@ -950,6 +1015,9 @@ cfg_free(struct config *cfg)
 	free(cfg->token);
 	free(cfg->token_file);
 	free(cfg->allow);
+	for (size_t i = 0; i < cfg->nadmin_hosts; i++)
+		free(cfg->admin_hosts[i]);
+	free(cfg->admin_hosts);
 	free(cfg->web_root);
 	free(cfg->state_file);
 	free(cfg->access_log);

@@ -58,6 +58,8 @@ struct config {
 	char		*token_file;
 	struct cfg_cidr	*allow;			/* --allow, repeatable */
 	size_t		 nallow;
+	char		**admin_hosts;		/* --admin-host, repeatable */
+	size_t		 nadmin_hosts;
 	char		*web_root;
 	char		*state_file;
 	int64_t		 takeover_pid;		/* --takeover, 0: none (CLI only) */

@@ -253,6 +253,56 @@ START_TEST(test_secret_equal)
 }
 END_TEST
 
+/* The Host header against what this server is called (DNS rebinding). */
+START_TEST(test_host)
+{
+	static const char *const names[] = { "admin.example", "fd00::2" };
+	struct sockaddr_storage lss, wss;
+	struct net_addr local[2];
+	struct api_hosts hs = {
+		.names = names, .nnames = NITEMS(names), .listen_name = "box.lan",
+		.listen = sa(&lss, "10.0.0.5", 1667),
+	};
+	static const char *const good[] = {
+		"127.0.0.1:1667", "127.0.0.1", "127.9.8.7:1", "localhost", "LocalHost:1667",
+		"localhost.", "dash.localhost:1667", "[::1]:1667", "[::1]", "[::ffff:127.0.0.1]",
+		"10.0.0.5:1667", "10.0.0.5:99", "admin.example", "ADMIN.example.:8080",
+		"[fd00::2]:1667", "box.lan:1667", "BOX.LAN", "10.0.0.5:",
+	};
+	static const char *const bad[] = {
+		"", ":1667", "evil.example", "evil.example:1667", "admin.example.evil",
+		"xadmin.example", "localhost.evil.example", "127.0.0.1.nip.io",
+		"10.0.0.6:1667", "[::2]:1667", "::1", "[::1", "[::1]x", "[]",
+		"127.0.0.1:1667:1", "127.0.0.1:abc", "127.0.0.1:123456", "1.2.3",
+		"0.0.0.0:1667", "[10.0.0.5]", "localhost:-1", "box.lan.evil", ".",
+		"192.168.1.9",
+	};
+
+	for (size_t i = 0; i < NITEMS(good); i++)
+		ck_assert_msg(api_host_ok(good[i], &hs), "'%s' refused", good[i]);
+	for (size_t i = 0; i < NITEMS(bad); i++)
+		ck_assert_msg(!api_host_ok(bad[i], &hs), "'%s' accepted", bad[i]);
+	ck_assert(api_host_ok(NULL, &hs));
+
+	/* On a wildcard address: the host's own addresses, not others. */
+	memset(local, 0, sizeof(local));
+	memcpy(&local[0].ss, sa(&wss, "192.168.1.9", 0), sizeof(wss));
+	memcpy(&local[1].ss, sa(&wss, "fe80::1", 0), sizeof(wss));
+	hs.listen = sa(&lss, "0.0.0.0", 1667);
+	hs.wildcard = true;
+	hs.local = local;
+	hs.nlocal = NITEMS(local);
+	ck_assert(api_host_ok("192.168.1.9:1667", &hs));
+	ck_assert(api_host_ok("[fe80::1]:1667", &hs));
+	ck_assert(api_host_ok("localhost:1667", &hs));
+	ck_assert(!api_host_ok("192.168.1.10:1667", &hs));
+	ck_assert(!api_host_ok("0.0.0.0:1667", &hs));
+	ck_assert(!api_host_ok("10.0.0.5:1667", &hs));
+	hs.wildcard = false;
+	ck_assert(!api_host_ok("192.168.1.9:1667", &hs));
+}
+END_TEST
+
 START_TEST(test_origin)
 {
 	ck_assert(api_origin_ok(NULL, NULL));
@@ -998,6 +1048,7 @@ api_suite(void)
 	tcase_add_test(tc, test_secret_equal);
 	tcase_add_test(tc, test_bearer);
 	tcase_add_test(tc, test_origin);
+	tcase_add_test(tc, test_host);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("bodies");

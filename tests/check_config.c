@@ -156,6 +156,7 @@ check_defaults(const struct config *cfg)
 	ck_assert_ptr_null(cfg->token);
 	ck_assert_ptr_null(cfg->token_file);
 	ck_assert_uint_eq(cfg->nallow, 0);
+	ck_assert_uint_eq(cfg->nadmin_hosts, 0);
 	ck_assert_str_eq(cfg->web_root, HARMONY_WEBDIR);
 	ck_assert_ptr_null(cfg->state_file);
 	ck_assert_ptr_null(cfg->access_log);
@@ -898,6 +899,39 @@ static const char *const json_not_dup[] = {
 	"{ \"unavailable\": \"requeue\", \"requeue\": 2 }",
 };
 
+/* --admin-host: repeatable, kept lower case without a final dot. */
+START_TEST(test_admin_host)
+{
+	static const char *const args[] = { "harmonyd", "--admin-host", "Admin.Example.",
+	    "--admin-host", "fd00::2", "--admin-host", "203.0.113.5", NULL };
+	static const char *const bad[] = { "a b", "[::1]", "x/y", "", ".", "::zz",
+	    "evil.example:80" };
+	const char *json = "{ \"admin-host\": [ \"one.example\", \"TWO\" ] }";
+	struct config cfg;
+	char err[256];
+
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), args), CFG_OK);
+	ck_assert_uint_eq(cfg.nadmin_hosts, 3);
+	ck_assert_str_eq(cfg.admin_hosts[0], "admin.example");
+	ck_assert_str_eq(cfg.admin_hosts[1], "fd00::2");
+	ck_assert_str_eq(cfg.admin_hosts[2], "203.0.113.5");
+	cfg_free(&cfg);
+	cfg_defaults(&cfg);
+	ck_assert_int_eq(cfg_load_json(&cfg, json, strlen(json), err, sizeof(err)), 0);
+	ck_assert_uint_eq(cfg.nadmin_hosts, 2);
+	ck_assert_str_eq(cfg.admin_hosts[1], "two");
+	cfg_free(&cfg);
+	for (size_t i = 0; i < NITEMS(bad); i++) {
+		const char *a[] = { "harmonyd", "--admin-host", bad[i], NULL };
+
+		ck_assert_msg(parse(&cfg, err, sizeof(err), a) == CFG_ERROR,
+		    "'%s' accepted", bad[i]);
+		ck_assert_err_has(err, "admin-host");
+		cfg_free(&cfg);
+	}
+}
+END_TEST
+
 START_TEST(test_json_not_dup)
 {
 	struct config cfg;
@@ -1098,6 +1132,7 @@ config_suite(void)
 	tcase_add_test(tc, test_config_flag_forms);
 	tcase_add_test(tc, test_flags_override_file);
 	tcase_add_loop_test(tc, test_json_not_dup, 0, NITEMS(json_not_dup));
+	tcase_add_test(tc, test_admin_host);
 	tcase_add_loop_test(tc, test_json_bad, 0, NITEMS(json_bad));
 	tcase_add_test(tc, test_json_limits);
 	tcase_add_test(tc, test_token_file);
