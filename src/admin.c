@@ -7,12 +7,15 @@
  * and the end, which answers. Answering only at the end keeps the
  * connection alive; answering on the first call makes MHD close it.
  *
- * Event streams: a subscriber's response reads from its own bounded queue.
- * With nothing queued it suspends its connection; the tick (every
- * ADMIN_SSE_TICK_MS while anyone listens) compares a stamp of everything a
- * snapshot shows, builds the snapshot once per change, queues it for each
- * subscriber that has room, resumes them and runs MHD. A subscriber too
- * slow for one snapshot simply gets a later one.
+ * Event streams: the tick (every ADMIN_SSE_TICK_MS while anyone listens)
+ * compares a stamp of everything a snapshot shows and builds the snapshot
+ * text once per change, reference-counted and shared by every subscriber.
+ * A subscriber holds at most the event it is writing and the newest
+ * snapshot it has not started (a newer one replaces it: coalescing), plus
+ * flags for the retry line and a ping; with nothing to write it suspends
+ * its connection until the tick resumes it and runs MHD. So a snapshot of
+ * any size reaches every subscriber, a slow one skips to the newest, and
+ * memory is at most one snapshot in flight per subscriber plus the newest.
  *
  * Connections come through our own accept path (acceptor.h), like every
  * other listener's: MHD runs with no listen socket of its own and is handed
@@ -66,15 +69,26 @@
 #define ADMIN_IFADDRS_MS	1000	/* a wildcard's own addresses, re-read at most so often */
 #define ADMIN_IFADDRS_MAX	256
 
+/* One snapshot event's text, shared; freed with its last reference. */
+struct admin_snap {
+	size_t			 refs;
+	size_t			 len;
+	char			 text[];	/* "event: snapshot\ndata: {...}\n\n" */
+};
+
 struct admin_sub {
 	TAILQ_ENTRY(admin_sub)	 entry;
 	struct admin		*ad;
 	struct MHD_Connection	*conn;
-	char			*out;		/* queued bytes: out[off..len) */
+	/* The event being written: text[off..len), from cur if a snapshot. */
+	const char		*text;
 	size_t			 off;
 	size_t			 len;
-	size_t			 cap;
-	uint64_t		 gen;		/* snapshot generation queued last */
+	struct admin_snap	*cur;
+	struct admin_snap	*next;		/* newest snapshot not started */
+	uint64_t		 gen;		/* generation of the last one taken */
+	bool			 want_retry;
+	bool			 want_ping;
 	bool			 suspended;
 	bool			 closing;
 };
@@ -122,8 +136,7 @@ struct admin {
 	size_t			 nsubs;
 	struct api_stamp	 stamp;
 	uint64_t		 gen;		/* bumped when stamp changes */
-	char			*snap;		/* the event text of generation snap_gen */
-	size_t			 snaplen;
+	struct admin_snap	*snap;		/* the event of generation snap_gen */
 	uint64_t		 snap_gen;
 	int64_t			 last_ping;
 };
@@ -459,32 +472,23 @@ serve_static(struct admin *ad, struct MHD_Connection *c, const char *url)
 
 /* --- event streams ------------------------------------------------------- */
 
-/* Queues bytes for s; false (and nothing queued) when its queue is full. */
-static bool
-sse_queue(struct admin_sub *s, const char *data, size_t n)
-{
-	if (s->off > 0) {
-		memmove(s->out, s->out + s->off, s->len - s->off);
-		s->len -= s->off;
-		s->off = 0;
-	}
-	if (n > ADMIN_SSE_QUEUE_MAX - s->len)
-		return false;
-	if (s->len + n > s->cap) {
-		size_t ncap = s->cap ? s->cap : 4096;
-		char *np;
+#define ADMIN_STR(x)	#x
+#define ADMIN_XSTR(x)	ADMIN_STR(x)
+static const char sse_retry_text[] = "retry: " ADMIN_XSTR(ADMIN_SSE_RETRY_MS) "\n\n";
+static const char sse_ping_text[] = ": ping\n\n";
 
-		while (ncap < s->len + n)
-			ncap *= 2;
-		if ((np = realloc(s->out, ncap)) == NULL)
-			return false;
-		s->out = np;
-		s->cap = ncap;
-	}
-	/* NOLINTNEXTLINE(clang-analyzer-core.NonNullParamChecker): out is NULL only while n == 0 */
-	memcpy(s->out + s->len, data, n);
-	s->len += n;
-	return true;
+static void
+snap_unref(struct admin_snap *sn)
+{
+	if (sn != NULL && --sn->refs == 0)
+		free(sn);
+}
+
+static struct admin_snap *
+snap_ref(struct admin_snap *sn)
+{
+	sn->refs++;
+	return sn;
 }
 
 /* Bumps the generation if anything a snapshot shows has changed. */
@@ -501,38 +505,77 @@ sse_refresh(struct admin *ad)
 }
 
 /* The event of the current generation, built at most once per generation. */
-static const char *
+static struct admin_snap *
 sse_event(struct admin *ad)
 {
 	static const char head[] = "event: snapshot\ndata: ";
-	char *json, *ev;
+	struct admin_snap *sn;
+	char *json;
 	size_t len = 0;
 
 	if (ad->snap != NULL && ad->snap_gen == ad->gen)
 		return ad->snap;
-	free(ad->snap);
+	snap_unref(ad->snap);		/* subscribers keep theirs */
 	ad->snap = NULL;
 	if ((json = api_snapshot(&ad->env, &len)) == NULL)
 		return NULL;
 	/* PLAIN JSON has no newline, so one data: line carries it all. */
-	if ((ev = malloc(sizeof(head) - 1 + len + 3)) != NULL) {
-		memcpy(ev, head, sizeof(head) - 1);
-		memcpy(ev + sizeof(head) - 1, json, len);
-		memcpy(ev + sizeof(head) - 1 + len, "\n\n", 3);
-		ad->snap = ev;
-		ad->snaplen = sizeof(head) - 1 + len + 2;
+	if ((sn = malloc(sizeof(*sn) + sizeof(head) - 1 + len + 3)) != NULL) {
+		sn->refs = 1;
+		sn->len = sizeof(head) - 1 + len + 2;
+		memcpy(sn->text, head, sizeof(head) - 1);
+		memcpy(sn->text + sizeof(head) - 1, json, len);
+		memcpy(sn->text + sizeof(head) - 1 + len, "\n\n", 3);
+		ad->snap = sn;
 		ad->snap_gen = ad->gen;
 	}
 	free(json);
 	return ad->snap;
 }
 
+/* The newest snapshot replaces one s has not started yet. */
 static void
 sse_offer(struct admin *ad, struct admin_sub *s)
 {
-	if (s->gen != ad->gen && sse_event(ad) != NULL &&
-	    sse_queue(s, ad->snap, ad->snaplen))
-		s->gen = ad->gen;
+	struct admin_snap *sn;
+
+	if (s->gen == ad->gen || (sn = sse_event(ad)) == NULL)
+		return;
+	snap_unref(s->next);
+	s->next = snap_ref(sn);
+	s->gen = ad->gen;
+}
+
+static bool
+sse_pending(const struct admin_sub *s)
+{
+	return s->off < s->len || s->want_retry || s->next != NULL || s->want_ping;
+}
+
+/* Starts s's next event, in this order; false if it has none. */
+static bool
+sse_next(struct admin_sub *s)
+{
+	snap_unref(s->cur);
+	s->cur = NULL;
+	s->text = NULL;
+	s->off = s->len = 0;
+	if (s->want_retry) {
+		s->want_retry = false;
+		s->text = sse_retry_text;
+		s->len = sizeof(sse_retry_text) - 1;
+	} else if (s->next != NULL && !s->closing) {
+		s->cur = s->next;
+		s->next = NULL;
+		s->text = s->cur->text;
+		s->len = s->cur->len;
+		s->want_ping = false;	/* an event shows the line alive too */
+	} else if (s->want_ping && !s->closing) {
+		s->want_ping = false;
+		s->text = sse_ping_text;
+		s->len = sizeof(sse_ping_text) - 1;
+	}
+	return s->len > 0;
 }
 
 static ssize_t
@@ -542,8 +585,7 @@ sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 	size_t n;
 
 	(void)pos;
-	if (s->off == s->len) {
-		s->off = s->len = 0;
+	if (s->off == s->len && !sse_next(s)) {
 		if (s->closing)
 			return MHD_CONTENT_READER_END_OF_STREAM;
 		/* Legal from here; the tick resumes it when there is news. */
@@ -554,9 +596,17 @@ sse_read(void *cls, uint64_t pos, char *buf, size_t max)
 	n = s->len - s->off;
 	if (n > max)
 		n = max;
-	memcpy(buf, s->out + s->off, n);
+	memcpy(buf, s->text + s->off, n);
 	s->off += n;
 	return (ssize_t)n;
+}
+
+static void
+sse_sub_free(struct admin_sub *s)
+{
+	snap_unref(s->cur);
+	snap_unref(s->next);
+	free(s);
 }
 
 /* MHD is done with the response: the only place a subscriber goes. */
@@ -568,15 +618,14 @@ sse_free(void *cls)
 
 	TAILQ_REMOVE(&ad->subs, s, entry);
 	ad->nsubs--;
-	free(s->out);
-	free(s);
+	sse_sub_free(s);
 }
 
 /* Resumes s if it waits and has something to say; true if it did. */
 static bool
 sse_wake(struct admin_sub *s)
 {
-	if (!s->suspended || (s->off == s->len && !s->closing))
+	if (!s->suspended || (!sse_pending(s) && !s->closing))
 		return false;
 	s->suspended = false;
 	MHD_resume_connection(s->conn);
@@ -602,7 +651,7 @@ sse_on_tick(struct loop *l, struct loop_timer *t, void *arg)
 			continue;
 		sse_offer(ad, s);
 		if (ping)
-			(void)sse_queue(s, ": ping\n\n", 8);
+			s->want_ping = true;
 		woke |= sse_wake(s);
 	}
 	/* No ITC in external mode: a resume does nothing until MHD runs. */
@@ -631,8 +680,6 @@ sse_start(struct admin *ad, struct MHD_Connection *c, const char *method)
 	struct MHD_Response *r;
 	struct admin_sub *s;
 	enum MHD_Result ret;
-	char retry[32];
-	int n;
 
 	if (ad->stopping)
 		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "shutting down");
@@ -649,15 +696,13 @@ sse_start(struct admin *ad, struct MHD_Connection *c, const char *method)
 		return MHD_NO;
 	s->ad = ad;
 	s->conn = c;
+	s->want_retry = true;
 	sse_refresh(ad);
-	n = snprintf(retry, sizeof(retry), "retry: %d\n\n", ADMIN_SSE_RETRY_MS);
-	(void)sse_queue(s, retry, (size_t)n);
 	sse_offer(ad, s);
 	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, ADMIN_SSE_BLOCK,
 	    sse_read, s, sse_free);
 	if (r == NULL) {
-		free(s->out);
-		free(s);
+		sse_sub_free(s);
 		return MHD_NO;
 	}
 	TAILQ_INSERT_TAIL(&ad->subs, s, entry);
@@ -1005,7 +1050,7 @@ admin_free(struct admin *ad)
 	loop_timer_cancel(ad->loop, &ad->sse_timer);
 	if (ad->web_fd != -1)
 		close(ad->web_fd);
-	free(ad->snap);
+	snap_unref(ad->snap);
 	free(ad->ifaddrs);
 	free(ad);
 }

@@ -39,14 +39,15 @@ struct admin;
  * its 6 connections and an event stream) plenty, while one address cannot
  * take all of ADMIN_CONN_MAX; a stalled half-sent request is closed after
  * ADMIN_TIMEOUT_S. A suspended event stream does not time out: the ping
- * every ADMIN_SSE_PING_MS is what finds a vanished subscriber.
+ * every ADMIN_SSE_PING_MS is what finds a vanished subscriber. A
+ * subscriber holds one snapshot in flight and the newest (shared by all),
+ * so memory is bounded by ADMIN_SSE_MAX + 1 snapshots whatever their size.
  */
 #define ADMIN_CONN_MAX		512
 #define ADMIN_CONN_PER_IP	64
 #define ADMIN_TIMEOUT_S		15
 #define ADMIN_MEMORY_LIMIT	(32 * 1024)	/* MHD pool: headers, URL */
 #define ADMIN_SSE_MAX		32		/* event subscribers */
-#define ADMIN_SSE_QUEUE_MAX	(1024 * 1024)	/* unsent bytes per subscriber */
 #define ADMIN_SSE_TICK_MS	250		/* change check: <= 4 events/s */
 #define ADMIN_SSE_PING_MS	15000
 #define ADMIN_SSE_RETRY_MS	2000		/* EventSource reconnect delay */
