@@ -7,6 +7,19 @@
  * and the end, which answers. Answering only at the end keeps the
  * connection alive; answering on the first call makes MHD close it.
  *
+ * Requests must arrive whole in time: libmicrohttpd's timeout is one of
+ * inactivity, which a header line every few seconds never triggers, and in
+ * epoll mode it misses a peer's FIN that came with the last data (after a
+ * short read it waits for an edge that never comes). So admin tracks every
+ * connection (MHD_OPTION_NOTIFY_CONNECTION) and keeps those receiving a
+ * request, from its start or the end of the previous one until the request
+ * is complete, in a FIFO that is also deadline order. A timer every
+ * ADMIN_SWEEP_MS shuts down the socket of each one past its deadline, or
+ * whose peer has closed with nothing left to read (a poll(2) with no wait
+ * over them), and MHD then sees the end and closes it. When all
+ * conn_max slots are taken, a new connection shuts down the oldest one still
+ * receiving, so a client with a whole request is served during a slowloris.
+ *
  * Event streams: the tick (every ADMIN_SSE_TICK_MS while anyone listens)
  * compares a stamp of everything a snapshot shows and builds the snapshot
  * text once per change, reference-counted and shared by every subscriber.
@@ -26,6 +39,7 @@
  */
 #include "autoconfig.h"
 
+#include <sys/ioctl.h>
 #include <sys/queue.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -66,6 +80,7 @@
 #define ADMIN_CONN_FDS		2	/* budget units: socket, file sent */
 #define ADMIN_ACCEPT_BATCH	16
 #define ADMIN_BACKLOG		128
+#define ADMIN_SWEEP_MS		250	/* deadlines and closed peers checked */
 #define ADMIN_IFADDRS_MS	1000	/* a wildcard's own addresses, re-read at most so often */
 #define ADMIN_IFADDRS_MAX	256
 
@@ -92,6 +107,17 @@ struct admin_sub {
 	bool			 suspended;
 	bool			 closing;
 };
+
+/* A connection of the MHD daemon (its socket_context). */
+struct admin_conn {
+	TAILQ_ENTRY(admin_conn)	 entry;		/* in ad->receiving */
+	struct MHD_Connection	*conn;
+	int			 fd;		/* MHD's; valid until NOTIFY_CLOSED */
+	int64_t			 deadline;	/* loop ms: the request is whole by then */
+	bool			 receiving;
+	bool			 shut;		/* shut down: MHD closes it next */
+};
+TAILQ_HEAD(admin_conns, admin_conn);
 
 struct admin_req {
 	bool			 started;	/* the headers call has been */
@@ -129,6 +155,14 @@ struct admin {
 	struct net_addr		*ifaddrs;	/* the host's own, when wildcard */
 	size_t			 nifaddrs;
 	int64_t			 ifaddrs_at;	/* loop ms of the last read; -1 never */
+
+	/* Connections receiving a request, oldest (first deadline) first. */
+	struct admin_conns	 receiving;
+	size_t			 nreceiving;
+	size_t			 nconns;	/* all, as MHD counts them */
+	struct pollfd		*sweep_fds;	/* conn_max + ADMIN_CONN_SPARE */
+	struct admin_conn	**sweep_conns;
+	struct loop_timer	 sweep_timer;
 
 	struct loop_timer	 run_timer;	/* MHD_get_timeout is due */
 	struct loop_timer	 sse_timer;
@@ -225,6 +259,135 @@ admin_mhd_log(void *cls, const char *fmt, va_list ap)
 		log_warnx("http: %s", msg);
 	else
 		ad->log_dropped++;
+}
+
+/* --- connections: request deadlines, closed peers ------------------------- */
+
+/* MHD sees the end at its next read and closes the connection itself. */
+static void
+conn_shut(struct admin *ad, struct admin_conn *ac)
+{
+	if (ac->receiving) {
+		TAILQ_REMOVE(&ad->receiving, ac, entry);
+		ad->nreceiving--;
+		ac->receiving = false;
+	}
+	if (!ac->shut && shutdown(ac->fd, SHUT_RDWR) == -1 && errno != ENOTCONN)
+		log_warn("http: shutdown");
+	ac->shut = true;
+}
+
+static void
+conn_receiving(struct admin *ad, struct admin_conn *ac, bool on)
+{
+	if (ac == NULL || ac->shut || ac->receiving == on)
+		return;
+	ac->receiving = on;
+	if (on) {
+		ac->deadline = loop_now(ad->loop) + (int64_t)ad->timeout_s * 1000;
+		TAILQ_INSERT_TAIL(&ad->receiving, ac, entry);
+		ad->nreceiving++;
+		if (!loop_timer_armed(&ad->sweep_timer))
+			loop_timer_add(ad->loop, &ad->sweep_timer, ADMIN_SWEEP_MS);
+	} else {
+		TAILQ_REMOVE(&ad->receiving, ac, entry);
+		ad->nreceiving--;
+	}
+}
+
+/* The socket context of a connection admin could not keep a record of. */
+static struct admin_conn untracked;
+
+static struct admin_conn *
+conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (ci == NULL || ci->socket_context == &untracked)
+		return NULL;
+	return ci->socket_context;
+}
+
+/*
+ * MHD's word that it has a connection, and that it closed it: the fd
+ * budget counts it in between (the units the acceptor took only carry it
+ * there), and so does admin's record.
+ */
+static void
+admin_on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+    enum MHD_ConnectionNotificationCode code)
+{
+	struct admin *ad = cls;
+	struct admin_conn *ac = *socket_context;
+	const union MHD_ConnectionInfo *ci;
+
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (ac == NULL)
+			return;
+		fdbudget_give(ad->budget, FD_USER_ADMIN, ADMIN_CONN_FDS);
+		ad->nconns--;
+		if (ac != &untracked) {
+			conn_receiving(ad, ac, false);
+			free(ac);
+		}
+		*socket_context = NULL;
+		return;
+	}
+	fdbudget_charge(ad->budget, FD_USER_ADMIN, ADMIN_CONN_FDS);
+	ad->nconns++;
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci == NULL || (ac = calloc(1, sizeof(*ac))) == NULL) {
+		/* No record: MHD's own idle timeout still ends it. */
+		*socket_context = &untracked;
+		return;
+	}
+	ac->conn = c;
+	ac->fd = ci->connect_fd;
+	*socket_context = ac;
+	/* Every slot taken: the oldest request still trickling in gives way. */
+	if (ad->nconns > ad->conn_max && !TAILQ_EMPTY(&ad->receiving))
+		conn_shut(ad, TAILQ_FIRST(&ad->receiving));
+	conn_receiving(ad, ac, true);
+}
+
+static int64_t
+admin_on_sweep(struct loop *l, struct loop_timer *t, void *arg)
+{
+	struct admin *ad = arg;
+	struct admin_conn *ac;
+	int64_t now = loop_now(l);
+	size_t n = 0, max = ad->conn_max + ADMIN_CONN_SPARE;
+	bool shut = false;
+	int avail;
+
+	(void)t;
+	while ((ac = TAILQ_FIRST(&ad->receiving)) != NULL && ac->deadline <= now) {
+		conn_shut(ad, ac);
+		shut = true;
+	}
+	TAILQ_FOREACH(ac, &ad->receiving, entry) {
+		if (n == max)
+			break;
+		ad->sweep_fds[n] = (struct pollfd){ .fd = ac->fd, .events = POLLRDHUP };
+		ad->sweep_conns[n++] = ac;
+	}
+	/* No wait: only what the kernel knows already. */
+	if (n > 0 && poll(ad->sweep_fds, (nfds_t)n, 0) > 0) {
+		for (size_t i = 0; i < n; i++) {
+			if ((ad->sweep_fds[i].revents & (POLLRDHUP | POLLHUP | POLLERR)) == 0)
+				continue;
+			/* Unread bytes may still complete the request: MHD's turn. */
+			if ((ad->sweep_fds[i].revents & (POLLHUP | POLLERR)) == 0 &&
+			    (ioctl(ad->sweep_fds[i].fd, FIONREAD, &avail) == -1 || avail > 0))
+				continue;
+			conn_shut(ad, ad->sweep_conns[i]);
+			shut = true;
+		}
+	}
+	if (shut)
+		admin_run(ad);
+	return ad->nreceiving > 0 ? ADMIN_SWEEP_MS : LOOP_TIMER_STOP;
 }
 
 /* --- replies ------------------------------------------------------------- */
@@ -632,6 +795,36 @@ sse_wake(struct admin_sub *s)
 	return true;
 }
 
+/*
+ * A suspended stream is not watched by MHD: one whose client has gone is
+ * ended here, not at the next ping.
+ */
+static void
+sse_reap(struct admin *ad)
+{
+	struct pollfd fds[ADMIN_SSE_MAX];
+	struct admin_sub *subs[ADMIN_SSE_MAX], *s;
+	struct admin_conn *ac;
+	size_t n = 0;
+
+	TAILQ_FOREACH(s, &ad->subs, entry) {
+		if (n == ADMIN_SSE_MAX)
+			break;
+		if (s->closing || !s->suspended || (ac = conn_of(s->conn)) == NULL)
+			continue;
+		fds[n] = (struct pollfd){ .fd = ac->fd, .events = POLLRDHUP };
+		subs[n++] = s;
+	}
+	if (n == 0 || poll(fds, (nfds_t)n, 0) <= 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if ((fds[i].revents & (POLLRDHUP | POLLHUP | POLLERR)) == 0)
+			continue;
+		subs[i]->closing = true;
+		conn_shut(ad, conn_of(subs[i]->conn));
+	}
+}
+
 static int64_t
 sse_on_tick(struct loop *l, struct loop_timer *t, void *arg)
 {
@@ -642,13 +835,16 @@ sse_on_tick(struct loop *l, struct loop_timer *t, void *arg)
 	(void)t;
 	if (ad->nsubs == 0)
 		return LOOP_TIMER_STOP;
+	sse_reap(ad);
 	sse_refresh(ad);
 	/* A vanished subscriber is only noticed when something is written. */
 	if ((ping = loop_now(l) - ad->last_ping >= ADMIN_SSE_PING_MS))
 		ad->last_ping = loop_now(l);
 	TAILQ_FOREACH(s, &ad->subs, entry) {
-		if (s->closing)
+		if (s->closing) {
+			woke |= sse_wake(s);
 			continue;
+		}
 		sse_offer(ad, s);
 		if (ping)
 			s->want_ping = true;
@@ -763,6 +959,14 @@ length_too_big(const char *cl)
 	return false;
 }
 
+/* An answer on the headers call: the request is no longer awaited. */
+static enum MHD_Result
+reply_now(struct admin *ad, struct MHD_Connection *c, int status, const char *reason)
+{
+	conn_receiving(ad, conn_of(c), false);
+	return reply_error(c, status, reason);
+}
+
 static enum MHD_Result
 admin_on_request(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *upload,
@@ -778,9 +982,10 @@ admin_on_request(void *cls, struct MHD_Connection *c, const char *url,
 			return MHD_NO;
 		*con_cls = rq;
 		rq->started = true;
-		if (rq->nul_in_uri)
-			return reply_error(c, MHD_HTTP_BAD_REQUEST, "NUL in the URL");
 		host = header(c, MHD_HTTP_HEADER_HOST);
+		cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (rq->nul_in_uri)
+			return reply_now(ad, c, MHD_HTTP_BAD_REQUEST, "NUL in the URL");
 		if (!host_ok(ad, host)) {
 			char reason[API_ERR_MAX], shown[104];
 
@@ -788,13 +993,12 @@ admin_on_request(void *cls, struct MHD_Connection *c, const char *url,
 			(void)log_escape(shown, sizeof(shown), host, strlen(host));
 			snprintf(reason, sizeof(reason), "Host '%s' is not a name"
 			    " of this server (see --admin-host)", shown);
-			return reply_error(c, MHD_HTTP_MISDIRECTED_REQUEST, reason);
+			return reply_now(ad, c, MHD_HTTP_MISDIRECTED_REQUEST, reason);
 		}
 		api_route(method, url, &rq->route);
-		cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
 		/* Refused before a byte of it is read (no 100 Continue). */
 		if (cl != NULL && length_too_big(cl))
-			return reply_error(c, MHD_HTTP_CONTENT_TOO_LARGE,
+			return reply_now(ad, c, MHD_HTTP_CONTENT_TOO_LARGE,
 			    "body larger than 65536 bytes");
 		return MHD_YES;
 	}
@@ -804,6 +1008,8 @@ admin_on_request(void *cls, struct MHD_Connection *c, const char *url,
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	/* The request is whole: no deadline while it is answered. */
+	conn_receiving(ad, conn_of(c), false);
 	if (rq->too_big)
 		return reply_error(c, MHD_HTTP_CONTENT_TOO_LARGE,
 		    "body larger than 65536 bytes");
@@ -842,11 +1048,12 @@ static void
 admin_on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     enum MHD_RequestTerminationCode toe)
 {
+	struct admin *ad = cls;
 	struct admin_req *rq = *con_cls;
 
-	(void)cls;
-	(void)c;
-	(void)toe;
+	/* Kept alive: the next request has its own deadline. */
+	if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		conn_receiving(ad, conn_of(c), true);
 	if (rq != NULL) {
 		free(rq->body);
 		free(rq);
@@ -856,25 +1063,6 @@ admin_on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 /* --- accepting ----------------------------------------------------------- */
 
-/*
- * The budget counts a connection from MHD's word that it has it until its
- * word that it closed it; the units the acceptor took only carry it there.
- */
-static void
-admin_on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
-    enum MHD_ConnectionNotificationCode toe)
-{
-	struct admin *ad = cls;
-
-	(void)c;
-	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-		fdbudget_charge(ad->budget, FD_USER_ADMIN, ADMIN_CONN_FDS);
-		*socket_context = ad;
-	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context != NULL) {
-		fdbudget_give(ad->budget, FD_USER_ADMIN, ADMIN_CONN_FDS);
-		*socket_context = NULL;
-	}
-}
 
 static void
 admin_on_accept(void *arg, int fd, const struct sockaddr *sa, socklen_t len)
@@ -916,6 +1104,17 @@ admin_new(const struct admin_params *p)
 	ad->ifaddrs_at = -1;
 	ad->last_ping = loop_now(p->loop);
 	TAILQ_INIT(&ad->subs);
+	TAILQ_INIT(&ad->receiving);
+	ad->sweep_fds = calloc(ad->conn_max + ADMIN_CONN_SPARE, sizeof(*ad->sweep_fds));
+	ad->sweep_conns = calloc(ad->conn_max + ADMIN_CONN_SPARE,
+	    sizeof(*ad->sweep_conns));
+	if (ad->sweep_fds == NULL || ad->sweep_conns == NULL) {
+		free(ad->sweep_fds);
+		free(ad->sweep_conns);
+		free(ad);
+		return NULL;
+	}
+	loop_timer_init(&ad->sweep_timer, admin_on_sweep, ad);
 	loop_timer_init(&ad->run_timer, admin_on_run_timer, ad);
 	loop_timer_init(&ad->sse_timer, sse_on_tick, ad);
 	return ad;
@@ -969,12 +1168,12 @@ admin_listen(struct admin *ad, const struct net_addr *a, struct net_addr *bound,
 	ad->d = MHD_start_daemon(flags, 0, NULL, NULL, admin_on_request, ad,
 	    MHD_OPTION_EXTERNAL_LOGGER, admin_mhd_log, ad,
 	    MHD_OPTION_SIGPIPE_HANDLED_BY_APP, (int)1,
-	    MHD_OPTION_NOTIFY_CONNECTION, admin_on_connection, ad,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)ad->conn_max,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)(ad->conn_max + ADMIN_CONN_SPARE),
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)ad->conn_per_ip,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)ad->timeout_s,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)ADMIN_MEMORY_LIMIT,
 	    MHD_OPTION_NOTIFY_COMPLETED, admin_on_completed, ad,
+	    MHD_OPTION_NOTIFY_CONNECTION, admin_on_connection, ad,
 	    MHD_OPTION_URI_LOG_CALLBACK, admin_on_uri, ad,
 	    MHD_OPTION_END);
 	ad->starting = false;
@@ -1048,6 +1247,9 @@ admin_free(struct admin *ad)
 	}
 	loop_timer_cancel(ad->loop, &ad->run_timer);
 	loop_timer_cancel(ad->loop, &ad->sse_timer);
+	loop_timer_cancel(ad->loop, &ad->sweep_timer);
+	free(ad->sweep_fds);
+	free(ad->sweep_conns);
 	if (ad->web_fd != -1)
 		close(ad->web_fd);
 	snap_unref(ad->snap);

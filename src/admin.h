@@ -37,13 +37,15 @@ struct admin;
 /*
  * Limits. The per-address limit leaves a single client (or a browser with
  * its 6 connections and an event stream) plenty, while one address cannot
- * take all of ADMIN_CONN_MAX; a stalled half-sent request is closed after
- * ADMIN_TIMEOUT_S. A suspended event stream does not time out: the ping
+ * take all of ADMIN_CONN_MAX; a request must arrive whole (header and
+ * body) within ADMIN_TIMEOUT_S of the connection's start or of the
+ * previous request's end, and a connection idle that long is closed. A suspended event stream does not time out: the ping
  * every ADMIN_SSE_PING_MS is what finds a vanished subscriber. A
  * subscriber holds one snapshot in flight and the newest (shared by all),
  * so memory is bounded by ADMIN_SSE_MAX + 1 snapshots whatever their size.
  */
 #define ADMIN_CONN_MAX		512
+#define ADMIN_CONN_SPARE	16		/* beyond conn_max, while the oldest goes */
 #define ADMIN_CONN_PER_IP	64
 #define ADMIN_TIMEOUT_S		15
 #define ADMIN_MEMORY_LIMIT	(32 * 1024)	/* MHD pool: headers, URL */

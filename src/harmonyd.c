@@ -414,7 +414,7 @@ fdbudget_start(struct harmonyd *h, long raised_from)
 	size_t cap[FD_USER_COUNT] = {
 		[FD_USER_PROXY] = 0,
 		[FD_USER_ACK] = ACKPORT_MAX_CONNS,
-		[FD_USER_ADMIN] = 2 * (size_t)ADMIN_CONN_MAX,
+		[FD_USER_ADMIN] = 2 * (size_t)(ADMIN_CONN_MAX + ADMIN_CONN_SPARE),
 	};
 
 	fdbudget_share(h->fdbudget, cap, raised_from);

@@ -3,9 +3,16 @@
 request and stall (from 10 loopback addresses, under the per-address
 limit) stop neither curl from registering a target nor clients from being
 proxied; one address cannot take more than its share; and the stalled
-connections are closed by the idle timeout (15 s)."""
+connections are closed by the idle timeout (15 s).
+
+Then the trickle: 512 connections (every slot: 8 addresses x 64) that send
+one more header line every 5 s, so that no inactivity timeout ever fires.
+A request must arrive whole within 15 s, whatever trickles: each is closed
+by then (25 s allowed), and a normal client is answered throughout (a new
+connection takes the place of the oldest half-received request)."""
 
 import socket
+import threading
 import time
 
 import harness as h
@@ -15,6 +22,10 @@ STALLED = 200
 SOURCES = ['127.0.0.%d' % i for i in range(2, 12)]     # 20 each: limit is 64
 PER_IP = 64
 IDLE_S = 15
+TRICKLE_SOURCES = ['127.0.0.%d' % i for i in range(2, 10)]
+TRICKLE_EACH = 64
+TRICKLE_EVERY_S = 5
+DEADLINE_S = 15
 
 
 def open_stalled(port, source, n):
@@ -45,6 +56,9 @@ def main():
     hd = harmonyd('--no-persistent')
     api = Api(hd.http_port)
     api.register(a.port)
+    # curl's connection, closed by curl, goes within a sweep: not counted.
+    fds0 = hd.fd_count()
+    h.wait_until(lambda: hd.fd_count() < fds0, 2)
     fds0 = hd.fd_count()
 
     stalled = []
@@ -89,7 +103,91 @@ def main():
             s.close()
     h.check(h.wait_until(lambda: hd.fd_count() <= fds0 + 2, 30),
             'fds after the attack: %d, before %d' % (hd.fd_count(), fds0))
+    trickle(hd, api, fds0)
     hd.stop()
+
+
+class Trickler:
+    """One connection sending a header line every TRICKLE_EVERY_S seconds;
+    closed_after is how long the server took to close it (None: open)."""
+
+    def __init__(self, port, source):
+        self.s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.s.settimeout(10)
+        self.s.bind((source, 0))
+        self.s.connect(('127.0.0.1', port))
+        self.t0 = time.monotonic()
+        self.s.sendall(b'GET /api/v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\n')
+        self.s.setblocking(False)
+        self.closed_after = None
+        self.lines = 0
+
+    def poke(self):
+        """One more line; notes a close by the server."""
+        if self.closed_after is not None:
+            return
+        try:
+            if self.s.recv(4096) == b'':
+                self.closed_after = time.monotonic() - self.t0
+                return
+        except BlockingIOError:
+            pass
+        except OSError:
+            self.closed_after = time.monotonic() - self.t0
+            return
+        try:
+            self.s.send(b'X-Trickle-%d: a\r\n' % self.lines)
+            self.lines += 1
+        except OSError:
+            self.closed_after = time.monotonic() - self.t0
+
+
+def trickle(hd, api, fds0):
+    conns = []
+    for src in TRICKLE_SOURCES:
+        conns += [Trickler(hd.http_port, src) for _ in range(TRICKLE_EACH)]
+    h.log('%d trickling connections open' % len(conns))
+    stop = threading.Event()
+
+    def pump():
+        while not stop.wait(TRICKLE_EVERY_S):
+            for c in conns:
+                c.poke()
+    pumper = threading.Thread(target=pump, daemon=True)
+    pumper.start()
+    try:
+        # A normal client is served while every slot trickles.
+        for i in range(4):
+            t = time.monotonic()
+            r = api.get('/api/v1/status', timeout=10)
+            h.check(r.status == 200, 'request %d during the trickle: %d %s'
+                    % (i, r.status, r.text[:200]))
+            h.log('answered during the trickle in %.2f s' % (time.monotonic() - t))
+            time.sleep(2)
+        # Every trickling request is cut at its deadline, not kept alive.
+        limit = DEADLINE_S + 10
+        h.wait_until(lambda: all(c.closed_after is not None for c in conns),
+                     limit + 5, 0.5)
+        for c in conns:
+            c.poke()
+        still = [c for c in conns if c.closed_after is None]
+        late = [c.closed_after for c in conns if c.closed_after is not None and
+                c.closed_after > limit]
+        h.log('closed after %.1f .. %.1f s' % (
+            min(c.closed_after or 99 for c in conns),
+            max(c.closed_after or 0 for c in conns)))
+        h.check(not still, '%d of %d trickling connections still open after %d s '
+                '(they sent %d lines)' % (len(still), len(conns), limit + 5,
+                                          still[0].lines if still else 0))
+        h.check(not late, '%d trickling connections were closed only after %.1f s'
+                % (len(late), max(late) if late else 0))
+    finally:
+        stop.set()
+        pumper.join(15)
+        for c in conns:
+            c.s.close()
+    h.check(h.wait_until(lambda: hd.fd_count() <= fds0 + 2, 30),
+            'fds after the trickle: %d, before %d' % (hd.fd_count(), fds0))
 
 
 h.run(main)
