@@ -1094,8 +1094,8 @@ cfg_load_json(struct config *cfg, const char *text, size_t len, char *err,
 	case 0:
 		break;
 	case 1:
-		snprintf(err, errlen, "line %u: duplicate key '%s'", line_of(buf, end),
-		    dupkey);
+		snprintf(err, errlen, "line %u: duplicate key '%s'",
+		    line_of(buf, end < len ? end : len), dupkey);
 		goto out;
 	default:
 		snprintf(err, errlen, "out of memory");
