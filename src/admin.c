@@ -43,9 +43,6 @@
 #include <sys/queue.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <ifaddrs.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -71,6 +68,7 @@
 #include "log.h"
 #include "loop.h"
 #include "net.h"
+#include "pool.h"
 
 #define ADMIN_RUN_MAX_MS	60000	/* MHD's timeouts are 15 s anyway */
 #define ADMIN_LOG_BURST		5	/* MHD messages per window ... */
@@ -81,8 +79,6 @@
 #define ADMIN_ACCEPT_BATCH	16
 #define ADMIN_BACKLOG		128
 #define ADMIN_SWEEP_MS		250	/* deadlines and closed peers checked */
-#define ADMIN_IFADDRS_MS	1000	/* a wildcard's own addresses, re-read at most so often */
-#define ADMIN_IFADDRS_MAX	256
 
 /* One snapshot event's text, shared; freed with its last reference. */
 struct admin_snap {
@@ -149,12 +145,7 @@ struct admin {
 	unsigned		 log_count;
 	unsigned		 log_dropped;
 
-	/* What a request's Host may name (api_host_ok). */
-	struct net_addr		 bound;
-	bool			 wildcard;
-	struct net_addr		*ifaddrs;	/* the host's own, when wildcard */
-	size_t			 nifaddrs;
-	int64_t			 ifaddrs_at;	/* loop ms of the last read; -1 never */
+	uint16_t		 port;		/* bound: what a Host may name */
 
 	/* Connections receiving a request, oldest (first deadline) first. */
 	struct admin_conns	 receiving;
@@ -479,35 +470,6 @@ serve_api(struct admin *ad, struct MHD_Connection *c, struct admin_req *rq)
 
 /* --- the Host header ----------------------------------------------------- */
 
-/* Re-reads the host's addresses (getifaddrs: a netlink dump, no blocking). */
-static void
-ifaddrs_refresh(struct admin *ad)
-{
-	struct ifaddrs *ifa, *i;
-	struct net_addr *list;
-	size_t n = 0;
-
-	ad->ifaddrs_at = loop_now(ad->loop);
-	if (getifaddrs(&ifa) == -1) {
-		log_warn("http: getifaddrs");
-		return;
-	}
-	if ((list = calloc(ADMIN_IFADDRS_MAX, sizeof(*list))) != NULL) {
-		for (i = ifa; i != NULL && n < ADMIN_IFADDRS_MAX; i = i->ifa_next) {
-			if (i->ifa_addr == NULL || (i->ifa_addr->sa_family != AF_INET &&
-			    i->ifa_addr->sa_family != AF_INET6))
-				continue;
-			list[n].len = net_addr_len(i->ifa_addr);
-			memcpy(&list[n].ss, i->ifa_addr, list[n].len);
-			n++;
-		}
-		free(ad->ifaddrs);
-		ad->ifaddrs = list;
-		ad->nifaddrs = n;
-	}
-	freeifaddrs(ifa);
-}
-
 /* The host part of a listen text "[ADDR:]PORT", or NULL if it has none. */
 static const char *
 listen_name(const char *text, char *buf, size_t buflen)
@@ -537,24 +499,13 @@ host_ok(struct admin *ad, const char *host)
 	struct api_hosts hs = {
 		.names = (const char *const *)cfg->admin_hosts,
 		.nnames = cfg->nadmin_hosts,
-		.listen = ad->d != NULL ? (const struct sockaddr *)&ad->bound.ss : NULL,
-		.wildcard = ad->wildcard,
+		.self = pool_self(ad->env.pool),
+		.port = ad->port,
 	};
 
 	hs.listen_name = listen_name(cfg->http, name, sizeof(name));
 	if (hs.listen_name == NULL)
 		hs.listen_name = cfg->host;
-	hs.local = ad->ifaddrs;
-	hs.nlocal = ad->nifaddrs;
-	if (api_host_ok(host, &hs))
-		return true;
-	/* An address may have come up since: look again, at most once a second. */
-	if (!ad->wildcard || (ad->ifaddrs_at >= 0 &&
-	    loop_now(ad->loop) - ad->ifaddrs_at < ADMIN_IFADDRS_MS))
-		return false;
-	ifaddrs_refresh(ad);
-	hs.local = ad->ifaddrs;
-	hs.nlocal = ad->nifaddrs;
 	return api_host_ok(host, &hs);
 }
 
@@ -1101,7 +1052,6 @@ admin_new(const struct admin_params *p)
 	ad->conn_per_ip = p->conn_per_ip ? p->conn_per_ip : ADMIN_CONN_PER_IP;
 	ad->timeout_s = p->timeout_s ? p->timeout_s : ADMIN_TIMEOUT_S;
 	ad->gen = 1;
-	ad->ifaddrs_at = -1;
 	ad->last_ping = loop_now(p->loop);
 	TAILQ_INIT(&ad->subs);
 	TAILQ_INIT(&ad->receiving);
@@ -1135,16 +1085,6 @@ open_web_root(struct admin *ad)
 		    " installed?", root);
 }
 
-static bool
-is_wildcard(const struct sockaddr *sa)
-{
-	if (sa->sa_family == AF_INET)
-		return ((const struct sockaddr_in *)(const void *)sa)->sin_addr.s_addr ==
-		    htonl(INADDR_ANY);
-	return sa->sa_family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(
-	    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr);
-}
-
 int
 admin_listen(struct admin *ad, const struct net_addr *a, struct net_addr *bound,
     char *err, size_t errlen)
@@ -1152,6 +1092,7 @@ admin_listen(struct admin *ad, const struct net_addr *a, struct net_addr *bound,
 	const union MHD_DaemonInfo *di;
 	unsigned int flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
 	    MHD_USE_NO_LISTEN_SOCKET;
+	struct net_addr local;
 	char text[NET_ADDRSTRLEN];
 	int lfd;
 
@@ -1161,8 +1102,11 @@ admin_listen(struct admin *ad, const struct net_addr *a, struct net_addr *bound,
 	}
 	if ((lfd = net_listen(a, ADMIN_BACKLOG, NET_LISTEN_REUSEPORT, err, errlen)) == -1)
 		return -1;
-	if (bound != NULL && net_local_addr(lfd, bound) == -1)
-		*bound = *a;
+	if (net_local_addr(lfd, &local) == -1)
+		local = *a;
+	if (bound != NULL)
+		*bound = local;
+	ad->port = net_addr_port((const struct sockaddr *)&local.ss);
 	ad->starting = true;
 	ad->start_err[0] = '\0';
 	ad->d = MHD_start_daemon(flags, 0, NULL, NULL, admin_on_request, ad,
@@ -1208,9 +1152,6 @@ admin_listen(struct admin *ad, const struct net_addr *a, struct net_addr *bound,
 		return -1;
 	}
 	loop_set_prepare(ad->loop, admin_prepare, ad);
-	if (net_local_addr(lfd, &ad->bound) == -1)
-		ad->bound = *a;
-	ad->wildcard = is_wildcard((const struct sockaddr *)&a->ss);
 	open_web_root(ad);
 	return 0;
 }
@@ -1253,7 +1194,6 @@ admin_free(struct admin *ad)
 	if (ad->web_fd != -1)
 		close(ad->web_fd);
 	snap_unref(ad->snap);
-	free(ad->ifaddrs);
 	free(ad);
 }
 

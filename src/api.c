@@ -31,6 +31,7 @@
 #include "pool.h"
 #include "proxy.h"
 #include "selfaddr.h"
+#include "selfaddr.h"
 
 /* --- routing ------------------------------------------------------------- */
 
@@ -288,23 +289,22 @@ name_equal(const char *a, size_t alen, const char *b)
 
 /* addr (a literal of the Host header) is one of ours. */
 static bool
-host_addr_ok(const struct net_addr *addr, const struct api_hosts *hs)
+host_addr_ok(struct net_addr *addr, const struct api_hosts *hs)
 {
-	const struct sockaddr *sa = (const struct sockaddr *)&addr->ss;
+	struct sockaddr *sa = (struct sockaddr *)&addr->ss;
 	struct net_addr other;
 	char err[API_ERR_MAX];
 
-	if (net_is_loopback(sa) || (hs->listen != NULL && !hs->wildcard &&
-	    same_host_sa(sa, hs->listen)))
+	if (net_is_loopback(sa))
 		return true;
 	for (size_t i = 0; i < hs->nnames; i++)
 		if (api_parse_host(hs->names[i], &other, err, sizeof(err)) == 0 &&
 		    same_host_sa(sa, (const struct sockaddr *)&other.ss))
 			return true;
-	for (size_t i = 0; hs->wildcard && i < hs->nlocal; i++)
-		if (same_host_sa(sa, (const struct sockaddr *)&hs->local[i].ss))
-			return true;
-	return false;
+	/* Would a connection to it, on our port, reach the admin listener? */
+	net_addr_set_port(sa, hs->port);
+	return hs->self != NULL && hs->port != 0 &&
+	    selfaddr_match(hs->self, sa, NULL, 0) != NULL;
 }
 
 bool

@@ -33,6 +33,7 @@ struct pool;
 struct balancer;
 struct persist;
 struct proxy;
+struct selfaddr;
 
 #define API_BODY_MAX		(64 * 1024)	/* bytes of a request body */
 #define API_JSON_DEPTH		16		/* nesting of a request body */
@@ -123,19 +124,18 @@ bool		 api_origin_ok(const char *origin, const char *host);
  * DNS rebinding: a page of any site can point its own name at our address
  * and then talk to us same-origin, Host and Origin both naming its site;
  * so a request is served only when its Host names this server: loopback
- * (localhost, *.localhost, 127.0.0.0/8, [::1]), the listen address and
- * the name it was given by, the --admin-host names, and on a wildcard
- * address the host's own addresses. Any port. No Host (HTTP/1.0): not a
- * browser, fine.
+ * (localhost, *.localhost, 127.0.0.0/8, [::1]), the name the listen
+ * address was given by, the --admin-host names, and any address at which
+ * the admin listener is reached (self: its address, or on a wildcard one
+ * every address of the host, as selfaddr.h knows them). Any port. No Host
+ * (HTTP/1.0): not a browser, fine.
  */
 struct api_hosts {
 	const char *const	*names;		/* --admin-host: lower case, no final dot */
 	size_t			 nnames;
 	const char		*listen_name;	/* as --http/--host gave it, or NULL */
-	const struct sockaddr	*listen;	/* the bound address, or NULL */
-	bool			 wildcard;	/* listen is 0.0.0.0 or :: */
-	const struct net_addr	*local;		/* the host's addresses (wildcard) */
-	size_t			 nlocal;
+	const struct selfaddr	*self;		/* our listeners, or NULL */
+	uint16_t		 port;		/* the admin listener's */
 };
 bool		 api_host_ok(const char *host, const struct api_hosts *);
 /* The token of "Bearer <token>" (scheme case-insensitive), or NULL. */

@@ -23,6 +23,7 @@
 #include "persist.h"
 #include "pool.h"
 #include "proxy.h"
+#include "selfaddr.h"
 
 #define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
 /* A body with its exact length, so that embedded NULs count. */
@@ -257,11 +258,11 @@ END_TEST
 START_TEST(test_host)
 {
 	static const char *const names[] = { "admin.example", "fd00::2" };
-	struct sockaddr_storage lss, wss;
-	struct net_addr local[2];
+	struct sockaddr_storage ss;
+	struct selfaddr *self = selfaddr_new();
 	struct api_hosts hs = {
 		.names = names, .nnames = NITEMS(names), .listen_name = "box.lan",
-		.listen = sa(&lss, "10.0.0.5", 1667),
+		.port = 1667,
 	};
 	static const char *const good[] = {
 		"127.0.0.1:1667", "127.0.0.1", "127.9.8.7:1", "localhost", "LocalHost:1667",
@@ -278,28 +279,39 @@ START_TEST(test_host)
 		"192.168.1.9",
 	};
 
+	ck_assert_ptr_nonnull(self);
+	hs.self = self;
+	/* Another of our listeners' address is not the admin's. */
+	ck_assert_int_eq(selfaddr_add_listener(self, sa(&ss, "10.0.0.7", 3000),
+	    "client"), 0);
+	ck_assert_int_eq(selfaddr_add_listener(self, sa(&ss, "10.0.0.5", 1667),
+	    "http"), 0);
 	for (size_t i = 0; i < NITEMS(good); i++)
 		ck_assert_msg(api_host_ok(good[i], &hs), "'%s' refused", good[i]);
 	for (size_t i = 0; i < NITEMS(bad); i++)
 		ck_assert_msg(!api_host_ok(bad[i], &hs), "'%s' accepted", bad[i]);
 	ck_assert(api_host_ok(NULL, &hs));
+	ck_assert(!api_host_ok("10.0.0.7:3000", &hs));
+	selfaddr_free(self);
 
 	/* On a wildcard address: the host's own addresses, not others. */
-	memset(local, 0, sizeof(local));
-	memcpy(&local[0].ss, sa(&wss, "192.168.1.9", 0), sizeof(wss));
-	memcpy(&local[1].ss, sa(&wss, "fe80::1", 0), sizeof(wss));
-	hs.listen = sa(&lss, "0.0.0.0", 1667);
-	hs.wildcard = true;
-	hs.local = local;
-	hs.nlocal = NITEMS(local);
+	self = selfaddr_new();
+	ck_assert_ptr_nonnull(self);
+	hs.self = self;
+	/* (The first wildcard listener reads the interfaces: add after it.) */
+	ck_assert_int_eq(selfaddr_add_listener(self, sa(&ss, "0.0.0.0", 1667),
+	    "http"), 0);
+	ck_assert_int_eq(selfaddr_add_local(self, sa(&ss, "192.168.1.9", 0)), 0);
+	ck_assert_int_eq(selfaddr_add_local(self, sa(&ss, "fe80::1", 0)), 0);
 	ck_assert(api_host_ok("192.168.1.9:1667", &hs));
-	ck_assert(api_host_ok("[fe80::1]:1667", &hs));
+	ck_assert(api_host_ok("192.168.1.9:8080", &hs));
 	ck_assert(api_host_ok("localhost:1667", &hs));
-	ck_assert(!api_host_ok("192.168.1.10:1667", &hs));
+	ck_assert(!api_host_ok("[fe80::1]:1667", &hs));	/* an IPv4 listener */
+	ck_assert(!api_host_ok("198.51.100.10:1667", &hs));
 	ck_assert(!api_host_ok("0.0.0.0:1667", &hs));
-	ck_assert(!api_host_ok("10.0.0.5:1667", &hs));
-	hs.wildcard = false;
+	hs.self = NULL;
 	ck_assert(!api_host_ok("192.168.1.9:1667", &hs));
+	selfaddr_free(self);
 }
 END_TEST
 
