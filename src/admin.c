@@ -78,6 +78,9 @@
 #define ADMIN_CONN_FDS		2	/* budget units: socket, file sent */
 #define ADMIN_ACCEPT_BATCH	16
 #define ADMIN_BACKLOG		128
+#ifndef POLLRDHUP
+#define POLLRDHUP	0	/* Linux's; POLLIN with nothing to read says it too */
+#endif
 #define ADMIN_SWEEP_MS		250	/* deadlines and closed peers checked */
 
 /* One snapshot event's text, shared; freed with its last reference. */
@@ -342,6 +345,23 @@ admin_on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
 	conn_receiving(ad, ac, true);
 }
 
+/*
+ * After a poll(2) for POLLIN | POLLRDHUP: the peer has closed or reset.
+ * Readable with nothing to read is the end; unread bytes may still
+ * complete a request: MHD's turn.
+ */
+static bool
+peer_gone(const struct pollfd *p)
+{
+	int avail;
+
+	if (p->revents == 0)
+		return false;
+	if (p->revents & (POLLHUP | POLLERR))
+		return true;
+	return ioctl(p->fd, FIONREAD, &avail) == 0 && avail == 0;
+}
+
 static int64_t
 admin_on_sweep(struct loop *l, struct loop_timer *t, void *arg)
 {
@@ -350,7 +370,6 @@ admin_on_sweep(struct loop *l, struct loop_timer *t, void *arg)
 	int64_t now = loop_now(l);
 	size_t n = 0, max = ad->conn_max + ADMIN_CONN_SPARE;
 	bool shut = false;
-	int avail;
 
 	(void)t;
 	while ((ac = TAILQ_FIRST(&ad->receiving)) != NULL && ac->deadline <= now) {
@@ -360,17 +379,14 @@ admin_on_sweep(struct loop *l, struct loop_timer *t, void *arg)
 	TAILQ_FOREACH(ac, &ad->receiving, entry) {
 		if (n == max)
 			break;
-		ad->sweep_fds[n] = (struct pollfd){ .fd = ac->fd, .events = POLLRDHUP };
+		ad->sweep_fds[n] = (struct pollfd){ .fd = ac->fd,
+		    .events = POLLIN | POLLRDHUP };
 		ad->sweep_conns[n++] = ac;
 	}
 	/* No wait: only what the kernel knows already. */
 	if (n > 0 && poll(ad->sweep_fds, (nfds_t)n, 0) > 0) {
 		for (size_t i = 0; i < n; i++) {
-			if ((ad->sweep_fds[i].revents & (POLLRDHUP | POLLHUP | POLLERR)) == 0)
-				continue;
-			/* Unread bytes may still complete the request: MHD's turn. */
-			if ((ad->sweep_fds[i].revents & (POLLHUP | POLLERR)) == 0 &&
-			    (ioctl(ad->sweep_fds[i].fd, FIONREAD, &avail) == -1 || avail > 0))
+			if (!peer_gone(&ad->sweep_fds[i]))
 				continue;
 			conn_shut(ad, ad->sweep_conns[i]);
 			shut = true;
@@ -763,13 +779,13 @@ sse_reap(struct admin *ad)
 			break;
 		if (s->closing || !s->suspended || (ac = conn_of(s->conn)) == NULL)
 			continue;
-		fds[n] = (struct pollfd){ .fd = ac->fd, .events = POLLRDHUP };
+		fds[n] = (struct pollfd){ .fd = ac->fd, .events = POLLIN | POLLRDHUP };
 		subs[n++] = s;
 	}
 	if (n == 0 || poll(fds, (nfds_t)n, 0) <= 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
-		if ((fds[i].revents & (POLLRDHUP | POLLHUP | POLLERR)) == 0)
+		if (!peer_gone(&fds[i]))
 			continue;
 		subs[i]->closing = true;
 		conn_shut(ad, conn_of(subs[i]->conn));
