@@ -31,26 +31,10 @@ def free_ports(n):
     return ports
 
 
-def children(pid):
-    """PIDs whose parent is pid (from /proc)."""
-    out = []
-    for d in os.listdir('/proc'):
-        if not d.isdigit():
-            continue
-        try:
-            with open('/proc/%s/stat' % d) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        if int(stat.rsplit(')', 1)[1].split()[1]) == pid:
-            out.append(int(d))
-    return out
-
-
 def descendants(pid):
     out, todo = [], [pid]
     while todo:
-        kids = children(todo.pop())
+        kids = h.children(todo.pop())
         out += kids
         todo += kids
     return out

@@ -54,23 +54,6 @@ def served_promptly(hd, expect, seconds):
     return n
 
 
-def children(pid):
-    out = []
-    for d in os.listdir('/proc'):
-        if not d.isdigit():
-            continue
-        try:
-            with open('/proc/%s/stat' % d) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        # pid (comm) state ppid ...: comm may hold spaces, split after ')'.
-        fields = stat[stat.rfind(')') + 2:].split()
-        if len(fields) > 1 and int(fields[1]) == pid:
-            out.append(int(d))
-    return out
-
-
 def reloads(hd):
     return hd.log_text().count('SIGHUP: configuration reloaded')
 
@@ -122,8 +105,8 @@ def main():
     h.check(took >= 9, 'the deadline is 10 s, the reload failed after %.1f s' % took)
     h.check(reloads(hd) == 1, 'the timed-out reload did not apply')
     h.check(h.name_of(hd.port) == 'B', 'the running configuration still serves')
-    h.check(h.wait_until(lambda: children(hd.pid) == [], 10),
-            'the resolver process is gone after the deadline: %r' % children(hd.pid))
+    h.check(h.wait_until(lambda: h.children(hd.pid) == [], 10),
+            'the resolver process is gone after the deadline: %r' % h.children(hd.pid))
 
     # A name that does not resolve fails the reload at once.
     write_dns(dns, [('a.harmony.test', 'fail', 0)])
@@ -149,8 +132,8 @@ def main():
     h.check(reloads(hd) == 3, 'the SIGHUPs during a reload were coalesced: '
             '%d reloads' % (reloads(hd) - 1))
     h.check(h.name_of(hd.port) == 'A', 'the last reload applied (A)')
-    h.check(h.wait_until(lambda: children(hd.pid) == [], 10),
-            'no resolver process is left: %r' % children(hd.pid))
+    h.check(h.wait_until(lambda: h.children(hd.pid) == [], 10),
+            'no resolver process is left: %r' % h.children(hd.pid))
 
     # SIGTERM while a reload resolves: a clean exit, the resolver killed.
     write_dns(dns, [('a.harmony.test', '127.0.0.1', 60000)])
@@ -158,7 +141,7 @@ def main():
     os.kill(hd.pid, signal.SIGHUP)
     h.check(h.wait_until(lambda: hd.log_text().count('SIGHUP: resolving 1 name')
                          > resolving, 10), 'the reload resolves its name')
-    kids = h.wait_until(lambda: children(hd.pid), 5)
+    kids = h.wait_until(lambda: h.children(hd.pid), 5)
     h.check(len(kids) == 1, 'one resolver process: %r' % kids)
     hd.stop()
     h.check(h.wait_until(lambda: not os.path.exists('/proc/%d' % kids[0]), 10),

@@ -43,21 +43,6 @@ def ident(path):
     return (st.st_ino, st.st_mtime_ns)
 
 
-def children(pid):
-    out = []
-    for name in os.listdir('/proc'):
-        if not name.isdigit():
-            continue
-        try:
-            with open('/proc/%s/stat' % name) as f:
-                fields = f.read().rpartition(')')[2].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            out.append(int(name))
-    return out
-
-
 def weight_patch(api, w):
     api.expect(200, 'PATCH', '/api/v1/targets/1', {'weight': w}, token=KEY)
 
@@ -97,7 +82,7 @@ def main():
         weight_patch(api, 600 + attempt)
         deadline = time.monotonic() + 3
         while time.monotonic() < deadline and child is None:
-            kids = children(hd.pid)
+            kids = h.children(hd.pid)
             if kids:
                 child = kids[0]
                 try:
@@ -129,7 +114,7 @@ def main():
         time.sleep(max(0.0, 2.5 - (time.monotonic() - t0)))
         h.log('worst session while the save child is stopped: %.0f ms' % (worst * 1000))
         h.check(worst < 5, 'no session waits for the save (%.1f s)' % worst)
-        kids = children(hd.pid)
+        kids = h.children(hd.pid)
         h.check(kids == [child], 'one save at a time: %r' % kids)
     finally:
         os.kill(child, signal.SIGCONT)
