@@ -16,7 +16,6 @@
  */
 #include "autoconfig.h"
 
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "child.h"
 #include "loop.h"
 #include "net.h"
 #include "resolve.h"
@@ -56,29 +56,14 @@ struct resolve {
 _Static_assert(sizeof(struct resolve_answer) <= PIPE_BUF,
     "an answer is written in one piece");
 
-static void
-child_close_from(int lowfd)
-{
-#ifdef SYS_close_range
-	if (syscall(SYS_close_range, (unsigned)lowfd, ~0U, 0U) == 0)
-		return;
-#endif
-	for (long fd = lowfd, max = sysconf(_SC_OPEN_MAX); fd < max; fd++)
-		(void)close((int)fd);
-}
-
 static _Noreturn void
 child_run(int wfd, const char *const *names, size_t n)
 {
 	struct resolve_answer a;
 
-	/* The daemon's handlers write to its signal pipe, closed here. */
-	(void)signal(SIGTERM, SIG_DFL);
-	(void)signal(SIGINT, SIG_DFL);
-	(void)signal(SIGHUP, SIG_DFL);
 	if (wfd != RESOLVE_CHILD_FD && dup2(wfd, RESOLVE_CHILD_FD) == -1)
 		_exit(1);
-	child_close_from(RESOLVE_CHILD_FD + 1);
+	child_enter(RESOLVE_CHILD_FD + 1);
 	for (size_t i = 0; i < n; i++) {
 		memset(&a, 0, sizeof(a));
 		a.ok = net_resolve(names[i], 0, &a.addr, a.err, sizeof(a.err)) == 0;

@@ -31,6 +31,7 @@
 
 #include <json-c/json.h>
 
+#include "child.h"
 #include "log.h"
 #include "net.h"
 #include "persist.h"
@@ -175,7 +176,6 @@ pid_t
 state_save_start(const char *path, const struct pool *pool,
     const struct persist *persist, struct json_object *runtime, int64_t now)
 {
-	sigset_t all;
 	pid_t pid;
 	int rc;
 
@@ -184,17 +184,9 @@ state_save_start(const char *path, const struct pool *pool,
 	/*
 	 * The child: a copy-on-write snapshot of the registry. It must not
 	 * keep the parent's listeners or state lock alive, nor run the
-	 * parent's signal handlers (their pipe is closed here; an fd opened
-	 * later could take its number), nor flush the parent's stdio buffers.
+	 * parent's signal handlers, nor flush the parent's stdio buffers.
 	 */
-	sigfillset(&all);
-	(void)sigprocmask(SIG_BLOCK, &all, NULL);
-	if (close_range(3, ~0U, 0) == -1) {
-		long max = sysconf(_SC_OPEN_MAX);
-
-		for (long fd = 3; fd < max; fd++)
-			(void)close((int)fd);
-	}
+	child_enter(3);
 	rc = state_save(path, pool, persist, runtime, now);
 	_exit(rc == 0 ? 0 : (errno > 0 && errno < 256 ? errno : EIO));
 }
