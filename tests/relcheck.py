@@ -6,7 +6,9 @@
   "active" count and the live "sessions" count, once the daemon is quiet;
 - settle(hd, fd_base): waits until no session is live, checks the invariant
   and that the daemon's descriptors are back to fd_base;
-- cpu_seconds(pid): utime + stime from /proc/PID/stat.
+- cpu_seconds(pid): utime + stime from /proc/PID/stat;
+- tcp_report(pid, ports): the TCP states of a process's sockets and of
+  every socket on the given ports (/proc/net/tcp), for failure messages.
 """
 
 import http.client
@@ -85,6 +87,72 @@ def cpu_seconds(pid):
         fields = f.read().rpartition(')')[2].split()
     # fields[0] is field 3 (state): utime is field 14, stime field 15.
     return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+_TCP_STATES = {1: 'ESTABLISHED', 2: 'SYN_SENT', 3: 'SYN_RECV', 4: 'FIN_WAIT1',
+               5: 'FIN_WAIT2', 6: 'TIME_WAIT', 7: 'CLOSE', 8: 'CLOSE_WAIT',
+               9: 'LAST_ACK', 10: 'LISTEN', 11: 'CLOSING', 12: 'NEW_SYN_RECV'}
+
+
+def _tcp_table():
+    """(local port, remote port, state, retransmits, timer, inode) of each
+    IPv4 socket and request of this network namespace."""
+    rows = []
+    try:
+        with open('/proc/net/tcp') as f:
+            next(f)
+            for line in f:
+                v = line.split()
+                timer, when = v[5].split(':')
+                rows.append((int(v[1].split(':')[1], 16), int(v[2].split(':')[1], 16),
+                             _TCP_STATES.get(int(v[3], 16), v[3]), int(v[6], 16),
+                             '%s/%.1fs' % (timer, int(when, 16) / _TICK), int(v[9])))
+    except OSError:
+        pass
+    return rows
+
+
+def _socket_inodes(pid):
+    inodes = set()
+    try:
+        for fd in os.listdir('/proc/%d/fd' % pid):
+            try:
+                link = os.readlink('/proc/%d/fd/%s' % (pid, fd))
+            except OSError:
+                continue
+            if link.startswith('socket:['):
+                inodes.add(int(link[8:-1]))
+    except OSError:
+        pass
+    return inodes
+
+
+def tcp_report(pid, ports):
+    """Counts of TCP states: of pid's own sockets by the port they are on
+    (local or remote, from ports: {port: name}), and of the other sockets on
+    those ports (a peer's side, requests, TIME_WAIT). Retransmissions and
+    pending timers show a segment the peer keeps dropping."""
+    own = _socket_inodes(pid)
+    mine, other = {}, {}
+    for lport, rport, st, retr, timer, inode in _tcp_table():
+        for port, name in ports.items():
+            if port not in (lport, rport):
+                continue
+            side = 'local' if lport == port else 'remote'
+            key = (name, side, st)
+            d = mine if inode and inode in own else other
+            n, rmax, timers = d.get(key, (0, 0, set()))
+            if retr and len(timers) < 3:
+                timers.add(timer)
+            d[key] = (n + 1, max(rmax, retr), timers)
+            break
+
+    def text(d):
+        return ', '.join('%s port %s: %s %d%s' % (name, side, st, n,
+                         ' (retransmits up to %d, timers %s)' % (rmax, sorted(t))
+                         if rmax else '')
+                         for (name, side, st), (n, rmax, t) in sorted(d.items())) or 'none'
+    return 'pid %d sockets: %s; others on those ports: %s' % (pid, text(mine), text(other))
 
 
 def small_quarantine_env():

@@ -35,6 +35,18 @@ def live(port, n):
     return sum(echo_once(port, i) for i in range(n))
 
 
+def stuck_report(hd, echo):
+    """Why the target still has connections: what the daemon holds (its
+    counts, its descriptors) and the TCP state of each side."""
+    st = rc.get_json(hd.http_port, '/api/v1/status')
+    ts = rc.get_json(hd.http_port, '/api/v1/targets')['targets']
+    return ('target still has %d (accepted %d); the daemon has active %d, sessions %d, '
+            'queued %d, per target %r, totals %r, %d descriptors; %s'
+            % (echo.cur, echo.total, st['active'], st['sessions'], st['queued'],
+               [(t['name'], t['active']) for t in ts], st['totals'], hd.fd_count(),
+               rc.tcp_report(hd.pid, {hd.port: 'client', echo.port: 'target'})))
+
+
 def main():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     need = 2 * NIDLE + 500
@@ -60,6 +72,15 @@ def main():
             h.fail('%d idle sessions opened, the daemon has %r (active, sessions, per '
                    'target) and the target %d; status %r' % (NIDLE, rc.counts(hd), echo.cur,
                    rc.get_json(hd.http_port, '/api/v1/status')))
+        # The target must hold them too before anything is judged: a
+        # connection the daemon has and the target never accepted (its
+        # listen queue dropped the handshake's last ACK) only reaches it
+        # with the daemon's FIN at the end, into a full queue again, and
+        # that FIN's retransmissions back off past any wait.
+        if not h.wait_until(lambda: echo.cur >= NIDLE, 60, 0.5):
+            h.fail('the daemon has %d idle sessions, the target accepted only %d of them; '
+                   '%s' % (NIDLE, echo.cur, rc.tcp_report(
+                       hd.pid, {hd.port: 'client', echo.port: 'target'})))
         opened = time.monotonic() - t0
         a, sess, per = rc.invariant(hd, 30)
         h.check(a == NIDLE, 'status active %d, expected %d' % (a, NIDLE))
@@ -83,7 +104,8 @@ def main():
     finally:
         for s in idle:
             s.close()
-    h.check(h.wait_until(lambda: echo.cur == 0, 60, 0.2), 'target still has %d' % echo.cur)
+    if not h.wait_until(lambda: echo.cur == 0, 60, 0.2):
+        h.fail(stuck_report(hd, echo))
     rc.settle(hd, fd0, timeout=30)
     hd.stop()
     echo.stop()
