@@ -50,6 +50,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef HAVE_SYS_EPOLL_H
+#include <sys/epoll.h>
+#endif
 
 #define BUFSZ		(256 * 1024)
 #define ACCEPT_BURST	64
@@ -84,6 +87,16 @@ static size_t		 nconns, conns_cap;
 static unsigned long	 max_conns, total_conns;
 
 static uint32_t		 crc_table[256];
+
+/*
+ * Every connection is also in this epoll set, for input only: it answers
+ * "has any connection something to read?" in O(1) before each accept,
+ * where a poll over all of them made accepting quadratic: with thousands
+ * of connections the listen queue overflowed and dropped handshakes, which
+ * left connections that the proxy had and the backend never saw. -1 (no
+ * epoll, or a failed epoll_ctl): always assume there is.
+ */
+static int		 pending_ep = -1;
 
 static void
 crc_init(void)
@@ -267,6 +280,16 @@ conn_add(int fd)
 		die("malloc");
 	c->fd = fd;
 	c->start_at = now_ms() + delay_ms;
+#ifdef HAVE_SYS_EPOLL_H
+	if (pending_ep != -1) {
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
+
+		if (epoll_ctl(pending_ep, EPOLL_CTL_ADD, fd, &ev) == -1) {
+			close(pending_ep);	/* one missing: the set says nothing */
+			pending_ep = -1;
+		}
+	}
+#endif
 	conns[nconns++] = c;
 	if (delay_ms == 0)
 		conn_start(c);
@@ -420,8 +443,22 @@ conn_advance(struct conn *c)
 	return KEEP;
 }
 
-/* Returns -1 when out of descriptors (or memory). */
 static bool	service(int, int64_t);
+
+/* Whether a connection may have input (a close) waiting to be handled. */
+static bool
+input_pending(void)
+{
+#ifdef HAVE_SYS_EPOLL_H
+	struct epoll_event ev;
+
+	if (pending_ep != -1)
+		return epoll_wait(pending_ep, &ev, 1, 0) != 0;	/* -1: maybe */
+#endif
+	return true;
+}
+
+/* Returns -1 when out of descriptors (or memory). */
 
 static int
 on_listener(int lfd)
@@ -440,8 +477,11 @@ on_listener(int lfd)
 		 * A peer's FIN that was sent before this connection's SYN has
 		 * been processed by now: count that close first, or "max" would
 		 * be one too high (the proxy freed the slot before connecting).
+		 * Only if there is one: a poll over every connection per accept
+		 * would make accepting thousands quadratic.
 		 */
-		(void)service(-1, 0);
+		if (input_pending())
+			(void)service(-1, 0);
 		conn_add(fd);
 	}
 	return 0;
@@ -582,6 +622,9 @@ main(int argc, char *argv[])
 	signal(SIGINT, on_signal);
 	crc_init();
 	lfd = listen_on(listen_spec);
+#ifdef HAVE_SYS_EPOLL_H
+	pending_ep = epoll_create1(EPOLL_CLOEXEC);
+#endif
 
 	for (;;) {
 		int64_t now = now_ms();
@@ -594,7 +637,8 @@ main(int argc, char *argv[])
 		 * connections: a close that arrived before the new connection
 		 * must be counted first, or "max" would be one too high.
 		 */
-		(void)service(-1, 0);
+		if (input_pending())
+			(void)service(-1, 0);
 		if (on_listener(lfd) == -1)
 			paused_until = now_ms() + 100;	/* out of fds: retry soon */
 	}
