@@ -570,6 +570,84 @@ START_TEST(test_io_unwatch_closing_then_reuse)
 }
 END_TEST
 
+/*
+ * A session ending inside a pass closes an fd whose event is still ahead
+ * in the same batch, and a new connection takes its number at once: the
+ * stale event must reach neither the old watcher nor the new one.
+ */
+struct reuse_rec {
+	int		 fds[2];	/* the two watched ends */
+	int		 peers[2];
+	int		 calls[2];
+	int		 newfd, newpeer;
+	struct io_rec	 fresh;		/* the watcher of the reused number */
+};
+
+static void
+reuse_cb(struct loop *l, int fd, short revents, void *arg)
+{
+	struct reuse_rec *x = arg;
+	int me = fd == x->fds[0] ? 0 : 1, other = x->fds[!me], sp[2];
+	char buf[8];
+
+	(void)revents;
+	x->calls[me]++;
+	ck_assert_int_eq(read(fd, buf, sizeof(buf)), 1);
+	if (x->newfd != -1)
+		return;
+	loop_unwatch_closing(l, other);
+	ck_assert_int_eq(close(other), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sp), 0);
+	if (sp[0] != other) {	/* the same number, now (it is the lowest free) */
+		ck_assert_int_eq(dup2(sp[0], other), other);
+		ck_assert_int_eq(close(sp[0]), 0);
+	}
+	x->newfd = other;
+	x->newpeer = sp[1];
+	ck_assert_int_eq(loop_watch(l, other, POLLIN, io_cb, &x->fresh), 0);
+}
+
+START_TEST(test_io_fd_reused_within_a_batch)
+{
+	struct loop *l = loop_new();
+	struct reuse_rec x = { .newfd = -1, .newpeer = -1, .fresh = { .unwatch_fd = -1 } };
+
+	for (int i = 0; i < 2; i++) {
+		int sp[2];
+
+		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sp), 0);
+		x.fds[i] = sp[0];
+		x.peers[i] = sp[1];
+		ck_assert_int_eq(loop_watch(l, sp[0], POLLIN, reuse_cb, &x), 0);
+		ck_assert_int_eq(write(sp[1], "x", 1), 1);
+	}
+	/* Both are ready in the one wait; whichever runs first ends the other. */
+	ck_assert_int_eq(loop_run_once(l, 1000), 0);
+	ck_assert_int_eq(x.calls[0] + x.calls[1], 1);
+	ck_assert_int_eq(x.fresh.calls, 0);
+	ck_assert_int_ne(x.newfd, -1);
+	ck_assert(loop_watching(l, x.newfd));
+	/* Nothing for the new one yet: it is not woken by the old one's byte. */
+	ck_assert_int_eq(loop_run_once(l, 0), 0);
+	ck_assert_int_eq(x.fresh.calls, 0);
+	ck_assert_int_eq(write(x.newpeer, "y", 1), 1);
+	ck_assert_int_eq(loop_run_once(l, 1000), 0);
+	ck_assert_int_eq(x.fresh.calls, 1);
+	ck_assert_int_eq(x.calls[0] + x.calls[1], 1);
+	for (int i = 0; i < 2; i++) {
+		if (x.fds[i] != x.newfd) {
+			loop_unwatch(l, x.fds[i]);
+			close(x.fds[i]);
+		}
+		close(x.peers[i]);
+	}
+	loop_unwatch(l, x.newfd);
+	close(x.newfd);
+	close(x.newpeer);
+	loop_free(l);
+}
+END_TEST
+
 /* Interest switched off and on again inside one pass still holds. */
 static void
 flip_cb(struct loop *l, int fd, short revents, void *arg)
@@ -768,6 +846,7 @@ loop_suite(void)
 	tcase_add_test(tc, test_io_unwatch_other_during_dispatch);
 	tcase_add_test(tc, test_io_many_fds);
 	tcase_add_test(tc, test_io_unwatch_closing_then_reuse);
+	tcase_add_test(tc, test_io_fd_reused_within_a_batch);
 	tcase_add_test(tc, test_io_interest_changes_within_a_pass);
 	tcase_add_test(tc, test_defer_after_io_before_timers);
 	tcase_add_test(tc, test_defer_rearm_cancel_and_no_wait);
