@@ -8,7 +8,9 @@
   and that the daemon's descriptors are back to fd_base;
 - cpu_seconds(pid): utime + stime from /proc/PID/stat;
 - tcp_report(pid, ports): the TCP states of a process's sockets and of
-  every socket on the given ports (/proc/net/tcp), for failure messages.
+  every socket on the given ports (/proc/net/tcp), for failure messages;
+- listen_stats(): the network namespace's listen-queue counters
+  (ListenOverflows, ListenDrops, SyncookiesSent), to compare before/after.
 """
 
 import http.client
@@ -153,6 +155,29 @@ def tcp_report(pid, ports):
                          if rmax else '')
                          for (name, side, st), (n, rmax, t) in sorted(d.items())) or 'none'
     return 'pid %d sockets: %s; others on those ports: %s' % (pid, text(mine), text(other))
+
+
+def listen_stats():
+    """The namespace's listen-queue counters from /proc/net/netstat: a full
+    accept queue drops handshakes (and with syncookies leaves connections
+    that only the connecting side knows of)."""
+    want = ('ListenOverflows', 'ListenDrops', 'SyncookiesSent')
+    try:
+        with open('/proc/net/netstat') as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return {}
+    for names, values in zip(lines[::2], lines[1::2]):
+        if names.startswith('TcpExt:'):
+            d = dict(zip(names.split()[1:], values.split()[1:]))
+            return {k: int(d[k]) for k in want if k in d}
+    return {}
+
+
+def listen_stats_since(before):
+    """'ListenOverflows +N, ...' since before = listen_stats()."""
+    now = listen_stats()
+    return ', '.join('%s +%d' % (k, v - before.get(k, 0)) for k, v in sorted(now.items()))
 
 
 def small_quarantine_env():
