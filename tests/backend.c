@@ -463,7 +463,6 @@ input_pending(void)
 }
 
 /* Returns -1 when out of descriptors (or memory). */
-
 static int
 on_listener(int lfd)
 {
