@@ -57,7 +57,7 @@ def run_harmonyd_example(cmd):
     h.check(rc == 0, 'README example %r exits 0 on SIGTERM (%s)' % (cmd, rc))
 
 
-def stub(path, text):
+def stand_in(path, text):
     with open(path, 'w') as f:
         f.write('#!/bin/sh\n' + text)
     os.chmod(path, 0o755)
@@ -82,9 +82,9 @@ def check_install_command(cmds):
             d = os.path.join(h.tmpdir(), 'path-%s-%s' % (os.path.basename(shell), with_sudo))
             os.mkdir(d)
             log = os.path.join(d, 'calls')
-            stub(os.path.join(d, 'apt-get'), 'echo "apt-get $*" >> %s\n' % log)
+            stand_in(os.path.join(d, 'apt-get'), 'echo "apt-get $*" >> %s\n' % log)
             if with_sudo:
-                stub(os.path.join(d, 'sudo'), 'echo "sudo $*" >> %s\nexec "$@"\n' % log)
+                stand_in(os.path.join(d, 'sudo'), 'echo "sudo $*" >> %s\nexec "$@"\n' % log)
             r = subprocess.run([shell, '-c', first], env={'PATH': d}, capture_output=True,
                                timeout=30)
             calls = open(log).read().splitlines() if os.path.exists(log) else []
