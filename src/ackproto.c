@@ -1,5 +1,6 @@
 /*
- * ackproto: see ackproto.h. The verbs and answers are DESIGN.md's table;
+ * ackproto: see ackproto.h. The verbs and answers are the README's "The ack
+ * protocol" table;
  * the extensions AUTH, HOST and TTL are ours. Every answer that repeats a
  * client's argument repeats it byte for byte: the reference client matches
  * answers against the exact text it sent.

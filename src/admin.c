@@ -1,10 +1,10 @@
 /*
  * admin: see admin.h.
  *
- * A request goes through admin_on_request three ways (LIBS.md 2.1): the
- * headers (route it; refuse an announced oversized body at once), each
- * body chunk (kept up to API_BODY_MAX, the rest drained and answered 413),
- * and the end, which answers. Answering only at the end keeps the
+ * libmicrohttpd calls admin_on_request, its access handler, at three
+ * moments of a request: the headers (route it; refuse an announced
+ * oversized body at once), each body chunk (kept up to API_BODY_MAX, the
+ * rest drained and answered 413), and the end, which answers. Answering only at the end keeps the
  * connection alive; answering on the first call makes MHD close it.
  *
  * Requests must arrive whole in time: libmicrohttpd's timeout is one of

@@ -555,7 +555,7 @@ targets_create(struct api_env *env, const struct api_request *rq,
 		api_reply_error(rp, 422, "'host' is required");
 		return;
 	}
-	/* DESIGN.md "Security": someone else's address needs the token. */
+	/* docs/API.md "Who may write": someone else's address needs the token. */
 	if (!own && !auth->token_ok) {
 		api_reply_error(rp, pol->token != NULL ? 401 : 403,
 		    pol->token != NULL ? "registering a host other than your own"

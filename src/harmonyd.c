@@ -305,7 +305,7 @@ add_static_targets(struct harmonyd *h)
 	return 0;
 }
 
-/* DESIGN.md "Security": say so when writes are open beyond loopback. */
+/* README "Security": say so when writes are open beyond loopback. */
 static void
 warn_if_open(const struct harmonyd *h, const char *what, const struct net_addr *a)
 {

@@ -28,7 +28,7 @@
 #include "pool.h"
 #include "selfaddr.h"
 
-#define POOL_TIMEOUT_FALLBACK_MS 60000	/* DESIGN.md: host-timeout 1m */
+#define POOL_TIMEOUT_FALLBACK_MS 60000	/* --host-timeout's default (docs/harmonyd.8) */
 
 /* A deleted target's key, and whose it was. */
 struct deleted {

@@ -1,6 +1,6 @@
 """ackclient: node-harmony's reference client (lib/client.js), byte for byte.
 
-What DESIGN.md says the reference client does, reproduced for the tests:
+What the reference client does (README "The ack protocol"), reproduced for the tests:
 - register: connect, write `NID::BAL:<w>:SPORT:<p>:` in one burst, read the
   answers, and write `BYE:` once every message has been answered;
 - heartbeat: a new connection per beat writing `ACK:<key>:ID:<key>:`, then

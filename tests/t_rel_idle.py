@@ -29,7 +29,7 @@ import relcheck as rc
 
 NIDLE = int(os.environ.get('REL_NIDLE', '8000'))
 LIVE = 300
-PER_SESSION_MAX_KB = 8      # an idle session holds no relay buffer (DESIGN.md)
+PER_SESSION_MAX_KB = 8      # an idle session holds no relay buffer (docs/ARCHITECTURE.md)
 
 
 def echo_once(port, i):
