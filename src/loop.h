@@ -1,10 +1,12 @@
 /*
- * loop: the one poll(2) event loop of a process.
+ * loop: the one event loop of a process (epoll on Linux, poll(2)
+ * elsewhere or with HARMONY_LOOP=poll: loop_int.h, one file per backend).
  *
  * Everything harmonyd does happens in callbacks from here: fd readiness and
- * timers. The loop owns its pollfd array and its timer heap; it never owns
- * the fds it watches (the watcher closes them, after loop_unwatch) nor the
- * struct loop_timer it is handed (those live inside the owner's objects).
+ * timers. The loop owns its pollfd array (or epoll set) and its timer
+ * heap; it never owns the fds it watches (the watcher closes them, after
+ * loop_unwatch) nor the struct loop_timer it is handed (those live inside
+ * the owner's objects).
  *
  * The clock is CLOCK_MONOTONIC in milliseconds, read once per iteration
  * (loop_now); tests may install a clock of their own with loop_set_clock.
