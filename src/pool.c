@@ -29,6 +29,8 @@
 #include "selfaddr.h"
 
 #define POOL_TIMEOUT_FALLBACK_MS 60000	/* --host-timeout's default (docs/harmonyd.8) */
+/* A deadline that fires this much later than due met a stalled loop. */
+#define POOL_DEADLINE_SLACK_MS	50
 
 /* A deleted target's key, and whose it was. */
 struct deleted {
@@ -290,19 +292,44 @@ deadline_arm(struct target *t)
 		loop_timer_cancel(l, &t->deadline);
 		return;
 	}
+	t->deadline_set = loop_now(l);
+	t->deadline_grace = false;
 	loop_timer_at(l, &t->deadline, deadline_when(t));
+}
+
+/*
+ * Whether a deadline that fires now should wait a little first: when the
+ * loop itself was held up (no CPU, a long pass) past the deadline, the
+ * target's heartbeat may be waiting unread in a socket since before it.
+ * Judging it then would count our own stall against the target. It waits
+ * once, as long as the stall was (at most a timeout), so that the passes
+ * after the stall read what came meanwhile; a target that really went
+ * quiet is judged that much later.
+ */
+static int64_t
+deadline_stall(struct target *t, int64_t now, int64_t when)
+{
+	int64_t late = now - (when > t->deadline_set ? when : t->deadline_set);
+
+	if (t->deadline_grace || late <= POOL_DEADLINE_SLACK_MS)
+		return 0;
+	t->deadline_grace = true;
+	return late < t->timeout_ms ? late : t->timeout_ms;
 }
 
 static int64_t
 deadline_fire(struct loop *l, struct loop_timer *timer, void *arg)
 {
 	struct target *t = arg;
-	int64_t now = loop_now(l), when;
+	int64_t now = loop_now(l), when, wait;
 
 	(void)timer;
 	when = deadline_when(t);
 	if (now < when)
 		return when - now;	/* moved since it was armed */
+	if (t->state != TARGET_STATIC && (wait = deadline_stall(t, now, when)) > 0)
+		return wait;
+	t->deadline_grace = false;
 	switch (t->state) {
 	case TARGET_UP:
 	case TARGET_PORTLESS:

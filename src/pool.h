@@ -112,6 +112,8 @@ struct target {
 
 	int64_t			 rr_current;	/* balance.c's smooth WRR state */
 	struct loop_timer	 deadline;
+	int64_t			 deadline_set;	/* loop ms it was last armed */
+	bool			 deadline_grace;	/* fired late once: waiting */
 };
 
 TAILQ_HEAD(target_list, target);

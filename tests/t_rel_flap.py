@@ -1,12 +1,16 @@
 """t_rel_flap: a target whose heartbeats go on and off every 0.5 s.
 
 Reliability scenario 3 (docs/RELIABILITY.md). Two name targets registered
-over HTTP with --host-timeout 250ms: S heartbeats every 80 ms throughout; F
+over HTTP with --host-timeout 250ms: S (with a ttl of its own of 10 s, so
+that it stays up however late the machine's load makes a heartbeat, or the
+daemon's reading of it) heartbeats every 80 ms throughout; F
 heartbeats every 80 ms for 0.5 s, then not at all for 0.5 s, for FLAP_S
 seconds, so it goes down and back up about once a second. Meanwhile
 sessions run back to back. Checked:
 - no crash, no stuck state: every session is served (by S or F), and once F
-  heartbeats steadily again it is "up" and gets sessions again;
+  heartbeats steadily again it is "up" and gets sessions again; a session
+  that is not says how it ended (EOF, reset, timeout, after how long) and
+  what the daemon showed meanwhile (status, targets, access log, TCP states);
 - counters consistent: the targets' totals add up to the sessions connected,
   the session counts agree at 0, descriptors return;
 - hysteresis (flap damping, src/pool.c): once the damping has built up (the
@@ -15,6 +19,7 @@ sessions run back to back. Checked:
 """
 
 import json
+import socket
 import threading
 import time
 
@@ -25,8 +30,11 @@ FLAP_S = 12.0
 BEAT = 0.08
 
 
-def register(port, be_port):
-    st, body = rc.request(port, 'POST', '/api/v1/targets', json.dumps({'port': be_port}))
+def register(port, be_port, ttl=None):
+    doc = {'port': be_port}
+    if ttl is not None:
+        doc['ttl'] = ttl
+    st, body = rc.request(port, 'POST', '/api/v1/targets', json.dumps(doc))
     h.check(st == 201, 'register: %d %r' % (st, body))
     d = json.loads(body)
     return d['id'], d['key']
@@ -38,28 +46,92 @@ def ack(port, tid, key):
     return st
 
 
+def one_session(hd, timeout=15):
+    """(name, None) for a session served, or (None, what was seen): how the
+    client's read ended (EOF, reset, a connect error or the timeout), what
+    it got, after how long, and the daemon's state while the client still
+    waits, so that a failure says which."""
+    t0 = time.monotonic()
+    try:
+        s = h.connect(hd.port, timeout=timeout)
+    except OSError as e:
+        return None, 'connect failed after %.2f s: %r' % (time.monotonic() - t0, e)
+    with s:
+        buf, how = b'', 'timeout'
+        deadline = t0 + timeout
+        while b'\n' not in buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            s.settimeout(left)
+            try:
+                b = s.recv(64)
+            except socket.timeout:
+                break
+            except OSError as e:
+                how = 'error %r' % e
+                break
+            if not b:
+                how = 'EOF'
+                break
+            buf += b
+        if buf.endswith(b'\n'):
+            return buf.decode().strip(), None
+        seen = '%s after %.2f s with %r (client port %d)' % (how, time.monotonic() - t0, buf,
+                                                             s.getsockname()[1])
+        return None, seen + '; ' + snapshot(hd, s.getsockname()[1])
+
+
+def snapshot(hd, cport):
+    """The daemon's view while a client is still connected."""
+    out = []
+    for path in ('/api/v1/status', '/api/v1/targets'):
+        st, body = rc.request(hd.http_port, 'GET', path, timeout=5)
+        out.append('%s: %d %s' % (path, st, body.decode('utf-8', 'replace')[:3000]))
+    try:
+        with open('/proc/%d/stat' % hd.pid) as f:
+            out.append('/proc stat: %s' % f.read().split(')')[1].split()[:3])
+        with open('/proc/%d/wchan' % hd.pid) as f:
+            out.append('wchan %s' % f.read())
+    except OSError as e:
+        out.append('/proc: %r' % e)
+    out.append(rc.tcp_report(hd.pid, {hd.port: 'clients', cport: 'this client'}))
+    acc = hd.access_lines()
+    out.append('access log: %d lines, last %s' % (len(acc), acc[-3:]))
+    out.append('log tail:\n' + '\n'.join(hd.log_text().splitlines()[-25:]))
+    return '\n'.join(out)
+
+
 def main():
     s_be = h.Backend('name', name='S')
     f_be = h.Backend('name', name='F')
     hd = h.Harmonyd('--http', '127.0.0.1:0', '--host-timeout', '250ms', '--no-persistent',
-                    label='harmonyd (flap)')
+                    access_log=True, label='harmonyd (flap)')
     hp = hd.http_port
-    sid, skey = register(hp, s_be.port)
+    # S's own timeout is long: a loaded machine can hold this process or the
+    # daemon off the CPU for longer than 250 ms, and then S too is down for a
+    # moment, with nothing left to serve a client (harmonyd's "unavailable",
+    # by design). Only F is meant to flap.
+    sid, skey = register(hp, s_be.port, ttl='10s')
     fid, fkey = register(hp, f_be.port)
     fd0 = hd.fd_count()
     stop = threading.Event()
     flapping = threading.Event()
     flapping.set()
     bad_acks = []
+    s_gaps = []                         # S's acks more than 250 ms apart
 
     def beat(tid, key, flap):
-        t0 = time.monotonic()
+        t0 = last = time.monotonic()
         while not stop.is_set():
             on = not flap or not flapping.is_set() or int((time.monotonic() - t0) / 0.5) % 2 == 0
             if on:
                 st = ack(hp, tid, key)
                 if st != 204:
                     bad_acks.append((tid, st))
+                if not flap and time.monotonic() - last > 0.25:
+                    s_gaps.append(round(time.monotonic() - last, 2))
+                last = time.monotonic()
             time.sleep(BEAT)
     beaters = [threading.Thread(target=beat, args=(sid, skey, False), daemon=True),
                threading.Thread(target=beat, args=(fid, fkey, True), daemon=True)]
@@ -72,8 +144,9 @@ def main():
         t0 = time.monotonic()
         n = 0
         while time.monotonic() - t0 < FLAP_S:
-            name = h.name_of(hd.port, timeout=15)
-            h.check(name in counts, 'a session got %r' % name)
+            name, seen = one_session(hd)
+            h.check(name in counts, 'session %d got %r: %s\nS acks late: %s'
+                    % (n + 1, name, seen, s_gaps[-10:]))
             counts[name] += 1
             n += 1
             if time.monotonic() - t0 >= FLAP_S / 2:
@@ -99,7 +172,9 @@ def main():
         got_f = [0]
 
         def f_serves():
-            got_f[0] += h.name_of(hd.port, timeout=15) == 'F'
+            name, seen = one_session(hd)
+            h.check(name is not None, 'after the flapping, a session got nothing: %s' % seen)
+            got_f[0] += name == 'F'
             return got_f[0] >= 5
         h.check(h.wait_until(f_serves, 40, 0.02),
                 'F heartbeats steadily again but got only %d sessions in 40 s' % got_f[0])
