@@ -134,7 +134,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (r == ACK_CONTINUE && used != n)
 			abort();
-		if (ack_pending(&sess) > ACK_TOKEN_MAX + ACK_VERB_MAX + 1)
+		if (ack_pending(&sess) > LIMIT_TOKEN_MAX + ACK_VERB_MAX + 1)
 			abort();
 		if (r == ACK_CLOSE)
 			break;

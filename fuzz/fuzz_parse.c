@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/duration.h"
 #include "config.h"
 #include "net.h"
 
@@ -49,7 +50,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	switch (data[0] % 7) {
 	case 0:
-		if (cfg_parse_duration(s, &ms, err, sizeof(err)) == 0 && ms < 0)
+		if (duration_parse(s, DURATION_MAX_MS, &ms, err, sizeof(err)) == 0 && ms < 0)
 			abort();
 		break;
 	case 1:

@@ -18,11 +18,17 @@ max_len=${FUZZ_MAX_LEN:-4096}
 out=${FUZZ_BUILDDIR:-fuzz-build}
 targets=${*:-ackproto parse config api}
 
-# Every module of the daemon's library (api.c needs most of them), as
-# Makefile.am lists them.
-lib=$(sed -n '/^src_libharmonyd_a_SOURCES/,/[^\\]$/p' "$srcdir/Makefile.am" |
-	tr ' \t\\' '\n\n\n' | sed -n 's|^src/\(.*\)\.c$|\1|p')
+# Every module of the daemon's library (api.c needs most of them) and of
+# common/ (what it shares with libharmony and the agent), as Makefile.am
+# lists them: paths like src/pool and common/duration.
+sources() {
+	sed -n "/^$1/,/[^\\\\]\$/p" "$srcdir/Makefile.am" |
+		tr ' \t\\' '\n\n\n' | sed -n 's|^\(.*\)\.c$|\1|p'
+}
+lib=$(sources src_libharmonyd_a_SOURCES)
 [ -n "$lib" ] || { echo "fuzz: no library sources in Makefile.am" >&2; exit 1; }
+common=$(sources common_libcommon_la_SOURCES)
+[ -n "$common" ] || { echo "fuzz: no common/ sources in Makefile.am" >&2; exit 1; }
 
 mkdir -p "$out/obj"
 out=$(cd "$out" && pwd)
@@ -44,16 +50,16 @@ else
 fi
 
 pkgs="libmicrohttpd json-c"
-cflags="-g -O1 -std=gnu11 -fno-omit-frame-pointer -I$out -I$srcdir/src $(pkg-config --cflags $pkgs)"
+cflags="-g -O1 -std=gnu11 -fno-omit-frame-pointer -I$out -I$srcdir -I$srcdir/src $(pkg-config --cflags $pkgs)"
 san="-fsanitize=address,undefined -fno-sanitize-recover=all"
 libs="$(pkg-config --libs $pkgs) -lm"
 
 # Objects once for all targets, rebuilt when a source or header changed.
 objs=
-for m in $lib; do
-	o="$out/obj/$m.o"
-	if [ ! -f "$o" ] || [ -n "$(find "$srcdir/src" "$out/autoconfig.h" -newer "$o" \( -name '*.[ch]' -o -name autoconfig.h \) 2>/dev/null | head -n 1)" ]; then
-		$cc $cflags $san -fsanitize=fuzzer-no-link -c "$srcdir/src/$m.c" -o "$o"
+for m in $lib $common; do
+	o="$out/obj/$(echo "$m" | tr / _).o"
+	if [ ! -f "$o" ] || [ -n "$(find "$srcdir/src" "$srcdir/common" "$out/autoconfig.h" -newer "$o" \( -name '*.[ch]' -o -name autoconfig.h \) 2>/dev/null | head -n 1)" ]; then
+		$cc $cflags $san -fsanitize=fuzzer-no-link -c "$srcdir/$m.c" -o "$o"
 	fi
 	objs="$objs $o"
 done

@@ -1,6 +1,7 @@
 #!/bin/sh
-# Static analysis of the daemon, agent and client sources (src/*.c):
-# cppcheck, then clang-tidy with the checks in .clang-tidy. Exits non-zero
+# Static analysis of the daemon, agent and client sources (src/*.c) and of
+# what they share (common/*.c): the direction of includes, cppcheck, then
+# clang-tidy with the checks in .clang-tidy. Exits non-zero
 # on any finding. Suppressions are inline (cppcheck-suppress, NOLINT) with
 # a reason, or below with theirs.
 #
@@ -37,19 +38,28 @@ status=0
 #    deprecated one (glibc, POSIX.1-2024): readdir is the right call here.
 queue_h=$(echo '#include <sys/queue.h>' | ${CPP:-cpp} -H -o /dev/null 2>&1 |
 	sed -n 's/^\. \(.*queue\.h\)$/\1/p' | head -n 1)
+# common/ is shared by all three deliverables: it includes only itself,
+# autoconfig.h and system headers, never a header of src/.
+echo "lint: common/ includes"
+if grep -n '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' common/*.[ch] |
+    grep -v '"autoconfig\.h"\|"common/[a-z_]*\.h"'; then
+	echo "lint: common/ may include only common/*.h and autoconfig.h" >&2
+	status=1
+fi
+
 echo "lint: cppcheck"
 if ! cppcheck -q --std=c11 --library=posix \
     --enable=warning,performance,portability --error-exitcode=1 --inline-suppr \
     --suppress=funcArgOrderDifferent --suppress=preprocessorErrorDirective:src/admin.c \
     --suppress=readdirCalled \
-    ${queue_h:+--include="$queue_h"} -I src -I "$cfgdir" \
-    src/*.c; then
+    ${queue_h:+--include="$queue_h"} -I . -I src -I "$cfgdir" \
+    src/*.c common/*.c; then
 	status=1
 fi
 
 echo "lint: clang-tidy (.clang-tidy)"
-if ! printf '%s\n' src/*.c | xargs -P "$jobs" -I{} sh -c \
-    'clang-tidy --quiet "$1" -- -std=gnu11 -I src -I "$2" $3 2>/dev/null || exit 1' \
+if ! printf '%s\n' src/*.c common/*.c | xargs -P "$jobs" -I{} sh -c \
+    'clang-tidy --quiet "$1" -- -std=gnu11 -I . -I src -I "$2" $3 2>/dev/null || exit 1' \
     sh {} "$cfgdir" "$pkgflags" >"$tmp/tidy.out"; then
 	status=1
 fi

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "common/secret.h"
 #include "ackproto.h"
 #include "log.h"
 #include "pool.h"
@@ -65,18 +66,6 @@ answer_err(struct ack_out *out, const char *reason, enum ack_result r)
 	if (!answer(out, "ERR", reason, strlen(reason)))
 		return ACK_CLOSE;
 	return r;
-}
-
-static bool
-token_equal(const char *a, size_t alen, const char *b)
-{
-	size_t blen = strlen(b);
-	unsigned char diff = (unsigned char)(alen != blen);
-
-	/* Constant time in the length of the secret. */
-	for (size_t i = 0; i < blen; i++)
-		diff |= (unsigned char)(b[i] ^ (i < alen ? a[i] : 0));
-	return diff == 0;
 }
 
 static bool
@@ -157,7 +146,7 @@ verb_nid(struct ack_session *s, struct ack_out *out)
 	    !s->policy->may_register(s->policy->arg, &s->peer))
 		return answer_err(out, "rate", ACK_CLOSE);
 	t = pool_register(s->pool, TARGET_SRC_ACK, (struct sockaddr *)&a.ss, a.len,
-	    TARGET_WEIGHT_DEFAULT, s->ttl_ms, &created);
+	    LIMIT_WEIGHT_DEFAULT, s->ttl_ms, &created);
 	if (t == NULL) {
 		log_warn("ack: register %s", s->has_host ? "HOST" : "peer");
 		return answer_err(out, errno == ENOSPC ? "full" : "internal", ACK_CLOSE);
@@ -188,11 +177,11 @@ verb_bal(struct ack_session *s, const char *arg, size_t len, struct ack_out *out
 		return answer_err(out, "unbound", ACK_CONTINUE);
 	/* node-harmony: not a number means the default weight. */
 	if ((w = parse_number(arg, len, 12)) < 0)
-		w = TARGET_WEIGHT_DEFAULT;
-	if (w < TARGET_WEIGHT_MIN)
-		w = TARGET_WEIGHT_MIN;
-	if (w > TARGET_WEIGHT_MAX)
-		w = TARGET_WEIGHT_MAX;
+		w = LIMIT_WEIGHT_DEFAULT;
+	if (w < LIMIT_WEIGHT_MIN)
+		w = LIMIT_WEIGHT_MIN;
+	if (w > LIMIT_WEIGHT_MAX)
+		w = LIMIT_WEIGHT_MAX;
 	pool_set_weight(t, (uint32_t)w);
 	return answer(out, "BAL", arg, len) ? ACK_CONTINUE : ACK_CLOSE;
 }
@@ -294,7 +283,7 @@ verb_auth(struct ack_session *s, const char *arg, size_t len, struct ack_out *ou
 {
 	char peer[NET_HOSTSTRLEN];
 
-	if (s->policy->token != NULL && !token_equal(arg, len, s->policy->token)) {
+	if (s->policy->token != NULL && !secret_equal(arg, len, s->policy->token)) {
 		log_warnx("ack: wrong token from %s", net_host_text(
 		    (const struct sockaddr *)&s->peer.ss, peer, sizeof(peer)));
 		return answer_err(out, "auth", ACK_CLOSE);
@@ -331,7 +320,7 @@ verb_ttl(struct ack_session *s, const char *arg, size_t len, struct ack_out *out
 	struct target *t = bound_target(s);
 	int64_t secs = parse_number(arg, len, 6);
 
-	if (secs < 1 || secs > ACK_TTL_MAX_S)
+	if (secs < 1 || secs > (LIMIT_TTL_MAX_MS / 1000))
 		return answer_err(out, "ttl", ACK_CONTINUE);
 	s->ttl_ms = secs * 1000;
 	if (t != NULL)
@@ -402,7 +391,7 @@ ack_feed(struct ack_session *s, const char *data, size_t len, struct ack_out *ou
 {
 	for (size_t i = 0; i < len; i++) {
 		if (data[i] != ':') {
-			if (s->toklen == ACK_TOKEN_MAX) {
+			if (s->toklen == LIMIT_TOKEN_MAX) {
 				*used = i + 1;
 				(void)answer_err(out, "toolong", ACK_CLOSE);
 				return ACK_CLOSE;

@@ -31,13 +31,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/limits.h"
 #include "net.h"
 
 struct pool;
 
-#define ACK_TOKEN_MAX	256	/* bytes in one token */
 #define ACK_VERB_MAX	8	/* "SPORT", "CLOSE" ... */
-#define ACK_TTL_MAX_S	86400
 
 /* What a peer may do, decided by ackport from the token and allow-list. */
 struct ack_policy {
@@ -53,7 +52,7 @@ struct ack_session {
 	const struct ack_policy	*policy;
 	struct net_addr		 peer;
 	/* parser */
-	char			 tok[ACK_TOKEN_MAX + 1];
+	char			 tok[LIMIT_TOKEN_MAX + 1];
 	size_t			 toklen;
 	char			 verb[ACK_VERB_MAX + 1];
 	bool			 have_verb;	/* next token is its argument */

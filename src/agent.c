@@ -39,6 +39,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/duration.h"
+#include "common/limits.h"
+#include "common/token.h"
 #include "harmony.h"
 #include "log.h"
 
@@ -46,7 +49,7 @@
 #define AGENT_TOKEN_FILE_MAX	4096
 #define AGENT_CHECK_INTERVAL_MAX_MS 5000	/* default: min(--ack, this) */
 #define AGENT_CHECK_TIMEOUT_MS	2000
-#define AGENT_DURATION_MAX_MS	(86400LL * 1000)
+#define AGENT_DURATION_MAX_MS	LIMIT_TTL_MAX_MS	/* every option: 24h at most */
 #define AGENT_HTTP_LINE_MAX	512
 #define AGENT_STOP_EXTRA_MS	1000	/* drain deadline beyond --timeout */
 
@@ -179,46 +182,6 @@ usage(FILE *fp)
 "  -V, --version                print the version and exit\n"
 "\n"
 "DUR is 500ms, 30s, 1.5m, 1h; a bare number is seconds.\n");
-}
-
-/* "500ms", "1.5s", "5m", "1h"; a bare number is seconds (harmonyd's syntax). */
-static int
-parse_duration(const char *s, int64_t *ms)
-{
-	static const struct {
-		const char	*suffix;
-		int64_t		 ms;
-	} units[] = {
-		{ "", 1000 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 },
-		{ "h", 3600000 },
-	};
-	const char *p = s;
-	int64_t whole = 0, frac = 0, scale = 1, unit = -1;
-
-	for (; *p >= '0' && *p <= '9'; p++)
-		if (whole <= AGENT_DURATION_MAX_MS)
-			whole = whole * 10 + (*p - '0');
-	if (p == s)
-		return -1;
-	if (*p == '.') {
-		const char *digits = ++p;
-
-		for (; *p >= '0' && *p <= '9'; p++) {
-			if (scale < 1000000000) {
-				frac = frac * 10 + (*p - '0');
-				scale *= 10;
-			}
-		}
-		if (p == digits)
-			return -1;
-	}
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-		if (strcmp(p, units[i].suffix) == 0)
-			unit = units[i].ms;
-	if (unit == -1 || whole > AGENT_DURATION_MAX_MS / unit)
-		return -1;
-	*ms = whole * unit + frac * unit / scale;
-	return *ms <= AGENT_DURATION_MAX_MS ? 0 : -1;
 }
 
 static int
@@ -376,20 +339,6 @@ parse_check(struct agent *a, const char *spec, char *err, size_t errlen)
 	return -1;
 }
 
-/* One protocol token: ':' ends it, and the balancer takes at most 256 bytes. */
-static bool
-token_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > HARMONY_TOKEN_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (s[i] == ':' || (unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return false;
-	return true;
-}
-
 static int
 read_token_file(const char *path, char **out, char *err, size_t errlen)
 {
@@ -478,7 +427,11 @@ static int
 opt_duration(int c, const char *arg, int64_t min, int64_t *ms, char *err,
     size_t errlen)
 {
-	if (parse_duration(arg, ms) == -1 || *ms < min) {
+	char why[128];
+
+	/* harmonyd's parser: what it refuses (finer than 1 ms) is refused here. */
+	if (duration_parse(arg, AGENT_DURATION_MAX_MS, ms, why, sizeof(why)) == -1 ||
+	    *ms < min) {
 		snprintf(err, errlen, "--%s: bad duration '%s' (like 500ms, 30s, 5m;"
 		    " at least %lld ms, at most 24h)", opt_name(c), arg, (long long)min);
 		return -1;
@@ -534,9 +487,9 @@ parse_args(struct agent *a, int argc, char *argv[], struct balancer_arg *bals,
 			errno = 0;
 			v = strtoll(optarg, &end, 10);
 			if (*optarg < '0' || *optarg > '9' || errno != 0 || *end != '\0' ||
-			    v < HARMONY_WEIGHT_MIN || v > HARMONY_WEIGHT_MAX) {
+			    v < LIMIT_WEIGHT_MIN || v > LIMIT_WEIGHT_MAX) {
 				snprintf(err, errlen, "--weight: bad weight '%s' (%d..%d)",
-				    optarg, HARMONY_WEIGHT_MIN, HARMONY_WEIGHT_MAX);
+				    optarg, LIMIT_WEIGHT_MIN, LIMIT_WEIGHT_MAX);
 				return PARSE_ERROR;
 			}
 			a->weight = (uint32_t)v;
@@ -629,7 +582,7 @@ parse_args(struct agent *a, int argc, char *argv[], struct balancer_arg *bals,
 		snprintf(err, errlen, "no --port given (the backend's port)");
 		return PARSE_ERROR;
 	}
-	if (a->ttl_ms > HARMONY_TTL_MAX_MS) {
+	if (a->ttl_ms > LIMIT_TTL_MAX_MS) {
 		snprintf(err, errlen, "--ttl: at most 24h");
 		return PARSE_ERROR;
 	}
@@ -645,10 +598,10 @@ parse_args(struct agent *a, int argc, char *argv[], struct balancer_arg *bals,
 		if (read_token_file(token_file, &a->token, err, errlen) == -1)
 			return PARSE_ERROR;
 	}
-	if (a->token != NULL && !token_ok(a->token)) {
-		snprintf(err, errlen, "%s: the token must be 1..%d bytes, with no ':'"
-		    " and no control character", token_file ? token_file : "--token",
-		    HARMONY_TOKEN_MAX);
+	if (a->token != NULL && !token_valid(a->token, strlen(a->token), LIMIT_TOKEN_MAX)) {
+		snprintf(err, errlen, "%s: the token must be 1..%d bytes of printable"
+		    " ASCII: no ':', no space, no control character", token_file ? token_file : "--token",
+		    LIMIT_TOKEN_MAX);
 		return PARSE_ERROR;
 	}
 	if (a->host != NULL) {
@@ -1180,7 +1133,7 @@ int
 main(int argc, char *argv[])
 {
 	struct agent a = {
-		.weight = HARMONY_WEIGHT_DEFAULT,
+		.weight = LIMIT_WEIGHT_DEFAULT,
 		.timeout_ms = HARMONY_TIMEOUT_DEFAULT_MS,
 		.check = { .result = -1, .fd = -1 },
 	};

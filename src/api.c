@@ -21,6 +21,7 @@
 
 #include <json-c/json.h>
 
+#include "common/secret.h"
 #include "api.h"
 #include "api_int.h"
 #include "balance.h"
@@ -30,7 +31,6 @@
 #include "persist.h"
 #include "pool.h"
 #include "proxy.h"
-#include "selfaddr.h"
 #include "selfaddr.h"
 
 /* --- routing ------------------------------------------------------------- */
@@ -198,18 +198,6 @@ api_handler_name(enum api_handler h)
 
 /* --- auth ---------------------------------------------------------------- */
 
-bool
-api_secret_equal(const char *given, size_t givenlen, const char *secret)
-{
-	size_t slen = strlen(secret);
-	unsigned char diff = (unsigned char)(givenlen != slen);
-
-	/* Every byte of the secret is looked at, whatever matched before. */
-	for (size_t i = 0; i < slen; i++)
-		diff |= (unsigned char)(secret[i] ^ (i < givenlen ? given[i] : 0));
-	return diff == 0;
-}
-
 const char *
 api_bearer(const char *h, size_t *len)
 {
@@ -240,9 +228,9 @@ api_auth_check(const struct api_policy *pol, const struct sockaddr *peer,
 	memset(a, 0, sizeof(*a));
 	tok = api_bearer(authorization, &len);
 	if (tok != NULL && pol->token != NULL)
-		a->token_ok = api_secret_equal(tok, len, pol->token);
+		a->token_ok = secret_equal(tok, len, pol->token);
 	if (tok != NULL && target_key != NULL)
-		a->key_ok = api_secret_equal(tok, len, target_key);
+		a->key_ok = secret_equal(tok, len, target_key);
 	if (peer != NULL) {
 		a->peer_ok = net_is_loopback(peer);
 		for (size_t i = 0; i < pol->nallow && !a->peer_ok; i++)
@@ -582,7 +570,7 @@ targets_create(struct api_env *env, const struct api_request *rq,
 		return;
 	}
 	t = pool_register(env->pool, TARGET_SRC_HTTP, (const struct sockaddr *)&addr.ss,
-	    addr.len, reg.has_weight ? reg.weight : TARGET_WEIGHT_DEFAULT,
+	    addr.len, reg.has_weight ? reg.weight : LIMIT_WEIGHT_DEFAULT,
 	    reg.has_ttl ? reg.ttl_ms : 0, &created);
 	if (t == NULL) {
 		reply_errorf(rp, errno == ENOSPC ? 503 : 500, "cannot register: %s",
@@ -599,7 +587,7 @@ targets_create(struct api_env *env, const struct api_request *rq,
 	}
 	tok = api_bearer(rq->authorization, &toklen);
 	show_key = created || auth->token_ok ||
-	    (tok != NULL && api_secret_equal(tok, toklen, t->key));
+	    (tok != NULL && secret_equal(tok, toklen, t->key));
 	if (rq->peer != NULL)
 		net_host_text(rq->peer, from, sizeof(from));
 	else

@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/limits.h"
 #include "net.h"
 
 struct config;
@@ -38,8 +39,6 @@ struct selfaddr;
 #define API_BODY_MAX		(64 * 1024)	/* bytes of a request body */
 #define API_JSON_DEPTH		16		/* nesting of a request body */
 #define API_ERR_MAX		256		/* reason texts */
-#define API_TTL_MIN_MS		1000
-#define API_TTL_MAX_MS		(86400LL * 1000)
 #define API_CONCURRENCY_MAX	10000000	/* as --concurrency */
 #define API_REQUEUE_MAX		100		/* as --requeue */
 #define API_PERSIST_LIMIT	1000		/* GET /api/v1/persistence default */
@@ -140,8 +139,6 @@ struct api_hosts {
 bool		 api_host_ok(const char *host, const struct api_hosts *);
 /* The token of "Bearer <token>" (scheme case-insensitive), or NULL. */
 const char	*api_bearer(const char *authorization, size_t *len);
-/* Constant time in the length of secret. */
-bool		 api_secret_equal(const char *given, size_t givenlen, const char *secret);
 
 /* --- request bodies ------------------------------------------------------ */
 

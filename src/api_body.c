@@ -23,10 +23,10 @@
 
 #include <json-c/json.h>
 
+#include "common/duration.h"
 #include "api.h"
 #include "api_int.h"
 #include "balance.h"
-#include "config.h"
 #include "jsondup.h"
 #include "log.h"
 #include "pool.h"
@@ -196,8 +196,8 @@ api_parse_ttl(struct json_object *v, int64_t *ms, char *err, size_t errlen)
 	int st;
 
 	if (v != NULL && json_object_is_type(v, json_type_int)) {
-		if ((st = field_int(v, "ttl", API_TTL_MIN_MS / 1000,
-		    API_TTL_MAX_MS / 1000, &x, err, errlen)) != 0)
+		if ((st = field_int(v, "ttl", LIMIT_TTL_MIN_MS / 1000,
+		    LIMIT_TTL_MAX_MS / 1000, &x, err, errlen)) != 0)
 			return st;
 		*ms = x * 1000;
 		return 0;
@@ -208,11 +208,11 @@ api_parse_ttl(struct json_object *v, int64_t *ms, char *err, size_t errlen)
 	}
 	if ((st = field_string(v, "ttl", false, &s, NULL, err, errlen)) != 0)
 		return st;
-	if (cfg_parse_duration(s, &x, reason, sizeof(reason)) == -1) {
+	if (duration_parse(s, DURATION_MAX_MS, &x, reason, sizeof(reason)) == -1) {
 		snprintf(err, errlen, "'ttl': %s", reason);
 		return 422;
 	}
-	if (x < API_TTL_MIN_MS || x > API_TTL_MAX_MS) {
+	if (x < LIMIT_TTL_MIN_MS || x > LIMIT_TTL_MAX_MS) {
 		snprintf(err, errlen, "'ttl' must be between 1s and 24h");
 		return 422;
 	}
@@ -273,8 +273,8 @@ api_parse_register(const char *body, size_t len, struct api_register *reg,
 			reg->port = (uint16_t)x;
 			has_port = true;
 		} else if (strcmp(key, "weight") == 0) {
-			if ((st = field_int(val, key, TARGET_WEIGHT_MIN,
-			    TARGET_WEIGHT_MAX, &x, err, errlen)) != 0)
+			if ((st = field_int(val, key, LIMIT_WEIGHT_MIN,
+			    LIMIT_WEIGHT_MAX, &x, err, errlen)) != 0)
 				goto out;
 			reg->weight = (uint32_t)x;
 			reg->has_weight = true;
@@ -316,8 +316,8 @@ api_parse_target_patch(const char *body, size_t len, struct api_target_patch *tp
 		return st;
 	json_object_object_foreach(o, key, val) {
 		if (strcmp(key, "weight") == 0) {
-			if ((st = field_int(val, key, TARGET_WEIGHT_MIN,
-			    TARGET_WEIGHT_MAX, &x, err, errlen)) != 0)
+			if ((st = field_int(val, key, LIMIT_WEIGHT_MIN,
+			    LIMIT_WEIGHT_MAX, &x, err, errlen)) != 0)
 				goto out;
 			tp->weight = (uint32_t)x;
 			tp->has_weight = true;

@@ -41,7 +41,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/limits.h"
+#include "common/token.h"
 #include "harmony.h"
+
+/* The installed header's copies of the shared limits (common/limits.h). */
+_Static_assert(HARMONY_WEIGHT_MIN == LIMIT_WEIGHT_MIN, "HARMONY_WEIGHT_MIN");
+_Static_assert(HARMONY_WEIGHT_MAX == LIMIT_WEIGHT_MAX, "HARMONY_WEIGHT_MAX");
+_Static_assert(HARMONY_WEIGHT_DEFAULT == LIMIT_WEIGHT_DEFAULT,
+    "HARMONY_WEIGHT_DEFAULT");
+_Static_assert(HARMONY_TTL_MAX_MS == LIMIT_TTL_MAX_MS, "HARMONY_TTL_MAX_MS");
+_Static_assert(HARMONY_TOKEN_MAX == LIMIT_TOKEN_MAX, "HARMONY_TOKEN_MAX");
 
 #define HC_ADDRS_MAX		8	/* addresses of one balancer tried in turn */
 #define HC_KEY_MAX		128	/* harmonyd's keys are 32; be lenient */
@@ -160,18 +170,11 @@ harmony_state_name(enum harmony_state s)
 	return "?";
 }
 
-/* Text safe to put on the wire as one token: no ':', no control bytes. */
+/* Text safe to put on the wire as one token (common/token.h). */
 static bool
 token_ok(const char *s, size_t max)
 {
-	size_t n = strlen(s);
-
-	if (n == 0 || n > max)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (s[i] == ':' || (unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return false;
-	return true;
+	return token_valid(s, strlen(s), max);
 }
 
 struct harmony_client *
@@ -194,7 +197,7 @@ harmony_client_new(const char *host, uint16_t ack_port, uint16_t port)
 	snprintf(c->balancer, sizeof(c->balancer),
 	    strchr(host, ':') != NULL ? "[%s]:%u" : "%s:%u", host,
 	    (unsigned)c->ack_port);
-	c->weight = HARMONY_WEIGHT_DEFAULT;
+	c->weight = LIMIT_WEIGHT_DEFAULT;
 	c->timeout_ms = HARMONY_TIMEOUT_DEFAULT_MS;
 	c->state = HARMONY_IDLE;
 	c->fd = -1;
@@ -230,7 +233,7 @@ harmony_client_free(struct harmony_client *c)
 int
 harmony_client_set_weight(struct harmony_client *c, uint32_t weight)
 {
-	if (weight < HARMONY_WEIGHT_MIN || weight > HARMONY_WEIGHT_MAX) {
+	if (weight < LIMIT_WEIGHT_MIN || weight > LIMIT_WEIGHT_MAX) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -258,7 +261,7 @@ set_string(char **dst, const char *s)
 int
 harmony_client_set_token(struct harmony_client *c, const char *token)
 {
-	if (token != NULL && !token_ok(token, HARMONY_TOKEN_MAX)) {
+	if (token != NULL && !token_ok(token, LIMIT_TOKEN_MAX)) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -280,7 +283,7 @@ harmony_client_set_host(struct harmony_client *c, const char *addr)
 int
 harmony_client_set_ttl(struct harmony_client *c, int64_t ttl_ms)
 {
-	if (ttl_ms < 0 || ttl_ms > HARMONY_TTL_MAX_MS) {
+	if (ttl_ms < 0 || ttl_ms > LIMIT_TTL_MAX_MS) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -293,7 +296,7 @@ harmony_client_set_ttl(struct harmony_client *c, int64_t ttl_ms)
 int
 harmony_client_set_interval(struct harmony_client *c, int64_t ms)
 {
-	if (ms < 0 || ms > HARMONY_TTL_MAX_MS) {
+	if (ms < 0 || ms > LIMIT_TTL_MAX_MS) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -304,7 +307,7 @@ harmony_client_set_interval(struct harmony_client *c, int64_t ms)
 int
 harmony_client_set_timeout(struct harmony_client *c, int64_t ms)
 {
-	if (ms < 0 || ms > HARMONY_TTL_MAX_MS) {
+	if (ms < 0 || ms > LIMIT_TTL_MAX_MS) {
 		errno = EINVAL;
 		return -1;
 	}

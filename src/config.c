@@ -27,6 +27,9 @@
 
 #include <json-c/json.h>
 
+#include "common/duration.h"
+#include "common/limits.h"
+#include "common/token.h"
 #include "balance.h"
 #include "config.h"
 #include "jsondup.h"
@@ -43,11 +46,6 @@
 #define CFG_JSON_DEPTH		8		/* object > array > string is 2 */
 /* Not JSON_TOKENER_STRICT: that would refuse comments. */
 #define CFG_JSON_FLAGS		JSON_TOKENER_VALIDATE_UTF8
-#define CFG_DURATION_MAX_MS	(365LL * 24 * 3600 * 1000)
-#define CFG_WEIGHT_MIN		1
-#define CFG_WEIGHT_MAX		1000000
-#define CFG_WEIGHT_DEFAULT	500
-#define CFG_TOKEN_MAX		256		/* the ack port's token limit */
 #define CFG_TOKEN_FILE_MAX	4096		/* before the newline is stripped */
 #define CFG_LIST_MAX		4096		/* --target and --allow entries */
 #define CFG_REASON_MAX		512
@@ -90,7 +88,7 @@ struct cfg_option {
 };
 
 #define F(field)	offsetof(struct config, field)
-#define DUR_MAX		CFG_DURATION_MAX_MS
+#define DUR_MAX		DURATION_MAX_MS
 
 static const struct cfg_option options[] = {
 	{ "config", 'c', K_CONFIG, "FILE", 0, 0, 0,
@@ -284,64 +282,6 @@ parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
 	return 0;
 }
 
-int
-cfg_parse_duration(const char *s, int64_t *ms, char *err, size_t errlen)
-{
-	static const struct {
-		const char	*suffix;
-		int64_t		 ms;
-	} units[] = {
-		{ "", 1000 }, { "ms", 1 }, { "s", 1000 }, { "m", 60000 },
-		{ "h", 3600000 },
-	};
-	const char *p = s, *digits;
-	int64_t whole = 0, frac = 0, scale = 1, unit = -1, v;
-
-	for (; *p >= '0' && *p <= '9'; p++) {
-		/* Stop early: whole only has to exceed the cap, not overflow. */
-		if (whole <= CFG_DURATION_MAX_MS)
-			whole = whole * 10 + (*p - '0');
-	}
-	if (p == s)
-		goto bad;
-	if (*p == '.') {
-		digits = ++p;
-		for (; *p >= '0' && *p <= '9'; p++) {
-			/* 9 digits resolve 3.6 us of an hour: finer is an error. */
-			if (scale < 1000000000) {
-				frac = frac * 10 + (*p - '0');
-				scale *= 10;
-			} else if (*p != '0')
-				goto fine;
-		}
-		if (p == digits)
-			goto bad;
-	}
-	for (size_t i = 0; i < NITEMS(units); i++)
-		if (strcmp(p, units[i].suffix) == 0)
-			unit = units[i].ms;
-	if (unit == -1)
-		goto bad;
-	if (whole > CFG_DURATION_MAX_MS / unit)
-		goto big;
-	if (frac * unit % scale != 0)
-		goto fine;
-	v = whole * unit + frac * unit / scale;
-	if (v > CFG_DURATION_MAX_MS)
-		goto big;
-	*ms = v;
-	return 0;
-bad:
-	snprintf(err, errlen, "bad duration '%s' (like 500ms, 1.5s, 5m, 1h)", s);
-	return -1;
-fine:
-	snprintf(err, errlen, "duration '%s' is finer than a millisecond", s);
-	return -1;
-big:
-	snprintf(err, errlen, "duration '%s' is longer than 365 days", s);
-	return -1;
-}
-
 /* cfg_parse_target; a host name is only recorded unless dns. */
 static int
 parse_target(const char *s, struct cfg_target *t, bool dns, char *err,
@@ -350,7 +290,7 @@ parse_target(const char *s, struct cfg_target *t, bool dns, char *err,
 	char hostport[320];
 	const char *at = strrchr(s, '@');
 	size_t n = at != NULL ? (size_t)(at - s) : strlen(s);
-	int64_t weight = CFG_WEIGHT_DEFAULT;
+	int64_t weight = LIMIT_WEIGHT_DEFAULT;
 
 	if (n >= sizeof(hostport)) {
 		snprintf(err, errlen, "target too long");
@@ -359,9 +299,9 @@ parse_target(const char *s, struct cfg_target *t, bool dns, char *err,
 	memcpy(hostport, s, n);
 	hostport[n] = '\0';
 	if (at != NULL &&
-	    parse_int(at + 1, CFG_WEIGHT_MIN, CFG_WEIGHT_MAX, &weight) == -1) {
+	    parse_int(at + 1, LIMIT_WEIGHT_MIN, LIMIT_WEIGHT_MAX, &weight) == -1) {
 		snprintf(err, errlen, "bad weight '%s' (%d..%d)", at + 1,
-		    CFG_WEIGHT_MIN, CFG_WEIGHT_MAX);
+		    LIMIT_WEIGHT_MIN, LIMIT_WEIGHT_MAX);
 		return -1;
 	}
 	memset(t, 0, sizeof(*t));
@@ -457,11 +397,7 @@ fail:
 	return -1;
 }
 
-/*
- * A token travels in "AUTH:<token>:" on the ack port and in an HTTP
- * Authorization header: a ':', a blank or a control character could never
- * be sent there, so such a token is a configuration mistake.
- */
+/* token_valid (common/token.h says why), with a reason for each case. */
 static int
 check_token(const char *tok, size_t len, char *err, size_t errlen)
 {
@@ -469,17 +405,14 @@ check_token(const char *tok, size_t len, char *err, size_t errlen)
 		snprintf(err, errlen, "empty token");
 		return -1;
 	}
-	if (len > CFG_TOKEN_MAX) {
-		snprintf(err, errlen, "token longer than %d bytes", CFG_TOKEN_MAX);
+	if (len > LIMIT_TOKEN_MAX) {
+		snprintf(err, errlen, "token longer than %d bytes", LIMIT_TOKEN_MAX);
 		return -1;
 	}
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)tok[i];
-		if (c <= ' ' || c >= 0x7f || c == ':') {
-			snprintf(err, errlen, "token may only hold printable"
-			    " ASCII other than ':' and space");
-			return -1;
-		}
+	if (!token_valid(tok, len, LIMIT_TOKEN_MAX)) {
+		snprintf(err, errlen, "token may only hold printable"
+		    " ASCII other than ':' and space");
+		return -1;
 	}
 	return 0;
 }
@@ -726,7 +659,7 @@ opt_set_text(struct config *cfg, const struct cfg_option *o, const char *text,
 		}
 		return set_string(opt_str(cfg, o), text, err, errlen);
 	case K_DURATION:
-		if (cfg_parse_duration(text, &v, err, errlen) == -1)
+		if (duration_parse(text, DURATION_MAX_MS, &v, err, errlen) == -1)
 			return -1;
 		return store_duration(cfg, o, v, err, errlen);
 	case K_INT:
@@ -858,10 +791,10 @@ opt_set_json(struct config *cfg, const struct cfg_option *o,
 		want = "a duration (\"30s\") or a number of seconds";
 		if (json_object_is_type(v, json_type_int)) {
 			i = json_object_get_int64(v);
-			if (i < 0 || i > CFG_DURATION_MAX_MS / 1000) {
+			if (i < 0 || i > DURATION_MAX_MS / 1000) {
 				snprintf(reason, sizeof(reason), "%lld seconds is"
 				    " out of range (0..%lld)", (long long)i,
-				    CFG_DURATION_MAX_MS / 1000);
+				    DURATION_MAX_MS / 1000);
 				goto bad;
 			}
 			if (store_duration(cfg, o, i * 1000, reason,
@@ -872,10 +805,10 @@ opt_set_json(struct config *cfg, const struct cfg_option *o,
 		if (json_object_is_type(v, json_type_double)) {
 			d = json_object_get_double(v);
 			if (!isfinite(d) || d < 0 ||
-			    d * 1000 > (double)CFG_DURATION_MAX_MS) {
+			    d * 1000 > (double)DURATION_MAX_MS) {
 				snprintf(reason, sizeof(reason), "%g seconds is"
 				    " out of range (0..%lld)", d,
-				    CFG_DURATION_MAX_MS / 1000);
+				    DURATION_MAX_MS / 1000);
 				goto bad;
 			}
 			/* d is in range and not negative: +0.5 rounds, no libm. */

@@ -100,7 +100,6 @@ int		 cfg_validate(struct config *, char *err, size_t errlen);
 void		 cfg_usage(FILE *);
 
 /* "500ms", "30s", "5m", "1h", "1.5s"; a bare number is seconds. */
-int		 cfg_parse_duration(const char *, int64_t *ms, char *err, size_t errlen);
 /* "HOST:PORT[@WEIGHT]" */
 int		 cfg_parse_target(const char *, struct cfg_target *, char *err, size_t errlen);
 /* "\r\n", "\t", "\\", "\xHH" decoded; returns malloc'd bytes and length. */

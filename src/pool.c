@@ -575,7 +575,7 @@ pool_restore(struct pool *p, enum target_source src, const struct sockaddr *sa,
 	uint16_t port;
 
 	if (src == TARGET_SRC_STATIC || id == 0 || !key_valid(key) ||
-	    weight < TARGET_WEIGHT_MIN || weight > TARGET_WEIGHT_MAX ||
+	    weight < LIMIT_WEIGHT_MIN || weight > LIMIT_WEIGHT_MAX ||
 	    addr_normalise(sa, salen, &ss, &sslen) == -1) {
 		errno = EINVAL;
 		return NULL;
@@ -603,7 +603,7 @@ pool_register(struct pool *p, enum target_source src,
 
 	if (created != NULL)
 		*created = false;
-	if (weight < TARGET_WEIGHT_MIN || weight > TARGET_WEIGHT_MAX ||
+	if (weight < LIMIT_WEIGHT_MIN || weight > LIMIT_WEIGHT_MAX ||
 	    addr_normalise(sa, salen, &ss, &sslen) == -1) {
 		errno = EINVAL;
 		return NULL;
@@ -675,7 +675,7 @@ pool_set_port(struct target *t, uint16_t port)
 int
 pool_set_weight(struct target *t, uint32_t weight)
 {
-	if (weight < TARGET_WEIGHT_MIN || weight > TARGET_WEIGHT_MAX) {
+	if (weight < LIMIT_WEIGHT_MIN || weight > LIMIT_WEIGHT_MAX) {
 		errno = EINVAL;
 		return -1;
 	}

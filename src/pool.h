@@ -41,12 +41,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/limits.h"
 #include "loop.h"
 
 #define TARGET_KEY_LEN		32	/* hex digits of 128 random bits */
-#define TARGET_WEIGHT_MIN	1
-#define TARGET_WEIGHT_MAX	1000000
-#define TARGET_WEIGHT_DEFAULT	500
 #define TARGET_HOST_MAX		46	/* INET6_ADDRSTRLEN */
 #define TARGET_NAME_MAX		(TARGET_HOST_MAX + 8)	/* "[host]:port" */
 #define TARGET_DOWN_REMOVE_FACTOR 10

@@ -445,7 +445,7 @@ check_target(json_object *o, struct saved_target *st, char *err, size_t errlen)
 	    strlen(st->key) != TARGET_KEY_LEN ||
 	    (host = get_string(o, "host")) == NULL ||
 	    !get_int(o, "port", 0, 65535, &port) ||
-	    !get_int(o, "weight", TARGET_WEIGHT_MIN, TARGET_WEIGHT_MAX, &weight) ||
+	    !get_int(o, "weight", LIMIT_WEIGHT_MIN, LIMIT_WEIGHT_MAX, &weight) ||
 	    (source = get_string(o, "source")) == NULL ||
 	    !get_int(o, "timeout_ms", 1, INT64_MAX / 1024, &timeout) ||
 	    (state = get_string(o, "state")) == NULL) {

@@ -256,7 +256,7 @@ START_TEST(test_bal_not_a_number)
 	snprintf(want, sizeof(want),
 	    "NID:%s:BAL:heavy:ERR:port:ERR:port:SPORT:8080:BAL:0:", key);
 	ck_assert_str_eq(f->text, want);
-	ck_assert_uint_eq(pool_find_key(f->pool, key)->weight, TARGET_WEIGHT_MIN);
+	ck_assert_uint_eq(pool_find_key(f->pool, key)->weight, LIMIT_WEIGHT_MIN);
 	fixture_free(f);
 }
 END_TEST
@@ -275,10 +275,10 @@ END_TEST
 START_TEST(test_overlong_token)
 {
 	struct fixture *f = fixture_new(NULL, true, "127.0.0.1");
-	char big[ACK_TOKEN_MAX + 2];
+	char big[LIMIT_TOKEN_MAX + 2];
 
 	memset(big, 'A', sizeof(big));
-	ck_assert_int_eq(feed(f, big, ACK_TOKEN_MAX), ACK_CONTINUE);	/* fits */
+	ck_assert_int_eq(feed(f, big, LIMIT_TOKEN_MAX), ACK_CONTINUE);	/* fits */
 	ck_assert_int_eq(feed(f, big, 1), ACK_CLOSE);
 	ck_assert_str_eq(f->text, "ERR:toolong:");
 	fixture_free(f);
@@ -306,7 +306,7 @@ START_TEST(test_binary_garbage)
 		}
 		f->textlen = 0;
 		feed(f, junk, sizeof(junk));
-		ck_assert_uint_le(ack_pending(&f->sess), ACK_TOKEN_MAX + ACK_VERB_MAX + 1);
+		ck_assert_uint_le(ack_pending(&f->sess), LIMIT_TOKEN_MAX + ACK_VERB_MAX + 1);
 	}
 	ck_assert_uint_eq(pool_count(f->pool), 0);
 	fixture_free(f);

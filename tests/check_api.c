@@ -243,17 +243,6 @@ START_TEST(test_auth_admin)
 }
 END_TEST
 
-START_TEST(test_secret_equal)
-{
-	ck_assert(api_secret_equal("abc", 3, "abc"));
-	ck_assert(!api_secret_equal("abd", 3, "abc"));
-	ck_assert(!api_secret_equal("ab", 2, "abc"));
-	ck_assert(!api_secret_equal("abcd", 4, "abc"));
-	ck_assert(!api_secret_equal("abc\0", 4, "abc"));
-	ck_assert(!api_secret_equal("", 0, "abc"));
-}
-END_TEST
-
 /* The Host header against what this server is called (DNS rebinding). */
 START_TEST(test_host)
 {
@@ -1057,7 +1046,6 @@ api_suite(void)
 	tc = tcase_create("auth");
 	tcase_add_loop_test(tc, test_auth_table, 0, NITEMS(auths));
 	tcase_add_test(tc, test_auth_admin);
-	tcase_add_test(tc, test_secret_equal);
 	tcase_add_test(tc, test_bearer);
 	tcase_add_test(tc, test_origin);
 	tcase_add_test(tc, test_host);

@@ -632,8 +632,8 @@ START_TEST(test_hash_tiny_weight)
 	uint64_t seed = 3;
 
 	fx_init(&fx, BALANCE_HASH);
-	big = add_target(fx.pool, "10.0.0.1", 80, TARGET_WEIGHT_MAX);
-	tiny = add_target(fx.pool, "10.0.0.2", 80, TARGET_WEIGHT_MIN);
+	big = add_target(fx.pool, "10.0.0.1", 80, LIMIT_WEIGHT_MAX);
+	tiny = add_target(fx.pool, "10.0.0.2", 80, LIMIT_WEIGHT_MIN);
 	for (int i = 0; i < 100; i++) {
 		const struct sockaddr *c = client_addr(&ss, &seed, i % 2);
 

@@ -1044,6 +1044,10 @@ START_TEST(test_arguments)
 	ck_assert_int_eq(harmony_client_set_token(c, "a:b"), -1);
 	ck_assert_int_eq(harmony_client_set_token(c, ""), -1);
 	ck_assert_int_eq(harmony_client_set_token(c, "a\nb"), -1);
+	/* harmonyd refuses these tokens (common/token.c): so does libharmony. */
+	ck_assert_int_eq(harmony_client_set_token(c, "a b"), -1);
+	ck_assert_int_eq(harmony_client_set_token(c, "caf\xc3\xa9"), -1);
+	ck_assert_int_eq(harmony_client_set_token(c, "\x7f"), -1);
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	ck_assert_int_eq(harmony_client_set_token(c, big), -1);

@@ -451,60 +451,6 @@ END_TEST
 
 static const struct {
 	const char	*text;
-	int64_t		 ms;
-} duration_ok[] = {
-	{ "500ms", 500 }, { "30s", 30000 }, { "5m", 300000 }, { "1h", 3600000 },
-	{ "1.5s", 1500 }, { "2", 2000 }, { "0", 0 }, { "0.25", 250 },
-	{ "1.5m", 90000 }, { "0.001s", 1 }, { "0010s", 10000 },
-	{ "1.000000000000s", 1000 }, { "0.5h", 1800000 }, { "1.0ms", 1 },
-	{ "8760h", 31536000000LL }, { "31536000", 31536000000LL },
-};
-
-START_TEST(test_duration_ok)
-{
-	char err[128];
-	int64_t ms = -1;
-
-	ck_assert_msg(cfg_parse_duration(duration_ok[_i].text, &ms, err,
-	    sizeof(err)) == 0, "'%s': %s", duration_ok[_i].text, err);
-	ck_assert_int_eq(ms, duration_ok[_i].ms);
-}
-END_TEST
-
-static const struct {
-	const char	*text;
-	const char	*err;
-} duration_bad[] = {
-	{ "", "bad duration" }, { "-1s", "bad duration" }, { "+1s", "bad duration" },
-	{ "s", "bad duration" }, { "1x", "bad duration" }, { "1.s", "bad duration" },
-	{ ".5s", "bad duration" }, { "1 s", "bad duration" },
-	{ " 1s", "bad duration" }, { "1s ", "bad duration" },
-	{ "1e3", "bad duration" }, { "1,5s", "bad duration" },
-	{ "5mm", "bad duration" }, { "0x10", "bad duration" },
-	{ "nan", "bad duration" }, { "1d", "bad duration" },
-	{ "1.0001s", "finer than a millisecond" },
-	{ "0.5ms", "finer than a millisecond" },
-	{ "1.0000000001h", "finer than a millisecond" },
-	{ "8761h", "longer than 365 days" },
-	{ "31536001", "longer than 365 days" },
-	{ "99999999999999999999999999", "longer than 365 days" },
-	{ "99999999999999999999999999ms", "longer than 365 days" },
-};
-
-START_TEST(test_duration_bad)
-{
-	char err[128] = "";
-	int64_t ms = 42;
-
-	ck_assert_int_eq(cfg_parse_duration(duration_bad[_i].text, &ms, err,
-	    sizeof(err)), -1);
-	ck_assert_err_has(err, duration_bad[_i].err);
-	ck_assert_int_eq(ms, 42);
-}
-END_TEST
-
-static const struct {
-	const char	*text;
 	const char	*host;
 	uint16_t	 port;
 	uint32_t	 weight;
@@ -1118,8 +1064,6 @@ config_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("parsers");
-	tcase_add_loop_test(tc, test_duration_ok, 0, NITEMS(duration_ok));
-	tcase_add_loop_test(tc, test_duration_bad, 0, NITEMS(duration_bad));
 	tcase_add_loop_test(tc, test_target_ok, 0, NITEMS(target_ok));
 	tcase_add_loop_test(tc, test_target_bad, 0, NITEMS(target_bad));
 	tcase_add_loop_test(tc, test_unescape_ok, 0, NITEMS(unescape_ok));

@@ -104,7 +104,7 @@ reg(struct fixture *fx, enum target_source src, const char *host,
 	socklen_t len = make_addr(&ss, host, port);
 
 	return pool_register(fx->pool, src, (struct sockaddr *)&ss, len,
-	    TARGET_WEIGHT_DEFAULT, timeout, created);
+	    LIMIT_WEIGHT_DEFAULT, timeout, created);
 }
 
 static struct target *
@@ -143,7 +143,7 @@ START_TEST(test_register_find)
 	ck_assert_str_eq(a->name, "10.0.0.1:80");
 	ck_assert_str_eq(a->host, "10.0.0.1");
 	ck_assert_uint_eq(a->port, 80);
-	ck_assert_uint_eq(a->weight, TARGET_WEIGHT_DEFAULT);
+	ck_assert_uint_eq(a->weight, LIMIT_WEIGHT_DEFAULT);
 	ck_assert_int_eq(a->state, TARGET_UP);
 	ck_assert_int_eq(a->timeout_ms, TIMEOUT);
 	ck_assert_int_eq(a->last_ack, fx.now);
@@ -485,7 +485,7 @@ START_TEST(test_bad_args)
 	ck_assert_int_eq(errno, EINVAL);
 	errno = 0;
 	ck_assert_ptr_null(pool_register(fx.pool, TARGET_SRC_HTTP,
-	    (struct sockaddr *)&ss, len, TARGET_WEIGHT_MAX + 1, 0, NULL));
+	    (struct sockaddr *)&ss, len, LIMIT_WEIGHT_MAX + 1, 0, NULL));
 	ck_assert_int_eq(errno, EINVAL);
 	errno = 0;
 	ck_assert_ptr_null(pool_register(fx.pool, TARGET_SRC_HTTP,
@@ -506,13 +506,13 @@ START_TEST(test_bad_args)
 
 	len = make_addr(&ss, "10.0.0.1", 80);
 	t = pool_register(fx.pool, TARGET_SRC_HTTP, (struct sockaddr *)&ss, len,
-	    TARGET_WEIGHT_MAX, 0, NULL);
+	    LIMIT_WEIGHT_MAX, 0, NULL);
 	ck_assert_ptr_nonnull(t);
 	ck_assert_int_eq(pool_set_weight(t, 0), -1);
 	ck_assert_int_eq(errno, EINVAL);
-	ck_assert_int_eq(pool_set_weight(t, TARGET_WEIGHT_MAX + 1), -1);
-	ck_assert_int_eq(pool_set_weight(t, TARGET_WEIGHT_MIN), 0);
-	ck_assert_uint_eq(t->weight, TARGET_WEIGHT_MIN);
+	ck_assert_int_eq(pool_set_weight(t, LIMIT_WEIGHT_MAX + 1), -1);
+	ck_assert_int_eq(pool_set_weight(t, LIMIT_WEIGHT_MIN), 0);
+	ck_assert_uint_eq(t->weight, LIMIT_WEIGHT_MIN);
 	fx_done(&fx);
 }
 END_TEST

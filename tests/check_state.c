@@ -75,7 +75,7 @@ reg(struct fixture *fx, enum target_source src, const char *host, uint16_t port)
 	sin.sin_port = htons(port);
 	ck_assert_int_eq(inet_pton(AF_INET, host, &sin.sin_addr), 1);
 	return pool_register(fx->pool, src, (struct sockaddr *)&sin, sizeof(sin),
-	    TARGET_WEIGHT_DEFAULT, 0, NULL);
+	    LIMIT_WEIGHT_DEFAULT, 0, NULL);
 }
 
 static enum state_load_result

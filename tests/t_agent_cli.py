@@ -45,6 +45,9 @@ def usage(dead):
         (ok + ['--weight', '-5'], '--weight: bad weight'),
         (ok + ['--ack', '0'], '--ack: bad duration'),
         (ok + ['--ack', '5x'], '--ack: bad duration'),
+        # harmonyd's rule (common/duration.c): finer than 1 ms is refused.
+        (ok + ['--ack', '1.0001s'], '--ack: bad duration'),
+        (ok + ['--timeout', '10.5ms'], '--timeout: bad duration'),
         (ok + ['--ttl', '2d'], '--ttl: bad duration'),
         (ok + ['--ttl', '25h'], '--ttl: bad duration'),
         (ok + ['--check', 'ping'], '--check ping: expected'),
@@ -57,6 +60,9 @@ def usage(dead):
         (ok + ['--token', 'a:b'], "no ':'"),
         (ok + ['--token', ''], "no ':'"),
         (ok + ['--token', 'a\tb'], 'no control character'),
+        # harmonyd's rule (common/token.c): no space, nothing beyond ASCII.
+        (ok + ['--token', 'a b'], 'no space'),
+        (ok + ['--token', 'caf\u00e9'], 'printable ASCII'),
         (ok + ['--token-file', '/nonexistent/token'], 'No such file'),
         (ok + ['--log-level', 'loud'], "unknown level 'loud'"),
         (ok + ['--bogus'], "unknown option '--bogus'"),

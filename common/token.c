@@ -1,0 +1,18 @@
+/* token.c: the one token rule (token.h says why it is this strict). */
+#include "autoconfig.h"
+
+#include "common/token.h"
+
+bool
+token_valid(const char *s, size_t len, size_t max)
+{
+	if (len == 0 || len > max)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c <= ' ' || c >= 0x7f || c == ':')
+			return false;
+	}
+	return true;
+}
