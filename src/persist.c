@@ -17,13 +17,13 @@
 #include "autoconfig.h"
 
 #include <sys/queue.h>
-#include <sys/random.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/random.h"
 #include "persist.h"
 
 #define PERSIST_BUCKETS_MIN	64
@@ -219,8 +219,6 @@ struct persist *
 persist_new(size_t max_entries, int64_t ttl_ms)
 {
 	struct persist *ps;
-	uint8_t *k;
-	size_t got = 0;
 
 	if ((ps = calloc(1, sizeof(*ps))) == NULL)
 		return NULL;
@@ -230,17 +228,8 @@ persist_new(size_t max_entries, int64_t ttl_ms)
 	ps->nbuckets = PERSIST_BUCKETS_MIN;
 	if ((ps->buckets = calloc(ps->nbuckets, sizeof(*ps->buckets))) == NULL)
 		goto fail;
-	k = (uint8_t *)ps->sipkey;
-	while (got < sizeof(ps->sipkey)) {
-		ssize_t n = getrandom(k + got, sizeof(ps->sipkey) - got, 0);
-
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			goto fail;
-		}
-		got += (size_t)n;
-	}
+	if (random_fill(ps->sipkey, sizeof(ps->sipkey)) == -1)
+		goto fail;
 	return ps;
 fail:
 	{

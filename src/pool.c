@@ -16,13 +16,13 @@
  */
 #include "autoconfig.h"
 
-#include <sys/random.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/random.h"
 #include "log.h"
 #include "loop.h"
 #include "pool.h"
@@ -235,18 +235,9 @@ make_key(char key[TARGET_KEY_LEN + 1])
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char rnd[TARGET_KEY_LEN / 2];
-	size_t got = 0;
 
-	while (got < sizeof(rnd)) {
-		ssize_t n = getrandom(rnd + got, sizeof(rnd) - got, 0);
-
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		got += (size_t)n;
-	}
+	if (random_fill(rnd, sizeof(rnd)) == -1)
+		return -1;
 	for (size_t i = 0; i < sizeof(rnd); i++) {
 		key[2 * i] = hex[rnd[i] >> 4];
 		key[2 * i + 1] = hex[rnd[i] & 0xf];

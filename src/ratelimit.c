@@ -4,12 +4,12 @@
  */
 #include "autoconfig.h"
 
-#include <sys/random.h>
 #include <netinet/in.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/random.h"
 #include "ratelimit.h"
 
 struct bucket {
@@ -46,7 +46,7 @@ ratelimit_new(size_t slots, unsigned burst, unsigned per_minute)
 	rl->burst_milli = (int64_t)burst * 1000;
 	rl->per_minute = per_minute;
 	/* A seed the peers cannot know, so they cannot aim at one slot. */
-	if (getrandom(&rl->seed, sizeof(rl->seed), GRND_NONBLOCK) != sizeof(rl->seed))
+	if (random_fill(&rl->seed, sizeof(rl->seed)) == -1)
 		rl->seed = (uint64_t)(uintptr_t)rl ^ 0x9e3779b97f4a7c15ULL;
 	return rl;
 }

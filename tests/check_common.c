@@ -14,6 +14,7 @@
 
 #include "common/duration.h"
 #include "common/limits.h"
+#include "common/random.h"
 #include "common/secret.h"
 #include "common/token.h"
 
@@ -172,6 +173,24 @@ START_TEST(test_secret_equal)
 }
 END_TEST
 
+/* ---- random_fill --------------------------------------------------- */
+
+/* More than one getrandom(2) call's worth is still filled to the end. */
+START_TEST(test_random_fill)
+{
+	static uint8_t a[1 << 20], b[1 << 20];
+	size_t zero_tail = 0;
+
+	ck_assert_int_eq(random_fill(a, 0), 0);
+	ck_assert_int_eq(random_fill(a, sizeof(a)), 0);
+	ck_assert_int_eq(random_fill(b, sizeof(b)), 0);
+	ck_assert(memcmp(a, b, sizeof(a)) != 0);
+	for (size_t i = sizeof(a); i > 0 && a[i - 1] == 0; i--)
+		zero_tail++;
+	ck_assert_uint_lt(zero_tail, 16);
+}
+END_TEST
+
 /* ---- limits --------------------------------------------------------- */
 
 /* The ack port speaks whole seconds: the TTL bounds are whole seconds. */
@@ -203,6 +222,9 @@ common_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("secret");
 	tcase_add_test(tc, test_secret_equal);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("random");
+	tcase_add_test(tc, test_random_fill);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("limits");
 	tcase_add_test(tc, test_limits_ttl_whole_seconds);
