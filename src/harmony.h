@@ -120,7 +120,11 @@ void		 harmony_client_free(struct harmony_client *);
  */
 /* HARMONY_WEIGHT_MIN..HARMONY_WEIGHT_MAX (default HARMONY_WEIGHT_DEFAULT). */
 int		 harmony_client_set_weight(struct harmony_client *, uint32_t weight);
-/* Shared secret sent as AUTH: on every connection; NULL for none. No ':'. */
+/*
+ * Shared secret sent as AUTH: on every connection; NULL for none. 1 to
+ * HARMONY_TOKEN_MAX bytes of printable ASCII other than ':' and space (what
+ * harmonyd accepts as --token), else -1 with errno EINVAL.
+ */
 int		 harmony_client_set_token(struct harmony_client *, const char *token);
 /*
  * This target's own heartbeat timeout on the balancer (TTL:, in whole
