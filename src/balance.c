@@ -33,13 +33,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hash.h"
 #include "balance.h"
 #include "pool.h"
 
 #define MAGLEV_EMPTY	UINT32_MAX
 
 /* Fixed seeds: instances must agree, so nothing here may be random. */
-#define SEED_OFFSET	UINT64_C(0xcbf29ce484222325)	/* FNV-1a 64 basis */
+#define SEED_OFFSET	HASH_FNV1A_BASIS
 #define SEED_SKIP	UINT64_C(0x9e3779b97f4a7c15)
 #define SEED_CLIENT	UINT64_C(0x6a09e667f3bcc909)
 
@@ -174,28 +175,11 @@ leastconn(struct balancer *b, const struct pick *pk)
 
 /* --- hash ------------------------------------------------------------ */
 
-static uint64_t
-fmix64(uint64_t h)
-{
-	h ^= h >> 33;
-	h *= UINT64_C(0xff51afd7ed558ccd);
-	h ^= h >> 33;
-	h *= UINT64_C(0xc4ceb9fe1a85ec53);
-	h ^= h >> 33;
-	return h;
-}
-
 /* FNV-1a with a final mix: fixed, byte order independent, good enough here. */
 static uint64_t
 hash_bytes(uint64_t seed, const uint8_t *p, size_t len)
 {
-	uint64_t h = seed;
-
-	for (size_t i = 0; i < len; i++) {
-		h ^= p[i];
-		h *= UINT64_C(0x100000001b3);
-	}
-	return fmix64(h ^ len);
+	return hash_mix64(hash_fnv1a(seed, p, len) ^ len);
 }
 
 /*
@@ -463,7 +447,7 @@ rendezvous(struct balancer *b, const struct pick *pk, uint64_t hc)
 
 		if (!candidate(t, pk))
 			continue;
-		score = fmix64(hc ^ hash_bytes(SEED_OFFSET, bytes,
+		score = hash_mix64(hc ^ hash_bytes(SEED_OFFSET, bytes,
 		    target_bytes(t, bytes)));
 		if (best == NULL || score > best_score ||
 		    (score == best_score && target_order(&t, &best) < 0)) {

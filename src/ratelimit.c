@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hash.h"
 #include "common/random.h"
 #include "ratelimit.h"
 
@@ -75,16 +76,9 @@ addr_key(const struct sockaddr *sa, uint8_t key[16])
 static size_t
 slot_of(const struct ratelimit *rl, const uint8_t key[16])
 {
-	uint64_t h = rl->seed ^ 0xcbf29ce484222325ULL;
+	uint64_t h = hash_fnv1a(rl->seed ^ HASH_FNV1A_BASIS, key, 16);
 
-	for (int i = 0; i < 16; i++) {
-		h ^= key[i];
-		h *= 0x100000001b3ULL;
-	}
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	return (size_t)(h % rl->nslots);
+	return (size_t)(hash_mix64(h) % rl->nslots);
 }
 
 bool

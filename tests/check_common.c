@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common/duration.h"
+#include "common/hash.h"
 #include "common/limits.h"
 #include "common/random.h"
 #include "common/secret.h"
@@ -191,6 +192,26 @@ START_TEST(test_random_fill)
 }
 END_TEST
 
+/* ---- hash ---------------------------------------------------------- */
+
+/*
+ * The published FNV-1a 64 vectors, and one fixed mixed value: the
+ * balancer's hash placements (Maglev, rendezvous) must not move between
+ * versions.
+ */
+START_TEST(test_hash_vectors)
+{
+	ck_assert_uint_eq(hash_fnv1a(HASH_FNV1A_BASIS, "", 0),
+	    UINT64_C(0xcbf29ce484222325));
+	ck_assert_uint_eq(hash_fnv1a(HASH_FNV1A_BASIS, "a", 1),
+	    UINT64_C(0xaf63dc4c8601ec8c));
+	ck_assert_uint_eq(hash_fnv1a(HASH_FNV1A_BASIS, "foobar", 6),
+	    UINT64_C(0x85944171f73967e8));
+	ck_assert_uint_eq(hash_mix64(0), 0);
+	ck_assert_uint_ne(hash_mix64(1), hash_mix64(2));
+}
+END_TEST
+
 /* ---- limits --------------------------------------------------------- */
 
 /* The ack port speaks whole seconds: the TTL bounds are whole seconds. */
@@ -225,6 +246,9 @@ common_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("random");
 	tcase_add_test(tc, test_random_fill);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("hash");
+	tcase_add_test(tc, test_hash_vectors);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("limits");
 	tcase_add_test(tc, test_limits_ttl_whole_seconds);
