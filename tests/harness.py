@@ -663,13 +663,38 @@ def recv_counted(sock, limit, timeout=60.0, on_chunk=None):
 
 # --- common client actions ---------------------------------------------
 
+def read_name(s, timeout=30.0):
+    """Reads a name backend's line from s: (name, None), or (None, how the
+    read ended: EOF, an error or the timeout, after how long, with what)."""
+    t0 = time.monotonic()
+    buf, how = b'', 'timeout'
+    while b'\n' not in buf:
+        left = t0 + timeout - time.monotonic()
+        if left <= 0:
+            break
+        s.settimeout(left)
+        try:
+            b = s.recv(64)
+        except socket.timeout:
+            break
+        except OSError as e:
+            how = 'error %r' % e
+            break
+        if not b:
+            how = 'EOF'
+            break
+        buf += b
+    if buf.endswith(b'\n'):
+        return buf.decode().strip(), None
+    return None, '%s after %.2f s with %r' % (how, time.monotonic() - t0, buf)
+
+
 def name_of(port, source=None, timeout=30.0):
     """Connects (from source), reads the name backend's line, closes."""
     with connect(port, source=source, timeout=timeout) as s:
-        line = recv_line(s, timeout)
-    check(line.endswith(b'\n'), 'expected a name line from a backend within %.0f s, '
-          'got %r' % (timeout, line))
-    return line.decode().strip()
+        name, seen = read_name(s, timeout)
+    check(name is not None, 'expected a name line from a backend: %s' % seen)
+    return name
 
 
 def expect_unavailable(port, text, timeout=30.0, source=None):

@@ -19,7 +19,6 @@ sessions run back to back. Checked:
 """
 
 import json
-import socket
 import threading
 import time
 
@@ -57,28 +56,10 @@ def one_session(hd, timeout=15):
     except OSError as e:
         return None, 'connect failed after %.2f s: %r' % (time.monotonic() - t0, e)
     with s:
-        buf, how = b'', 'timeout'
-        deadline = t0 + timeout
-        while b'\n' not in buf:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            s.settimeout(left)
-            try:
-                b = s.recv(64)
-            except socket.timeout:
-                break
-            except OSError as e:
-                how = 'error %r' % e
-                break
-            if not b:
-                how = 'EOF'
-                break
-            buf += b
-        if buf.endswith(b'\n'):
-            return buf.decode().strip(), None
-        seen = '%s after %.2f s with %r (client port %d)' % (how, time.monotonic() - t0, buf,
-                                                             s.getsockname()[1])
+        name, seen = h.read_name(s, timeout - (time.monotonic() - t0))
+        if name is not None:
+            return name, None
+        seen += ' (client port %d)' % s.getsockname()[1]
         return None, seen + '; ' + snapshot(hd, s.getsockname()[1])
 
 

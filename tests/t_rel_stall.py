@@ -18,7 +18,6 @@ a client got an at-once close ("unavailable" in the access log).
 import json
 import os
 import signal
-import socket
 import threading
 import time
 
@@ -34,26 +33,7 @@ def one_session(port, timeout=15):
     """The name line, or None and how the read ended."""
     t0 = time.monotonic()
     with h.connect(port, timeout=timeout) as s:
-        buf, how = b'', 'timeout'
-        while b'\n' not in buf:
-            left = t0 + timeout - time.monotonic()
-            if left <= 0:
-                break
-            s.settimeout(left)
-            try:
-                b = s.recv(64)
-            except socket.timeout:
-                break
-            except OSError as e:
-                how = 'error %r' % e
-                break
-            if not b:
-                how = 'EOF'
-                break
-            buf += b
-    if buf.endswith(b'\n'):
-        return buf.decode().strip(), None
-    return None, '%s after %.2f s with %r' % (how, time.monotonic() - t0, buf)
+        return h.read_name(s, timeout - (time.monotonic() - t0))
 
 
 def main():
