@@ -32,11 +32,11 @@ def free_ports(n):
 
 
 def descendants(pid):
-    out, todo = [], [pid]
-    while todo:
-        kids = h.children(todo.pop())
+    out, pending = [], [pid]
+    while pending:
+        kids = h.children(pending.pop())
         out += kids
-        todo += kids
+        pending += kids
     return out
 
 
