@@ -18,8 +18,8 @@ set -u
 builddir=${1:-.}
 srcdir=${2:-.}
 harmonyd=$builddir/src/harmonyd
-agent=$builddir/src/harmony-agent
-backend=$builddir/tests/backend
+agent=$builddir/agent/harmony-agent
+backend=$builddir/tests/lib/backend
 set -- ${DEMO_PORTS:-3000 1666 1667 1080 1090}
 proxy_port=$1 ack_port=$2 http_port=$3 port1=$4 port2=$5
 http=http://127.0.0.1:$http_port

@@ -20,11 +20,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ackproto.h"
-#include "log.h"
-#include "loop.h"
-#include "pool.h"
-#include "selfaddr.h"
+#include "ack/ackproto.h"
+#include "common/log.h"
+#include "core/loop.h"
+#include "registry/pool.h"
+#include "registry/selfaddr.h"
 
 #define DKEY	"0123456789abcdef0123456789abcdef"
 #define LKEY	"fedcba9876543210fedcba9876543210"

@@ -12,7 +12,7 @@
 
 #include <json-c/json.h>
 
-#include "api.h"
+#include "admin/api.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -12,8 +12,8 @@
 
 #include <json-c/json.h>
 
+#include "common/log.h"
 #include "config.h"
-#include "log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -12,7 +12,7 @@
 
 #include "common/duration.h"
 #include "config.h"
-#include "net.h"
+#include "core/net.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,7 +1,8 @@
 #!/bin/sh
-# Static analysis of the daemon, agent and client sources (src/*.c) and of
-# what they share (common/*.c): the direction of includes, cppcheck, then
-# clang-tidy with the checks in .clang-tidy. Exits non-zero
+# Static analysis of every C source of the four deliverables' folders
+# (src/ the daemon, lib/ libharmony, agent/ harmony-agent, common/ what they
+# share): the direction of includes, cppcheck, then clang-tidy with the
+# checks in .clang-tidy. Exits non-zero
 # on any finding. Suppressions are inline (cppcheck-suppress, NOLINT) with
 # a reason, or below with theirs.
 #
@@ -38,28 +39,61 @@ status=0
 #    deprecated one (glibc, POSIX.1-2024): readdir is the right call here.
 queue_h=$(echo '#include <sys/queue.h>' | ${CPP:-cpp} -H -o /dev/null 2>&1 |
 	sed -n 's/^\. \(.*queue\.h\)$/\1/p' | head -n 1)
-# common/ is shared by all three deliverables: it includes only itself,
-# autoconfig.h and system headers, never a header of src/.
-echo "lint: common/ includes"
-if grep -n '^[[:space:]]*#[[:space:]]*include[[:space:]]*"' common/*.[ch] |
-    grep -v '"autoconfig\.h"\|"common/[a-z_]*\.h"'; then
-	echo "lint: common/ may include only common/*.h and autoconfig.h" >&2
-	status=1
-fi
+# The direction of includes (docs/ARCHITECTURE.md). Every quoted include
+# names its folder from the top ("common/log.h", "registry/pool.h"), never
+# "../": so the compiler's -I list (Makefile.am) and this table are the whole
+# of who may use whom.
+#   common/         itself only: the three deliverables share it
+#   lib/            common/ and its public header
+#   agent/          common/, libharmony's header and itself
+#   src/core/       common/, itself (the loop, sockets, the fd budget)
+#   src/registry/   + core/ (targets, balancing, persistence)
+#   src/ack/ src/proxy/ src/state/   + registry/, each itself
+#   src/admin/      + ack/ proxy/ state/ and config.h
+#   src/*.[ch]      the process: anything of src/
+sources="src/*.c src/*/*.c common/*.c lib/*.c agent/*.c"
+allowed() {
+	case $1 in
+	common/*) echo 'common/' ;;
+	lib/*) echo 'common/|harmony\.h' ;;
+	agent/*) echo 'common/|harmony\.h|agent/' ;;
+	src/core/*) echo 'common/|core/' ;;
+	src/registry/*) echo 'common/|core/|registry/' ;;
+	src/ack/* | src/proxy/* | src/state/*)
+		d=${1#src/}; echo "common/|core/|registry/|${d%%/*}/" ;;
+	src/admin/*) echo 'common/|core/|registry/|ack/|proxy/|state/|admin/|config\.h' ;;
+	src/*) echo 'common/|core/|registry/|ack/|proxy/|state/|admin/|[a-z_]+\.h' ;;
+	esac
+}
+echo "lint: include directions"
+for f in $sources src/*.h src/*/*.h common/*.h lib/*.h agent/*.h include/*.h; do
+	[ -f "$f" ] || continue
+	ok=$(allowed "$f")
+	[ -n "$ok" ] || ok='harmony\.h'	# include/: the public header stands alone
+	if sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([^"]*\)".*/\1/p' "$f" |
+	    grep -Ev "^(autoconfig\.h|($ok)[a-z_/]*(\.h)?)\$" | grep . >"$tmp/inc"; then
+		sed "s|^|lint: $f may not include |" "$tmp/inc" >&2
+		status=1
+	fi
+	if grep -n '#[[:space:]]*include[[:space:]]*"[^"]*\.\./' "$f" >&2; then
+		echo "lint: $f: no include may climb out of its folder" >&2
+		status=1
+	fi
+done
 
 echo "lint: cppcheck"
 if ! cppcheck -q --std=c11 --library=posix \
     --enable=warning,performance,portability --error-exitcode=1 --inline-suppr \
-    --suppress=funcArgOrderDifferent --suppress=preprocessorErrorDirective:src/admin.c \
+    --suppress=funcArgOrderDifferent --suppress=preprocessorErrorDirective:src/admin/admin.c \
     --suppress=readdirCalled \
-    ${queue_h:+--include="$queue_h"} -I . -I src -I "$cfgdir" \
-    src/*.c common/*.c; then
+    ${queue_h:+--include="$queue_h"} -I . -I include -I src -I "$cfgdir" \
+    $sources; then
 	status=1
 fi
 
 echo "lint: clang-tidy (.clang-tidy)"
-if ! printf '%s\n' src/*.c common/*.c | xargs -P "$jobs" -I{} sh -c \
-    'clang-tidy --quiet "$1" -- -std=gnu11 -I . -I src -I "$2" $3 2>/dev/null || exit 1' \
+if ! printf '%s\n' $sources | xargs -P "$jobs" -I{} sh -c \
+    'clang-tidy --quiet "$1" -- -std=gnu11 -I . -I include -I src -I "$2" $3 2>/dev/null || exit 1' \
     sh {} "$cfgdir" "$pkgflags" >"$tmp/tidy.out"; then
 	status=1
 fi

@@ -29,12 +29,13 @@
 
 #include "common/duration.h"
 #include "common/limits.h"
+#include "common/log.h"
 #include "common/token.h"
-#include "balance.h"
 #include "config.h"
-#include "jsondup.h"
-#include "log.h"
-#include "net.h"
+#include "core/jsondup.h"
+#include "core/net.h"
+#include "proxy/proxy.h"
+#include "registry/balance.h"
 
 #ifndef HARMONY_WEBDIR
 #define HARMONY_WEBDIR		"/usr/local/share/harmony/web"
@@ -1350,4 +1351,22 @@ done:
 fail:
 	cfg_free(cfg);
 	return CFG_ERROR;
+}
+
+/* The proxy's share of a configuration, as the proxy takes it (it knows no
+ * struct config). Pointers into cfg: proxy_set_params copies them. */
+void
+cfg_proxy_params(const struct config *cfg, struct proxy_params *pp)
+{
+	*pp = (struct proxy_params){
+		.concurrency = cfg->concurrency,
+		.queue_max = cfg->queue_max,
+		.queue_timeout_ms = cfg->queue_timeout_ms,
+		.requeue = cfg->requeue,
+		.connect_timeout_ms = cfg->connect_timeout_ms,
+		.idle_timeout_ms = cfg->idle_timeout_ms,
+		.persistent = cfg->persistent,
+		.unavailable = cfg->unavailable,
+		.unavailable_len = cfg->unavailable_len,
+	};
 }

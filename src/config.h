@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "net.h"
+#include "core/net.h"
 
 
 struct cfg_target {
@@ -97,6 +97,8 @@ int		 cfg_load_json(struct config *, const char *text, size_t len,
  * resolve and differ (those given by name only without CFG_DEFER_NAMES).
  */
 int		 cfg_validate(struct config *, char *err, size_t errlen);
+struct proxy_params;
+void		 cfg_proxy_params(const struct config *, struct proxy_params *);
 void		 cfg_usage(FILE *);
 
 /* "500ms", "30s", "5m", "1h", "1.5s"; a bare number is seconds. */

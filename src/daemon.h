@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "loop.h"
+#include "core/loop.h"
 
 struct json_object;
 struct fdbudget;

@@ -18,22 +18,22 @@
 
 #include <json-c/json.h>
 
-#include "acceptor.h"
-#include "ackport.h"
-#include "admin.h"
-#include "balance.h"
+#include "ack/ackport.h"
+#include "admin/admin.h"
+#include "common/log.h"
 #include "config.h"
-#include "log.h"
-#include "loop.h"
-#include "net.h"
-#include "persist.h"
-#include "pool.h"
-#include "proxy.h"
-#include "selfaddr.h"
-#include "instance.h"
-#include "state.h"
-#include "statesaver.h"
+#include "core/acceptor.h"
+#include "core/loop.h"
+#include "core/net.h"
 #include "daemon.h"
+#include "instance.h"
+#include "proxy/proxy.h"
+#include "registry/balance.h"
+#include "registry/persist.h"
+#include "registry/pool.h"
+#include "registry/selfaddr.h"
+#include "state/state.h"
+#include "state/statesaver.h"
 
 #define PERSIST_EXPIRE_EVERY_MS	1000
 #define PERSIST_EXPIRE_BUDGET	1024	/* entries per pass: bounded work */
@@ -453,7 +453,7 @@ harmonyd_start(struct harmonyd *h)
 		log_warn("start-up");
 		return -1;
 	}
-	proxy_params_from_config(&h->cfg, &pp);
+	cfg_proxy_params(&h->cfg, &pp);
 	if ((h->proxy = proxy_new(h->loop, h->pool, h->balancer, h->persist, &pp)) == NULL) {
 		log_warn("proxy");
 		return -1;

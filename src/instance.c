@@ -20,8 +20,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/net.h"
 #include "instance.h"
-#include "net.h"
 
 #define TCP_LISTEN_STATE	0x0A	/* include/net/tcp_states.h */
 

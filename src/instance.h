@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "net.h"
+#include "core/net.h"
 
 /*
  * 0 if nothing listens on a (or its port is 0). -1 if something does:

@@ -28,16 +28,16 @@
 
 #include <json-c/json.h>
 
-#include "ackport.h"
-#include "balance.h"
+#include "ack/ackport.h"
+#include "common/log.h"
+#include "core/net.h"
+#include "core/resolve.h"
 #include "daemon.h"
-#include "log.h"
-#include "net.h"
-#include "persist.h"
-#include "pool.h"
-#include "proxy.h"
-#include "resolve.h"
-#include "selfaddr.h"
+#include "proxy/proxy.h"
+#include "registry/balance.h"
+#include "registry/persist.h"
+#include "registry/pool.h"
+#include "registry/selfaddr.h"
 
 #define RELOAD_RESOLVE_MS	10000	/* names must resolve within this */
 #define RELOAD_NAMES_SHOWN	3	/* in a log line, then "and N more" */
@@ -154,7 +154,7 @@ apply_tunables(struct harmonyd *h)
 {
 	struct proxy_params pp;
 
-	proxy_params_from_config(&h->cfg, &pp);
+	cfg_proxy_params(&h->cfg, &pp);
 	if (proxy_set_params(h->proxy, &pp) == -1)
 		log_warn("proxy settings");
 	balance_set_algo(h->balancer, (enum balance_algo)h->cfg.balance);

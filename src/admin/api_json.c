@@ -1,0 +1,290 @@
+/*
+ * api_json: the JSON views of the admin API (targets, persistence, config,
+ * status), built with json-c for api.c's replies and the SSE snapshot.
+ *
+ * Every builder returns a new object the caller owns, or NULL when out of
+ * memory; a child that could not be made is left out of its parent
+ * (api_jset). They only read what the api_env borrows, never change it.
+ */
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "admin/api.h"
+#include "admin/api_int.h"
+#include "config.h"
+#include "core/loop.h"
+#include "proxy/proxy.h"
+#include "registry/balance.h"
+#include "registry/persist.h"
+#include "registry/pool.h"
+
+#define JSON_OUT_FLAGS	(JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+
+/* Adds v (which may be NULL: out of memory) to o; v is o's from here on. */
+void
+api_jset(struct json_object *o, const char *key, struct json_object *v)
+{
+	if (v == NULL || json_object_object_add(o, key, v) < 0)
+		json_object_put(v);
+}
+
+static void
+jpush(struct json_object *a, struct json_object *v)
+{
+	if (v == NULL || json_object_array_add(a, v) < 0)
+		json_object_put(v);
+}
+
+static void
+jnull(struct json_object *o, const char *key)
+{
+	(void)json_object_object_add(o, key, NULL);
+}
+
+/* Serialises and puts o; NULL when out of memory. */
+char *
+api_json_text(struct json_object *o, size_t *len)
+{
+	const char *s;
+	char *copy = NULL;
+	size_t n = 0;
+
+	if (o != NULL && (s = json_object_to_json_string_length(o, JSON_OUT_FLAGS,
+	    &n)) != NULL && (copy = malloc(n + 1)) != NULL) {
+		memcpy(copy, s, n + 1);
+		*len = n;
+	}
+	json_object_put(o);
+	return copy;
+}
+
+int64_t
+api_ms_since(const struct api_env *env, int64_t when)
+{
+	int64_t d = loop_now(env->loop) - when;
+
+	return d > 0 ? d : 0;
+}
+
+/* What an operator should know about t, or JSON null. */
+static struct json_object *
+target_note(const struct target *t)
+{
+	char text[320];
+
+	if (t->port == 0 && t->lost)
+		return json_object_new_string("registered without a port: the client"
+		    " re-registered after BID without SPORT (node-harmony clients do,"
+		    " after a restart of harmonyd without --state-file or a removal);"
+		    " use --state-file so keys survive restarts, and restart the client");
+	if (t->port == 0)
+		return json_object_new_string("no port yet: the client has not sent"
+		    " SPORT; it is never chosen until it does");
+	if (t->slow_warned && t->slow_beats > 0) {
+		snprintf(text, sizeof(text), "heartbeats come %.1f s apart, longer than"
+		    " its %.1f s timeout: it is down between them; heartbeat more often"
+		    " or raise its timeout", (double)t->beat_ms / 1000.0,
+		    (double)t->timeout_ms / 1000.0);
+		return json_object_new_string(text);
+	}
+	return NULL;
+}
+
+struct json_object *
+api_target_json(const struct api_env *env, const struct target *t, bool with_key)
+{
+	struct json_object *o = json_object_new_object(), *note;
+
+	if (o == NULL)
+		return NULL;
+	/* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): one_target routes find t or 404 (api_handle) */
+	api_jset(o, "id", json_object_new_int64(t->id));
+	api_jset(o, "name", json_object_new_string(t->name));
+	api_jset(o, "host", json_object_new_string(t->host));
+	api_jset(o, "port", json_object_new_int(t->port));
+	api_jset(o, "weight", json_object_new_int64(t->weight));
+	/* Lower than weight while it ramps back up after being down. */
+	api_jset(o, "effective_weight", json_object_new_int64(
+	    target_weight_now(t, loop_now(pool_loop(env->pool)))));
+	api_jset(o, "state", json_object_new_string(target_state_name(t->state)));
+	api_jset(o, "source", json_object_new_string(target_source_name(t->source)));
+	api_jset(o, "leaving", json_object_new_boolean(t->leaving));
+	api_jset(o, "active", json_object_new_uint64(t->active));
+	api_jset(o, "total", json_object_new_uint64(t->total));
+	api_jset(o, "failures", json_object_new_uint64(t->failures));
+	api_jset(o, "bytes_in", json_object_new_uint64(t->bytes_in));
+	api_jset(o, "bytes_out", json_object_new_uint64(t->bytes_out));
+	if (t->source == TARGET_SRC_STATIC) {
+		/* No heartbeat: a static target never expires. */
+		jnull(o, "last_ack_ms_ago");
+		jnull(o, "timeout_ms");
+	} else {
+		api_jset(o, "last_ack_ms_ago", json_object_new_int64(
+		    api_ms_since(env, t->last_ack)));
+		api_jset(o, "timeout_ms", json_object_new_int64(t->timeout_ms));
+	}
+	if ((note = target_note(t)) != NULL)
+		api_jset(o, "note", note);
+	else
+		jnull(o, "note");
+	if (with_key)
+		api_jset(o, "key", json_object_new_string(t->key));
+	return o;
+}
+
+struct json_object *
+api_targets_json(const struct api_env *env)
+{
+	struct json_object *a = json_object_new_array();
+	const struct target *t;
+
+	if (a == NULL)
+		return NULL;
+	TAILQ_FOREACH(t, pool_targets(env->pool), entry)
+		jpush(a, api_target_json(env, t, false));
+	return a;
+}
+
+struct persist_walk {
+	const struct api_env	*env;
+	struct json_object	*entries;
+	size_t			 limit;
+	size_t			 n;
+};
+
+static void
+persist_visit(const struct persist_entry_info *e, void *arg)
+{
+	struct persist_walk *w = arg;
+	struct json_object *o;
+	const struct target *t;
+
+	if (w->n++ >= w->limit || (o = json_object_new_object()) == NULL)
+		return;
+	api_jset(o, "client", json_object_new_string(e->client));
+	api_jset(o, "target", json_object_new_int64(e->target_id));
+	if ((t = pool_find_id(w->env->pool, e->target_id)) != NULL)
+		api_jset(o, "target_name", json_object_new_string(t->name));
+	else
+		jnull(o, "target_name");
+	api_jset(o, "hits", json_object_new_uint64(e->hits));
+	api_jset(o, "last_use_ms_ago", json_object_new_int64(
+	    api_ms_since(w->env, e->last_use)));
+	jpush(w->entries, o);
+}
+
+struct json_object *
+api_persistence_json(const struct api_env *env, size_t limit)
+{
+	struct json_object *o = json_object_new_object();
+	struct persist_walk w = { .env = env, .limit = limit };
+	size_t count = persist_count(env->persist);
+
+	if (o == NULL)
+		return NULL;
+	if ((w.entries = json_object_new_array()) != NULL)
+		persist_foreach(env->persist, persist_visit, &w);
+	api_jset(o, "count", json_object_new_uint64(count));
+	api_jset(o, "truncated", json_object_new_boolean(count > limit));
+	api_jset(o, "entries", w.entries);
+	return o;
+}
+
+/* Valid UTF-8 without NUL: safe to hand to json-c as a string. */
+struct json_object *
+api_config_json(const struct api_env *env)
+{
+	const struct config *cfg = env->cfg;
+	struct json_object *o = json_object_new_object();
+
+	if (o == NULL)
+		return NULL;
+	api_jset(o, "concurrency", json_object_new_int64(cfg->concurrency));
+	api_jset(o, "requeue", json_object_new_int64(cfg->requeue));
+	api_jset(o, "balance", json_object_new_string(balance_algo_name(
+	    balance_algo(env->balancer))));
+	api_jset(o, "persistent", json_object_new_boolean(cfg->persistent));
+	if (cfg->unavailable == NULL || cfg->unavailable_len == 0)
+		jnull(o, "unavailable");
+	else if (api_utf8_text(cfg->unavailable, cfg->unavailable_len))
+		api_jset(o, "unavailable", json_object_new_string_len(cfg->unavailable,
+		    (int)cfg->unavailable_len));
+	else
+		api_jset(o, "unavailable", json_object_new_string("(binary)"));
+	api_jset(o, "queue_max", json_object_new_int64(cfg->queue_max));
+	api_jset(o, "queue_timeout_ms", json_object_new_int64(cfg->queue_timeout_ms));
+	api_jset(o, "connect_timeout_ms", json_object_new_int64(cfg->connect_timeout_ms));
+	api_jset(o, "idle_timeout_ms", json_object_new_int64(cfg->idle_timeout_ms));
+	api_jset(o, "host_timeout_ms", json_object_new_int64(cfg->host_timeout_ms));
+	api_jset(o, "persist_ttl_ms", json_object_new_int64(cfg->persist_ttl_ms));
+	api_jset(o, "persist_max", json_object_new_int64(cfg->persist_max));
+	return o;
+}
+
+void
+api_count_states(const struct api_env *env, size_t counts[API_NSTATES])
+{
+	const struct target *t;
+
+	memset(counts, 0, API_NSTATES * sizeof(counts[0]));
+	TAILQ_FOREACH(t, pool_targets(env->pool), entry)
+		if ((size_t)t->state < API_NSTATES)
+			counts[t->state]++;
+}
+
+const enum target_state api_all_states[API_NSTATES] = {
+	TARGET_UP, TARGET_DOWN, TARGET_FAILING, TARGET_DRAINING, TARGET_STATIC,
+	TARGET_PORTLESS,
+};
+
+struct json_object *
+api_status_json(const struct api_env *env)
+{
+	const struct proxy_stats *ps = proxy_stats(env->proxy);
+	const struct config *cfg = env->cfg;
+	struct json_object *o = json_object_new_object(), *ts, *tot;
+	size_t counts[API_NSTATES];
+
+	if (o == NULL)
+		return NULL;
+	api_jset(o, "version", json_object_new_string(PACKAGE_VERSION));
+	api_jset(o, "uptime_ms", json_object_new_int64(api_ms_since(env, env->started_ms)));
+	api_jset(o, "algorithm", json_object_new_string(balance_algo_name(
+	    balance_algo(env->balancer))));
+	api_jset(o, "persistent", json_object_new_boolean(cfg->persistent));
+	api_jset(o, "concurrency", json_object_new_int64(cfg->concurrency));
+	api_jset(o, "paused", json_object_new_boolean(cfg->concurrency == 0));
+	api_jset(o, "requeue", json_object_new_int64(cfg->requeue));
+	api_jset(o, "active", json_object_new_uint64(proxy_active(env->proxy)));
+	api_jset(o, "queued", json_object_new_uint64(proxy_queued(env->proxy)));
+	api_jset(o, "queue_max", json_object_new_int64(cfg->queue_max));
+	api_jset(o, "sessions", json_object_new_uint64(proxy_sessions(env->proxy)));
+	api_jset(o, "persistence_entries", json_object_new_uint64(
+	    persist_count(env->persist)));
+	api_jset(o, "token_required", json_object_new_boolean(cfg->token != NULL));
+	if ((ts = json_object_new_object()) != NULL) {
+		api_count_states(env, counts);
+		api_jset(ts, "total", json_object_new_uint64(pool_count(env->pool)));
+		for (size_t i = 0; i < API_NSTATES; i++)
+			api_jset(ts, target_state_name(api_all_states[i]),
+			    json_object_new_uint64(counts[api_all_states[i]]));
+		api_jset(o, "targets", ts);
+	}
+	if ((tot = json_object_new_object()) != NULL) {
+		api_jset(tot, "accepted", json_object_new_uint64(ps->accepted));
+		api_jset(tot, "connected", json_object_new_uint64(ps->connected));
+		api_jset(tot, "unavailable", json_object_new_uint64(ps->unavailable));
+		api_jset(tot, "connect_failures",
+		    json_object_new_uint64(ps->connect_failures));
+		api_jset(tot, "accept_errors", json_object_new_uint64(ps->accept_errors));
+		api_jset(tot, "bytes_up", json_object_new_uint64(ps->bytes_up));
+		api_jset(tot, "bytes_down", json_object_new_uint64(ps->bytes_down));
+		api_jset(o, "totals", tot);
+	}
+	return o;
+}

@@ -1,0 +1,1199 @@
+/*
+ * pool: see pool.h.
+ *
+ * Listed targets live on p->targets. A removed target that sessions still
+ * use moves to p->unlisted, so that pool_free can release it even if a
+ * session never ends (shutdown); pool_session_end frees it when the last
+ * session is gone.
+ *
+ * Each non-static target has one timer, its deadline, whose meaning follows
+ * the state (see deadline_when): up and failing wait for the next ack, down
+ * waits for removal, draining waits for removal if no ack comes either.
+ *
+ * Deleted keys live in a small array (POOL_DELETED_MAX), searched in full
+ * with constant-time comparisons like the listed keys; the oldest in use
+ * makes room.
+ */
+#include "autoconfig.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/random.h"
+#include "core/loop.h"
+#include "registry/pool.h"
+#include "registry/selfaddr.h"
+
+#define POOL_TIMEOUT_FALLBACK_MS 60000	/* --host-timeout's default (docs/harmonyd.8) */
+/* A deadline that fires this much later than due met a stalled loop. */
+#define POOL_DEADLINE_SLACK_MS	50
+
+/* A deleted target's key, and whose it was. */
+struct deleted {
+	char			 key[TARGET_KEY_LEN + 1];	/* "" if free */
+	struct sockaddr_storage	 host;		/* port 0 */
+	bool			 lost;
+	int64_t			 used;		/* loop ms of deletion or last use */
+	int64_t			 keep_ms;	/* remembered this long after */
+};
+
+struct pool {
+	struct loop		*loop;
+	struct selfaddr		*self;
+	struct deleted		*deleted;	/* POOL_DELETED_MAX, when first needed */
+	struct target_list	 targets;	/* listed, in registration order */
+	struct target_list	 unlisted;	/* removed, still referenced */
+	size_t			 count;
+	uint32_t		 next_id;
+	int64_t			 default_timeout;
+	pool_remove_fn		*on_remove;
+	void			*on_remove_arg;
+	uint64_t		 version;
+	uint64_t		 set_version;
+	uint64_t		 state_version;
+	struct static_id	*static_ids;	/* host:port -> id, grows only */
+	size_t			 nstatic_ids;
+};
+
+/* A static target's identity: the id its address had before. */
+struct static_id {
+	struct sockaddr_storage	 addr;
+	uint32_t		 id;
+};
+
+static int64_t	deadline_fire(struct loop *, struct loop_timer *, void *);
+
+/* Deadlines saturate rather than wrap for absurd timeouts. */
+static int64_t
+add_sat(int64_t a, int64_t b)
+{
+	if (b > 0 && a > INT64_MAX - b)
+		return INT64_MAX;
+	return a + b;
+}
+
+static int64_t
+mul_sat(int64_t a, int64_t b)
+{
+	if (a > 0 && b > 0 && a > INT64_MAX / b)
+		return INT64_MAX;
+	return a * b;
+}
+
+static void
+bump(struct pool *p, bool set_changed)
+{
+	p->version++;
+	if (set_changed)
+		p->set_version++;
+}
+
+/* What the state file holds changed (see pool_state_version). */
+static void
+bump_state(struct pool *p)
+{
+	p->state_version++;
+}
+
+static enum target_state
+base_state(const struct target *t)
+{
+	if (t->source == TARGET_SRC_STATIC)
+		return TARGET_STATIC;
+	return t->port == 0 ? TARGET_PORTLESS : TARGET_UP;
+}
+
+static void
+set_state(struct target *t, enum target_state st)
+{
+	if (t->state == st)
+		return;
+	/* The state file keeps draining or not; up, down and failing are live. */
+	if ((t->state == TARGET_DRAINING) != (st == TARGET_DRAINING))
+		bump_state(t->pool);
+	t->state = st;
+	bump(t->pool, true);
+}
+
+/*
+ * Normalises a sockaddr to AF_INET or AF_INET6, an IPv4-mapped IPv6
+ * address becoming plain IPv4, so that both spellings of one host are one
+ * target and connect over an IPv4 socket.
+ */
+static int
+addr_normalise(const struct sockaddr *sa, socklen_t salen,
+    struct sockaddr_storage *ss, socklen_t *sslen)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (sa == NULL)
+		goto bad;
+	if (sa->sa_family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		if (salen < (socklen_t)sizeof(*sin))
+			goto bad;
+		memcpy(sin, sa, sizeof(*sin));
+		*sslen = sizeof(*sin);
+		return 0;
+	}
+	if (sa->sa_family == AF_INET6) {
+		struct sockaddr_in6 sin6;
+
+		if (salen < (socklen_t)sizeof(sin6))
+			goto bad;
+		memcpy(&sin6, sa, sizeof(sin6));
+		if (IN6_IS_ADDR_V4MAPPED(&sin6.sin6_addr)) {
+			struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+			sin->sin_family = AF_INET;
+			sin->sin_port = sin6.sin6_port;
+			memcpy(&sin->sin_addr, &sin6.sin6_addr.s6_addr[12], 4);
+			*sslen = sizeof(*sin);
+			return 0;
+		}
+		memcpy(ss, &sin6, sizeof(sin6));
+		*sslen = sizeof(sin6);
+		return 0;
+	}
+bad:
+	errno = EINVAL;
+	return -1;
+}
+
+/* What addr_normalise may read of a sockaddr of known family. */
+static socklen_t
+sa_len(const struct sockaddr *sa)
+{
+	return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+	    sizeof(struct sockaddr_in);
+}
+
+static uint16_t
+addr_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+	return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+}
+
+static void
+addr_set_port(struct sockaddr_storage *ss, uint16_t port)
+{
+	if (ss->ss_family == AF_INET)
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+	else
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+}
+
+/* Same host (address and, for IPv6, scope); ports are compared apart. */
+static bool
+addr_same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const struct sockaddr_in *)a;
+		const struct sockaddr_in *y = (const struct sockaddr_in *)b;
+
+		return x->sin_addr.s_addr == y->sin_addr.s_addr;
+	} else {
+		const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a;
+		const struct sockaddr_in6 *y = (const struct sockaddr_in6 *)b;
+
+		return memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0 &&
+		    x->sin6_scope_id == y->sin6_scope_id;
+	}
+}
+
+static void
+target_set_names(struct target *t)
+{
+	const void *a;
+
+	if (t->addr.ss_family == AF_INET)
+		a = &((const struct sockaddr_in *)&t->addr)->sin_addr;
+	else
+		a = &((const struct sockaddr_in6 *)&t->addr)->sin6_addr;
+	/* Cannot fail: the family is checked and the buffer is big enough. */
+	if (inet_ntop(t->addr.ss_family, a, t->host, sizeof(t->host)) == NULL)
+		t->host[0] = '\0';
+	t->port = addr_port(&t->addr);
+	if (t->addr.ss_family == AF_INET6)
+		snprintf(t->name, sizeof(t->name), "[%s]:%u", t->host,
+		    (unsigned)t->port);
+	else
+		snprintf(t->name, sizeof(t->name), "%s:%u", t->host,
+		    (unsigned)t->port);
+}
+
+static int
+make_key(char key[TARGET_KEY_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char rnd[TARGET_KEY_LEN / 2];
+
+	if (random_fill(rnd, sizeof(rnd)) == -1)
+		return -1;
+	for (size_t i = 0; i < sizeof(rnd); i++) {
+		key[2 * i] = hex[rnd[i] >> 4];
+		key[2 * i + 1] = hex[rnd[i] & 0xf];
+	}
+	key[TARGET_KEY_LEN] = '\0';
+	return 0;
+}
+
+static int64_t
+resolve_timeout(const struct pool *p, int64_t ms)
+{
+	if (ms > 0)
+		return ms;
+	return p->default_timeout;
+}
+
+/* When the deadline timer should next look at t, by state. */
+static int64_t
+deadline_when(const struct target *t)
+{
+	int64_t removal = mul_sat(t->timeout_ms, TARGET_DOWN_REMOVE_FACTOR);
+
+	switch (t->state) {
+	case TARGET_DOWN:
+		return add_sat(t->down_since, removal);
+	case TARGET_DRAINING:
+		return add_sat(t->last_ack, removal);
+	case TARGET_UP:
+	case TARGET_PORTLESS:
+	case TARGET_FAILING:
+	case TARGET_STATIC:
+	default:
+		return add_sat(t->last_ack, t->timeout_ms);
+	}
+}
+
+static void
+deadline_arm(struct target *t)
+{
+	struct loop *l = t->pool->loop;
+
+	if (t->source == TARGET_SRC_STATIC || !t->listed) {
+		loop_timer_cancel(l, &t->deadline);
+		return;
+	}
+	t->deadline_set = loop_now(l);
+	t->deadline_grace = false;
+	loop_timer_at(l, &t->deadline, deadline_when(t));
+}
+
+/*
+ * Whether a deadline that fires now should wait a little first: when the
+ * loop itself was held up (no CPU, a long pass) past the deadline, the
+ * target's heartbeat may be waiting unread in a socket since before it.
+ * Judging it then would count our own stall against the target. It waits
+ * once, as long as the stall was (at most a timeout), so that the passes
+ * after the stall read what came meanwhile; a target that really went
+ * quiet is judged that much later.
+ */
+static int64_t
+deadline_stall(struct target *t, int64_t now, int64_t when)
+{
+	int64_t late = now - (when > t->deadline_set ? when : t->deadline_set);
+
+	if (t->deadline_grace || late <= POOL_DEADLINE_SLACK_MS)
+		return 0;
+	t->deadline_grace = true;
+	return late < t->timeout_ms ? late : t->timeout_ms;
+}
+
+static int64_t
+deadline_fire(struct loop *l, struct loop_timer *timer, void *arg)
+{
+	struct target *t = arg;
+	int64_t now = loop_now(l), when, wait;
+
+	(void)timer;
+	when = deadline_when(t);
+	if (now < when)
+		return when - now;	/* moved since it was armed */
+	if (t->state != TARGET_STATIC && (wait = deadline_stall(t, now, when)) > 0)
+		return wait;
+	t->deadline_grace = false;
+	switch (t->state) {
+	case TARGET_UP:
+	case TARGET_PORTLESS:
+	case TARGET_FAILING:
+		t->down_since = now;
+		set_state(t, TARGET_DOWN);
+		return deadline_when(t) - now;
+	case TARGET_DOWN:
+	case TARGET_DRAINING:
+		pool_remove(t);
+		return LOOP_TIMER_STOP;		/* t may be freed */
+	case TARGET_STATIC:
+	default:
+		return LOOP_TIMER_STOP;
+	}
+}
+
+struct pool *
+pool_new(struct loop *l, int64_t default_timeout_ms)
+{
+	struct pool *p;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	if ((p->self = selfaddr_new()) == NULL) {
+		free(p);
+		return NULL;
+	}
+	p->loop = l;
+	TAILQ_INIT(&p->targets);
+	TAILQ_INIT(&p->unlisted);
+	p->next_id = 1;
+	pool_set_default_timeout(p, default_timeout_ms);
+	return p;
+}
+
+void
+pool_free(struct pool *p)
+{
+	struct target *t;
+
+	if (p == NULL)
+		return;
+	while ((t = TAILQ_FIRST(&p->targets)) != NULL) {
+		TAILQ_REMOVE(&p->targets, t, entry);
+		loop_timer_cancel(p->loop, &t->deadline);
+		free(t);
+	}
+	while ((t = TAILQ_FIRST(&p->unlisted)) != NULL) {
+		TAILQ_REMOVE(&p->unlisted, t, entry);
+		free(t);
+	}
+	if (p->deleted != NULL)
+		explicit_bzero(p->deleted, POOL_DELETED_MAX * sizeof(*p->deleted));
+	free(p->deleted);
+	selfaddr_free(p->self);
+	free(p->static_ids);
+	free(p);
+}
+
+struct selfaddr *
+pool_self(struct pool *p)
+{
+	return p->self;
+}
+
+/* One of our own listeners: EADDRINUSE (pool.h). */
+static bool
+is_self(const struct pool *p, const struct sockaddr_storage *ss)
+{
+	if (selfaddr_match(p->self, (const struct sockaddr *)ss, NULL, 0) == NULL)
+		return false;
+	errno = EADDRINUSE;
+	return true;
+}
+
+/*
+ * Targets without a TTL of their own follow a new default (SIGHUP) at
+ * once, their deadlines moved: at most POOL_MAX_TARGETS timer updates.
+ */
+void
+pool_set_default_timeout(struct pool *p, int64_t ms)
+{
+	struct target *t;
+	bool changed = false;
+
+	p->default_timeout = ms > 0 ? ms : POOL_TIMEOUT_FALLBACK_MS;
+	TAILQ_FOREACH(t, &p->targets, entry) {
+		if (t->own_timeout || t->timeout_ms == p->default_timeout)
+			continue;
+		t->timeout_ms = p->default_timeout;
+		deadline_arm(t);
+		changed = true;
+	}
+	if (changed)
+		bump(p, false);
+}
+
+int64_t
+pool_default_timeout(const struct pool *p)
+{
+	return p->default_timeout;
+}
+
+void
+pool_set_on_remove(struct pool *p, pool_remove_fn *fn, void *arg)
+{
+	p->on_remove = fn;
+	p->on_remove_arg = arg;
+}
+
+/* A listed target other than self with this host and port (port > 0). */
+static struct target *
+find_hostport(const struct pool *p, const struct sockaddr_storage *ss,
+    uint16_t port, const struct target *self)
+{
+	struct target *t;
+
+	TAILQ_FOREACH(t, &p->targets, entry) {
+		if (t != self && t->port == port && addr_same_host(&t->addr, ss))
+			return t;
+	}
+	return NULL;
+}
+
+static struct static_id *
+static_id_find(const struct pool *p, const struct sockaddr_storage *ss)
+{
+	for (size_t i = 0; i < p->nstatic_ids; i++)
+		if (addr_port(&p->static_ids[i].addr) == addr_port(ss) &&
+		    addr_same_host(&p->static_ids[i].addr, ss))
+			return &p->static_ids[i];
+	return NULL;
+}
+
+static int
+static_id_set(struct pool *p, const struct sockaddr_storage *ss, uint32_t id)
+{
+	struct static_id *si = static_id_find(p, ss), *grown;
+
+	if (si == NULL) {
+		grown = realloc(p->static_ids, (p->nstatic_ids + 1) * sizeof(*grown));
+		if (grown == NULL)
+			return -1;
+		p->static_ids = grown;
+		si = &grown[p->nstatic_ids++];
+		si->addr = *ss;
+	}
+	si->id = id;
+	return 0;
+}
+
+/* The id a static target at ss had before, if it is free, else 0. */
+static uint32_t
+static_id_of(const struct pool *p, const struct sockaddr_storage *ss)
+{
+	const struct static_id *si = static_id_find(p, ss);
+
+	if (si == NULL || pool_find_id(p, si->id) != NULL)
+		return 0;
+	return si->id;
+}
+
+/*
+ * A new listed target. id 0 and key NULL make fresh ones (a static target
+ * takes the id its address had before); otherwise they are a restored
+ * target's (checked by the caller).
+ */
+static struct target *
+target_create(struct pool *p, enum target_source src,
+    const struct sockaddr_storage *ss, socklen_t sslen, uint32_t weight,
+    int64_t timeout_ms, uint32_t id, const char *key)
+{
+	struct target *t;
+
+	/* Registrations come from peers: their number is bounded here. */
+	if (src != TARGET_SRC_STATIC && p->count >= POOL_MAX_TARGETS) {
+		errno = ENOSPC;
+		return NULL;
+	}
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	if (key != NULL) {
+		memcpy(t->key, key, TARGET_KEY_LEN);
+		t->key[TARGET_KEY_LEN] = '\0';
+	} else if (make_key(t->key) == -1) {
+		int saved = errno;
+
+		free(t);
+		errno = saved;
+		return NULL;
+	}
+	t->pool = p;
+	if (id == 0 && src == TARGET_SRC_STATIC)
+		id = static_id_of(p, ss);
+	if (id == 0) {
+		t->id = p->next_id++;
+	} else {
+		t->id = id;
+		if (id >= p->next_id)
+			p->next_id = id + 1;
+	}
+	if (p->next_id == 0)
+		p->next_id = 1;		/* 0 means "none" to persist */
+	t->addr = *ss;
+	t->addrlen = sslen;
+	target_set_names(t);
+	t->weight = weight;
+	t->source = src;
+	t->state = base_state(t);
+	t->timeout_ms = resolve_timeout(p, timeout_ms);
+	t->own_timeout = timeout_ms > 0;
+	t->last_ack = loop_now(p->loop);
+	t->listed = true;
+	loop_timer_init(&t->deadline, deadline_fire, t);
+	TAILQ_INSERT_TAIL(&p->targets, t, entry);
+	p->count++;
+	deadline_arm(t);
+	bump(p, true);
+	bump_state(p);
+	/* Remembered, so a static target taken out and put back keeps its id. */
+	if (src == TARGET_SRC_STATIC)
+		(void)static_id_set(p, &t->addr, t->id);
+	return t;
+}
+
+static bool
+key_valid(const char *key)
+{
+	for (size_t i = 0; i < TARGET_KEY_LEN; i++)
+		if (!((key[i] >= '0' && key[i] <= '9') || (key[i] >= 'a' && key[i] <= 'f')))
+			return false;
+	return key[TARGET_KEY_LEN] == '\0';
+}
+
+struct target *
+pool_restore(struct pool *p, enum target_source src, const struct sockaddr *sa,
+    socklen_t salen, uint32_t weight, int64_t timeout_ms, uint32_t id,
+    const char *key)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	uint16_t port;
+
+	if (src == TARGET_SRC_STATIC || id == 0 || !key_valid(key) ||
+	    weight < LIMIT_WEIGHT_MIN || weight > LIMIT_WEIGHT_MAX ||
+	    addr_normalise(sa, salen, &ss, &sslen) == -1) {
+		errno = EINVAL;
+		return NULL;
+	}
+	port = addr_port(&ss);
+	if (port != 0 && is_self(p, &ss))
+		return NULL;
+	if (pool_find_id(p, id) != NULL ||
+	    (port != 0 && find_hostport(p, &ss, port, NULL) != NULL)) {
+		errno = EEXIST;
+		return NULL;
+	}
+	return target_create(p, src, &ss, sslen, weight, timeout_ms, id, key);
+}
+
+struct target *
+pool_register(struct pool *p, enum target_source src,
+    const struct sockaddr *sa, socklen_t salen, uint32_t weight,
+    int64_t timeout_ms, bool *created)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	struct target *t;
+	uint16_t port;
+
+	if (created != NULL)
+		*created = false;
+	if (weight < LIMIT_WEIGHT_MIN || weight > LIMIT_WEIGHT_MAX ||
+	    addr_normalise(sa, salen, &ss, &sslen) == -1) {
+		errno = EINVAL;
+		return NULL;
+	}
+	port = addr_port(&ss);
+	if (port == 0 && src == TARGET_SRC_STATIC) {
+		errno = EINVAL;		/* nothing would ever give it a port */
+		return NULL;
+	}
+	if (port != 0 && is_self(p, &ss))
+		return NULL;
+	/*
+	 * Port-less registrations are never merged: each ack connection that
+	 * says NID gets its own target until SPORT. A leaving target is on its
+	 * way out, so registering its address again starts a new one.
+	 */
+	if (port != 0 && (t = find_hostport(p, &ss, port, NULL)) != NULL) {
+		if (!t->leaving)
+			return t;
+		pool_remove(t);
+	}
+
+	if ((t = target_create(p, src, &ss, sslen, weight, timeout_ms, 0, NULL)) == NULL)
+		return NULL;
+	if (created != NULL)
+		*created = true;
+	return t;
+}
+
+int
+pool_set_port(struct target *t, uint16_t port)
+{
+	struct sockaddr_storage want;
+	struct target *dup;
+
+	if (port == 0 || !t->listed) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (t->port == port)
+		return 0;
+	want = t->addr;
+	addr_set_port(&want, port);
+	if (is_self(t->pool, &want))
+		return -1;
+	if ((dup = find_hostport(t->pool, &t->addr, port, t)) != NULL) {
+		/*
+		 * An agent heartbeating over HTTP keeps its target: replacing
+		 * it would turn its key into a BID (issue 13 item 19).
+		 */
+		if (dup->source == TARGET_SRC_STATIC || (dup->source == TARGET_SRC_HTTP &&
+		    !dup->leaving && dup->state != TARGET_DOWN)) {
+			errno = EEXIST;
+			return -1;
+		}
+		/* The same backend registered again: the newer one wins. */
+		pool_remove(dup);
+	}
+	t->addr = want;
+	target_set_names(t);
+	t->lost = false;
+	if (t->state == TARGET_PORTLESS)
+		t->state = TARGET_UP;
+	bump(t->pool, true);
+	bump_state(t->pool);
+	return 0;
+}
+
+int
+pool_set_weight(struct target *t, uint32_t weight)
+{
+	if (weight < LIMIT_WEIGHT_MIN || weight > LIMIT_WEIGHT_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (t->weight != weight) {
+		t->weight = weight;
+		bump(t->pool, true);
+		bump_state(t->pool);
+	}
+	return 0;
+}
+
+int
+pool_set_timeout(struct target *t, int64_t timeout_ms)
+{
+	int64_t ms = resolve_timeout(t->pool, timeout_ms);
+
+	if (ms != t->timeout_ms || t->own_timeout != (timeout_ms > 0))
+		bump_state(t->pool);
+	t->timeout_ms = ms;
+	t->own_timeout = timeout_ms > 0;
+	deadline_arm(t);
+	bump(t->pool, false);
+	return 0;
+}
+
+/*
+ * node-harmony's client heartbeats every 5 minutes by default and our host
+ * timeout is 1 minute: such a target is down 4 minutes in 5. One long gap
+ * is an outage; TARGET_SLOW_BEATS in a row is the heartbeat's own pace.
+ */
+static void
+check_pace(struct target *t, int64_t now)
+{
+	t->beat_ms = now - t->last_ack;
+	if (t->beat_ms <= t->timeout_ms) {
+		t->slow_beats = 0;
+		return;
+	}
+	if (t->slow_beats < TARGET_SLOW_BEATS)
+		t->slow_beats++;
+	if (t->slow_beats < TARGET_SLOW_BEATS || t->slow_warned)
+		return;
+	t->slow_warned = true;
+	log_warnx("target %u %s: heartbeats come %.1f s apart, longer than its"
+	    " %.1f s timeout: it is down between them; heartbeat more often, or"
+	    " raise its timeout (--host-timeout, TTL: or \"ttl\")", (unsigned)t->id,
+	    t->port != 0 ? t->name : t->host, (double)t->beat_ms / 1000.0,
+	    (double)t->timeout_ms / 1000.0);
+}
+
+void
+pool_ack(struct target *t)
+{
+	if (t->source == TARGET_SRC_STATIC || !t->listed)
+		return;
+	check_pace(t, loop_now(t->pool->loop));
+	t->last_ack = loop_now(t->pool->loop);
+	if (t->state == TARGET_DOWN) {
+		int64_t now = t->last_ack;
+
+		/*
+		 * A target that missed its deadline has most likely restarted:
+		 * its old connect failures say nothing about the new process.
+		 */
+		t->fail_streak = 0;
+		/* Down again within ten timeouts of its last return: a flap. */
+		if (t->recovered_at != 0 &&
+		    now - t->recovered_at < mul_sat(t->timeout_ms, TARGET_DOWN_REMOVE_FACTOR))
+			t->flaps = t->flaps < TARGET_FLAPS_MAX ? t->flaps + 1 : t->flaps;
+		else
+			t->flaps = 0;
+		t->recovered_at = now;
+		t->recovery_ms = mul_sat(t->timeout_ms, (int64_t)1 << t->flaps);
+		set_state(t, base_state(t));
+	}
+	deadline_arm(t);
+}
+
+void
+pool_drain(struct target *t)
+{
+	if (!t->listed || t->state == TARGET_DRAINING)
+		return;
+	set_state(t, TARGET_DRAINING);
+	deadline_arm(t);
+}
+
+/*
+ * Back to up (or static). A non-static target that has not acked lately
+ * goes down at the next timer pass, as it would have without the drain. A
+ * deregistered target stays on its way out.
+ */
+void
+pool_undrain(struct target *t)
+{
+	if (!t->listed || t->leaving || t->state != TARGET_DRAINING)
+		return;
+	set_state(t, base_state(t));
+	deadline_arm(t);
+}
+
+void
+pool_deregister(struct target *t)
+{
+	if (!t->listed)
+		return;
+	if (!t->leaving) {
+		t->leaving = true;
+		bump(t->pool, true);
+		bump_state(t->pool);
+	}
+	set_state(t, TARGET_DRAINING);
+	if (t->active == 0) {
+		pool_remove(t);
+		return;
+	}
+	deadline_arm(t);
+}
+
+void
+pool_remove(struct target *t)
+{
+	struct pool *p = t->pool;
+
+	if (!t->listed)
+		return;
+	TAILQ_REMOVE(&p->targets, t, entry);
+	p->count--;
+	t->listed = false;
+	loop_timer_cancel(p->loop, &t->deadline);
+	bump(p, true);
+	bump_state(p);
+	if (p->on_remove != NULL)
+		p->on_remove(p, t, p->on_remove_arg);
+	if (t->active == 0)
+		free(t);
+	else
+		TAILQ_INSERT_TAIL(&p->unlisted, t, entry);
+}
+
+/* The slot for a new deleted key: a free one, an expired one, or the oldest. */
+static struct deleted *
+deleted_slot(struct pool *p, int64_t now)
+{
+	struct deleted *oldest = NULL;
+
+	if (p->deleted == NULL &&
+	    (p->deleted = calloc(POOL_DELETED_MAX, sizeof(*p->deleted))) == NULL)
+		return NULL;
+	for (size_t i = 0; i < POOL_DELETED_MAX; i++) {
+		struct deleted *d = &p->deleted[i];
+
+		if (d->key[0] == '\0' || now - d->used > d->keep_ms)
+			return d;
+		if (oldest == NULL || d->used < oldest->used)
+			oldest = d;
+	}
+	return oldest;
+}
+
+void
+pool_delete(struct target *t)
+{
+	struct pool *p = t->pool;
+	int64_t now = loop_now(p->loop);
+	struct deleted *d;
+
+	if (!t->listed)
+		return;
+	if (t->source != TARGET_SRC_STATIC && (d = deleted_slot(p, now)) != NULL) {
+		memcpy(d->key, t->key, sizeof(d->key));
+		d->host = t->addr;
+		addr_set_port(&d->host, 0);
+		d->lost = t->lost;
+		d->used = now;
+		d->keep_ms = mul_sat(t->timeout_ms, TARGET_DOWN_REMOVE_FACTOR);
+	}
+	pool_deregister(t);		/* t may be freed */
+}
+
+/* A remembered deleted entry, or NULL; expired ones are forgotten here. */
+static struct deleted *
+deleted_live(struct deleted *d, int64_t now)
+{
+	if (d->key[0] == '\0')
+		return NULL;
+	if (now - d->used > d->keep_ms) {
+		explicit_bzero(d, sizeof(*d));
+		return NULL;
+	}
+	return d;
+}
+
+bool
+pool_key_deleted(struct pool *p, const char *key)
+{
+	int64_t now = loop_now(p->loop);
+	struct deleted *found = NULL;
+
+	if (p->deleted == NULL || key == NULL ||
+	    strnlen(key, TARGET_KEY_LEN + 1) != TARGET_KEY_LEN)
+		return false;
+	for (size_t i = 0; i < POOL_DELETED_MAX; i++) {
+		struct deleted *d = &p->deleted[i];
+		unsigned char diff = 0;
+
+		for (size_t j = 0; j < TARGET_KEY_LEN; j++)
+			diff |= (unsigned char)(d->key[j] ^ key[j]);
+		if (diff == 0 && found == NULL)
+			found = d;
+	}
+	if (found == NULL || deleted_live(found, now) == NULL)
+		return false;
+	found->used = now;
+	return true;
+}
+
+const char *
+pool_deleted_lost(struct pool *p, const struct sockaddr *host)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	int64_t now = loop_now(p->loop);
+
+	if (p->deleted == NULL || addr_normalise(host, sa_len(host), &ss, &sslen) == -1)
+		return NULL;
+	for (size_t i = 0; i < POOL_DELETED_MAX; i++) {
+		struct deleted *d = deleted_live(&p->deleted[i], now);
+
+		if (d != NULL && d->lost && addr_same_host(&d->host, &ss)) {
+			d->used = now;
+			return d->key;
+		}
+	}
+	return NULL;
+}
+
+struct target *
+pool_find_lost(const struct pool *p, const struct sockaddr *host)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	struct target *t;
+
+	if (addr_normalise(host, sa_len(host), &ss, &sslen) == -1)
+		return NULL;
+	TAILQ_FOREACH(t, &p->targets, entry) {
+		if (t->lost && t->port == 0 && !t->leaving && addr_same_host(&t->addr, &ss))
+			return t;
+	}
+	return NULL;
+}
+
+struct target *
+pool_find_id(const struct pool *p, uint32_t id)
+{
+	struct target *t;
+
+	TAILQ_FOREACH(t, &p->targets, entry) {
+		if (t->id == id)
+			return t;
+	}
+	return NULL;
+}
+
+/*
+ * Every listed key is compared in full, whatever matched before, so the
+ * time taken tells nothing about how much of a guess was right.
+ */
+struct target *
+pool_find_key(const struct pool *p, const char *key)
+{
+	struct target *t, *found = NULL;
+
+	if (key == NULL || strnlen(key, TARGET_KEY_LEN + 1) != TARGET_KEY_LEN)
+		return NULL;
+	TAILQ_FOREACH(t, &p->targets, entry) {
+		unsigned char diff = 0;
+
+		for (size_t i = 0; i < TARGET_KEY_LEN; i++)
+			diff |= (unsigned char)(t->key[i] ^ key[i]);
+		if (diff == 0 && found == NULL)
+			found = t;
+	}
+	return found;
+}
+
+struct target *
+pool_find_addr(const struct pool *p, const struct sockaddr *sa)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	socklen_t salen;
+
+	if (sa == NULL)
+		return NULL;
+	salen = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+	    sizeof(struct sockaddr_in);
+	if (addr_normalise(sa, salen, &ss, &sslen) == -1)
+		return NULL;
+	return find_hostport(p, &ss, addr_port(&ss), NULL);
+}
+
+const struct target_list *
+pool_targets(const struct pool *p)
+{
+	return &p->targets;
+}
+
+size_t
+pool_count(const struct pool *p)
+{
+	return p->count;
+}
+
+static bool
+target_pickable(const struct target *t)
+{
+	return t->listed && t->port != 0 && !t->leaving;
+}
+
+bool
+target_choosable(const struct target *t, int64_t now)
+{
+	if (!target_pickable(t))
+		return false;
+	switch (t->state) {
+	case TARGET_UP:
+	case TARGET_STATIC:
+		return true;
+	case TARGET_FAILING:
+		return now >= t->retry_at;
+	case TARGET_DOWN:
+	case TARGET_DRAINING:
+	case TARGET_PORTLESS:
+	default:
+		return false;
+	}
+}
+
+uint32_t
+target_weight_now(const struct target *t, int64_t now)
+{
+	uint64_t w = t->weight, floor = w / 10, elapsed;
+
+	if (t->recovered_at == 0 || now >= t->recovered_at + t->recovery_ms ||
+	    t->recovery_ms <= 0)
+		return t->weight;
+	/* A flapper is held at the floor for its whole (doubled) period. */
+	if (t->flaps > 0)
+		return floor > 0 ? (uint32_t)floor : 1;
+	elapsed = (uint64_t)(now - t->recovered_at);
+	w = floor + (w - floor) * elapsed / (uint64_t)t->recovery_ms;
+	return w > 0 ? (uint32_t)w : 1;
+}
+
+bool
+target_fallback(const struct target *t, int64_t now)
+{
+	return target_pickable(t) && t->state == TARGET_FAILING &&
+	    now < t->retry_at;
+}
+
+void
+pool_session_begin(struct target *t)
+{
+	t->active++;
+	pool_touch(t->pool);
+}
+
+/* t may be freed on return. */
+void
+pool_session_end(struct target *t, uint64_t bytes_in, uint64_t bytes_out)
+{
+	struct pool *p = t->pool;
+
+	if (t->active > 0)
+		t->active--;
+	t->bytes_in += bytes_in;
+	t->bytes_out += bytes_out;
+	pool_touch(p);
+	if (t->active > 0)
+		return;
+	if (!t->listed) {
+		TAILQ_REMOVE(&p->unlisted, t, entry);
+		free(t);
+	} else if (t->leaving)
+		pool_remove(t);
+}
+
+void
+pool_connect_ok(struct target *t)
+{
+	t->total++;		/* sessions that reached it, not attempts */
+	t->fail_streak = 0;
+	if (t->state == TARGET_FAILING)
+		set_state(t, base_state(t));
+}
+
+void
+pool_connect_failed(struct target *t)
+{
+	int64_t backoff = TARGET_BACKOFF_MAX_MS;
+
+	t->failures++;
+	if (t->fail_streak < UINT32_MAX)
+		t->fail_streak++;
+	/* 1 s << 5 is past the cap already; shifting further could overflow. */
+	if (t->fail_streak <= 5) {
+		backoff = (int64_t)TARGET_BACKOFF_MIN_MS << (t->fail_streak - 1);
+		if (backoff > TARGET_BACKOFF_MAX_MS)
+			backoff = TARGET_BACKOFF_MAX_MS;
+	}
+	t->retry_at = loop_now(t->pool->loop) + backoff;
+	pool_touch(t->pool);
+	/* Draining and down say more than failing; they only count it. */
+	if (t->listed && t->state != TARGET_DRAINING && t->state != TARGET_DOWN)
+		set_state(t, TARGET_FAILING);
+}
+
+uint64_t
+pool_version(const struct pool *p)
+{
+	return p->version;
+}
+
+uint64_t
+pool_set_version(const struct pool *p)
+{
+	return p->set_version;
+}
+
+uint64_t
+pool_state_version(const struct pool *p)
+{
+	return p->state_version;
+}
+
+uint32_t
+pool_next_id(const struct pool *p)
+{
+	return p->next_id;
+}
+
+void
+pool_reserve_ids(struct pool *p, uint32_t next_id)
+{
+	if (next_id > p->next_id) {
+		p->next_id = next_id;
+		bump_state(p);
+	}
+}
+
+int
+pool_remember_static_id(struct pool *p, const struct sockaddr *sa,
+    socklen_t salen, uint32_t id)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+
+	if (id == 0 || addr_normalise(sa, salen, &ss, &sslen) == -1) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (static_id_set(p, &ss, id) == -1)
+		return -1;
+	pool_reserve_ids(p, id == UINT32_MAX ? id : id + 1);
+	return 0;
+}
+
+void
+pool_make_static(struct target *t)
+{
+	if (!t->listed || t->source == TARGET_SRC_STATIC)
+		return;
+	t->source = TARGET_SRC_STATIC;
+	t->leaving = false;
+	if (t->state != TARGET_DRAINING)
+		set_state(t, TARGET_STATIC);
+	deadline_arm(t);
+	(void)static_id_set(t->pool, &t->addr, t->id);
+	bump(t->pool, true);
+	bump_state(t->pool);
+}
+
+void
+pool_touch(struct pool *p)
+{
+	bump(p, false);
+}
+
+const char *
+target_state_name(enum target_state st)
+{
+	switch (st) {
+	case TARGET_UP:
+		return "up";
+	case TARGET_DOWN:
+		return "down";
+	case TARGET_FAILING:
+		return "failing";
+	case TARGET_DRAINING:
+		return "draining";
+	case TARGET_STATIC:
+		return "static";
+	case TARGET_PORTLESS:
+		return "portless";
+	}
+	return "unknown";
+}
+
+const char *
+target_source_name(enum target_source src)
+{
+	switch (src) {
+	case TARGET_SRC_STATIC:
+		return "static";
+	case TARGET_SRC_ACK:
+		return "ack";
+	case TARGET_SRC_HTTP:
+		return "http";
+	}
+	return "unknown";
+}
+
+struct loop *
+pool_loop(const struct pool *p)
+{
+	return p->loop;
+}

@@ -1,0 +1,245 @@
+/*
+ * pool: the target registry.
+ *
+ * The pool owns every struct target. Others hold a target only in two ways:
+ * a session takes a counted reference (pool_session_begin/_end) that keeps
+ * the memory alive after removal; everyone else keeps the numeric id and
+ * looks it up again (pool_find_id), because a target can be removed at any
+ * loop iteration.
+ *
+ * Liveness: every non-static target has a heartbeat deadline timer on the
+ * pool's loop. A missed deadline turns up/failing into down; an ack brings
+ * it back; down for 10 x its timeout removes it. Connect failures put a
+ * target into failing with exponential backoff (1 s doubling to 30 s).
+ *
+ * A target without a port (an ack NID before its SPORT) is in state
+ * portless: never chosen, never counted as up. A node-harmony client that
+ * got a BID re-registers with a bare NID and never sends SPORT again; the
+ * pool marks such a target lost (target.lost) and ackproto gives every
+ * later re-registration of that host the same one, so the registry does
+ * not grow from one client's re-registrations.
+ *
+ * Deleting a target (pool_delete: HTTP DELETE, the dashboard's Remove)
+ * remembers its key for a while (POOL_DELETED_MAX keys, each for 10 x its
+ * timeout after the last heartbeat that used it): a client that keeps
+ * heartbeating is answered without coming back (ackproto).
+ *
+ * A target at one of harmonyd's own listeners (pool_self) is refused with
+ * EADDRINUSE wherever one is made or given a port.
+ *
+ * pool_version() changes on every change an observer (the dashboard)
+ * cares about, counters included; pool_set_version() changes only when the
+ * set of targets the balancer chooses from, or their weights, change;
+ * pool_state_version() only when what the state file holds changes.
+ */
+#ifndef HARMONY_POOL_H
+#define HARMONY_POOL_H
+
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/limits.h"
+#include "core/loop.h"
+
+#define TARGET_KEY_LEN		32	/* hex digits of 128 random bits */
+#define TARGET_HOST_MAX		46	/* INET6_ADDRSTRLEN */
+#define TARGET_NAME_MAX		(TARGET_HOST_MAX + 8)	/* "[host]:port" */
+#define TARGET_DOWN_REMOVE_FACTOR 10
+#define TARGET_BACKOFF_MIN_MS	1000
+#define TARGET_BACKOFF_MAX_MS	30000
+#define POOL_MAX_TARGETS	16384	/* registered ones; beyond: ENOSPC */
+#define TARGET_FLAPS_MAX	5	/* recovery doubles up to 2^5 x timeout */
+#define POOL_DELETED_MAX	1024	/* deleted keys remembered */
+#define TARGET_SLOW_BEATS	2	/* heartbeats in a row slower than the timeout: warn */
+
+enum target_state {
+	TARGET_UP,
+	TARGET_DOWN,
+	TARGET_FAILING,
+	TARGET_DRAINING,
+	TARGET_STATIC,
+	TARGET_PORTLESS,	/* registered, no port yet: never chosen */
+};
+
+enum target_source {
+	TARGET_SRC_STATIC,
+	TARGET_SRC_ACK,
+	TARGET_SRC_HTTP,
+};
+
+struct pool;
+struct selfaddr;
+
+struct target {
+	TAILQ_ENTRY(target)	 entry;		/* in pool's list while listed */
+	struct pool		*pool;
+	uint32_t		 id;		/* public, never reused by one pool */
+	char			 key[TARGET_KEY_LEN + 1];	/* secret */
+	char			 host[TARGET_HOST_MAX];	/* numeric address */
+	uint16_t		 port;		/* 0: not known yet (ack NID) */
+	char			 name[TARGET_NAME_MAX];	/* "host:port", "[v6]:port" */
+	struct sockaddr_storage	 addr;		/* with port: ready to connect */
+	socklen_t		 addrlen;
+	uint32_t		 weight;
+	enum target_state	 state;
+	enum target_source	 source;
+	int64_t			 timeout_ms;	/* heartbeat timeout */
+	bool			 own_timeout;	/* its TTL, not the pool's default */
+	int64_t			 last_ack;	/* loop ms of the last heartbeat */
+	int64_t			 down_since;	/* loop ms, while down */
+	unsigned		 fail_streak;	/* failed connects in a row */
+	int64_t			 retry_at;	/* failing: loop ms of next trial */
+	int64_t			 recovered_at;	/* loop ms it came back from down */
+	int64_t			 recovery_ms;	/* its ramp back to full weight */
+	unsigned		 flaps;		/* quick down/up cycles in a row */
+	bool			 listed;	/* false once removed */
+	bool			 leaving;	/* deregistered: removed when idle */
+	bool			 lost;		/* port-less re-registration after a BID */
+	bool			 slow_warned;	/* the slow heartbeat warning was given */
+	unsigned		 slow_beats;	/* heartbeats in a row slower than timeout */
+	int64_t			 beat_ms;	/* time between its last two heartbeats */
+
+	uint64_t		 active;	/* sessions using it now */
+	uint64_t		 total;		/* sessions that connected to it */
+	uint64_t		 failures;	/* failed connects ever */
+	uint64_t		 bytes_in;	/* from the target */
+	uint64_t		 bytes_out;	/* to the target */
+
+	int64_t			 rr_current;	/* balance.c's smooth WRR state */
+	struct loop_timer	 deadline;
+	int64_t			 deadline_set;	/* loop ms it was last armed */
+	bool			 deadline_grace;	/* fired late once: waiting */
+};
+
+TAILQ_HEAD(target_list, target);
+
+typedef void	pool_remove_fn(struct pool *, struct target *, void *arg);
+
+struct pool	*pool_new(struct loop *, int64_t default_timeout_ms);
+/* Frees every target, even ones still referenced: call after sessions end. */
+void		 pool_free(struct pool *);
+/* Also for the listed targets that have no TTL of their own. */
+void		 pool_set_default_timeout(struct pool *, int64_t ms);
+int64_t		 pool_default_timeout(const struct pool *);
+/* Called for each target as it is removed (persistence forgets it). */
+void		 pool_set_on_remove(struct pool *, pool_remove_fn *, void *arg);
+/* harmonyd's own listeners and addresses (selfaddr.h), owned by the pool. */
+struct selfaddr	*pool_self(struct pool *);
+
+/*
+ * Registers host:port (a numeric sockaddr; its port may be 0 for an ack
+ * target before SPORT) or returns the listed target with that address, with
+ * *created telling which. timeout_ms <= 0 means the pool's default. A static
+ * target is in state static and has no deadline. Returns NULL with errno set
+ * (ENOMEM, EINVAL for a bad weight or family, ENOSPC beyond
+ * POOL_MAX_TARGETS registered targets, EADDRINUSE for one of our own
+ * listeners: pool_self).
+ */
+struct target	*pool_register(struct pool *, enum target_source,
+		    const struct sockaddr *, socklen_t, uint32_t weight,
+		    int64_t timeout_ms, bool *created);
+/*
+ * Brings back a target saved in a state file, with its id and key: it is
+ * up (chosen) and goes down if no heartbeat comes within its timeout.
+ * -1 with EINVAL (bad values, static source), EEXIST (id or address taken)
+ * or EADDRINUSE (one of our own listeners).
+ */
+struct target	*pool_restore(struct pool *, enum target_source,
+		    const struct sockaddr *, socklen_t, uint32_t weight,
+		    int64_t timeout_ms, uint32_t id, const char *key);
+/*
+ * Gives a (port-less) target its port: portless becomes up. If another
+ * listed target has that host:port it is replaced (removed: the same
+ * backend registered again), unless it is static, or registered over HTTP
+ * and alive (not down, not leaving): then -1, EEXIST. EADDRINUSE: that is
+ * one of our own listeners.
+ */
+int		 pool_set_port(struct target *, uint16_t port);
+int		 pool_set_weight(struct target *, uint32_t weight);
+int		 pool_set_timeout(struct target *, int64_t timeout_ms);
+/*
+ * Heartbeat: up (or portless) again if down, deadline re-armed. No effect
+ * on static. Heartbeats that come further apart than the timeout,
+ * TARGET_SLOW_BEATS times in a row, are logged once per target.
+ */
+void		 pool_ack(struct target *);
+/* Operator drain (state draining, stays listed) and its undo. */
+void		 pool_drain(struct target *);
+void		 pool_undrain(struct target *);
+/* Deregister: draining now, removed as soon as no session uses it. */
+void		 pool_deregister(struct target *);
+/* Unlists at once; the memory lives until the last session ends. */
+void		 pool_remove(struct target *);
+/*
+ * An operator's removal (HTTP DELETE): deregisters t and remembers its
+ * key, so that its heartbeats can be told apart from an unknown key's.
+ */
+void		 pool_delete(struct target *);
+/* key is a deleted target's (constant time); a use keeps it remembered. */
+bool		 pool_key_deleted(struct pool *, const char *key);
+/*
+ * The key of a deleted lost target of host (port ignored), or NULL; a use
+ * keeps it remembered.
+ */
+const char	*pool_deleted_lost(struct pool *, const struct sockaddr *host);
+/* A listed lost target of host (port ignored) that is not leaving. */
+struct target	*pool_find_lost(const struct pool *, const struct sockaddr *host);
+
+struct target	*pool_find_id(const struct pool *, uint32_t id);
+/* Compares keys in constant time. Leaving targets are found too. */
+struct target	*pool_find_key(const struct pool *, const char *key);
+struct target	*pool_find_addr(const struct pool *, const struct sockaddr *);
+const struct target_list *pool_targets(const struct pool *);
+size_t		 pool_count(const struct pool *);
+
+/* Chosen in the first round: up or static, with a port, or failing whose backoff is over. */
+bool		 target_choosable(const struct target *, int64_t now);
+/*
+ * The weight to balance with now. A target back from down ramps from a
+ * tenth of its weight to all of it over its timeout. One that went down
+ * again soon after coming back (a flap) stays at a tenth for a recovery
+ * period that doubles with each flap (flap damping), so a flapping target
+ * gets little traffic.
+ */
+uint32_t	 target_weight_now(const struct target *, int64_t now);
+/* Chosen only when nothing is choosable: failing within its backoff. */
+bool		 target_fallback(const struct target *, int64_t now);
+
+/* Session accounting: begin takes a reference, end drops it. */
+void		 pool_session_begin(struct target *);
+void		 pool_session_end(struct target *, uint64_t bytes_in, uint64_t bytes_out);
+void		 pool_connect_ok(struct target *);
+void		 pool_connect_failed(struct target *);
+
+uint64_t	 pool_version(const struct pool *);
+uint64_t	 pool_set_version(const struct pool *);
+/*
+ * Changes only when what the state file holds changes: a target listed or
+ * removed, its port, weight, timeout, draining or leaving, the static
+ * targets' ids, the next id. Never for counters or up/down/failing.
+ */
+uint64_t	 pool_state_version(const struct pool *);
+void		 pool_touch(struct pool *);	/* bump version (counters moved) */
+
+/*
+ * Identity across restarts. Ids are handed out from pool_next_id() on and
+ * never twice: a state file keeps the next id and gives it back with
+ * pool_reserve_ids (which only raises it). A static target is known by its
+ * host:port: pool_remember_static_id gives that address its id back, so a
+ * static target keeps its id whatever its place in the configuration.
+ */
+uint32_t	 pool_next_id(const struct pool *);
+void		 pool_reserve_ids(struct pool *, uint32_t next_id);
+int		 pool_remember_static_id(struct pool *, const struct sockaddr *,
+		    socklen_t, uint32_t id);
+/* A registered target named by the configuration: static from now on, same id. */
+void		 pool_make_static(struct target *);
+
+const char	*target_state_name(enum target_state);
+const char	*target_source_name(enum target_source);
+struct loop	*pool_loop(const struct pool *);
+
+#endif

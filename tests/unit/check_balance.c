@@ -1,0 +1,727 @@
+/*
+ * Unit tests for balance.c: smooth WRR, leastconn, Maglev, tiers.
+ *
+ * Targets come from a real pool on a loop with a fake clock; static
+ * targets have no timers, so nothing moves unless a test moves it.
+ */
+#include "autoconfig.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/loop.h"
+#include "registry/balance.h"
+#include "registry/pool.h"
+
+#define NCLIENTS	100000
+
+/*
+ * Check records the location of every passing ck_assert with a write(2);
+ * loops of 10^5 iterations check with this instead, which stays silent
+ * until something fails.
+ */
+#define EXPECT(cond, ...) do {						\
+	if (!(cond))							\
+		ck_abort_msg(__VA_ARGS__);				\
+} while (0)
+
+struct fixture {
+	int64_t		 now;
+	struct loop	*loop;
+	struct pool	*pool;
+	struct balancer	*bal;
+};
+
+static int64_t
+fake_clock(void *arg)
+{
+	return *(int64_t *)arg;
+}
+
+static void
+fx_init(struct fixture *fx, enum balance_algo algo)
+{
+	fx->now = 1000000;
+	ck_assert_ptr_nonnull(fx->loop = loop_new());
+	loop_set_clock(fx->loop, fake_clock, &fx->now);
+	ck_assert_ptr_nonnull(fx->pool = pool_new(fx->loop, 60000));
+	ck_assert_ptr_nonnull(fx->bal = balance_new(fx->pool, algo));
+}
+
+static void
+fx_done(struct fixture *fx)
+{
+	balance_free(fx->bal);
+	pool_free(fx->pool);
+	loop_free(fx->loop);
+}
+
+static void
+fx_advance(struct fixture *fx, int64_t ms)
+{
+	fx->now += ms;
+	loop_update_now(fx->loop);
+	loop_run_timers(fx->loop);
+}
+
+static void
+make_addr(struct sockaddr_storage *ss, socklen_t *len, const char *host,
+    uint16_t port)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		*len = sizeof(*sin);
+	} else {
+		ck_assert_int_eq(inet_pton(AF_INET6, host, &sin6->sin6_addr), 1);
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		*len = sizeof(*sin6);
+	}
+}
+
+static struct target *
+add_target(struct pool *p, const char *host, uint16_t port, uint32_t weight)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	struct target *t;
+	bool created;
+
+	make_addr(&ss, &len, host, port);
+	t = pool_register(p, TARGET_SRC_STATIC, (struct sockaddr *)&ss, len,
+	    weight, 0, &created);
+	ck_assert_ptr_nonnull(t);
+	ck_assert(created);
+	return t;
+}
+
+/* Deterministic client addresses: xorshift64*, half IPv4, half IPv6. */
+static uint64_t
+rnd(uint64_t *s)
+{
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * UINT64_C(2685821657736338717);
+}
+
+static const struct sockaddr *
+client_addr(struct sockaddr_storage *ss, uint64_t *seed, bool v6)
+{
+	uint64_t a = rnd(seed), b = rnd(seed);
+
+	memset(ss, 0, sizeof(*ss));
+	if (v6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+
+		sin6->sin6_family = AF_INET6;
+		memcpy(&sin6->sin6_addr.s6_addr[0], &a, 8);
+		memcpy(&sin6->sin6_addr.s6_addr[8], &b, 8);
+		sin6->sin6_addr.s6_addr[0] = 0x20;	/* not v4-mapped */
+		sin6->sin6_port = htons((uint16_t)b);
+	} else {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+		sin->sin_family = AF_INET;
+		memcpy(&sin->sin_addr, &a, 4);
+		sin->sin_port = htons((uint16_t)b);
+	}
+	return (const struct sockaddr *)ss;
+}
+
+static size_t
+index_of(struct target *const *ts, size_t n, const struct target *t)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (ts[i] == t)
+			return i;
+	}
+	ck_abort_msg("picked a target outside the set: %s",
+	    t != NULL ? t->name : "(null)");
+	/* NOTREACHED */
+	return 0;
+}
+
+/* --- algorithm names ------------------------------------------------- */
+
+static const struct {
+	const char		*name;
+	int			 ok;
+	enum balance_algo	 algo;
+} algo_cases[] = {
+	{ "leastconn",	0, BALANCE_LEASTCONN },
+	{ "roundrobin",	0, BALANCE_ROUNDROBIN },
+	{ "hash",	0, BALANCE_HASH },
+	{ "Hash",	-1, BALANCE_HASH },
+	{ "",		-1, BALANCE_HASH },
+	{ "random",	-1, BALANCE_HASH },
+};
+
+START_TEST(test_algo_parse)
+{
+	enum balance_algo a = BALANCE_LEASTCONN;
+
+	ck_assert_int_eq(balance_algo_parse(algo_cases[_i].name, &a),
+	    algo_cases[_i].ok);
+	if (algo_cases[_i].ok == 0) {
+		ck_assert_int_eq(a, algo_cases[_i].algo);
+		ck_assert_str_eq(balance_algo_name(a), algo_cases[_i].name);
+	}
+}
+END_TEST
+
+/* --- roundrobin ------------------------------------------------------ */
+
+START_TEST(test_rr_weights)
+{
+	struct fixture fx;
+	struct target *ts[3];
+	size_t count[3] = { 0 }, run = 0, last = 3;
+
+	fx_init(&fx, BALANCE_ROUNDROBIN);
+	ts[0] = add_target(fx.pool, "10.0.0.1", 80, 500);
+	ts[1] = add_target(fx.pool, "10.0.0.2", 80, 500);
+	ts[2] = add_target(fx.pool, "10.0.0.3", 80, 1000);
+	for (int i = 0; i < NCLIENTS; i++) {
+		size_t k = index_of(ts, 3, balance_pick(fx.bal, NULL, NULL, 0,
+		    fx.now));
+
+		count[k]++;
+		run = k == last ? run + 1 : 1;
+		last = k;
+		/* Evenly interleaved: the heavy one never 3 in a row, others never 2. */
+		EXPECT(run <= (k == 2 ? 2u : 1u), "pick %d: %zu in a row", i, run);
+	}
+	ck_assert_uint_ge(count[0], 24500);
+	ck_assert_uint_le(count[0], 25500);
+	ck_assert_uint_ge(count[1], 24500);
+	ck_assert_uint_le(count[1], 25500);
+	ck_assert_uint_ge(count[2], 49500);
+	ck_assert_uint_le(count[2], 50500);
+	fx_done(&fx);
+}
+END_TEST
+
+START_TEST(test_rr_equal)
+{
+	struct fixture fx;
+	struct target *ts[5], *prev = NULL;
+	size_t count[5] = { 0 };
+	char host[32];
+
+	fx_init(&fx, BALANCE_ROUNDROBIN);
+	for (int i = 0; i < 5; i++) {
+		snprintf(host, sizeof(host), "10.0.0.%d", i + 1);
+		ts[i] = add_target(fx.pool, host, 8080, 77);
+	}
+	for (int i = 0; i < 1000; i++) {
+		struct target *t = balance_pick(fx.bal, NULL, NULL, 0, fx.now);
+
+		EXPECT(t != prev, "pick %d: the same target twice", i);
+		count[index_of(ts, 5, t)]++;
+		prev = t;
+	}
+	for (int i = 0; i < 5; i++)
+		ck_assert_uint_eq(count[i], 200);
+	fx_done(&fx);
+}
+END_TEST
+
+/* --- leastconn ------------------------------------------------------- */
+
+START_TEST(test_leastconn_active)
+{
+	struct fixture fx;
+	struct target *a, *b, *c;
+
+	fx_init(&fx, BALANCE_LEASTCONN);
+	a = add_target(fx.pool, "10.0.0.1", 80, 500);
+	b = add_target(fx.pool, "10.0.0.2", 80, 500);
+	c = add_target(fx.pool, "10.0.0.3", 80, 500);
+	a->active = 5;
+	b->active = 2;
+	c->active = 7;
+	for (int i = 0; i < 10; i++)
+		ck_assert_ptr_eq(balance_pick(fx.bal, NULL, NULL, 0, fx.now), b);
+	/* Load is (active + 1) / weight: 4/1000 beats 3/500. */
+	pool_set_weight(a, 1000);
+	a->active = 3;
+	ck_assert_ptr_eq(balance_pick(fx.bal, NULL, NULL, 0, fx.now), a);
+	/* 6/1000 against 3/500: tied, so both get turns, by weight. */
+	a->active = 5;
+	{
+		int na = 0, nb = 0;
+
+		for (int i = 0; i < 30; i++) {
+			struct target *t = balance_pick(fx.bal, NULL, NULL, 0,
+			    fx.now);
+
+			ck_assert(t == a || t == b);
+			t == a ? na++ : nb++;
+		}
+		ck_assert_int_eq(na, 20);
+		ck_assert_int_eq(nb, 10);
+	}
+	/* Huge counts must not overflow the comparison. */
+	a->active = UINT64_MAX / 2;
+	b->active = UINT64_MAX / 4 + 1;
+	c->active = UINT64_MAX / 4 + 2;
+	ck_assert_ptr_eq(balance_pick(fx.bal, NULL, NULL, 0, fx.now), a);
+	a->active = b->active = c->active = 0;
+	fx_done(&fx);
+}
+END_TEST
+
+START_TEST(test_leastconn_idle_spread)
+{
+	struct fixture fx;
+	struct target *ts[3];
+	size_t count[3] = { 0 };
+
+	fx_init(&fx, BALANCE_LEASTCONN);
+	ts[0] = add_target(fx.pool, "10.0.0.1", 80, 500);
+	ts[1] = add_target(fx.pool, "10.0.0.2", 80, 500);
+	ts[2] = add_target(fx.pool, "10.0.0.3", 80, 1000);
+	/* Short sessions: the farm is idle at every pick. */
+	for (int i = 0; i < 4000; i++) {
+		struct target *t = balance_pick(fx.bal, NULL, NULL, 0, fx.now);
+
+		count[index_of(ts, 3, t)]++;
+		pool_session_begin(t);
+		pool_session_end(t, 1, 1);
+	}
+	ck_assert_uint_eq(count[0], 1000);
+	ck_assert_uint_eq(count[1], 1000);
+	ck_assert_uint_eq(count[2], 2000);
+
+	/* Long sessions: active counts follow the weights. */
+	for (int i = 0; i < 400; i++)
+		pool_session_begin(balance_pick(fx.bal, NULL, NULL, 0, fx.now));
+	ck_assert_uint_eq(ts[0]->active, 100);
+	ck_assert_uint_eq(ts[1]->active, 100);
+	ck_assert_uint_eq(ts[2]->active, 200);
+	for (int i = 0; i < 3; i++) {
+		while (ts[i]->active > 0)
+			pool_session_end(ts[i], 0, 0);
+	}
+	fx_done(&fx);
+}
+END_TEST
+
+/* --- every algorithm: exclusion and tiers ---------------------------- */
+
+static const enum balance_algo all_algos[] = {
+	BALANCE_LEASTCONN, BALANCE_ROUNDROBIN, BALANCE_HASH,
+};
+
+START_TEST(test_exclude)
+{
+	struct fixture fx;
+	struct target *ts[3];
+	struct sockaddr_storage ss;
+	uint64_t seed = 42;
+
+	fx_init(&fx, all_algos[_i]);
+	ts[0] = add_target(fx.pool, "10.0.0.1", 80, 500);
+	ts[1] = add_target(fx.pool, "10.0.0.2", 80, 500);
+	ts[2] = add_target(fx.pool, "10.0.0.3", 80, 500);
+	for (int i = 0; i < 300; i++) {
+		const struct sockaddr *c = client_addr(&ss, &seed, i % 2);
+		uint32_t ex[2] = { ts[i % 3]->id, ts[(i + 1) % 3]->id };
+		struct target *t;
+
+		t = balance_pick(fx.bal, c, ex, 1, fx.now);
+		ck_assert(t != NULL && t != ts[i % 3]);
+		t = balance_pick(fx.bal, c, ex, 2, fx.now);
+		ck_assert_ptr_eq(t, ts[(i + 2) % 3]);
+	}
+	ck_assert_ptr_null(balance_pick(fx.bal, (struct sockaddr *)&ss,
+	    (uint32_t[]){ ts[0]->id, ts[1]->id, ts[2]->id }, 3, fx.now));
+	fx_done(&fx);
+}
+END_TEST
+
+START_TEST(test_failing_tiers)
+{
+	struct fixture fx;
+	struct target *a, *b, *c, *t;
+	struct sockaddr_storage ss;
+	uint64_t seed = 7;
+	bool seen_a = false;
+
+	fx_init(&fx, all_algos[_i]);
+	a = add_target(fx.pool, "10.0.0.1", 80, 500);
+	b = add_target(fx.pool, "10.0.0.2", 80, 500);
+	c = add_target(fx.pool, "10.0.0.3", 80, 500);
+	pool_connect_failed(a);		/* backoff 1 s */
+	ck_assert(target_fallback(a, fx.now));
+	for (int i = 0; i < 200; i++) {
+		t = balance_pick(fx.bal, client_addr(&ss, &seed, i % 2), NULL, 0,
+		    fx.now);
+		ck_assert(t == b || t == c);
+	}
+	/* Only when nothing else is left does the failing one get a try. */
+	{
+		uint32_t ex[2] = { b->id, c->id };
+
+		ck_assert_ptr_eq(balance_pick(fx.bal,
+		    client_addr(&ss, &seed, false), ex, 2, fx.now), a);
+		ck_assert_ptr_null(balance_pick(fx.bal,
+		    client_addr(&ss, &seed, false), (uint32_t[]){ a->id, b->id, c->id },
+		    3, fx.now));
+	}
+	pool_drain(b);
+	pool_drain(c);
+	ck_assert_ptr_eq(balance_pick(fx.bal, client_addr(&ss, &seed, true),
+	    NULL, 0, fx.now), a);
+	pool_undrain(b);
+	pool_undrain(c);
+
+	/* Backoff over: a is choosable again and gets its share. */
+	fx_advance(&fx, 1000);
+	ck_assert(target_choosable(a, fx.now));
+	for (int i = 0; i < 300 && !seen_a; i++) {
+		t = balance_pick(fx.bal, client_addr(&ss, &seed, i % 2), NULL, 0,
+		    fx.now);
+		seen_a = t == a;
+	}
+	ck_assert(seen_a);
+	fx_done(&fx);
+}
+END_TEST
+
+START_TEST(test_empty)
+{
+	struct fixture fx;
+	struct sockaddr_storage ss;
+	uint64_t seed = 1;
+	struct target *t;
+	bool created;
+	socklen_t len;
+
+	fx_init(&fx, all_algos[_i]);
+	ck_assert_ptr_null(balance_pick(fx.bal, client_addr(&ss, &seed, false),
+	    NULL, 0, fx.now));
+	/* A port-less target is never chosen. */
+	make_addr(&ss, &len, "10.0.0.1", 0);
+	t = pool_register(fx.pool, TARGET_SRC_ACK, (struct sockaddr *)&ss, len,
+	    500, 0, &created);
+	ck_assert_ptr_nonnull(t);
+	ck_assert_ptr_null(balance_pick(fx.bal, client_addr(&ss, &seed, false),
+	    NULL, 0, fx.now));
+	ck_assert_int_eq(pool_set_port(t, 80), 0);
+	ck_assert_ptr_eq(balance_pick(fx.bal, client_addr(&ss, &seed, false),
+	    NULL, 0, fx.now), t);
+	pool_remove(t);
+	ck_assert_ptr_null(balance_pick(fx.bal, client_addr(&ss, &seed, true),
+	    NULL, 0, fx.now));
+	fx_done(&fx);
+}
+END_TEST
+
+/* --- hash (Maglev) --------------------------------------------------- */
+
+struct share_case {
+	size_t		 n;
+	uint32_t	 weights[10];
+};
+
+static const struct share_case share_cases[] = {
+	{ 10, { 500, 500, 500, 500, 500, 500, 500, 500, 500, 500 } },
+	{ 4, { 100, 200, 300, 400 } },
+	{ 4, { 1000, 2000, 3000, 4000 } },
+	{ 3, { 1, 1, 1 } },
+	{ 5, { 7, 1000, 250, 250, 500 } },
+	{ 2, { 1000000, 500000 } },
+};
+
+START_TEST(test_hash_shares)
+{
+	const struct share_case *sc = &share_cases[_i];
+	struct fixture fx;
+	struct target *ts[10];
+	size_t count[10] = { 0 };
+	struct sockaddr_storage ss;
+	uint64_t seed = 12345, total = 0;
+	char host[64];
+
+	fx_init(&fx, BALANCE_HASH);
+	for (size_t i = 0; i < sc->n; i++) {
+		snprintf(host, sizeof(host), "192.0.2.%zu", 10 + i);
+		ts[i] = add_target(fx.pool, host, 443, sc->weights[i]);
+		total += sc->weights[i];
+	}
+	for (int i = 0; i < NCLIENTS; i++) {
+		struct target *t = balance_pick(fx.bal,
+		    client_addr(&ss, &seed, i % 2), NULL, 0, fx.now);
+
+		count[index_of(ts, sc->n, t)]++;
+	}
+	for (size_t i = 0; i < sc->n; i++) {
+		double want = (double)sc->weights[i] / (double)total;
+		double got = (double)count[i] / NCLIENTS;
+
+		ck_assert_msg(got >= want * 0.95 && got <= want * 1.05,
+		    "target %zu: share %.4f, weight share %.4f", i, got, want);
+	}
+	fx_done(&fx);
+}
+END_TEST
+
+static void
+map_clients(struct balancer *b, const char **names, int64_t now)
+{
+	struct sockaddr_storage ss;
+	uint64_t seed = 999;
+
+	for (int i = 0; i < NCLIENTS; i++) {
+		struct target *t = balance_pick(b, client_addr(&ss, &seed, i % 2),
+		    NULL, 0, now);
+
+		EXPECT(t != NULL, "client %d: no target", i);
+		names[i] = t->name;	/* stable: every target stays listed */
+	}
+}
+
+START_TEST(test_hash_disruption)
+{
+	struct fixture fx;
+	struct target *ts[10];
+	const char **before, **after;
+	char host[64], gone[TARGET_NAME_MAX];
+	size_t moved = 0;
+
+	fx_init(&fx, BALANCE_HASH);
+	for (int i = 0; i < 10; i++) {
+		snprintf(host, sizeof(host), "2001:db8::%d", i + 1);
+		ts[i] = add_target(fx.pool, host, 80, 500);
+	}
+	before = calloc(NCLIENTS, sizeof(*before));
+	after = calloc(NCLIENTS, sizeof(*after));
+	ck_assert(before != NULL && after != NULL);
+	map_clients(fx.bal, before, fx.now);
+	/* Names of the nine that stay are compared as pointers to their text. */
+	snprintf(gone, sizeof(gone), "%s", ts[3]->name);
+	for (int i = 0; i < NCLIENTS; i++) {
+		if (before[i] == ts[3]->name)
+			before[i] = NULL;
+	}
+	pool_remove(ts[3]);
+	map_clients(fx.bal, after, fx.now);
+	for (int i = 0; i < NCLIENTS; i++) {
+		EXPECT(strcmp(after[i], gone) != 0, "client %d: removed target", i);
+		if (before[i] != after[i])
+			moved++;
+	}
+	ck_assert_msg(moved <= NCLIENTS * 12 / 100, "%zu of %d clients moved",
+	    moved, NCLIENTS);
+	free(before);
+	free(after);
+	fx_done(&fx);
+}
+END_TEST
+
+/*
+ * Two pools with the same targets, registered in different orders and with
+ * different ids, must send every client to the same host:port.
+ */
+START_TEST(test_hash_order_independent)
+{
+	static const struct {
+		const char	*host;
+		uint16_t	 port;
+		uint32_t	 weight;
+	} set[] = {
+		{ "10.1.0.1", 80, 500 },
+		{ "10.1.0.1", 81, 500 },
+		{ "10.1.0.2", 80, 1000 },
+		{ "2001:db8::5", 80, 700 },
+		{ "10.1.0.9", 8080, 250 },
+		{ "2001:db8::1", 9000, 500 },
+		{ "::ffff:10.1.0.3", 80, 300 },
+	};
+	const size_t n = sizeof(set) / sizeof(set[0]);
+	struct fixture f1, f2;
+	const char **m1, **m2;
+	struct target *dummy;
+
+	fx_init(&f1, BALANCE_HASH);
+	fx_init(&f2, BALANCE_HASH);
+	for (size_t i = 0; i < n; i++)
+		add_target(f1.pool, set[i].host, set[i].port, set[i].weight);
+	/* Different ids in the second pool, and a reversed order. */
+	dummy = add_target(f2.pool, "10.9.9.9", 1, 500);
+	pool_remove(dummy);
+	for (size_t i = n; i-- > 0;) {
+		struct target *t = add_target(f2.pool, set[i].host, set[i].port,
+		    i == 2 ? 1 : set[i].weight);
+
+		if (i == 2) {	/* same final weight, reached another way */
+			ck_assert_ptr_ne(balance_pick(f2.bal, NULL, NULL, 0,
+			    f2.now), NULL);
+			pool_set_weight(t, set[i].weight);
+		}
+	}
+	m1 = calloc(NCLIENTS, sizeof(*m1));
+	m2 = calloc(NCLIENTS, sizeof(*m2));
+	ck_assert(m1 != NULL && m2 != NULL);
+	map_clients(f1.bal, m1, f1.now);
+	map_clients(f2.bal, m2, f2.now);
+	for (int i = 0; i < NCLIENTS; i++) {
+		if (strcmp(m1[i], m2[i]) != 0)
+			ck_abort_msg("client %d: %s against %s", i, m1[i], m2[i]);
+	}
+	free(m1);
+	free(m2);
+	fx_done(&f1);
+	fx_done(&f2);
+}
+END_TEST
+
+START_TEST(test_hash_client_forms)
+{
+	struct fixture fx;
+	struct sockaddr_storage s4, s6;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&s4;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&s6;
+	socklen_t len;
+	char host[32];
+
+	fx_init(&fx, BALANCE_HASH);
+	for (int i = 0; i < 8; i++) {
+		snprintf(host, sizeof(host), "10.0.0.%d", i + 1);
+		add_target(fx.pool, host, 80, 500);
+	}
+	for (int i = 0; i < 256; i++) {
+		struct target *t;
+
+		snprintf(host, sizeof(host), "198.51.100.%d", i);
+		make_addr(&s4, &len, host, (uint16_t)(1000 + i));
+		make_addr(&s6, &len, "::ffff:0.0.0.0", 7);
+		memcpy(&sin6->sin6_addr.s6_addr[12], &sin->sin_addr, 4);
+		t = balance_pick(fx.bal, (struct sockaddr *)&s4, NULL, 0, fx.now);
+		/* Same client whatever its port or its spelling. */
+		ck_assert_ptr_eq(balance_pick(fx.bal, (struct sockaddr *)&s6,
+		    NULL, 0, fx.now), t);
+		sin->sin_port = htons(1);
+		ck_assert_ptr_eq(balance_pick(fx.bal, (struct sockaddr *)&s4,
+		    NULL, 0, fx.now), t);
+	}
+	fx_done(&fx);
+}
+END_TEST
+
+/*
+ * A weight so small next to the others that it gets no slot in the table
+ * still serves once the others are excluded.
+ */
+START_TEST(test_hash_tiny_weight)
+{
+	struct fixture fx;
+	struct target *big, *tiny;
+	struct sockaddr_storage ss;
+	uint64_t seed = 3;
+
+	fx_init(&fx, BALANCE_HASH);
+	big = add_target(fx.pool, "10.0.0.1", 80, LIMIT_WEIGHT_MAX);
+	tiny = add_target(fx.pool, "10.0.0.2", 80, LIMIT_WEIGHT_MIN);
+	for (int i = 0; i < 100; i++) {
+		const struct sockaddr *c = client_addr(&ss, &seed, i % 2);
+
+		ck_assert_ptr_eq(balance_pick(fx.bal, c, &big->id, 1, fx.now), tiny);
+	}
+	fx_done(&fx);
+}
+END_TEST
+
+/* Switching algorithms and back rebuilds the same table. */
+START_TEST(test_hash_switch)
+{
+	struct fixture fx;
+	struct sockaddr_storage ss;
+	struct target *first[64];
+	uint64_t seed;
+	char host[32];
+
+	fx_init(&fx, BALANCE_HASH);
+	for (int i = 0; i < 6; i++) {
+		snprintf(host, sizeof(host), "10.0.0.%d", i + 1);
+		add_target(fx.pool, host, 80, 100 * (uint32_t)(i + 1));
+	}
+	seed = 5;
+	for (int i = 0; i < 64; i++)
+		first[i] = balance_pick(fx.bal, client_addr(&ss, &seed, i % 2),
+		    NULL, 0, fx.now);
+	balance_set_algo(fx.bal, BALANCE_ROUNDROBIN);
+	ck_assert_int_eq(balance_algo(fx.bal), BALANCE_ROUNDROBIN);
+	ck_assert_ptr_nonnull(balance_pick(fx.bal, NULL, NULL, 0, fx.now));
+	balance_set_algo(fx.bal, BALANCE_HASH);
+	seed = 5;
+	for (int i = 0; i < 64; i++)
+		ck_assert_ptr_eq(balance_pick(fx.bal,
+		    client_addr(&ss, &seed, i % 2), NULL, 0, fx.now), first[i]);
+	fx_done(&fx);
+}
+END_TEST
+
+static Suite *
+balance_suite(void)
+{
+	Suite *s = suite_create("balance");
+	size_t nalgos = sizeof(all_algos) / sizeof(all_algos[0]);
+	TCase *tc;
+
+	tc = tcase_create("names");
+	tcase_add_loop_test(tc, test_algo_parse, 0,
+	    sizeof(algo_cases) / sizeof(algo_cases[0]));
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("roundrobin");
+	tcase_add_test(tc, test_rr_weights);
+	tcase_add_test(tc, test_rr_equal);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("leastconn");
+	tcase_add_test(tc, test_leastconn_active);
+	tcase_add_test(tc, test_leastconn_idle_spread);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("tiers");
+	tcase_add_loop_test(tc, test_exclude, 0, (int)nalgos);
+	tcase_add_loop_test(tc, test_failing_tiers, 0, (int)nalgos);
+	tcase_add_loop_test(tc, test_empty, 0, (int)nalgos);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("hash");
+	tcase_set_timeout(tc, 20);
+	tcase_add_loop_test(tc, test_hash_shares, 0,
+	    sizeof(share_cases) / sizeof(share_cases[0]));
+	tcase_add_test(tc, test_hash_disruption);
+	tcase_add_test(tc, test_hash_order_independent);
+	tcase_add_test(tc, test_hash_client_forms);
+	tcase_add_test(tc, test_hash_tiny_weight);
+	tcase_add_test(tc, test_hash_switch);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(balance_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

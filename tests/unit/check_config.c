@@ -1,0 +1,1099 @@
+/*
+ * Unit tests for config.c: defaults, every flag, durations, targets,
+ * escapes, JSON files (comments, overrides, every kind of bad input), the
+ * token and unavailable files, --help and --version, parsing that leaves
+ * names unresolved (reload). Only numeric hosts and "localhost" resolve:
+ * getaddrinfo is replaced below, so no test waits on a name server.
+ */
+#include "autoconfig.h"
+
+#include <arpa/inet.h>
+#include <check.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "config.h"
+#include "core/net.h"
+#include "registry/balance.h"
+
+#ifndef HARMONY_WEBDIR
+#define HARMONY_WEBDIR	"/usr/local/share/harmony/web"	/* as config.c */
+#endif
+
+#define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
+#define ARGS(...)	((const char *const []){ "harmonyd", __VA_ARGS__, NULL })
+#define NOARGS		((const char *const []){ "harmonyd", NULL })
+#define MAXARGS		64
+
+/*
+ * The executable's getaddrinfo takes precedence over libc's (and the
+ * sanitizers'): a name that reaches it is counted and does not resolve.
+ */
+static int gai_calls;
+
+int
+getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+    struct addrinfo **res)
+{
+	(void)node;
+	(void)service;
+	(void)hints;
+	gai_calls++;
+	*res = NULL;
+	return EAI_NONAME;
+}
+
+void
+freeaddrinfo(struct addrinfo *res)
+{
+	(void)res;
+}
+
+/* cfg_parse_args_ex on writable copies of args (getopt wants char *[]). */
+static enum cfg_result
+parse_ex(struct config *cfg, char *err, size_t errlen, unsigned flags,
+    const char *const *args)
+{
+	char *copy[MAXARGS], *argv[MAXARGS + 1];
+	enum cfg_result r;
+	int argc;
+
+	for (argc = 0; args[argc] != NULL; argc++) {
+		ck_assert_int_lt(argc, MAXARGS);
+		copy[argc] = argv[argc] = strdup(args[argc]);
+		ck_assert_ptr_nonnull(copy[argc]);
+	}
+	argv[argc] = NULL;
+	err[0] = '\0';
+	r = cfg_parse_args_ex(cfg, argc, argv, flags, err, errlen);
+	for (int i = 0; i < argc; i++)
+		free(copy[i]);
+	return r;
+}
+
+static enum cfg_result
+parse(struct config *cfg, char *err, size_t errlen, const char *const *args)
+{
+	return parse_ex(cfg, err, errlen, 0, args);
+}
+
+/* A temporary file holding len bytes of data; returns its malloc'd path. */
+static char *
+temp_file(const void *data, size_t len)
+{
+	const char *dir = getenv("TMPDIR");
+	char *path;
+	int fd;
+
+	if (dir == NULL || *dir == '\0')
+		dir = "/tmp";
+	ck_assert_int_gt(asprintf(&path, "%s/check_config.XXXXXX", dir), 0);
+	ck_assert_int_ge(fd = mkstemp(path), 0);
+	ck_assert_int_eq(write(fd, data, len), (ssize_t)len);
+	close(fd);
+	return path;
+}
+
+static char *
+temp_text(const char *text)
+{
+	return temp_file(text, strlen(text));
+}
+
+static void
+temp_remove(char *path)
+{
+	unlink(path);
+	free(path);
+}
+
+static uint16_t
+port_of(const struct net_addr *a)
+{
+	return net_addr_port((const struct sockaddr *)&a->ss);
+}
+
+static const char *
+host_of(const struct net_addr *a, char *buf, size_t len)
+{
+	return net_host_text((const struct sockaddr *)&a->ss, buf, len);
+}
+
+#define ck_assert_err_has(err, part) \
+	ck_assert_msg(strstr((err), (part)) != NULL, \
+	    "error '%s' lacks '%s'", (err), (part))
+
+/* ---- defaults and flags --------------------------------------------- */
+
+static void
+check_defaults(const struct config *cfg)
+{
+	ck_assert_ptr_null(cfg->config_file);
+	ck_assert_str_eq(cfg->host, "localhost");
+	ck_assert_str_eq(cfg->listen, "3000");
+	ck_assert_str_eq(cfg->ack_port, "1666");
+	ck_assert_str_eq(cfg->http, "1667");
+	ck_assert_uint_eq(cfg->ntargets, 0);
+	ck_assert_int_eq(cfg->balance, BALANCE_LEASTCONN);
+	ck_assert(cfg->persistent);
+	ck_assert_int_eq(cfg->persist_ttl_ms, 30 * 60 * 1000);
+	ck_assert_int_eq(cfg->persist_max, 100000);
+	ck_assert_int_eq(cfg->concurrency, -1);
+	ck_assert_int_eq(cfg->queue_max, 1024);
+	ck_assert_int_eq(cfg->queue_timeout_ms, 30000);
+	ck_assert_int_eq(cfg->requeue, 1);
+	ck_assert_ptr_null(cfg->unavailable);
+	ck_assert_uint_eq(cfg->unavailable_len, 0);
+	ck_assert_ptr_null(cfg->unavailable_file);
+	ck_assert_int_eq(cfg->host_timeout_ms, 60000);
+	ck_assert_int_eq(cfg->connect_timeout_ms, 5000);
+	ck_assert_int_eq(cfg->idle_timeout_ms, 600000);
+	ck_assert_int_eq(cfg->grace_ms, 10000);
+	ck_assert_ptr_null(cfg->token);
+	ck_assert_ptr_null(cfg->token_file);
+	ck_assert_uint_eq(cfg->nallow, 0);
+	ck_assert_uint_eq(cfg->nadmin_hosts, 0);
+	ck_assert_str_eq(cfg->web_root, HARMONY_WEBDIR);
+	ck_assert_ptr_null(cfg->state_file);
+	ck_assert_ptr_null(cfg->access_log);
+	ck_assert_int_eq(cfg->log_level, LOG_LEVEL_INFO);
+}
+
+START_TEST(test_defaults)
+{
+	struct config cfg;
+	char err[256];
+
+	cfg_defaults(&cfg);
+	check_defaults(&cfg);
+	ck_assert_int_eq(cfg_validate(&cfg, err, sizeof(err)), 0);
+	cfg_free(&cfg);
+	cfg_free(&cfg);		/* harmless: cfg_free leaves it zeroed */
+
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), NOARGS), CFG_OK);
+	check_defaults(&cfg);
+	cfg_free(&cfg);
+}
+END_TEST
+
+START_TEST(test_every_flag)
+{
+	struct config cfg;
+	char err[256], host[NET_HOSTSTRLEN];
+
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), ARGS(
+	    "--listen", "4000", "--host", "127.0.0.2",	/* --host after --listen */
+	    "--ack-port", "0", "--http", "[::1]:0",
+	    "--target", "127.0.0.1:8080@7", "--target", "[::1]:9000",
+	    "--balance", "hash", "--no-persistent",
+	    "--persist-ttl", "1h", "--persist-max", "10", "--concurrency", "0",
+	    "--queue-max", "0", "--queue-timeout", "500ms", "--requeue", "100",
+	    "--unavailable", "busy\\r\\n", "--host-timeout", "2m",
+	    "--connect-timeout", "1.5s", "--idle-timeout", "0", "--grace", "0",
+	    "--token", "s3cret", "--allow", "10.1.0.0/16", "--allow", "fd00::/8",
+	    "--web-root", "/srv/web", "--state-file", "/var/lib/harmony.state",
+	    "--access-log", "-", "--log-level", "warn")), CFG_OK);
+	ck_assert_str_eq(cfg.host, "127.0.0.2");
+	ck_assert_str_eq(cfg.listen, "4000");
+	ck_assert_str_eq(cfg.ack_port, "0");
+	ck_assert_str_eq(cfg.http, "[::1]:0");
+	ck_assert_uint_eq(cfg.ntargets, 2);
+	ck_assert_str_eq(host_of(&cfg.targets[0].addr, host, sizeof(host)), "127.0.0.1");
+	ck_assert_uint_eq(port_of(&cfg.targets[0].addr), 8080);
+	ck_assert_uint_eq(cfg.targets[0].weight, 7);
+	ck_assert_str_eq(host_of(&cfg.targets[1].addr, host, sizeof(host)), "::1");
+	ck_assert_uint_eq(port_of(&cfg.targets[1].addr), 9000);
+	ck_assert_uint_eq(cfg.targets[1].weight, 500);
+	ck_assert_int_eq(cfg.balance, BALANCE_HASH);
+	ck_assert(!cfg.persistent);
+	ck_assert_int_eq(cfg.persist_ttl_ms, 3600000);
+	ck_assert_int_eq(cfg.persist_max, 10);
+	ck_assert_int_eq(cfg.concurrency, 0);
+	ck_assert_int_eq(cfg.queue_max, 0);
+	ck_assert_int_eq(cfg.queue_timeout_ms, 500);
+	ck_assert_int_eq(cfg.requeue, 100);
+	ck_assert_uint_eq(cfg.unavailable_len, 6);
+	ck_assert_mem_eq(cfg.unavailable, "busy\r\n", 6);
+	ck_assert_int_eq(cfg.host_timeout_ms, 120000);
+	ck_assert_int_eq(cfg.connect_timeout_ms, 1500);
+	ck_assert_int_eq(cfg.idle_timeout_ms, 0);
+	ck_assert_int_eq(cfg.grace_ms, 0);
+	ck_assert_str_eq(cfg.token, "s3cret");
+	ck_assert_ptr_null(cfg.token_file);
+	ck_assert_uint_eq(cfg.nallow, 2);
+	ck_assert_int_eq(cfg.allow[0].net.family, AF_INET);
+	ck_assert_uint_eq(cfg.allow[0].net.prefix, 16);
+	ck_assert_int_eq(cfg.allow[1].net.family, AF_INET6);
+	ck_assert_uint_eq(cfg.allow[1].net.prefix, 8);
+	ck_assert_str_eq(cfg.web_root, "/srv/web");
+	ck_assert_str_eq(cfg.state_file, "/var/lib/harmony.state");
+	ck_assert_str_eq(cfg.access_log, "-");
+	ck_assert_int_eq(cfg.log_level, LOG_LEVEL_WARN);
+	cfg_free(&cfg);
+
+	/* The other spellings: --persistent, abbreviations, --opt=value. */
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), ARGS("--no-persistent",
+	    "--persistent", "--balance=roundrobin", "--conc", "5")), CFG_OK);
+	ck_assert(cfg.persistent);
+	ck_assert_int_eq(cfg.balance, BALANCE_ROUNDROBIN);
+	ck_assert_int_eq(cfg.concurrency, 5);
+	cfg_free(&cfg);
+}
+END_TEST
+
+static const struct {
+	const char	*args[4];
+	int		 level;
+} level_cases[] = {
+	{ { "-v" }, LOG_LEVEL_DEBUG },
+	{ { "-q" }, LOG_LEVEL_ERROR },
+	{ { "--verbose" }, LOG_LEVEL_DEBUG },
+	{ { "-v", "-q" }, LOG_LEVEL_ERROR },
+	{ { "-qv" }, LOG_LEVEL_DEBUG },
+	{ { "-q", "--log-level", "info" }, LOG_LEVEL_INFO },
+	{ { "--log-level", "debug", "-q" }, LOG_LEVEL_ERROR },
+	{ { "--log-level=error" }, LOG_LEVEL_ERROR },
+};
+
+START_TEST(test_levels)
+{
+	const char *args[6] = { "harmonyd" };
+	struct config cfg;
+	char err[256];
+
+	for (size_t i = 0; i < 3; i++)
+		args[i + 1] = level_cases[_i].args[i];
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), args), CFG_OK);
+	ck_assert_int_eq(cfg.log_level, level_cases[_i].level);
+	cfg_free(&cfg);
+}
+END_TEST
+
+/* Bad flags and bad values: CFG_ERROR and a line naming the culprit. */
+static const struct {
+	const char	*args[4];
+	const char	*err;
+} flag_error_cases[] = {
+	{ { "--bogus" }, "unknown option '--bogus'" },
+	{ { "--lisen=3000" }, "unknown option '--lisen'" },
+	{ { "--" "-" }, "unknown option '---'" },
+	{ { "-x" }, "unknown option '-x'" },
+	{ { "-vx" }, "unknown option '-x'" },
+	{ { "--persist" }, "ambiguous option '--persist': could be --persistent,"
+	    " --persist-ttl, --persist-max" },
+	{ { "--persist=1" }, "ambiguous option '--persist': could be" },
+	{ { "--persistent=yes" }, "--persistent takes no argument" },
+	{ { "--listen" }, "--listen needs an argument" },
+	{ { "--requeue", "1", "--grace" }, "--grace needs an argument" },
+	{ { "-c" }, "-c needs an argument" },
+	{ { "stray" }, "unexpected argument 'stray'" },
+	{ { "-v", "stray", "-q" }, "unexpected argument 'stray'" },
+	{ { "--listen", "x" }, "--listen: bad port 'x'" },
+	{ { "--listen", "" }, "--listen: empty value" },
+	{ { "--listen", "::1:80" }, "--listen: " },
+	{ { "--ack-port", "70000" }, "--ack-port: bad port '70000'" },
+	{ { "--listen", "1667" }, "--http: 127.0.0.1:1667 is also --listen" },
+	{ { "--host", "" }, "--host: empty value" },
+	{ { "--requeue", "101" }, "--requeue: bad number '101' (0..100)" },
+	{ { "--requeue", "-1" }, "--requeue: bad number" },
+	{ { "--requeue", " 1" }, "--requeue: bad number" },
+	{ { "--requeue", "1x" }, "--requeue: bad number" },
+	{ { "--concurrency", "-2" }, "--concurrency: bad number '-2'" },
+	{ { "--queue-max", "-1" }, "--queue-max: bad number" },
+	{ { "--persist-max", "0" }, "--persist-max: bad number" },
+	{ { "--persist-max", "99999999999999999999" }, "--persist-max: bad number" },
+	{ { "--host-timeout", "0" }, "--host-timeout: must be more than 0" },
+	{ { "--connect-timeout", "0ms" }, "--connect-timeout: must be more than 0" },
+	{ { "--queue-timeout", "soon" }, "--queue-timeout: bad duration 'soon'" },
+	{ { "--grace", "-1s" }, "--grace: bad duration" },
+	{ { "--balance", "random" }, "--balance: bad algorithm 'random'" },
+	{ { "--log-level", "loud" }, "--log-level: bad level 'loud'" },
+	{ { "--allow", "10.0.0.0/33" }, "--allow: bad network" },
+	{ { "--allow", "example.com" }, "--allow: bad network" },
+	{ { "--target", "127.0.0.1:80@0" }, "--target: bad weight '0'" },
+	{ { "--unavailable", "\\q" }, "--unavailable: unknown escape '\\q'" },
+	{ { "--token", "" }, "--token: empty token" },
+	{ { "--token", "a b" }, "--token: token may only hold" },
+	{ { "--token", "a:b" }, "--token: token may only hold" },
+	{ { "--token-file", "/nonexistent/token" }, "/nonexistent/token: No such file" },
+	{ { "--unavailable-file", "/nonexistent/503" }, "/nonexistent/503: No such file" },
+	{ { "--unavailable-file", "/" }, "--unavailable-file: /: " },
+	{ { "-c", "/nonexistent/harmonyd.json" }, "/nonexistent/harmonyd.json: No such file" },
+	/* Issue 13 item 19: a static target is its host:port, given once. */
+	{ { "--target=127.0.0.1:80", "--target=127.0.0.2:80", "--target=127.0.0.1:80@7" },
+	    "--target 127.0.0.1:80 is given twice" },
+	{ { "--takeover", "0" }, "--takeover: bad pid '0'" },
+	{ { "--takeover", "x1" }, "--takeover: bad pid 'x1'" },
+};
+
+START_TEST(test_flag_errors)
+{
+	const char *args[6] = { "harmonyd" };
+	struct config cfg;
+	char err[256];
+
+	for (size_t i = 0; i < 3; i++)
+		args[i + 1] = flag_error_cases[_i].args[i];
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), args), CFG_ERROR);
+	ck_assert_err_has(err, flag_error_cases[_i].err);
+	ck_assert_ptr_null(strchr(err, '\n'));
+	cfg_free(&cfg);		/* already freed: must stay harmless */
+}
+END_TEST
+
+START_TEST(test_long_token)
+{
+	struct config cfg;
+	char err[256], tok[258];
+
+	memset(tok, 'k', 256);
+	tok[256] = '\0';
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), ARGS("--token", tok)), CFG_OK);
+	ck_assert_uint_eq(strlen(cfg.token), 256);
+	cfg_free(&cfg);
+	tok[256] = 'k';
+	tok[257] = '\0';
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), ARGS("--token", tok)), CFG_ERROR);
+	ck_assert_err_has(err, "longer than 256");
+}
+END_TEST
+
+/* Twice in one process: getopt must start over, nothing may leak. */
+START_TEST(test_parse_twice)
+{
+	struct config cfg;
+	char err[256];
+
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), ARGS("-vq", "--requeue", "3",
+	    "--target", "127.0.0.1:1")), CFG_OK);
+	ck_assert_int_eq(cfg.requeue, 3);
+	cfg_free(&cfg);
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), ARGS("--bogus")), CFG_ERROR);
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), ARGS("-q", "--requeue", "4")),
+	    CFG_OK);
+	ck_assert_int_eq(cfg.requeue, 4);
+	ck_assert_uint_eq(cfg.ntargets, 0);
+	ck_assert_int_eq(cfg.log_level, LOG_LEVEL_ERROR);
+	cfg_free(&cfg);
+}
+END_TEST
+
+/* Runs args with stdout going to a temp file; returns what was printed. */
+static char *
+parse_capturing(const char *const *args, enum cfg_result *r)
+{
+	struct config cfg;
+	char err[256], *out;
+	FILE *tmp = tmpfile();
+	int saved;
+	long len;
+
+	ck_assert_ptr_nonnull(tmp);
+	fflush(stdout);
+	ck_assert_int_ge(saved = dup(STDOUT_FILENO), 0);
+	ck_assert_int_eq(dup2(fileno(tmp), STDOUT_FILENO), STDOUT_FILENO);
+	*r = parse(&cfg, err, sizeof(err), args);
+	fflush(stdout);
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+	cfg_free(&cfg);
+	len = ftell(tmp);
+	ck_assert_int_ge(len, 0);
+	out = calloc(1, (size_t)len + 1);
+	rewind(tmp);
+	ck_assert_uint_eq(fread(out, 1, (size_t)len, tmp), (size_t)len);
+	fclose(tmp);
+	return out;
+}
+
+START_TEST(test_help_version)
+{
+	static const char *const names[] = {
+		"--config", "--host", "--listen", "--ack-port", "--http", "--target",
+		"--balance", "--persistent", "--no-persistent", "--persist-ttl",
+		"--persist-max", "--concurrency", "--queue-max", "--queue-timeout",
+		"--requeue", "--unavailable", "--unavailable-file", "--host-timeout",
+		"--connect-timeout", "--idle-timeout", "--grace", "--token",
+		"--token-file", "--allow", "--web-root", "--state-file",
+		"--access-log", "--log-level", "-v", "-q", "-h", "-V",
+	};
+	enum cfg_result r;
+	char *out;
+
+	out = parse_capturing(ARGS("--help"), &r);
+	ck_assert_int_eq(r, CFG_EXIT);
+	ck_assert_err_has(out, "usage: harmonyd");
+	for (size_t i = 0; i < NITEMS(names); i++)
+		ck_assert_err_has(out, names[i]);
+	ck_assert_err_has(out, "(default: 30m)");
+	free(out);
+
+	/* -h wins over a broken config file: it is never read. */
+	out = parse_capturing(ARGS("-c", "/nonexistent", "-h"), &r);
+	ck_assert_int_eq(r, CFG_EXIT);
+	free(out);
+
+	out = parse_capturing(ARGS("-V"), &r);
+	ck_assert_int_eq(r, CFG_EXIT);
+	ck_assert_str_eq(out, "harmonyd " PACKAGE_VERSION "\n");
+	free(out);
+	out = parse_capturing(ARGS("--version"), &r);
+	ck_assert_int_eq(r, CFG_EXIT);
+	free(out);
+}
+END_TEST
+
+/* ---- parsers -------------------------------------------------------- */
+
+static const struct {
+	const char	*text;
+	const char	*host;
+	uint16_t	 port;
+	uint32_t	 weight;
+} target_ok[] = {
+	{ "127.0.0.1:80", "127.0.0.1", 80, 500 },
+	{ "[::1]:8080", "::1", 8080, 500 },
+	{ "[::1]:8080@3", "::1", 8080, 3 },
+	{ "10.0.0.5:1@1", "10.0.0.5", 1, 1 },
+	{ "10.0.0.5:65535@1000000", "10.0.0.5", 65535, 1000000 },
+	{ "localhost:3000@42", "127.0.0.1", 3000, 42 },
+};
+
+START_TEST(test_target_ok)
+{
+	struct cfg_target t;
+	char err[128], host[NET_HOSTSTRLEN];
+
+	ck_assert_msg(cfg_parse_target(target_ok[_i].text, &t, err,
+	    sizeof(err)) == 0, "'%s': %s", target_ok[_i].text, err);
+	ck_assert_str_eq(host_of(&t.addr, host, sizeof(host)), target_ok[_i].host);
+	ck_assert_uint_eq(port_of(&t.addr), target_ok[_i].port);
+	ck_assert_uint_eq(t.weight, target_ok[_i].weight);
+}
+END_TEST
+
+static const struct {
+	const char	*text;
+	const char	*err;
+} target_bad[] = {
+	{ "127.0.0.1:80@0", "bad weight '0' (1..1000000)" },
+	{ "127.0.0.1:80@1000001", "bad weight '1000001'" },
+	{ "127.0.0.1:80@", "bad weight ''" },
+	{ "127.0.0.1:80@x", "bad weight 'x'" },
+	{ "127.0.0.1:80@-5", "bad weight '-5'" },
+	{ "127.0.0.1:80@5@6", "bad port '80@5'" },
+	{ "127.0.0.1", "expected HOST:PORT" },
+	{ "127.0.0.1:", "bad port ''" },
+	{ "127.0.0.1:0", "bad port '0'" },
+	{ "127.0.0.1:65536", "bad port '65536'" },
+	{ "127.0.0.1:http", "bad port 'http'" },
+	{ "::1:80", "IPv6 needs [brackets]" },
+	{ "[::1]80", "expected [IPV6]:PORT" },
+	{ ":80", "empty host" },
+	{ "", "bad address" },
+	{ "@5", "bad address" },
+	{ "garbage", "expected HOST:PORT" },
+};
+
+START_TEST(test_target_bad)
+{
+	struct cfg_target t;
+	char err[128] = "";
+
+	ck_assert_int_eq(cfg_parse_target(target_bad[_i].text, &t, err,
+	    sizeof(err)), -1);
+	ck_assert_err_has(err, target_bad[_i].err);
+}
+END_TEST
+
+static const struct {
+	const char	*text;
+	const char	*bytes;
+	size_t		 len;
+} unescape_ok[] = {
+	{ "", "", 0 },
+	{ "plain text", "plain text", 10 },
+	{ "HTTP/1.1 503 Busy\\r\\n\\r\\n", "HTTP/1.1 503 Busy\r\n\r\n", 21 },
+	{ "a\\tb\\\\c", "a\tb\\c", 5 },
+	{ "\\x00\\x41\\xfF", "\0A\xff", 3 },
+	{ "\\\\n", "\\n", 2 },
+	{ "caf\xc3\xa9", "caf\xc3\xa9", 5 },
+};
+
+START_TEST(test_unescape_ok)
+{
+	char err[128], *out = NULL;
+	size_t len = 99;
+
+	ck_assert_int_eq(cfg_unescape(unescape_ok[_i].text, &out, &len, err,
+	    sizeof(err)), 0);
+	ck_assert_uint_eq(len, unescape_ok[_i].len);
+	ck_assert_mem_eq(out, unescape_ok[_i].bytes, len);
+	ck_assert_int_eq(out[len], '\0');
+	free(out);
+}
+END_TEST
+
+static const struct {
+	const char	*text;
+	const char	*err;
+} unescape_bad[] = {
+	{ "\\", "trailing backslash" },
+	{ "abc\\", "trailing backslash" },
+	{ "\\q", "unknown escape '\\q'" },
+	{ "\\0", "unknown escape '\\0'" },
+	{ "\\x", "two hex digits" },
+	{ "\\x4", "two hex digits" },
+	{ "\\xg0", "two hex digits" },
+	{ "\\\x01", "unknown escape" },
+};
+
+START_TEST(test_unescape_bad)
+{
+	char err[128] = "", *out = NULL;
+	size_t len = 0;
+
+	ck_assert_int_eq(cfg_unescape(unescape_bad[_i].text, &out, &len, err,
+	    sizeof(err)), -1);
+	ck_assert_err_has(err, unescape_bad[_i].err);
+	ck_assert_ptr_null(out);
+}
+END_TEST
+
+/* ---- config files --------------------------------------------------- */
+
+static const char sample_json[] =
+    "/* harmonyd.json: comments are allowed */\n"
+    "{\n"
+    "\t// where clients come in\n"
+    "\t\"listen\": 4000,\n"
+    "\t\"ack-port\": \"127.0.0.1:0\",\n"
+    "\t\"http\": \"0\",\n"
+    "\t\"target\": [ \"127.0.0.1:8001@100\", \"[::1]:8002\" ],\n"
+    "\t\"allow\": \"192.168.0.0/16\",\n"
+    "\t\"balance\": \"roundrobin\",\n"
+    "\t\"persistent\": false,\n"
+    "\t\"persist-ttl\": 90,\t\t/* seconds */\n"
+    "\t\"queue-timeout\": 1.5,\n"
+    "\t\"grace\": \"2m\",\n"
+    "\t\"concurrency\": 8,\n"
+    "\t\"unavailable\": \"sorry\\\\r\\n\",\n"
+    "\t\"token\": \"from-file\",\n"
+    "\t\"log-level\": \"debug\",\n"
+    "\t\"state-file\": \"/tmp/harmony.state\"\n"
+    "}\n"
+    "// the end\n";
+
+static void
+check_sample(const struct config *cfg)
+{
+	ck_assert_str_eq(cfg->listen, "4000");
+	ck_assert_str_eq(cfg->ack_port, "127.0.0.1:0");
+	ck_assert_str_eq(cfg->http, "0");
+	ck_assert_uint_eq(cfg->ntargets, 2);
+	ck_assert_uint_eq(cfg->targets[0].weight, 100);
+	ck_assert_uint_eq(port_of(&cfg->targets[1].addr), 8002);
+	ck_assert_uint_eq(cfg->nallow, 1);
+	ck_assert_uint_eq(cfg->allow[0].net.prefix, 16);
+	ck_assert_int_eq(cfg->balance, BALANCE_ROUNDROBIN);
+	ck_assert(!cfg->persistent);
+	ck_assert_int_eq(cfg->persist_ttl_ms, 90000);
+	ck_assert_int_eq(cfg->queue_timeout_ms, 1500);
+	ck_assert_int_eq(cfg->grace_ms, 120000);
+	ck_assert_int_eq(cfg->concurrency, 8);
+	/* JSON's escapes first ("\\r" is a backslash and r), then ours. */
+	ck_assert_uint_eq(cfg->unavailable_len, 7);
+	ck_assert_mem_eq(cfg->unavailable, "sorry\r\n", 7);
+	ck_assert_str_eq(cfg->token, "from-file");
+	ck_assert_int_eq(cfg->log_level, LOG_LEVEL_DEBUG);
+	ck_assert_str_eq(cfg->state_file, "/tmp/harmony.state");
+	/* Untouched keys keep their defaults. */
+	ck_assert_int_eq(cfg->requeue, 1);
+	ck_assert_str_eq(cfg->host, "localhost");
+}
+
+START_TEST(test_json_applies)
+{
+	struct config cfg;
+	char err[256];
+
+	cfg_defaults(&cfg);
+	ck_assert_msg(cfg_load_json(&cfg, sample_json, strlen(sample_json), err,
+	    sizeof(err)) == 0, "%s", err);
+	check_sample(&cfg);
+	ck_assert_int_eq(cfg_validate(&cfg, err, sizeof(err)), 0);
+	cfg_free(&cfg);
+}
+END_TEST
+
+/* Every way of naming the file: -c FILE, -cFILE, --config=FILE, ... */
+START_TEST(test_config_flag_forms)
+{
+	char *path = temp_text(sample_json), *joined;
+	struct config cfg;
+	char err[256];
+
+	for (int form = 0; form < 4; form++) {
+		enum cfg_result r;
+
+		switch (form) {
+		case 0:
+			r = parse(&cfg, err, sizeof(err), ARGS("-c", path));
+			break;
+		case 1:
+			ck_assert_int_gt(asprintf(&joined, "-c%s", path), 0);
+			r = parse(&cfg, err, sizeof(err), ARGS(joined));
+			free(joined);
+			break;
+		case 2:
+			ck_assert_int_gt(asprintf(&joined, "--config=%s", path), 0);
+			r = parse(&cfg, err, sizeof(err), ARGS(joined));
+			free(joined);
+			break;
+		default:
+			/* -c comes last, yet the file still goes first. */
+			r = parse(&cfg, err, sizeof(err), ARGS("--idle-timeout",
+			    "5s", "--config", path));
+			break;
+		}
+		ck_assert_msg(r == CFG_OK, "form %d: %s", form, err);
+		check_sample(&cfg);
+		ck_assert_str_eq(cfg.config_file, path);
+		cfg_free(&cfg);
+	}
+	temp_remove(path);
+}
+END_TEST
+
+START_TEST(test_flags_override_file)
+{
+	char *path = temp_text(sample_json);
+	struct config cfg;
+	char err[256];
+
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), ARGS("--listen", "5000",
+	    "-c", path, "--persistent", "--balance", "hash", "--grace", "1s",
+	    "--target", "127.0.0.1:9001")), CFG_OK);
+	ck_assert_str_eq(cfg.listen, "5000");
+	ck_assert(cfg.persistent);
+	ck_assert_int_eq(cfg.balance, BALANCE_HASH);
+	ck_assert_int_eq(cfg.grace_ms, 1000);
+	/* A list flag replaces the file's list... */
+	ck_assert_uint_eq(cfg.ntargets, 1);
+	ck_assert_uint_eq(port_of(&cfg.targets[0].addr), 9001);
+	/* ...and leaves the other list and the other keys alone. */
+	ck_assert_uint_eq(cfg.nallow, 1);
+	ck_assert_int_eq(cfg.persist_ttl_ms, 90000);
+	ck_assert_str_eq(cfg.token, "from-file");
+	cfg_free(&cfg);
+
+	/* Within the command line, list flags add up. */
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), ARGS("-c", path,
+	    "--target", "127.0.0.1:9001", "--allow", "10.0.0.0/8",
+	    "--target", "127.0.0.1:9002@9")), CFG_OK);
+	ck_assert_uint_eq(cfg.ntargets, 2);
+	ck_assert_uint_eq(cfg.targets[1].weight, 9);
+	ck_assert_uint_eq(cfg.nallow, 1);
+	ck_assert_uint_eq(cfg.allow[0].net.prefix, 8);
+	cfg_free(&cfg);
+
+	/* A bad value in the file is reported with the file's name. */
+	temp_remove(path);
+	path = temp_text("{ \"lisen\": 3000 }");
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), ARGS("-c", path)), CFG_ERROR);
+	ck_assert_msg(strncmp(err, path, strlen(path)) == 0 &&
+	    strcmp(err + strlen(path), ": unknown key 'lisen'") == 0, "%s", err);
+	temp_remove(path);
+}
+END_TEST
+
+static const struct {
+	const char	*json;
+	const char	*err;
+} json_bad[] = {
+	{ "{ \"lisen\": 3000 }", "unknown key 'lisen'" },
+	{ "{ \"config\": \"other.json\" }", "'config' is a command-line flag" },
+	{ "{ \"no-persistent\": true }", "'no-persistent' is a command-line flag" },
+	{ "{ \"help\": true }", "'help' is a command-line flag" },
+	{ "{ \"verbose\": true }", "'verbose' is a command-line flag" },
+	{ "{ \"listen\": true }", "listen: expected a string or a port number" },
+	{ "{ \"listen\": null }", "listen: expected" },
+	{ "{ \"listen\": 70000 }", "listen: bad port 70000" },
+	{ "{ \"listen\": -1 }", "listen: bad port -1" },
+	{ "{ \"host\": 5 }", "host: expected a string" },
+	{ "{ \"host\": \"\" }", "host: empty value" },
+	{ "{ \"persistent\": 1 }", "persistent: expected true or false" },
+	{ "{ \"persistent\": \"yes\" }", "persistent: expected true or false" },
+	{ "{ \"persist-max\": \"10\" }", "persist-max: expected an integer" },
+	{ "{ \"persist-max\": 1.5 }", "persist-max: expected an integer" },
+	{ "{ \"persist-max\": 0 }", "persist-max: 0 is out of range" },
+	{ "{ \"persist-max\": 99999999999999999999 }",
+	    "persist-max: number out of range (1..100000000)" },
+	{ "{ \"concurrency\": -99999999999999999999 }",
+	    "concurrency: number out of range" },
+	{ "{ \"requeue\": 9223372036854775806 }",
+	    "requeue: 9223372036854775806 is out of range (0..100)" },
+	{ "{ \"requeue\": -1 }", "requeue: -1 is out of range (0..100)" },
+	{ "{ \"queue-timeout\": 1e400 }", "queue-timeout: inf seconds is out of range" },
+	{ "{ \"queue-timeout\": NaN }", "queue-timeout: " },
+	{ "{ \"queue-timeout\": -1 }", "queue-timeout: -1 seconds is out of range" },
+	{ "{ \"queue-timeout\": -0.5 }", "queue-timeout: " },
+	{ "{ \"queue-timeout\": 99999999999 }", "queue-timeout: " },
+	{ "{ \"queue-timeout\": 0 }", "queue-timeout: must be more than 0" },
+	{ "{ \"queue-timeout\": \"1x\" }", "queue-timeout: bad duration '1x'" },
+	{ "{ \"queue-timeout\": true }", "queue-timeout: expected a duration" },
+	{ "{ \"target\": 5 }", "target: expected a string or an array" },
+	{ "{ \"target\": [ \"127.0.0.1:1\", 1 ] }", "target[1]: expected a string" },
+	{ "{ \"target\": [ \"127.0.0.1:1@0\" ] }", "target[0]: bad weight '0'" },
+	{ "{ \"allow\": [ \"10.0.0.0/99\" ] }", "allow[0]: bad network" },
+	{ "{ \"token\": \"a\\u0000b\" }", "token: expected a string" },
+	{ "{ \"token\": \"a\", \"token-file\": \"/nonexistent\" }",
+	    "mutually exclusive" },
+	{ "{ \"balance\": \"random\" }", "balance: bad algorithm 'random'" },
+	{ "{ \"log-level\": 1 }", "log-level: expected a string" },
+	{ "{ \"unavailable\": \"\\\\q\" }", "unavailable: unknown escape" },
+	{ "{ \"listen\": 3000 } x", "line 1: unexpected data after" },
+	{ "{}\n{}", "line 2: unexpected data after" },
+	{ "{ \"listen\": 3000,\n  \"http\" 1 }", "line 2: " },
+	{ "{ \"listen\": ", "unexpected end of data" },
+	{ "", "unexpected end of data" },
+	{ "[ \"listen\" ]", "must be a JSON object" },
+	{ "3000", "must be a JSON object" },
+	{ "null", "must be a JSON object" },
+	{ "{ \"host\": \"\xff\" }", "invalid utf-8" },
+	{ "{ \"listen\": 3000,\n  /* again */ \"list\\u0065n\": 3001 }",
+	    "line 2: duplicate key 'listen'" },
+	{ "{ \"allow\": [], 'allow': [] }", "duplicate key 'allow'" },
+	{ "{ \"requeue\": 1, \"log-level\": \"info\",\n\n \"requeue\": 1 }",
+	    "line 3: duplicate key 'requeue'" },
+	{ "{ \"target\": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"1.2.3.4:5\"]]]]]]]]]]]]]]"
+	    "]]]]]]]]]]]]]]]]]] }", "nesting too deep" },
+};
+
+START_TEST(test_json_bad)
+{
+	struct config cfg;
+	char err[256] = "";
+	size_t len = strlen(json_bad[_i].json);
+	cfg_defaults(&cfg);
+	ck_assert_int_eq(cfg_load_json(&cfg, json_bad[_i].json, len, err,
+	    sizeof(err)), -1);
+	ck_assert_err_has(err, json_bad[_i].err);
+	ck_assert_ptr_null(strchr(err, '\n'));
+	cfg_free(&cfg);
+}
+END_TEST
+
+START_TEST(test_json_limits)
+{
+	size_t big = 1024 * 1024 + 1;
+	char *text = malloc(big), *path;
+	const char *json;
+	struct config cfg;
+	char err[256];
+
+	/* Just over 1 MiB of valid JSON (padded with blanks) is refused. */
+	ck_assert_ptr_nonnull(text);
+	memset(text, ' ', big);
+	text[0] = '{';
+	text[big - 1] = '}';
+	cfg_defaults(&cfg);
+	ck_assert_int_eq(cfg_load_json(&cfg, text, big, err, sizeof(err)), -1);
+	ck_assert_err_has(err, "larger than");
+	path = temp_file(text, big);
+	ck_assert_int_eq(cfg_load_file(&cfg, path, err, sizeof(err)), -1);
+	ck_assert_err_has(err, "larger than");
+	temp_remove(path);
+	/* One byte less is fine. */
+	text[big - 2] = '}';
+	ck_assert_int_eq(cfg_load_json(&cfg, text, big - 1, err, sizeof(err)), 0);
+	cfg_free(&cfg);
+	free(text);
+
+	/* A NUL byte ends json-c's parse early: what follows is refused. */
+	cfg_defaults(&cfg);
+	ck_assert_int_eq(cfg_load_json(&cfg, "{} \0 {}", 7, err, sizeof(err)), -1);
+	ck_assert_err_has(err, "unexpected data after");
+	cfg_free(&cfg);
+
+	/* A key given twice is refused, naming it: json-c would keep the last. */
+	cfg_defaults(&cfg);
+	json = "{\"requeue\": 2, \"requeue\": 3}";
+	ck_assert_int_eq(cfg_load_json(&cfg, json, strlen(json), err, sizeof(err)),
+	    -1);
+	ck_assert_err_has(err, "line 1: duplicate key 'requeue'");
+	path = temp_file(json, strlen(json));
+	ck_assert_int_eq(cfg_load_file(&cfg, path, err, sizeof(err)), -1);
+	ck_assert_err_has(err, path);
+	ck_assert_err_has(err, "duplicate key 'requeue'");
+	temp_remove(path);
+	cfg_free(&cfg);
+}
+END_TEST
+
+/* Keys that only look alike, or sit in strings and comments, are no duplicates. */
+static const char *const json_not_dup[] = {
+	"{ \"requeue\": 2, \"unavailable\": \"{\\\"requeue\\\": 1}\" }",
+	"{ /* \"requeue\": 1, */ \"requeue\": 2 }",
+	"{ // \"requeue\": 1,\n \"requeue\": 2 }",
+	"{ \"target\": [ \"127.0.0.1:1\", \"127.0.0.1:1\" ], \"requeue\": 2 }",
+	"{ \"web-root\": \"x\\\\\", \"requeue\": 2 }",
+	"{ \"unavailable\": \"requeue\", \"requeue\": 2 }",
+};
+
+/* --admin-host: repeatable, kept lower case without a final dot. */
+START_TEST(test_admin_host)
+{
+	static const char *const args[] = { "harmonyd", "--admin-host", "Admin.Example.",
+	    "--admin-host", "fd00::2", "--admin-host", "203.0.113.5", NULL };
+	static const char *const bad[] = { "a b", "[::1]", "x/y", "", ".", "::zz",
+	    "evil.example:80" };
+	const char *json = "{ \"admin-host\": [ \"one.example\", \"TWO\" ] }";
+	struct config cfg;
+	char err[256];
+
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), args), CFG_OK);
+	ck_assert_uint_eq(cfg.nadmin_hosts, 3);
+	ck_assert_str_eq(cfg.admin_hosts[0], "admin.example");
+	ck_assert_str_eq(cfg.admin_hosts[1], "fd00::2");
+	ck_assert_str_eq(cfg.admin_hosts[2], "203.0.113.5");
+	cfg_free(&cfg);
+	cfg_defaults(&cfg);
+	ck_assert_int_eq(cfg_load_json(&cfg, json, strlen(json), err, sizeof(err)), 0);
+	ck_assert_uint_eq(cfg.nadmin_hosts, 2);
+	ck_assert_str_eq(cfg.admin_hosts[1], "two");
+	cfg_free(&cfg);
+	for (size_t i = 0; i < NITEMS(bad); i++) {
+		const char *a[] = { "harmonyd", "--admin-host", bad[i], NULL };
+
+		ck_assert_msg(parse(&cfg, err, sizeof(err), a) == CFG_ERROR,
+		    "'%s' accepted", bad[i]);
+		ck_assert_err_has(err, "admin-host");
+		cfg_free(&cfg);
+	}
+}
+END_TEST
+
+START_TEST(test_json_not_dup)
+{
+	struct config cfg;
+	char err[256] = "";
+
+	cfg_defaults(&cfg);
+	ck_assert_msg(cfg_load_json(&cfg, json_not_dup[_i], strlen(json_not_dup[_i]),
+	    err, sizeof(err)) == 0, "case %d: %s", _i, err);
+	ck_assert_int_eq(cfg.requeue, 2);
+	cfg_free(&cfg);
+}
+END_TEST
+
+/* ---- token and unavailable files ----------------------------------- */
+
+START_TEST(test_token_file)
+{
+	char *path = temp_text("s3cret-token\r\n"), *empty = temp_text("\n");
+	char *spaced = temp_text("two words\n"), long_tok[300];
+	char *toolong;
+	struct config cfg;
+	char err[256];
+
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), ARGS("--token-file", path)),
+	    CFG_OK);
+	ck_assert_str_eq(cfg.token, "s3cret-token");
+	ck_assert_str_eq(cfg.token_file, path);
+	cfg_free(&cfg);
+
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), ARGS("--token-file", empty)),
+	    CFG_ERROR);
+	ck_assert_err_has(err, "--token-file: empty token");
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), ARGS("--token-file", spaced)),
+	    CFG_ERROR);
+	ck_assert_err_has(err, "--token-file: token may only hold");
+	memset(long_tok, 'k', 257);
+	long_tok[257] = '\n';
+	toolong = temp_file(long_tok, 258);
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), ARGS("--token-file", toolong)),
+	    CFG_ERROR);
+	ck_assert_err_has(err, "longer than 256");
+	temp_remove(toolong);
+	temp_remove(empty);
+	temp_remove(spaced);
+	temp_remove(path);
+}
+END_TEST
+
+/* Both given is an error, in either order and across file and flags. */
+START_TEST(test_token_exclusive)
+{
+	char *tok = temp_text("abc\n"), *json;
+	struct config cfg;
+	char err[256];
+
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), ARGS("--token", "x",
+	    "--token-file", tok)), CFG_ERROR);
+	ck_assert_err_has(err, "--token-file: --token and --token-file are"
+	    " mutually exclusive");
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), ARGS("--token-file", tok,
+	    "--token", "x")), CFG_ERROR);
+	ck_assert_err_has(err, "--token: --token and --token-file are mutually"
+	    " exclusive");
+	json = temp_text("{ \"token\": \"x\" }");
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), ARGS("-c", json,
+	    "--token-file", tok)), CFG_ERROR);
+	ck_assert_err_has(err, "mutually exclusive");
+	temp_remove(json);
+
+	/* The same option twice simply replaces. */
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), ARGS("--token-file", tok,
+	    "--token-file", tok, "--token-file", tok)), CFG_OK);
+	ck_assert_str_eq(cfg.token, "abc");
+	cfg_free(&cfg);
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), ARGS("--token", "a",
+	    "--token", "b")), CFG_OK);
+	ck_assert_str_eq(cfg.token, "b");
+	cfg_free(&cfg);
+	temp_remove(tok);
+}
+END_TEST
+
+START_TEST(test_unavailable_file)
+{
+	static const char reply[] = "HTTP/1.1 503 Busy\r\nContent-Length: 1\r\n\r\n\0";
+	char *path = temp_file(reply, sizeof(reply)), *big, *bigpath;
+	struct config cfg;
+	char err[256];
+
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), ARGS("--unavailable-file",
+	    path)), CFG_OK);
+	ck_assert_uint_eq(cfg.unavailable_len, sizeof(reply));
+	ck_assert_mem_eq(cfg.unavailable, reply, sizeof(reply));
+	ck_assert_str_eq(cfg.unavailable_file, path);
+	cfg_free(&cfg);
+
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), ARGS("--unavailable", "x",
+	    "--unavailable-file", path)), CFG_ERROR);
+	ck_assert_err_has(err, "mutually exclusive");
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), ARGS("--unavailable-file",
+	    path, "--unavailable", "x")), CFG_ERROR);
+	ck_assert_err_has(err, "mutually exclusive");
+
+	/* An empty file is an empty message; more than 1 MiB is refused. */
+	big = calloc(1, 1024 * 1024 + 1);
+	ck_assert_ptr_nonnull(big);
+	bigpath = temp_file(big, 0);
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), ARGS("--unavailable-file",
+	    bigpath)), CFG_OK);
+	ck_assert_uint_eq(cfg.unavailable_len, 0);
+	cfg_free(&cfg);
+	temp_remove(bigpath);
+	bigpath = temp_file(big, 1024 * 1024);
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), ARGS("--unavailable-file",
+	    bigpath)), CFG_OK);
+	ck_assert_uint_eq(cfg.unavailable_len, 1024 * 1024);
+	cfg_free(&cfg);
+	temp_remove(bigpath);
+	bigpath = temp_file(big, 1024 * 1024 + 1);
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), ARGS("--unavailable-file",
+	    bigpath)), CFG_ERROR);
+	ck_assert_err_has(err, "larger than 1048576 bytes");
+	temp_remove(bigpath);
+	free(big);
+	temp_remove(path);
+}
+END_TEST
+
+/* A reload parses with CFG_DEFER_NAMES: no getaddrinfo on the loop. */
+START_TEST(test_deferred_names)
+{
+	struct config cfg;
+	char err[256];
+
+	gai_calls = 0;
+	ck_assert_int_eq(parse_ex(&cfg, err, sizeof(err), CFG_DEFER_NAMES,
+	    ARGS("--host", "lb.harmony.test", "--target", "web.harmony.test:8080@7",
+	    "--target", "10.0.0.1:80")), CFG_OK);
+	ck_assert_int_eq(gai_calls, 0);
+	ck_assert_uint_eq(cfg.ntargets, 2);
+	ck_assert_str_eq(cfg.targets[0].name, "web.harmony.test");
+	ck_assert_uint_eq(cfg.targets[0].port, 8080);
+	ck_assert_uint_eq(cfg.targets[0].weight, 7);
+	ck_assert_uint_eq(cfg.targets[0].addr.len, 0);
+	ck_assert_str_eq(cfg.targets[1].name, "");
+	ck_assert_uint_eq(cfg.targets[1].port, 80);
+	ck_assert_uint_eq(cfg.targets[1].addr.len, sizeof(struct sockaddr_in));
+	cfg_free(&cfg);
+
+	/* Everything but the names is still checked. */
+	ck_assert_int_eq(parse_ex(&cfg, err, sizeof(err), CFG_DEFER_NAMES,
+	    ARGS("--target", "web.harmony.test:0")), CFG_ERROR);
+	ck_assert_int_eq(parse_ex(&cfg, err, sizeof(err), CFG_DEFER_NAMES,
+	    ARGS("--target", "1.2.3:80")), CFG_ERROR);
+	ck_assert_int_eq(parse_ex(&cfg, err, sizeof(err), CFG_DEFER_NAMES,
+	    ARGS("--listen", "lb.harmony.test:x")), CFG_ERROR);
+	ck_assert_int_eq(gai_calls, 0);
+
+	/* Without the flag names are resolved (start-up): here they fail. */
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err),
+	    ARGS("--target", "web.harmony.test:8080")), CFG_ERROR);
+	ck_assert_int_eq(gai_calls, 1);
+	ck_assert_ptr_nonnull(strstr(err, "cannot resolve 'web.harmony.test'"));
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err),
+	    ARGS("--host", "lb.harmony.test")), CFG_ERROR);
+	ck_assert_int_eq(gai_calls, 2);
+}
+END_TEST
+
+static Suite *
+config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc;
+
+	tc = tcase_create("args");
+	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_every_flag);
+	tcase_add_loop_test(tc, test_levels, 0, NITEMS(level_cases));
+	tcase_add_loop_test(tc, test_flag_errors, 0, NITEMS(flag_error_cases));
+	tcase_add_test(tc, test_long_token);
+	tcase_add_test(tc, test_parse_twice);
+	tcase_add_test(tc, test_help_version);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("parsers");
+	tcase_add_loop_test(tc, test_target_ok, 0, NITEMS(target_ok));
+	tcase_add_loop_test(tc, test_target_bad, 0, NITEMS(target_bad));
+	tcase_add_loop_test(tc, test_unescape_ok, 0, NITEMS(unescape_ok));
+	tcase_add_loop_test(tc, test_unescape_bad, 0, NITEMS(unescape_bad));
+	tcase_add_test(tc, test_deferred_names);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("file");
+	tcase_add_test(tc, test_json_applies);
+	tcase_add_test(tc, test_config_flag_forms);
+	tcase_add_test(tc, test_flags_override_file);
+	tcase_add_loop_test(tc, test_json_not_dup, 0, NITEMS(json_not_dup));
+	tcase_add_test(tc, test_admin_host);
+	tcase_add_loop_test(tc, test_json_bad, 0, NITEMS(json_bad));
+	tcase_add_test(tc, test_json_limits);
+	tcase_add_test(tc, test_token_file);
+	tcase_add_test(tc, test_token_exclusive);
+	tcase_add_test(tc, test_unavailable_file);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(config_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
