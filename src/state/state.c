@@ -33,6 +33,7 @@
 
 #include "common/log.h"
 #include "core/child.h"
+#include "core/jsondup.h"
 #include "core/net.h"
 #include "registry/persist.h"
 #include "registry/pool.h"
@@ -41,6 +42,7 @@
 #define STATE_FORMAT	1
 #define STATE_FILE_MAX	(256 * 1024 * 1024)
 #define STATE_DEPTH	8
+#define STATE_JSON_FLAGS (JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8)
 
 /* --- saving ------------------------------------------------------------ */
 
@@ -432,6 +434,22 @@ parse_host(const char *host, uint16_t port, struct net_addr *a)
 	return 0;
 }
 
+/*
+ * A key as pool.c makes them: TARGET_KEY_LEN lowercase hex digits. The
+ * next save writes it back as it is, so anything else (a quote, a control
+ * byte) would make every later file unreadable.
+ */
+static bool
+key_ok(const char *key)
+{
+	size_t i;
+
+	for (i = 0; key[i] != '\0'; i++)
+		if (!((key[i] >= '0' && key[i] <= '9') || (key[i] >= 'a' && key[i] <= 'f')))
+			return false;
+	return i == TARGET_KEY_LEN;
+}
+
 static int
 check_target(json_object *o, struct saved_target *st, char *err, size_t errlen)
 {
@@ -441,8 +459,7 @@ check_target(json_object *o, struct saved_target *st, char *err, size_t errlen)
 
 	if (!json_object_is_type(o, json_type_object) ||
 	    !get_int(o, "id", 1, UINT32_MAX, &id) ||
-	    (st->key = get_string(o, "key")) == NULL ||
-	    strlen(st->key) != TARGET_KEY_LEN ||
+	    (st->key = get_string(o, "key")) == NULL || !key_ok(st->key) ||
 	    (host = get_string(o, "host")) == NULL ||
 	    !get_int(o, "port", 0, 65535, &port) ||
 	    !get_int(o, "weight", LIMIT_WEIGHT_MIN, LIMIT_WEIGHT_MAX, &weight) ||
@@ -475,6 +492,10 @@ check_target(json_object *o, struct saved_target *st, char *err, size_t errlen)
 	    !json_object_is_type(own, json_type_boolean)) {
 		snprintf(err, errlen, "target %lld: own_timeout is not a boolean",
 		    (long long)id);
+		return -1;
+	}
+	if (strcmp(state, "up") != 0 && strcmp(state, "draining") != 0) {
+		snprintf(err, errlen, "target %lld: bad state", (long long)id);
 		return -1;
 	}
 	st->timeout_ms = own == NULL || json_object_get_boolean(own) ? timeout : 0;
@@ -586,6 +607,25 @@ load_persistence(json_object *arr, struct persist *persist, int64_t now,
 	return 0;
 }
 
+/* True, with the reason in err, if an object of text names a key twice. */
+static bool
+duplicate_key(const char *text, size_t len, char *err, size_t errlen)
+{
+	char key[64];
+	size_t off;
+
+	switch (jsondup_find(text, len, STATE_JSON_FLAGS, key, sizeof(key), &off)) {
+	case 0:
+		return false;
+	case 1:
+		snprintf(err, errlen, "\"%s\" given twice (at byte %zu)", key, off);
+		return true;
+	default:
+		snprintf(err, errlen, "out of memory");
+		return true;
+	}
+}
+
 static void
 keep_aside(const char *path)
 {
@@ -621,7 +661,7 @@ state_load(const char *path, struct pool *pool, struct persist *persist,
 		free(text);
 		goto bad;
 	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
+	json_tokener_set_flags(tok, STATE_JSON_FLAGS);
 	root = json_tokener_parse_ex(tok, text, (int)len + 1);
 	jerr = json_tokener_get_error(tok);
 	if (jerr == json_tokener_success && json_tokener_get_parse_end(tok) != len) {
@@ -629,6 +669,9 @@ state_load(const char *path, struct pool *pool, struct persist *persist,
 		jerr = json_tokener_error_parse_unexpected;
 	} else if (jerr != json_tokener_success) {
 		snprintf(err, errlen, "%s", json_tokener_error_desc(jerr));
+	} else if (duplicate_key(text, len, err, errlen)) {
+		/* json-c kept the last of the two silently: which was meant? */
+		jerr = json_tokener_error_parse_unexpected;
 	}
 	json_tokener_free(tok);
 	free(text);
