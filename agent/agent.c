@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "common/duration.h"
+#include "common/file.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/token.h"
@@ -339,36 +340,22 @@ parse_check(struct agent *a, const char *spec, char *err, size_t errlen)
 	return -1;
 }
 
+/* The first line of the file (common/file.h: a regular file, capped). */
 static int
 read_token_file(const char *path, char **out, char *err, size_t errlen)
 {
-	char buf[AGENT_TOKEN_FILE_MAX + 1];
-	size_t len = 0;
-	ssize_t n;
-	int fd;
+	char reason[256], *buf;
+	size_t len;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
-		snprintf(err, errlen, "--token-file %s: %s", path, strerror(errno));
+	if (file_read(path, AGENT_TOKEN_FILE_MAX, 0, &buf, &len, reason,
+	    sizeof(reason)) == -1) {
+		snprintf(err, errlen, "--token-file %s: %s", path, reason);
 		return -1;
 	}
-	while (len < sizeof(buf) - 1) {
-		n = read(fd, buf + len, sizeof(buf) - 1 - len);
-		if (n == 0)
-			break;
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			snprintf(err, errlen, "--token-file %s: %s", path, strerror(errno));
-			close(fd);
-			return -1;
-		}
-		len += (size_t)n;
-	}
-	close(fd);
-	buf[len] = '\0';
 	buf[strcspn(buf, "\r\n")] = '\0';	/* the first line */
 	*out = strdup(buf);
-	explicit_bzero(buf, sizeof(buf));
+	explicit_bzero(buf, len);
+	free(buf);
 	if (*out == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;

@@ -28,6 +28,7 @@
 #include <json-c/json.h>
 
 #include "common/duration.h"
+#include "common/file.h"
 #include "common/limits.h"
 #include "common/log.h"
 #include "common/token.h"
@@ -214,56 +215,18 @@ opt_find(const char *name)
 	return NULL;
 }
 
-/*
- * Reads all of path, NUL-terminated so that text users may treat it as a
- * string, refusing more than max bytes. err gets "path: reason".
- */
+/* file_read (common/file.h), with err as "path: reason". */
 static int
 read_file(const char *path, size_t max, char **out, size_t *outlen, char *err,
     size_t errlen)
 {
-	char *buf, *shrunk;
-	size_t len = 0;
-	ssize_t n;
-	int fd;
+	char reason[CFG_REASON_MAX];
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	if (file_read(path, max, 0, out, outlen, reason, sizeof(reason)) == -1) {
+		snprintf(err, errlen, "%s: %s", path, reason);
 		return -1;
 	}
-	/* One byte more than allowed tells "too large" from "exactly max". */
-	if ((buf = malloc(max + 2)) == NULL) {
-		close(fd);
-		snprintf(err, errlen, "%s: out of memory", path);
-		return -1;
-	}
-	while (len <= max) {
-		n = read(fd, buf + len, max + 1 - len);
-		if (n == 0)
-			break;
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			snprintf(err, errlen, "%s: %s", path, strerror(errno));
-			goto fail;
-		}
-		len += (size_t)n;
-	}
-	if (len > max) {
-		snprintf(err, errlen, "%s: larger than %zu bytes", path, max);
-		goto fail;
-	}
-	close(fd);
-	buf[len] = '\0';
-	if ((shrunk = realloc(buf, len + 1)) != NULL)
-		buf = shrunk;
-	*out = buf;
-	*outlen = len;
 	return 0;
-fail:
-	close(fd);
-	free(buf);
-	return -1;
 }
 
 /* strtoll on the whole string, no leading blanks, within [min, max]. */

@@ -31,6 +31,7 @@
 
 #include <json-c/json.h>
 
+#include "common/file.h"
 #include "common/log.h"
 #include "core/child.h"
 #include "core/jsondup.h"
@@ -337,60 +338,6 @@ struct saved_target {
 	bool			 draining;
 };
 
-/*
- * The whole file, or NULL: with *missing set if there is none, else with
- * the reason in err (the file exists but cannot be read).
- */
-static char *
-read_file(const char *path, size_t *len, bool *missing, char *err, size_t errlen)
-{
-	struct stat st;
-	char *buf;
-	size_t off = 0;
-	int fd;
-
-	*missing = false;
-	/* O_NONBLOCK: a FIFO put there must not hang the start. */
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) == -1) {
-		if (errno == ENOENT)
-			*missing = true;
-		else if (errno == ELOOP)
-			snprintf(err, errlen, "it is a symbolic link (never followed)");
-		else
-			snprintf(err, errlen, "%s", strerror(errno));
-		return NULL;
-	}
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || st.st_size > STATE_FILE_MAX) {
-		snprintf(err, errlen, "not a regular file of at most %d bytes", STATE_FILE_MAX);
-		close(fd);
-		return NULL;
-	}
-	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		close(fd);
-		return NULL;
-	}
-	while (off < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + off, (size_t)st.st_size - off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			snprintf(err, errlen, "%s", strerror(errno));
-			free(buf);
-			close(fd);
-			return NULL;
-		}
-		if (n == 0)
-			break;		/* it shrank: what was read is judged */
-		off += (size_t)n;
-	}
-	close(fd);
-	buf[off] = '\0';
-	*len = off;
-	return buf;
-}
-
 static bool
 get_int(json_object *o, const char *key, int64_t min, int64_t max, int64_t *out)
 {
@@ -648,14 +595,18 @@ state_load(const char *path, struct pool *pool, struct persist *persist,
 	enum json_tokener_error jerr;
 	int64_t format, next_id = 1;
 	size_t len = 0;
-	bool missing;
 	char *text;
 
 	*runtime = NULL;
 	*restored = 0;
 	/* Unreadable is not bad: it is left alone, and nothing saved over it. */
-	if ((text = read_file(path, &len, &missing, err, errlen)) == NULL)
-		return missing ? STATE_NONE : STATE_UNREADABLE;
+	/*
+	 * Never through a symbolic link (the saver replaces the file by
+	 * rename); a FIFO or device is refused without blocking the start.
+	 */
+	if (file_read(path, STATE_FILE_MAX, FILE_NOFOLLOW, &text, &len, err,
+	    errlen) == -1)
+		return errno == ENOENT ? STATE_NONE : STATE_UNREADABLE;
 	if ((tok = json_tokener_new_ex(STATE_DEPTH)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		free(text);

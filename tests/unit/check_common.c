@@ -3,16 +3,24 @@
  * share. Where their old copies disagreed, the stricter rule won, and the
  * cases that used to pass in one copy and not the other are pinned here:
  * a duration finer than a millisecond (the agent took it) and a token
- * with a space or a byte >= 0x7f (libharmony and the agent took them).
+ * with a space or a byte >= 0x7f (libharmony and the agent took them);
+ * a FIFO, a device or an oversize file read as a config, token or state
+ * file (only the state file's reader refused them; the agent's cut a long
+ * token file short).
  */
 #include "autoconfig.h"
 
+#include <sys/stat.h>
 #include <check.h>
+#include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/duration.h"
+#include "common/file.h"
 #include "common/hash.h"
 #include "common/limits.h"
 #include "common/random.h"
@@ -212,6 +220,186 @@ START_TEST(test_hash_vectors)
 }
 END_TEST
 
+/* ---- file_read ------------------------------------------------------ */
+
+struct tmpdir {
+	char	dir[64];
+	char	path[128];
+};
+
+static void
+tmp_init(struct tmpdir *t)
+{
+	snprintf(t->dir, sizeof(t->dir), "/tmp/check_common.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(t->dir));
+	snprintf(t->path, sizeof(t->path), "%s/f", t->dir);
+}
+
+static const char *
+tmp_write(struct tmpdir *t, const char *name, const void *data, size_t len)
+{
+	FILE *fp;
+
+	snprintf(t->path, sizeof(t->path), "%s/%s", t->dir, name);
+	ck_assert_ptr_nonnull(fp = fopen(t->path, "w"));
+	ck_assert_uint_eq(fwrite(data, 1, len, fp), len);
+	ck_assert_int_eq(fclose(fp), 0);
+	return t->path;
+}
+
+static void
+tmp_done(struct tmpdir *t)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Exactly the cap is read whole, NUL bytes and all, and NUL-terminated. */
+START_TEST(test_file_exact_cap)
+{
+	struct tmpdir t;
+	char *buf, err[128];
+	size_t len;
+
+	tmp_init(&t);
+	tmp_write(&t, "f", "ab\0cd", 5);
+	ck_assert_int_eq(file_read(t.path, 5, 0, &buf, &len, err, sizeof(err)), 0);
+	ck_assert_uint_eq(len, 5);
+	ck_assert(memcmp(buf, "ab\0cd", 6) == 0);
+	free(buf);
+	tmp_write(&t, "empty", "", 0);
+	ck_assert_int_eq(file_read(t.path, 0, 0, &buf, &len, err, sizeof(err)), 0);
+	ck_assert_uint_eq(len, 0);
+	ck_assert_int_eq(buf[0], '\0');
+	free(buf);
+	tmp_done(&t);
+}
+END_TEST
+
+/* One byte over the cap is refused, naming the cap, never cut short. */
+START_TEST(test_file_oversize)
+{
+	struct tmpdir t;
+	char *buf = (char *)1, err[128];
+	size_t len;
+
+	tmp_init(&t);
+	tmp_write(&t, "f", "abcdef", 6);
+	ck_assert_int_eq(file_read(t.path, 5, 0, &buf, &len, err, sizeof(err)), -1);
+	ck_assert_int_eq(errno, EFBIG);
+	ck_assert_ptr_null(buf);
+	ck_assert_str_eq(err, "larger than 5 bytes");
+	tmp_done(&t);
+}
+END_TEST
+
+/*
+ * A file that says it is empty but is not (/proc's) is read to its end,
+ * and still refused past the cap.
+ */
+START_TEST(test_file_grows_past_fstat)
+{
+	char *buf, err[128];
+	size_t len;
+
+	if (access("/proc/self/status", R_OK) != 0)
+		return;
+	ck_assert_int_eq(file_read("/proc/self/status", 1 << 20, 0, &buf, &len, err,
+	    sizeof(err)), 0);
+	ck_assert_uint_gt(len, 100);
+	ck_assert_uint_eq(strlen(buf), len);
+	ck_assert(strncmp(buf, "Name:", 5) == 0);
+	free(buf);
+	ck_assert_int_eq(file_read("/proc/self/status", 10, 0, &buf, &len, err,
+	    sizeof(err)), -1);
+	ck_assert_int_eq(errno, EFBIG);
+	ck_assert_str_eq(err, "larger than 10 bytes");
+}
+END_TEST
+
+/* A directory and a device are refused: a regular file only. */
+START_TEST(test_file_regular_only)
+{
+	struct tmpdir t;
+	char *buf, err[128];
+	size_t len;
+
+	tmp_init(&t);
+	ck_assert_int_eq(file_read(t.dir, 100, 0, &buf, &len, err, sizeof(err)), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_str_eq(err, "not a regular file");
+	ck_assert_int_eq(file_read("/dev/null", 100, 0, &buf, &len, err,
+	    sizeof(err)), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_str_eq(err, "not a regular file");
+	tmp_done(&t);
+}
+END_TEST
+
+/* A FIFO with no writer would block a plain open(2): refused at once. */
+START_TEST(test_file_fifo_does_not_block)
+{
+	struct tmpdir t;
+	char *buf, err[128];
+	size_t len;
+
+	tmp_init(&t);
+	ck_assert_int_eq(mkfifo(t.path, 0600), 0);
+	/* Blocked, it would end in Check's per-test timeout. */
+	ck_assert_int_eq(file_read(t.path, 100, 0, &buf, &len, err, sizeof(err)), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_str_eq(err, "not a regular file");
+	tmp_done(&t);
+}
+END_TEST
+
+/* FILE_NOFOLLOW refuses a symbolic link, even to a good file; without it, followed. */
+START_TEST(test_file_symlink)
+{
+	struct tmpdir t;
+	char *buf, err[128], link[160];
+	size_t len;
+
+	tmp_init(&t);
+	tmp_write(&t, "target", "{}", 2);
+	snprintf(link, sizeof(link), "%s/link", t.dir);
+	ck_assert_int_eq(symlink(t.path, link), 0);
+	ck_assert_int_eq(file_read(link, 100, FILE_NOFOLLOW, &buf, &len, err,
+	    sizeof(err)), -1);
+	ck_assert_int_eq(errno, ELOOP);
+	ck_assert_str_eq(err, "it is a symbolic link (never followed)");
+	ck_assert_int_eq(file_read(link, 100, 0, &buf, &len, err, sizeof(err)), 0);
+	ck_assert_str_eq(buf, "{}");
+	free(buf);
+	tmp_done(&t);
+}
+END_TEST
+
+/* A missing file is told apart (ENOENT) from one that cannot be read. */
+START_TEST(test_file_missing)
+{
+	struct tmpdir t;
+	char *buf, err[128];
+	size_t len;
+
+	tmp_init(&t);
+	ck_assert_int_eq(file_read(t.path, 100, FILE_NOFOLLOW, &buf, &len, err,
+	    sizeof(err)), -1);
+	ck_assert_int_eq(errno, ENOENT);
+	ck_assert_str_eq(err, strerror(ENOENT));
+	/* A dangling link is a link first, under FILE_NOFOLLOW. */
+	ck_assert_int_eq(symlink("/nonexistent/x", t.path), 0);
+	ck_assert_int_eq(file_read(t.path, 100, FILE_NOFOLLOW, &buf, &len, err,
+	    sizeof(err)), -1);
+	ck_assert_int_eq(errno, ELOOP);
+	ck_assert_int_eq(file_read(t.path, 100, 0, &buf, &len, err, sizeof(err)), -1);
+	ck_assert_int_eq(errno, ENOENT);
+	tmp_done(&t);
+}
+END_TEST
+
 /* ---- limits --------------------------------------------------------- */
 
 /* The ack port speaks whole seconds: the TTL bounds are whole seconds. */
@@ -249,6 +437,15 @@ common_suite(void)
 	suite_add_tcase(s, tc);
 	tc = tcase_create("hash");
 	tcase_add_test(tc, test_hash_vectors);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("file");
+	tcase_add_test(tc, test_file_exact_cap);
+	tcase_add_test(tc, test_file_oversize);
+	tcase_add_test(tc, test_file_grows_past_fstat);
+	tcase_add_test(tc, test_file_regular_only);
+	tcase_add_test(tc, test_file_fifo_does_not_block);
+	tcase_add_test(tc, test_file_symlink);
+	tcase_add_test(tc, test_file_missing);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("limits");
 	tcase_add_test(tc, test_limits_ttl_whole_seconds);
