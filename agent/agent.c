@@ -25,7 +25,6 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <arpa/inet.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -39,6 +38,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/addr.h"
 #include "common/duration.h"
 #include "common/file.h"
 #include "common/limits.h"
@@ -185,87 +185,30 @@ usage(FILE *fp)
 "DUR is 500ms, 30s, 1.5m, 1h; a bare number is seconds.\n");
 }
 
+/* A port 1..65535 (common/addr.h). */
 static int
 parse_port(const char *s, uint16_t *port)
 {
-	long v;
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v < 1 || v > 65535)
-		return -1;
-	*port = (uint16_t)v;
-	return 0;
+	return addr_parse_port(s, port) == -1 || *port == 0 ? -1 : 0;
 }
 
 /*
- * "HOST", "HOST:PORT", "[V6]" or "[V6]:PORT" into host (a copy) and port;
- * a bare IPv6 address has no port.
+ * "HOST", "HOST:PORT", "[V6]" or "[V6]:PORT" (common/addr.h) into host (a
+ * copy) and port, defport when none is given; never port 0.
  */
 static int
 split_hostport(const char *s, char **host, uint16_t *port, uint16_t defport)
 {
-	const char *colon, *end;
-	size_t len;
+	char buf[ADDR_NAME_MAX], why[128];
+	const char *port_text;
 
+	if (addr_split(s, buf, sizeof(buf), &port_text, why, sizeof(why)) == -1)
+		return -1;
 	*port = defport;
-	if (*s == '[') {
-		if ((end = strchr(s, ']')) == NULL || end == s + 1)
-			return -1;
-		if (end[1] == ':') {
-			if (parse_port(end + 2, port) == -1)
-				return -1;
-		} else if (end[1] != '\0')
-			return -1;
-		len = (size_t)(end - s - 1);
-		s++;
-	} else if ((colon = strchr(s, ':')) != NULL && strchr(colon + 1, ':') == NULL) {
-		if (parse_port(colon + 1, port) == -1)
-			return -1;
-		len = (size_t)(colon - s);
-	} else
-		len = strlen(s);
-	if (len == 0 || *port == 0)
+	if ((port_text != NULL && addr_parse_port(port_text, port) == -1) || *port == 0)
 		return -1;
-	if ((*host = strndup(s, len)) == NULL)
+	if ((*host = strdup(buf)) == NULL)
 		return -1;
-	return 0;
-}
-
-static int
-resolve(const char *host, uint16_t port, struct sockaddr_storage *ss,
-    socklen_t *len, char *err, size_t errlen)
-{
-	struct addrinfo hints, *res, *ai;
-	char serv[8];
-	int r;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	snprintf(serv, sizeof(serv), "%u", (unsigned)port);
-	if ((r = getaddrinfo(host, serv, &hints, &res)) != 0) {
-		snprintf(err, errlen, "%s: %s", host,
-		    r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
-		return -1;
-	}
-	/* IPv4 first, as harmonyd does for its own "localhost". */
-	for (ai = res; ai != NULL && ai->ai_family != AF_INET; ai = ai->ai_next)
-		;
-	if (ai == NULL)
-		ai = res;
-	if (ai == NULL || ai->ai_addrlen > sizeof(*ss)) {
-		snprintf(err, errlen, "%s: no usable address", host);
-		freeaddrinfo(res);
-		return -1;
-	}
-	memcpy(ss, ai->ai_addr, ai->ai_addrlen);
-	*len = ai->ai_addrlen;
-	freeaddrinfo(res);
 	return 0;
 }
 
@@ -295,7 +238,8 @@ parse_check(struct agent *a, const char *spec, char *err, size_t errlen)
 			snprintf(err, errlen, "--check %s: expected tcp:HOST:PORT", spec);
 			return -1;
 		}
-		n = resolve(host, port, &k->addr, &k->addrlen, err, errlen);
+		n = addr_resolve(host, port, &k->addr, &k->addrlen, 1, err,
+		    errlen) < 0 ? -1 : 0;
 		free(host);
 		return n;
 	}
@@ -313,7 +257,8 @@ parse_check(struct agent *a, const char *spec, char *err, size_t errlen)
 			free(hostport);
 			return -1;
 		}
-		n = resolve(host, port, &k->addr, &k->addrlen, err, errlen);
+		n = addr_resolve(host, port, &k->addr, &k->addrlen, 1, err,
+		    errlen) < 0 ? -1 : 0;
 		free(host);
 		if (n == 0 && asprintf(&k->request, "GET %s%s HTTP/1.0\r\nHost: %s\r\n"
 		    "User-Agent: harmony-agent/%s\r\nConnection: close\r\n\r\n",

@@ -29,7 +29,6 @@
 
 #include <sys/socket.h>
 #include <arpa/inet.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <errno.h>
 #include <limits.h>
@@ -41,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/addr.h"
 #include "common/limits.h"
 #include "common/token.h"
 #include "harmony.h"
@@ -194,9 +194,7 @@ harmony_client_new(const char *host, uint16_t ack_port, uint16_t port)
 	}
 	c->ack_port = ack_port ? ack_port : HARMONY_ACK_PORT;
 	c->port = port;
-	snprintf(c->balancer, sizeof(c->balancer),
-	    strchr(host, ':') != NULL ? "[%s]:%u" : "%s:%u", host,
-	    (unsigned)c->ack_port);
+	addr_join(host, c->ack_port, c->balancer, sizeof(c->balancer));
 	c->weight = LIMIT_WEIGHT_DEFAULT;
 	c->timeout_ms = HARMONY_TIMEOUT_DEFAULT_MS;
 	c->state = HARMONY_IDLE;
@@ -734,41 +732,16 @@ op_build(struct harmony_client *c, enum op_kind op)
 	return c->outlen < sizeof(c->out);
 }
 
+/* The balancer's addresses, IPv4 first (common/addr.h). */
 static int
 resolve(struct harmony_client *c, char *err, size_t errlen)
 {
-	struct addrinfo hints, *res, *ai;
-	char port[8];
-	int r;
+	int n = addr_resolve(c->host, c->ack_port, c->addrs, c->addrlens,
+	    HC_ADDRS_MAX, err, errlen);
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	snprintf(port, sizeof(port), "%u", (unsigned)c->ack_port);
-	if ((r = getaddrinfo(c->host, port, &hints, &res)) != 0) {
-		snprintf(err, errlen, "resolve %s: %s", c->host,
-		    r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
-		return -1;
-	}
-	/* IPv4 first, as harmonyd resolves its own "localhost". */
-	c->naddrs = 0;
-	for (int pass = 0; pass < 2; pass++) {
-		for (ai = res; ai != NULL && c->naddrs < HC_ADDRS_MAX; ai = ai->ai_next) {
-			if ((ai->ai_family == AF_INET) != (pass == 0) ||
-			    ai->ai_addrlen > sizeof(c->addrs[0]))
-				continue;
-			memcpy(&c->addrs[c->naddrs], ai->ai_addr, ai->ai_addrlen);
-			c->addrlens[c->naddrs++] = ai->ai_addrlen;
-		}
-	}
-	freeaddrinfo(res);
 	c->addr_first = 0;
-	if (c->naddrs == 0) {
-		snprintf(err, errlen, "resolve %s: no address", c->host);
-		return -1;
-	}
-	return 0;
+	c->naddrs = n > 0 ? (size_t)n : 0;
+	return n > 0 ? 0 : -1;
 }
 
 /*

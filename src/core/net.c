@@ -7,7 +7,6 @@
 #include <netinet/tcp.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,19 +18,7 @@
 int
 net_parse_port(const char *s, uint16_t *port)
 {
-	unsigned long v = 0;
-
-	if (*s == '\0' || strlen(s) > 5)
-		return -1;
-	for (const char *p = s; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return -1;
-		v = v * 10 + (unsigned long)(*p - '0');
-	}
-	if (v > 65535)
-		return -1;
-	*port = (uint16_t)v;
-	return 0;
+	return addr_parse_port(s, port);
 }
 
 socklen_t
@@ -60,128 +47,52 @@ net_addr_set_port(struct sockaddr *sa, uint16_t port)
 		((struct sockaddr_in *)(void *)sa)->sin_port = htons(port);
 }
 
-static int
-numeric_host(const char *host, uint16_t port, struct net_addr *out)
-{
-	struct sockaddr_in *sin = (struct sockaddr_in *)(void *)&out->ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)(void *)&out->ss;
-
-	memset(out, 0, sizeof(*out));
-	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		out->len = sizeof(*sin);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		out->len = sizeof(*sin6);
-		return 0;
-	}
-	return -1;
-}
-
 int
 net_resolve_numeric(const char *host, uint16_t port, struct net_addr *out,
     char *err, size_t errlen)
 {
-	if (*host == '\0') {
-		snprintf(err, errlen, "empty host");
-		return -1;
-	}
-	if (strlen(host) >= NET_NAME_MAX) {
-		snprintf(err, errlen, "host name too long");
-		return -1;
-	}
-	if (numeric_host(host, port, out) == 0)
-		return 0;
-	/* getaddrinfo takes "1.2.3" as 1.2.0.3: a typo, never meant. */
-	if (strspn(host, "0123456789.") == strlen(host)) {
-		snprintf(err, errlen, "bad IPv4 address '%s'", host);
-		return -1;
-	}
+	int rc = addr_resolve_numeric(host, port, &out->ss, &out->len, err, errlen);
+
 	/* Listeners bind "localhost" by default: make it one stable address. */
-	if (strcasecmp(host, "localhost") == 0)
-		return numeric_host("127.0.0.1", port, out);
-	return 1;
+	if (rc == 1 && strcasecmp(host, "localhost") == 0)
+		rc = addr_numeric("127.0.0.1", port, &out->ss, &out->len);
+	if (rc == 1)
+		memset(out, 0, sizeof(*out));
+	return rc;
 }
 
 int
 net_resolve(const char *host, uint16_t port, struct net_addr *out, char *err,
     size_t errlen)
 {
-	struct addrinfo hints, *res, *ai, *pick = NULL;
 	int rc;
 
 	if ((rc = net_resolve_numeric(host, port, out, err, errlen)) != 1)
 		return rc;
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	if ((rc = getaddrinfo(host, NULL, &hints, &res)) != 0) {
-		snprintf(err, errlen, "cannot resolve '%s': %s", host, gai_strerror(rc));
-		return -1;
-	}
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		if (ai->ai_family == AF_INET) {
-			pick = ai;
-			break;
-		}
-		if (ai->ai_family == AF_INET6 && pick == NULL)
-			pick = ai;
-	}
-	if (pick == NULL || pick->ai_addrlen > sizeof(out->ss)) {
-		freeaddrinfo(res);
-		snprintf(err, errlen, "no IPv4 or IPv6 address for '%s'", host);
-		return -1;
-	}
-	memset(out, 0, sizeof(*out));
-	memcpy(&out->ss, pick->ai_addr, pick->ai_addrlen);
-	out->len = pick->ai_addrlen;
-	net_addr_set_port((struct sockaddr *)&out->ss, port);
-	freeaddrinfo(res);
-	return 0;
+	return addr_resolve(host, port, &out->ss, &out->len, 1, err, errlen) == -1 ?
+	    -1 : 0;
 }
 
 /*
- * Splits "HOST:PORT", "[V6]:PORT" or (when allowed) "PORT" into a host
- * (copied into hostbuf, NULL when absent) and a port text.
+ * Splits s as addr_split does, or takes it for a port alone (no colon, no
+ * bracket) where port_only allows; host NULL then.
  */
 static int
-split_hostport(const char *s, char *hostbuf, size_t hostlen, const char **host,
-    const char **port, char *err, size_t errlen)
+split_hostport(const char *s, bool port_only, char *hostbuf, size_t hostlen,
+    const char **host, const char **port, char *err, size_t errlen)
 {
-	const char *colon;
-	size_t n;
-
 	*host = NULL;
-	if (s[0] == '[') {
-		const char *close = strchr(s, ']');
-		if (close == NULL || close[1] != ':') {
-			snprintf(err, errlen, "bad address '%s': expected [IPV6]:PORT", s);
-			return -1;
-		}
-		n = (size_t)(close - s - 1);
-		*port = close + 2;
-		s++;
-	} else if ((colon = strrchr(s, ':')) != NULL) {
-		if (strchr(s, ':') != colon) {
-			snprintf(err, errlen, "bad address '%s': IPv6 needs [brackets]", s);
-			return -1;
-		}
-		n = (size_t)(colon - s);
-		*port = colon + 1;
-	} else {
+	if (s[0] != '[' && strchr(s, ':') == NULL && port_only) {
 		*port = s;
 		return 0;
 	}
-	if (n == 0 || n >= hostlen) {
-		snprintf(err, errlen, "bad address '%s': %s host", s, n ? "overlong" : "empty");
+	if (addr_split(s, hostbuf, hostlen, port, err, errlen) == -1)
+		return -1;
+	if (*port == NULL) {
+		snprintf(err, errlen, "bad address '%s': expected %s", s,
+		    s[0] == '[' ? "[IPV6]:PORT" : "HOST:PORT");
 		return -1;
 	}
-	memcpy(hostbuf, s, n);
-	hostbuf[n] = '\0';
 	*host = hostbuf;
 	return 0;
 }
@@ -195,8 +106,8 @@ parse_listen(const char *s, const char *default_host, struct net_addr *out,
 	const char *host, *port_text;
 	uint16_t port;
 
-	if (split_hostport(s, hostbuf, sizeof(hostbuf), &host, &port_text, err,
-	    errlen) == -1)
+	if (split_hostport(s, true, hostbuf, sizeof(hostbuf), &host, &port_text,
+	    err, errlen) == -1)
 		return -1;
 	if (net_parse_port(port_text, &port) == -1) {
 		snprintf(err, errlen, "bad port '%s'", port_text);
@@ -230,13 +141,9 @@ net_parse_hostport_numeric(const char *s, struct net_addr *out, char *name,
 	const char *host, *port_text;
 	int rc;
 
-	if (split_hostport(s, hostbuf, sizeof(hostbuf), &host, &port_text, err,
-	    errlen) == -1)
+	if (split_hostport(s, false, hostbuf, sizeof(hostbuf), &host, &port_text,
+	    err, errlen) == -1)
 		return -1;
-	if (host == NULL) {
-		snprintf(err, errlen, "bad address '%s': expected HOST:PORT", s);
-		return -1;
-	}
 	if (net_parse_port(port_text, port) == -1 || *port == 0) {
 		snprintf(err, errlen, "bad port '%s'", port_text);
 		return -1;
@@ -478,13 +385,9 @@ const char *
 net_addr_text(const struct sockaddr *sa, char *buf, size_t len)
 {
 	char host[NET_HOSTSTRLEN];
-	const uint8_t *b;
-	int family = addr_bytes(sa, &b);
 
-	net_host_text(sa, host, sizeof(host));
-	snprintf(buf, len, family == AF_INET6 ? "[%s]:%u" : "%s:%u", host,
-	    (unsigned)net_addr_port(sa));
-	return buf;
+	return addr_join(net_host_text(sa, host, sizeof(host)), net_addr_port(sa),
+	    buf, len);
 }
 
 bool

@@ -19,9 +19,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define NET_HOSTSTRLEN	46			/* INET6_ADDRSTRLEN */
-#define NET_ADDRSTRLEN	(NET_HOSTSTRLEN + 8)	/* "[v6]:port" */
-#define NET_NAME_MAX	256			/* a host name, with its NUL */
+#include "common/addr.h"
+
+/* The grammar is common/addr.h's, shared with libharmony and the agent. */
+#define NET_HOSTSTRLEN	ADDR_HOSTSTRLEN
+#define NET_ADDRSTRLEN	ADDR_TEXTLEN
+#define NET_NAME_MAX	ADDR_NAME_MAX
 
 struct net_addr {
 	struct sockaddr_storage	 ss;
@@ -43,12 +46,15 @@ int		 net_parse_listen(const char *, const char *default_host,
 		    struct net_addr *, char *err, size_t errlen);
 /* "HOST:PORT" or "[V6]:PORT": both parts required, port 1..65535. */
 int		 net_parse_hostport(const char *, struct net_addr *, char *err, size_t errlen);
-/* A host (name or numeric) and a port. May block: never on the loop. */
+/*
+ * A host (name or numeric) and a port: addr_resolve's first address, with
+ * "localhost" as 127.0.0.1. May block: never on the loop.
+ */
 int		 net_resolve(const char *host, uint16_t port, struct net_addr *,
 		    char *err, size_t errlen);
 /*
  * The part of net_resolve that asks no DNS: 0 with *out set for a numeric
- * host or "localhost", 1 for a name (*out untouched), -1 with err.
+ * host or "localhost", 1 for a name (*out zeroed), -1 with err.
  */
 int		 net_resolve_numeric(const char *host, uint16_t port,
 		    struct net_addr *, char *err, size_t errlen);

@@ -6,19 +6,26 @@
  * with a space or a byte >= 0x7f (libharmony and the agent took them);
  * a FIFO, a device or an oversize file read as a config, token or state
  * file (only the state file's reader refused them; the agent's cut a long
- * token file short).
+ * token file short); and the address grammar, where the agent took an
+ * IPv6 address without brackets, "[name]" and "1.2.3" (as 1.2.0.3), and
+ * libharmony took "1.2.3" too.
  */
 #include "autoconfig.h"
 
 #include <sys/stat.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <check.h>
+#include <dlfcn.h>
 #include <errno.h>
+#include <netdb.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "common/addr.h"
 #include "common/duration.h"
 #include "common/file.h"
 #include "common/hash.h"
@@ -400,6 +407,285 @@ START_TEST(test_file_missing)
 }
 END_TEST
 
+/* ---- addr ----------------------------------------------------------- */
+
+static const struct {
+	const char	*text;
+	int		 port;		/* -1: refused */
+} ports[] = {
+	{ "0", 0 }, { "1", 1 }, { "80", 80 }, { "65535", 65535 }, { "00080", 80 },
+	{ "65536", -1 }, { "99999", -1 }, { "000080", -1 }, { "", -1 },
+	{ " 80", -1 }, { "80 ", -1 }, { "+80", -1 }, { "-1", -1 }, { "8a", -1 },
+	{ "0x50", -1 }, { "4294967376", -1 },	/* 2^32 + 80: no wrap */
+};
+
+START_TEST(test_addr_port)
+{
+	uint16_t p = 7;
+	int rc = addr_parse_port(ports[_i].text, &p);
+
+	if (ports[_i].port < 0) {
+		ck_assert_msg(rc == -1, "'%s' taken", ports[_i].text);
+		ck_assert_uint_eq(p, 7);
+	} else {
+		ck_assert_msg(rc == 0, "'%s' refused", ports[_i].text);
+		ck_assert_uint_eq(p, (unsigned)ports[_i].port);
+	}
+}
+END_TEST
+
+static const struct {
+	const char	*text;
+	const char	*host;		/* NULL: refused, with a reason naming it */
+	const char	*port;		/* NULL: no ":PORT" */
+	const char	*why;
+} splits[] = {
+	{ "example.com:80", "example.com", "80", NULL },
+	{ "10.0.0.1:0", "10.0.0.1", "0", NULL },	/* the caller judges 0 */
+	{ "10.0.0.1:", "10.0.0.1", "", NULL },		/* and an empty port */
+	{ "example.com", "example.com", NULL, NULL },
+	{ "[::1]:80", "::1", "80", NULL },
+	{ "[::1]", "::1", NULL, NULL },
+	{ "[fe80::1%eth0]:80", "fe80::1%eth0", "80", NULL },
+	{ "[::1", NULL, NULL, "expected [IPV6]:PORT" },		/* missing ']' */
+	{ "[::1]80", NULL, NULL, "expected [IPV6]:PORT" },
+	{ "[::1]:80:", NULL, NULL, NULL },	/* taken here; the port is not a port */
+	{ "::1", NULL, NULL, "IPv6 needs [brackets]" },		/* the agent took it */
+	{ "::1:80", NULL, NULL, "IPv6 needs [brackets]" },
+	{ "[localhost]:80", NULL, NULL, "brackets are for an IPv6" },	/* as the agent did */
+	{ "[10.0.0.1]", NULL, NULL, "brackets are for an IPv6" },
+	{ "", NULL, NULL, "empty host" },
+	{ ":80", NULL, NULL, "empty host" },
+	{ "[]:80", NULL, NULL, "empty host" },
+	{ "[]", NULL, NULL, "empty host" },
+};
+
+START_TEST(test_addr_split)
+{
+	char host[16], err[128] = "";
+	const char *port = "unset";
+	int rc = addr_split(splits[_i].text, host, sizeof(host), &port, err,
+	    sizeof(err));
+
+	if (splits[_i].host == NULL && splits[_i].why != NULL) {
+		ck_assert_msg(rc == -1, "'%s' taken", splits[_i].text);
+		ck_assert_err_has(err, splits[_i].why);
+		ck_assert_err_has(err, splits[_i].text);
+		ck_assert_ptr_null(port);
+		return;
+	}
+	if (splits[_i].host == NULL) {
+		ck_assert_int_eq(rc, 0);
+		ck_assert_uint_eq(addr_parse_port(port, &(uint16_t){ 0 }), -1);
+		return;
+	}
+	ck_assert_msg(rc == 0, "'%s': %s", splits[_i].text, err);
+	ck_assert_str_eq(host, splits[_i].host);
+	if (splits[_i].port == NULL)
+		ck_assert_ptr_null(port);
+	else
+		ck_assert_str_eq(port, splits[_i].port);
+}
+END_TEST
+
+/* A host that does not fit is refused, never cut. */
+START_TEST(test_addr_split_overlong)
+{
+	char host[8], err[128];
+	const char *port;
+
+	ck_assert_int_eq(addr_split("1234567:80", host, sizeof(host), &port, err,
+	    sizeof(err)), 0);
+	ck_assert_str_eq(host, "1234567");
+	ck_assert_int_eq(addr_split("12345678:80", host, sizeof(host), &port, err,
+	    sizeof(err)), -1);
+	ck_assert_err_has(err, "overlong host");
+	ck_assert_int_eq(addr_split("[1:2:3:4:5]", host, sizeof(host), &port, err,
+	    sizeof(err)), -1);
+	ck_assert_err_has(err, "overlong host");
+}
+END_TEST
+
+/* Numeric hosts, and what never goes to a name server. */
+START_TEST(test_addr_numeric)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)(void *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)(void *)&ss;
+	char err[128], name[ADDR_NAME_MAX + 1];
+	socklen_t len;
+
+	ck_assert_int_eq(addr_resolve_numeric("10.1.2.3", 80, &ss, &len, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(sin->sin_family, AF_INET);
+	ck_assert_uint_eq(ntohs(sin->sin_port), 80);
+	ck_assert_uint_eq(ntohl(sin->sin_addr.s_addr), 0x0a010203);
+	ck_assert_uint_eq(len, sizeof(*sin));
+	ck_assert_int_eq(addr_resolve_numeric("::1", 443, &ss, &len, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(sin6->sin6_family, AF_INET6);
+	ck_assert_uint_eq(ntohs(sin6->sin6_port), 443);
+	ck_assert(IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr));
+	ck_assert_uint_eq(len, sizeof(*sin6));
+	/* A name: left for addr_resolve, *ss untouched. */
+	ss.ss_family = AF_UNIX;
+	ck_assert_int_eq(addr_resolve_numeric("example.com", 80, &ss, &len, err,
+	    sizeof(err)), 1);
+	ck_assert_int_eq(ss.ss_family, AF_UNIX);
+	/* getaddrinfo would take these (1.2.0.3, 0.0.0.1): libharmony and the agent did. */
+	ck_assert_int_eq(addr_resolve_numeric("1.2.3", 80, &ss, &len, err,
+	    sizeof(err)), -1);
+	ck_assert_err_has(err, "bad IPv4 address '1.2.3'");
+	ck_assert_int_eq(addr_resolve("1", 80, &ss, &len, 1, err, sizeof(err)), -1);
+	ck_assert_int_eq(addr_resolve("1.2.3.4.", 80, &ss, &len, 1, err, sizeof(err)), -1);
+	ck_assert_int_eq(addr_resolve("", 80, &ss, &len, 1, err, sizeof(err)), -1);
+	ck_assert_err_has(err, "empty host");
+	memset(name, 'a', ADDR_NAME_MAX);
+	name[ADDR_NAME_MAX] = '\0';
+	ck_assert_int_eq(addr_resolve(name, 80, &ss, &len, 1, err, sizeof(err)), -1);
+	ck_assert_err_has(err, "host name too long");
+	ck_assert_int_eq(addr_numeric("example.com", 80, &ss, &len), -1);
+}
+END_TEST
+
+/*
+ * A resolver the test controls: getaddrinfo and freeaddrinfo defined here
+ * take the place of libc's for this program. "mixed.test" answers IPv6
+ * first, interleaved with IPv4; "v6.test" only IPv6; every other name goes
+ * to the real getaddrinfo.
+ */
+#define FAKE_N	4
+static struct addrinfo fake_ai[FAKE_N];
+static struct sockaddr_storage fake_ss[FAKE_N];
+
+static void
+fake_set(int i, const char *text)
+{
+	socklen_t len;
+
+	ck_assert_int_eq(addr_numeric(text, 9, &fake_ss[i], &len), 0);
+	fake_ai[i] = (struct addrinfo){ .ai_family = fake_ss[i].ss_family,
+	    .ai_socktype = SOCK_STREAM, .ai_addrlen = len,
+	    .ai_addr = (struct sockaddr *)&fake_ss[i],
+	    .ai_next = i + 1 < FAKE_N ? &fake_ai[i + 1] : NULL };
+}
+
+int
+getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+    struct addrinfo **res)
+{
+	__typeof__(getaddrinfo) *real;
+
+	if (node != NULL && strcmp(node, "mixed.test") == 0) {
+		fake_set(0, "2001:db8::1");
+		fake_set(1, "192.0.2.1");
+		fake_set(2, "2001:db8::2");
+		fake_set(3, "192.0.2.2");
+		*res = &fake_ai[0];
+		return 0;
+	}
+	if (node != NULL && strcmp(node, "v6.test") == 0) {
+		fake_set(3, "2001:db8::3");
+		*res = &fake_ai[3];
+		return 0;
+	}
+	*(void **)&real = dlsym(RTLD_NEXT, "getaddrinfo");
+	return real(node, service, hints, res);
+}
+
+void
+freeaddrinfo(struct addrinfo *ai)
+{
+	__typeof__(freeaddrinfo) *real;
+
+	if (ai >= &fake_ai[0] && ai < &fake_ai[FAKE_N])
+		return;
+	*(void **)&real = dlsym(RTLD_NEXT, "freeaddrinfo");
+	real(ai);
+}
+
+static const char *
+text_of(const struct sockaddr_storage *ss, char *buf, size_t len)
+{
+	const void *a = ss->ss_family == AF_INET ?
+	    (const void *)&((const struct sockaddr_in *)(const void *)ss)->sin_addr :
+	    (const void *)&((const struct sockaddr_in6 *)(const void *)ss)->sin6_addr;
+
+	ck_assert_ptr_nonnull(inet_ntop(ss->ss_family, a, buf, (socklen_t)len));
+	return buf;
+}
+
+/* IPv4 first whatever order the resolver gives, then IPv6; at most max. */
+START_TEST(test_addr_resolve_order)
+{
+	static const char *want[] = { "192.0.2.1", "192.0.2.2", "2001:db8::1",
+	    "2001:db8::2" };
+	struct sockaddr_storage ss[4];
+	socklen_t len[4];
+	char err[128], text[ADDR_HOSTSTRLEN];
+
+	ck_assert_int_eq(addr_resolve("mixed.test", 1666, ss, len, 4, err,
+	    sizeof(err)), 4);
+	for (size_t i = 0; i < 4; i++) {
+		ck_assert_str_eq(text_of(&ss[i], text, sizeof(text)), want[i]);
+		ck_assert_uint_eq(len[i], ss[i].ss_family == AF_INET ?
+		    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6));
+	}
+	ck_assert_uint_eq(ntohs(((struct sockaddr_in6 *)(void *)&ss[3])->sin6_port),
+	    1666);
+	/* One address (harmonyd, the agent's check): the first IPv4 one. */
+	ck_assert_int_eq(addr_resolve("mixed.test", 80, ss, len, 1, err,
+	    sizeof(err)), 1);
+	ck_assert_str_eq(text_of(&ss[0], text, sizeof(text)), "192.0.2.1");
+	ck_assert_uint_eq(ntohs(((struct sockaddr_in *)(void *)&ss[0])->sin_port), 80);
+	ck_assert_int_eq(addr_resolve("mixed.test", 80, ss, len, 3, err,
+	    sizeof(err)), 3);
+	ck_assert_str_eq(text_of(&ss[2], text, sizeof(text)), "2001:db8::1");
+	/* IPv6 alone is fine. */
+	ck_assert_int_eq(addr_resolve("v6.test", 80, ss, len, 4, err, sizeof(err)), 1);
+	ck_assert_str_eq(text_of(&ss[0], text, sizeof(text)), "2001:db8::3");
+}
+END_TEST
+
+/* Names through the real getaddrinfo ("localhost" is in every /etc/hosts). */
+START_TEST(test_addr_resolve)
+{
+	struct sockaddr_storage ss[4];
+	socklen_t len[4];
+	char err[128];
+	int n;
+
+	n = addr_resolve("localhost", 1666, ss, len, 4, err, sizeof(err));
+	ck_assert_msg(n >= 1, "localhost: %s", err);
+	ck_assert_int_eq(ss[0].ss_family, AF_INET);
+	for (int i = 0; i < n; i++) {
+		const struct sockaddr_in *sin = (const void *)&ss[i];
+		const struct sockaddr_in6 *sin6 = (const void *)&ss[i];
+
+		ck_assert(ss[i].ss_family == AF_INET || ss[i].ss_family == AF_INET6);
+		ck_assert_uint_eq(ntohs(ss[i].ss_family == AF_INET ? sin->sin_port :
+		    sin6->sin6_port), 1666);
+		if (i > 0 && ss[i].ss_family == AF_INET)
+			ck_assert_int_eq(ss[i - 1].ss_family, AF_INET);
+	}
+	ck_assert_int_eq(addr_resolve("localhost", 1, ss, len, 1, err, sizeof(err)), 1);
+	ck_assert_int_eq(addr_resolve("127.0.0.1", 1, ss, len, 4, err, sizeof(err)), 1);
+	ck_assert_int_eq(addr_resolve("no-such-host.invalid", 1, ss, len, 4, err,
+	    sizeof(err)), -1);
+	ck_assert_err_has(err, "cannot resolve 'no-such-host.invalid'");
+}
+END_TEST
+
+START_TEST(test_addr_join)
+{
+	char buf[ADDR_TEXTLEN];
+
+	ck_assert_str_eq(addr_join("10.0.0.1", 80, buf, sizeof(buf)), "10.0.0.1:80");
+	ck_assert_str_eq(addr_join("::1", 80, buf, sizeof(buf)), "[::1]:80");
+	ck_assert_str_eq(addr_join("example.com", 0, buf, sizeof(buf)), "example.com:0");
+}
+END_TEST
+
 /* ---- limits --------------------------------------------------------- */
 
 /* The ack port speaks whole seconds: the TTL bounds are whole seconds. */
@@ -413,6 +699,17 @@ START_TEST(test_limits_ttl_whole_seconds)
 	ck_assert(LIMIT_TTL_MAX_MS <= DURATION_MAX_MS);
 }
 END_TEST
+
+/* A TCase of the tests listed (NULL-terminated). */
+static void
+add_tests(Suite *s, const char *name, const TTest *const *tests)
+{
+	TCase *tc = tcase_create(name);
+
+	while (*tests != NULL)
+		tcase_add_test(tc, *tests++);
+	suite_add_tcase(s, tc);
+}
 
 static Suite *
 common_suite(void)
@@ -438,15 +735,17 @@ common_suite(void)
 	tc = tcase_create("hash");
 	tcase_add_test(tc, test_hash_vectors);
 	suite_add_tcase(s, tc);
-	tc = tcase_create("file");
-	tcase_add_test(tc, test_file_exact_cap);
-	tcase_add_test(tc, test_file_oversize);
-	tcase_add_test(tc, test_file_grows_past_fstat);
-	tcase_add_test(tc, test_file_regular_only);
-	tcase_add_test(tc, test_file_fifo_does_not_block);
-	tcase_add_test(tc, test_file_symlink);
-	tcase_add_test(tc, test_file_missing);
+	add_tests(s, "file", (const TTest *[]){ test_file_exact_cap,
+	    test_file_oversize, test_file_grows_past_fstat, test_file_regular_only,
+	    test_file_fifo_does_not_block, test_file_symlink, test_file_missing,
+	    NULL });
+	tc = tcase_create("addr grammar");
+	tcase_add_loop_test(tc, test_addr_port, 0, NITEMS(ports));
+	tcase_add_loop_test(tc, test_addr_split, 0, NITEMS(splits));
 	suite_add_tcase(s, tc);
+	add_tests(s, "addr", (const TTest *[]){ test_addr_split_overlong,
+	    test_addr_numeric, test_addr_resolve_order, test_addr_resolve,
+	    test_addr_join, NULL });
 	tc = tcase_create("limits");
 	tcase_add_test(tc, test_limits_ttl_whole_seconds);
 	suite_add_tcase(s, tc);

@@ -40,6 +40,10 @@ static const struct {
 	{ "[::1]80", NULL },
 	{ "[::1", NULL },
 	{ "[]:80", NULL },
+	{ "[::1]", NULL },			/* a port is required */
+	{ "[localhost]:80", NULL },		/* brackets hold IPv6 only */
+	{ "[127.0.0.1]:80", NULL },
+	{ "1.2.3:80", NULL },			/* not 1.2.0.3 */
 	{ "1.2.3.4:99999", NULL },
 	{ "no.such.host.invalid:80", NULL },
 };
