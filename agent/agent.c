@@ -43,6 +43,7 @@
 #include "common/file.h"
 #include "common/limits.h"
 #include "common/log.h"
+#include "common/selfpipe.h"
 #include "common/token.h"
 #include "harmony.h"
 
@@ -108,41 +109,17 @@ struct agent {
 	int64_t			 stop_deadline;
 };
 
-static int sig_fd = -1;
-
-static void
-on_signal(int signo)
-{
-	int saved = errno;
-	unsigned char b = (unsigned char)signo;
-
-	/* A full pipe already holds a wake-up; losing this byte is fine. */
-	if (write(sig_fd, &b, 1) == -1)
-		(void)0;
-	errno = saved;
-}
-
+/* Signals only write their number to the self-pipe (common/selfpipe.h). */
 static int
 signals_init(int pipefd[2])
 {
-	struct sigaction sa;
-
-	if (pipe2(pipefd, O_NONBLOCK | O_CLOEXEC) == -1)
+	if (selfpipe_open(pipefd) == -1 || selfpipe_set(SIGPIPE, SIG_IGN) == -1)
 		return -1;
-	sig_fd = pipefd[1];
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = SIG_IGN;
-	if (sigaction(SIGPIPE, &sa, NULL) == -1)
+	if (selfpipe_catch(SIGTERM, 0) == -1 || selfpipe_catch(SIGINT, 0) == -1 ||
+	    selfpipe_catch(SIGHUP, 0) == -1)
 		return -1;
-	sa.sa_handler = on_signal;
-	if (sigaction(SIGTERM, &sa, NULL) == -1 || sigaction(SIGINT, &sa, NULL) == -1 ||
-	    sigaction(SIGHUP, &sa, NULL) == -1)
-		return -1;
-	sa.sa_flags = SA_NOCLDSTOP;
-	if (sigaction(SIGCHLD, &sa, NULL) == -1)
-		return -1;
-	return 0;
+	/* An exec check's end; its stops are none of our business. */
+	return selfpipe_catch(SIGCHLD, SA_NOCLDSTOP);
 }
 
 /* --- options ---------------------------------------------------------- */
@@ -1117,9 +1094,6 @@ out:
 		free(a.token);
 	}
 	free(a.check.request);
-	if (sigpipe[0] >= 0) {
-		close(sigpipe[0]);
-		close(sigpipe[1]);
-	}
+	selfpipe_close(sigpipe);
 	return rc;
 }

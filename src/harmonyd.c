@@ -8,7 +8,6 @@
 #include "autoconfig.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +20,7 @@
 #include "ack/ackport.h"
 #include "admin/admin.h"
 #include "common/log.h"
+#include "common/selfpipe.h"
 #include "config.h"
 #include "core/acceptor.h"
 #include "core/loop.h"
@@ -42,40 +42,17 @@
 #define TOUCH_SAVE_MAX_MS	300000	/* persistence recency: 5 min at most */
 
 
-static int signal_fd = -1;
-
-static void
-on_signal(int signo)
-{
-	int saved = errno;
-	unsigned char b = (unsigned char)signo;
-
-	/* A full pipe already holds a wake-up; losing this byte is fine. */
-	if (write(signal_fd, &b, 1) == -1)
-		(void)0;
-	errno = saved;
-}
-
+/* Signals only write their number to the self-pipe (common/selfpipe.h). */
 static int
 signals_init(struct harmonyd *h)
 {
-	struct sigaction sa;
-
-	if (pipe2(h->sigpipe, O_NONBLOCK | O_CLOEXEC) == -1)
-		return -1;
-	signal_fd = h->sigpipe[1];
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = SIG_IGN;
-	if (sigaction(SIGPIPE, &sa, NULL) == -1)
+	if (selfpipe_open(h->sigpipe) == -1 || selfpipe_set(SIGPIPE, SIG_IGN) == -1)
 		return -1;
 	/* Inherited SIG_IGN would reap the state saver's child before we can. */
-	sa.sa_handler = SIG_DFL;
-	if (sigaction(SIGCHLD, &sa, NULL) == -1)
+	if (selfpipe_set(SIGCHLD, SIG_DFL) == -1)
 		return -1;
-	sa.sa_handler = on_signal;
-	if (sigaction(SIGTERM, &sa, NULL) == -1 || sigaction(SIGINT, &sa, NULL) == -1 ||
-	    sigaction(SIGHUP, &sa, NULL) == -1 || sigaction(SIGUSR2, &sa, NULL) == -1)
+	if (selfpipe_catch(SIGTERM, 0) == -1 || selfpipe_catch(SIGINT, 0) == -1 ||
+	    selfpipe_catch(SIGHUP, 0) == -1 || selfpipe_catch(SIGUSR2, 0) == -1)
 		return -1;
 	return 0;
 }
@@ -526,9 +503,7 @@ harmonyd_stop(struct harmonyd *h)
 	if (h->loop != NULL && h->sigpipe[0] != -1)
 		loop_unwatch(h->loop, h->sigpipe[0]);
 	loop_free(h->loop);
-	for (int i = 0; i < 2; i++)
-		if (h->sigpipe[i] != -1)
-			close(h->sigpipe[i]);
+	selfpipe_close(h->sigpipe);
 	log_access_close();
 	fdbudget_free(h->fdbudget);
 	h->fdbudget = NULL;

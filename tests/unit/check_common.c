@@ -8,7 +8,8 @@
  * file (only the state file's reader refused them; the agent's cut a long
  * token file short); and the address grammar, where the agent took an
  * IPv6 address without brackets, "[name]" and "1.2.3" (as 1.2.0.3), and
- * libharmony took "1.2.3" too.
+ * libharmony took "1.2.3" too. The self-pipe that harmonyd and the agent
+ * set their signals up with is tested with raise(3).
  */
 #include "autoconfig.h"
 
@@ -18,7 +19,9 @@
 #include <check.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +35,7 @@
 #include "common/limits.h"
 #include "common/random.h"
 #include "common/secret.h"
+#include "common/selfpipe.h"
 #include "common/token.h"
 
 #define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
@@ -686,6 +690,101 @@ START_TEST(test_addr_join)
 }
 END_TEST
 
+/* ---- selfpipe -------------------------------------------------------- */
+
+/* Both ends non-blocking and close-on-exec: a check's child gets neither. */
+START_TEST(test_selfpipe_flags)
+{
+	int fds[2] = { -1, -1 };
+	unsigned char b;
+
+	ck_assert_int_eq(selfpipe_open(fds), 0);
+	for (int i = 0; i < 2; i++) {
+		ck_assert(fcntl(fds[i], F_GETFD) & FD_CLOEXEC);
+		ck_assert(fcntl(fds[i], F_GETFL) & O_NONBLOCK);
+	}
+	ck_assert_int_eq(read(fds[0], &b, 1), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	selfpipe_close(fds);
+	ck_assert_int_eq(fds[0], -1);
+	ck_assert_int_eq(fds[1], -1);
+	selfpipe_close(fds);	/* twice is fine */
+}
+END_TEST
+
+/* A caught signal is its number on the pipe, and errno is left alone. */
+START_TEST(test_selfpipe_raise)
+{
+	int fds[2] = { -1, -1 };
+	unsigned char b[4];
+	struct sigaction sa;
+
+	ck_assert_int_eq(selfpipe_open(fds), 0);
+	ck_assert_int_eq(selfpipe_catch(SIGUSR1, 0), 0);
+	ck_assert_int_eq(selfpipe_catch(SIGCHLD, SA_NOCLDSTOP), 0);
+	ck_assert_int_eq(sigaction(SIGCHLD, NULL, &sa), 0);
+	ck_assert(sa.sa_flags & SA_NOCLDSTOP);
+	ck_assert(!(sa.sa_flags & SA_RESTART));
+	errno = ERANGE;
+	ck_assert_int_eq(raise(SIGUSR1), 0);
+	ck_assert_int_eq(errno, ERANGE);
+	ck_assert_int_eq(raise(SIGCHLD), 0);
+	ck_assert_int_eq(read(fds[0], b, sizeof(b)), 2);
+	ck_assert_int_eq(b[0], SIGUSR1);
+	ck_assert_int_eq(b[1], SIGCHLD);
+	selfpipe_close(fds);
+}
+END_TEST
+
+/* A full pipe: the handler neither blocks nor changes errno. */
+START_TEST(test_selfpipe_full)
+{
+	int fds[2] = { -1, -1 };
+	unsigned char fill[4096], b;
+	size_t n = 0;
+	ssize_t got;
+
+	ck_assert_int_eq(selfpipe_open(fds), 0);
+	ck_assert_int_eq(selfpipe_catch(SIGUSR2, 0), 0);
+	memset(fill, 0, sizeof(fill));
+	while (write(fds[1], fill, sizeof(fill)) > 0)
+		n++;
+	ck_assert_int_eq(errno, EAGAIN);
+	while (write(fds[1], fill, 1) == 1)
+		;
+	errno = EDOM;
+	ck_assert_int_eq(raise(SIGUSR2), 0);	/* blocked, Check's timeout ends it */
+	ck_assert_int_eq(errno, EDOM);
+	/* Only what was written before: the signal's byte was dropped. */
+	while ((got = read(fds[0], fill, sizeof(fill))) > 0)
+		ck_assert(memchr(fill, SIGUSR2, (size_t)got) == NULL);
+	ck_assert_int_eq(raise(SIGUSR2), 0);
+	ck_assert_int_eq(read(fds[0], &b, 1), 1);
+	ck_assert_int_eq(b, SIGUSR2);
+	ck_assert_uint_gt(n, 0);
+	selfpipe_close(fds);
+}
+END_TEST
+
+/* SIG_IGN and SIG_DFL the same way: an ignored signal writes nothing. */
+START_TEST(test_selfpipe_set)
+{
+	int fds[2] = { -1, -1 };
+	struct sigaction sa;
+	unsigned char b;
+
+	ck_assert_int_eq(selfpipe_open(fds), 0);
+	ck_assert_int_eq(selfpipe_catch(SIGUSR1, 0), 0);
+	ck_assert_int_eq(selfpipe_set(SIGUSR1, SIG_IGN), 0);
+	ck_assert_int_eq(raise(SIGUSR1), 0);
+	ck_assert_int_eq(read(fds[0], &b, 1), -1);
+	ck_assert_int_eq(selfpipe_set(SIGCHLD, SIG_DFL), 0);
+	ck_assert_int_eq(sigaction(SIGCHLD, NULL, &sa), 0);
+	ck_assert_ptr_eq((void *)(uintptr_t)sa.sa_handler, (void *)(uintptr_t)SIG_DFL);
+	selfpipe_close(fds);
+}
+END_TEST
+
 /* ---- limits --------------------------------------------------------- */
 
 /* The ack port speaks whole seconds: the TTL bounds are whole seconds. */
@@ -746,6 +845,8 @@ common_suite(void)
 	add_tests(s, "addr", (const TTest *[]){ test_addr_split_overlong,
 	    test_addr_numeric, test_addr_resolve_order, test_addr_resolve,
 	    test_addr_join, NULL });
+	add_tests(s, "selfpipe", (const TTest *[]){ test_selfpipe_flags,
+	    test_selfpipe_raise, test_selfpipe_full, test_selfpipe_set, NULL });
 	tc = tcase_create("limits");
 	tcase_add_test(tc, test_limits_ttl_whole_seconds);
 	suite_add_tcase(s, tc);
