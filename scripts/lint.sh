@@ -49,7 +49,7 @@ queue_h=$(echo '#include <sys/queue.h>' | ${CPP:-cpp} -H -o /dev/null 2>&1 |
 #   src/core/       common/, itself (the loop, sockets, the fd budget)
 #   src/registry/   + core/ (targets, balancing, persistence)
 #   src/ack/ src/proxy/ src/state/   + registry/, each itself
-#   src/admin/      + ack/ proxy/ state/ and config.h
+#   src/admin/      + ack/ proxy/ state/, config.h and settings.h
 #   src/*.[ch]      the process: anything of src/
 sources="src/*.c src/*/*.c common/*.c lib/*.c agent/*.c"
 allowed() {
@@ -61,7 +61,7 @@ allowed() {
 	src/registry/*) echo 'common/|core/|registry/' ;;
 	src/ack/* | src/proxy/* | src/state/*)
 		d=${1#src/}; echo "common/|core/|registry/|${d%%/*}/" ;;
-	src/admin/*) echo 'common/|core/|registry/|ack/|proxy/|state/|admin/|config\.h' ;;
+	src/admin/*) echo 'common/|core/|registry/|ack/|proxy/|state/|admin/|config\.h|settings\.h' ;;
 	src/*) echo 'common/|core/|registry/|ack/|proxy/|state/|admin/|[a-z_]+\.h' ;;
 	esac
 }

@@ -68,6 +68,14 @@ struct config {
 	bool		 defer_names;		/* parsed with CFG_DEFER_NAMES */
 };
 
+/*
+ * The ranges of the options that also change at run time (settings.h,
+ * PATCH /api/v1/config): one rule for the flag, the file and the API.
+ */
+#define CFG_CONCURRENCY_MIN	(-1)		/* unlimited */
+#define CFG_CONCURRENCY_MAX	10000000
+#define CFG_REQUEUE_MAX		100
+
 enum cfg_result {
 	CFG_OK = 0,
 	CFG_EXIT = 1,		/* --help or --version printed: exit 0 */
@@ -101,7 +109,6 @@ struct proxy_params;
 void		 cfg_proxy_params(const struct config *, struct proxy_params *);
 void		 cfg_usage(FILE *);
 
-/* "500ms", "30s", "5m", "1h", "1.5s"; a bare number is seconds. */
 /* "HOST:PORT[@WEIGHT]" */
 int		 cfg_parse_target(const char *, struct cfg_target *, char *err, size_t errlen);
 /* "\r\n", "\t", "\\", "\xHH" decoded; returns malloc'd bytes and length. */

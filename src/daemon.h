@@ -1,6 +1,8 @@
 /*
  * daemon: the parts of a running harmonyd, shared by harmonyd.c (start,
- * signals, stop) and reload.c (SIGHUP, runtime overrides).
+ * signals, stop) and reload.c, which implements the functions below by
+ * handing settings.c (the live configuration, its overrides) and the
+ * reloader (SIGHUP) the parts they need.
  *
  * struct harmonyd owns every part; harmonyd.c creates and frees them.
  */
@@ -12,24 +14,11 @@
 
 #include "config.h"
 #include "core/loop.h"
+#include "reload.h"
+#include "settings.h"
 
 struct json_object;
 struct fdbudget;
-struct reload;
-
-/*
- * The tunables PATCH /api/v1/config changes at run time. A copy of them as
- * configured (file and flags) tells which live values are overrides: those
- * survive a SIGHUP and, with a state file, a restart.
- */
-struct cfg_runtime {
-	int64_t		 concurrency;
-	int64_t		 requeue;
-	int		 balance;
-	bool		 persistent;
-	char		*unavailable;
-	size_t		 unavailable_len;
-};
 
 struct harmonyd {
 	struct config	 cfg;
@@ -48,11 +37,10 @@ struct harmonyd {
 	struct loop_timer stop_timer;
 	struct saver	*saver;		/* with --state-file */
 	int		 state_lock;	/* until the saver takes it, or -1 */
-	struct cfg_runtime base;	/* runtime tunables as configured */
+	struct settings_tunables base;	/* runtime tunables as configured */
 	int		 argc;		/* to read the options again on SIGHUP */
 	char		**argv;
-	struct reload	*reload;	/* a SIGHUP resolving its names */
-	bool		 reload_again;	/* SIGHUP meanwhile: once more after it */
+	struct reloader	 reloader;	/* SIGHUP */
 };
 
 struct ackport	*daemon_ackport_new(struct harmonyd *);

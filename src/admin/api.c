@@ -32,6 +32,7 @@
 #include "registry/persist.h"
 #include "registry/pool.h"
 #include "registry/selfaddr.h"
+#include "settings.h"
 
 /* --- routing ------------------------------------------------------------- */
 
@@ -668,12 +669,14 @@ persist_forget_one(struct api_env *env, const struct api_route *r, struct api_re
 	reply_empty(rp, 204);
 }
 
+/* PATCH /api/v1/config: settings.c checks the change whole and applies it. */
 static void
 config_patch(struct api_env *env, const struct api_request *rq, struct api_reply *rp)
 {
-	struct config *cfg = env->cfg;
+	const struct config *cfg = env->cfg;
+	struct settings_parts parts = { .balancer = env->balancer, .proxy = env->proxy };
 	struct api_config_patch cp;
-	struct proxy_params pp;
+	struct settings_change c;
 	char err[API_ERR_MAX];
 	int st;
 
@@ -682,40 +685,26 @@ config_patch(struct api_env *env, const struct api_request *rq, struct api_reply
 		api_reply_error(rp, st, err);
 		return;
 	}
-	cfg_proxy_params(cfg, &pp);
-	if (cp.has_concurrency)
-		pp.concurrency = cp.concurrency;
-	if (cp.has_requeue)
-		pp.requeue = cp.requeue;
-	if (cp.has_persistent)
-		pp.persistent = cp.persistent;
-	if (cp.has_unavailable) {
-		pp.unavailable = cp.unavailable;
-		pp.unavailable_len = cp.unavailable_len;
-	}
-	/* The proxy copies what it keeps; nothing is committed if it fails. */
-	if (proxy_set_params(env->proxy, &pp) == -1) {
-		api_config_patch_free(&cp);
-		api_reply_error(rp, 500, "out of memory");
+	c = (struct settings_change){
+		.set = (cp.has_concurrency ? SETTINGS_CONCURRENCY : 0) |
+		    (cp.has_requeue ? SETTINGS_REQUEUE : 0) |
+		    (cp.has_balance ? SETTINGS_BALANCE : 0) |
+		    (cp.has_persistent ? SETTINGS_PERSISTENT : 0) |
+		    (cp.has_unavailable ? SETTINGS_UNAVAILABLE : 0),
+		.concurrency = cp.concurrency,
+		.requeue = cp.requeue,
+		.balance = cp.balance,
+		.persistent = cp.persistent,
+		.unavailable = cp.unavailable,
+		.unavailable_len = cp.unavailable_len,
+	};
+	/* The body's checks are settings_check's: only memory can fail here. */
+	st = settings_set(env->cfg, &parts, &c, err, sizeof(err));
+	api_config_patch_free(&cp);
+	if (st == -1) {
+		api_reply_error(rp, 500, err);
 		return;
 	}
-	cfg->concurrency = pp.concurrency;
-	cfg->requeue = pp.requeue;
-	cfg->persistent = pp.persistent;
-	if (cp.has_unavailable) {
-		free(cfg->unavailable);
-		cfg->unavailable = cp.unavailable;
-		cfg->unavailable_len = cp.unavailable_len;
-		cp.unavailable = NULL;
-		/* The text no longer comes from that file. */
-		free(cfg->unavailable_file);
-		cfg->unavailable_file = NULL;
-	}
-	if (cp.has_balance) {
-		cfg->balance = cp.balance;
-		balance_set_algo(env->balancer, (enum balance_algo)cp.balance);
-	}
-	api_config_patch_free(&cp);
 	env->config_gen++;
 	log_info("http: runtime config: concurrency %lld, requeue %lld, balance %s,"
 	    " persistence %s, unavailable text %zu bytes",

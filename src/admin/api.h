@@ -9,8 +9,8 @@
  * that tests/unit/check_api.c covers them without a server.
  *
  * An api_env borrows every part it names; they outlive it. A runtime change
- * (PATCH /api/v1/config) is written back into env->cfg, so that the config
- * always holds the values in force. Replies own their body (malloc'd);
+ * (PATCH /api/v1/config) goes through settings.h, the one writer of
+ * env->cfg, so that the config always holds the values in force. Replies own their body (malloc'd);
  * api_reply_free releases it. A target's key appears only in the answer to
  * the registration that created it, or to a caller proving it holds the
  * key or the admin token; never in a list, a log line or /metrics.
@@ -39,8 +39,6 @@ struct selfaddr;
 #define API_BODY_MAX		(64 * 1024)	/* bytes of a request body */
 #define API_JSON_DEPTH		16		/* nesting of a request body */
 #define API_ERR_MAX		256		/* reason texts */
-#define API_CONCURRENCY_MAX	10000000	/* as --concurrency */
-#define API_REQUEUE_MAX		100		/* as --requeue */
 #define API_PERSIST_LIMIT	1000		/* GET /api/v1/persistence default */
 #define API_PERSIST_LIMIT_MAX	10000		/* ... and its ?limit= cap */
 #define API_SNAPSHOT_PERSIST	200		/* entries in an SSE snapshot */

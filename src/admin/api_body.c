@@ -27,6 +27,7 @@
 #include "admin/api_int.h"
 #include "common/duration.h"
 #include "common/log.h"
+#include "config.h"
 #include "core/jsondup.h"
 #include "registry/balance.h"
 #include "registry/pool.h"
@@ -370,12 +371,12 @@ api_parse_config_patch(const char *body, size_t len, struct api_config_patch *cp
 		return st;
 	json_object_object_foreach(o, key, val) {
 		if (strcmp(key, "concurrency") == 0) {
-			if ((st = field_int(val, key, -1, API_CONCURRENCY_MAX,
-			    &cp->concurrency, err, errlen)) != 0)
+			if ((st = field_int(val, key, CFG_CONCURRENCY_MIN,
+			    CFG_CONCURRENCY_MAX, &cp->concurrency, err, errlen)) != 0)
 				goto out;
 			cp->has_concurrency = true;
 		} else if (strcmp(key, "requeue") == 0) {
-			if ((st = field_int(val, key, 0, API_REQUEUE_MAX,
+			if ((st = field_int(val, key, 0, CFG_REQUEUE_MAX,
 			    &cp->requeue, err, errlen)) != 0)
 				goto out;
 			cp->has_requeue = true;
