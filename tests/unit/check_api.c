@@ -919,6 +919,12 @@ START_TEST(test_handlers_config)
 	    json_type_null);
 	json_object_put(o);
 	ck_assert_ptr_null(w.cfg.unavailable);
+	/* Checked whole: one bad field, and nothing of the change lands. */
+	ck_assert_int_eq(call(&w, "PATCH", "/api/v1/config", "127.0.0.1", NULL,
+	    "{\"concurrency\":5,\"balance\":\"hash\",\"requeue\":101}", NULL), 422);
+	ck_assert_int_eq(w.cfg.concurrency, -1);
+	ck_assert_int_eq(balance_algo(w.balancer), BALANCE_ROUNDROBIN);
+	ck_assert_uint_eq(w.env.config_gen, 2);
 
 	/* Persistence: list, forget one, flush. */
 	ck_assert_int_eq(persist_set(w.persist, sa(&ss, "127.0.0.2", 1), 5, 0), 0);

@@ -562,7 +562,12 @@ START_TEST(test_set_limits)
 	struct world w;
 	char err[128];
 
+	/* The file takes the same values as the API. */
 	world_init(&w, "{ \"concurrency\": 10000000, \"requeue\": 100 }");
+	ck_assert_int_eq(w.cfg.concurrency, CFG_CONCURRENCY_MAX);
+	ck_assert_int_eq(w.cfg.requeue, CFG_REQUEUE_MAX);
+	w.cfg.concurrency = w.cfg.requeue = 1;
+	ck_assert_int_eq(patch(&w, &c, err, sizeof(err)), 0);
 	ck_assert_int_eq(w.cfg.concurrency, CFG_CONCURRENCY_MAX);
 	ck_assert_int_eq(w.cfg.requeue, CFG_REQUEUE_MAX);
 	c.concurrency = CFG_CONCURRENCY_MIN;
