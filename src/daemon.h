@@ -37,7 +37,7 @@ struct harmonyd {
 	struct loop_timer stop_timer;
 	struct saver	*saver;		/* with --state-file */
 	int		 state_lock;	/* until the saver takes it, or -1 */
-	struct settings_tunables base;	/* runtime tunables as configured */
+	struct settings_base base;	/* runtime tunables as configured */
 	int		 argc;		/* to read the options again on SIGHUP */
 	char		**argv;
 	struct reloader	 reloader;	/* SIGHUP */

@@ -34,7 +34,7 @@ struct reload_params {
 	int			 argc;		/* the options to read again */
 	char			**argv;
 	struct config		*cfg;		/* the live configuration */
-	struct settings_tunables *base;		/* its tunables as configured */
+	struct settings_base	*base;		/* its tunables as configured */
 	struct settings_parts	 parts;
 	const bool		*stopping;	/* true: a pending reload is dropped */
 };

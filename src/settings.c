@@ -27,9 +27,6 @@
 #include "registry/selfaddr.h"
 #include "settings.h"
 
-#define SETTINGS_ALL	(SETTINGS_CONCURRENCY | SETTINGS_REQUEUE | \
-			 SETTINGS_BALANCE | SETTINGS_PERSISTENT | SETTINGS_UNAVAILABLE)
-
 int
 settings_check(const struct settings_change *c, char *err, size_t errlen)
 {
@@ -59,10 +56,12 @@ settings_check(const struct settings_change *c, char *err, size_t errlen)
 	return 0;
 }
 
-static void
-tunables_of(const struct config *cfg, struct settings_tunables *t)
+/* cfg's tunables, all of them set; the text borrowed from cfg. */
+static struct settings_change
+change_of(const struct config *cfg)
 {
-	*t = (struct settings_tunables){
+	return (struct settings_change){
+		.set = SETTINGS_ALL,
 		.concurrency = cfg->concurrency,
 		.requeue = cfg->requeue,
 		.balance = cfg->balance,
@@ -74,13 +73,11 @@ tunables_of(const struct config *cfg, struct settings_tunables *t)
 
 /*
  * Writes c into cfg; text is the unavailable text's copy (or NULL), which
- * cfg takes. What cfg held before goes to *old, its text still allocated.
+ * cfg takes. cfg's own text before is the caller's to free.
  */
 static void
-write_change(struct config *cfg, const struct settings_change *c, char *text,
-    struct settings_tunables *old)
+write_change(struct config *cfg, const struct settings_change *c, char *text)
 {
-	tunables_of(cfg, old);
 	if (c->set & SETTINGS_CONCURRENCY)
 		cfg->concurrency = c->concurrency;
 	if (c->set & SETTINGS_REQUEUE)
@@ -92,8 +89,7 @@ write_change(struct config *cfg, const struct settings_change *c, char *text,
 	if (c->set & SETTINGS_UNAVAILABLE) {
 		cfg->unavailable = text;
 		cfg->unavailable_len = text != NULL ? c->unavailable_len : 0;
-	} else
-		old->unavailable = NULL;	/* still cfg's */
+	}
 }
 
 /* A copy of c's unavailable text: *text NULL if it has none; -1 on ENOMEM. */
@@ -115,7 +111,7 @@ int
 settings_set(struct config *cfg, const struct settings_parts *p,
     const struct settings_change *c, char *err, size_t errlen)
 {
-	struct settings_tunables old;
+	struct config before;
 	char *text, why[128];
 
 	if (settings_check(c, err, errlen) == -1)
@@ -124,25 +120,19 @@ settings_set(struct config *cfg, const struct settings_parts *p,
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	write_change(cfg, c, text, &old);
+	before = *cfg;	/* shallow: only the tunables change below */
+	write_change(cfg, c, text);
 	if (settings_push(cfg, p, false, why, sizeof(why)) == -1) {
 		/* The parts that failed kept their values: so does cfg. */
-		cfg->concurrency = old.concurrency;
-		cfg->requeue = old.requeue;
-		cfg->balance = old.balance;
-		cfg->persistent = old.persistent;
-		if (c->set & SETTINGS_UNAVAILABLE) {
-			free(text);
-			cfg->unavailable = old.unavailable;
-			cfg->unavailable_len = old.unavailable_len;
-		}
+		free(text);
+		*cfg = before;
 		if (p->balancer != NULL)
 			balance_set_algo(p->balancer, (enum balance_algo)cfg->balance);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	if (c->set & SETTINGS_UNAVAILABLE) {
-		free(old.unavailable);
+		free(before.unavailable);
 		/* The text no longer comes from that file. */
 		free(cfg->unavailable_file);
 		cfg->unavailable_file = NULL;
@@ -209,24 +199,23 @@ settings_push(const struct config *cfg, const struct settings_parts *p, bool all
 /* --- overrides ----------------------------------------------------------- */
 
 void
-settings_base_free(struct settings_tunables *base)
+settings_base_free(struct settings_base *base)
 {
-	free(base->unavailable);
+	free(base->text);
 	memset(base, 0, sizeof(*base));
 }
 
 int
-settings_base_capture(struct settings_tunables *base, const struct config *cfg)
+settings_base_capture(struct settings_base *base, const struct config *cfg)
 {
-	struct settings_tunables b;
+	struct settings_base b = { .v = change_of(cfg) };
 
-	tunables_of(cfg, &b);
-	b.unavailable = NULL;
 	if (cfg->unavailable_len > 0) {
-		if ((b.unavailable = malloc(cfg->unavailable_len)) == NULL)
+		if ((b.text = malloc(cfg->unavailable_len)) == NULL)
 			return -1;
-		memcpy(b.unavailable, cfg->unavailable, cfg->unavailable_len);
+		memcpy(b.text, cfg->unavailable, cfg->unavailable_len);
 	}
+	b.v.unavailable = b.text;
 	settings_base_free(base);
 	*base = b;
 	return 0;
@@ -234,27 +223,23 @@ settings_base_capture(struct settings_tunables *base, const struct config *cfg)
 
 /* The live tunables that differ from base; the text borrowed from cfg. */
 static void
-overrides_of(const struct config *cfg, const struct settings_tunables *b,
+overrides_of(const struct config *cfg, const struct settings_base *base,
     struct settings_change *c)
 {
-	*c = (struct settings_change){
-		.concurrency = cfg->concurrency,
-		.requeue = cfg->requeue,
-		.balance = cfg->balance,
-		.persistent = cfg->persistent,
-		.unavailable = cfg->unavailable,
-		.unavailable_len = cfg->unavailable_len,
-	};
-	if (cfg->concurrency != b->concurrency)
+	const struct settings_change *b = &base->v;
+
+	*c = change_of(cfg);
+	c->set = 0;
+	if (c->concurrency != b->concurrency)
 		c->set |= SETTINGS_CONCURRENCY;
-	if (cfg->requeue != b->requeue)
+	if (c->requeue != b->requeue)
 		c->set |= SETTINGS_REQUEUE;
-	if (cfg->balance != b->balance)
+	if (c->balance != b->balance)
 		c->set |= SETTINGS_BALANCE;
-	if (cfg->persistent != b->persistent)
+	if (c->persistent != b->persistent)
 		c->set |= SETTINGS_PERSISTENT;
-	if (cfg->unavailable_len != b->unavailable_len || (cfg->unavailable_len > 0 &&
-	    memcmp(cfg->unavailable, b->unavailable, cfg->unavailable_len) != 0))
+	if (c->unavailable_len != b->unavailable_len || (c->unavailable_len > 0 &&
+	    memcmp(c->unavailable, b->unavailable, c->unavailable_len) != 0))
 		c->set |= SETTINGS_UNAVAILABLE;
 }
 
@@ -266,7 +251,7 @@ jadd(json_object *o, const char *key, json_object *v)
 }
 
 json_object *
-settings_overrides(const struct config *cfg, const struct settings_tunables *base)
+settings_overrides(const struct config *cfg, const struct settings_base *base)
 {
 	struct settings_change c;
 	json_object *o;
@@ -293,6 +278,19 @@ settings_overrides(const struct config *cfg, const struct settings_tunables *bas
 	return o;
 }
 
+/* o's key if it has type t, and then bit is set in c->set; or NULL. */
+static json_object *
+saved_key(json_object *o, const char *key, json_type t, unsigned bit,
+    struct settings_change *c)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, t))
+		return NULL;
+	c->set |= bit;
+	return v;
+}
+
 /* The valid keys of saved overrides; the text borrowed from o. */
 static void
 overrides_parse(json_object *o, struct settings_change *c)
@@ -303,32 +301,22 @@ overrides_parse(json_object *o, struct settings_change *c)
 	char err[128];
 
 	memset(c, 0, sizeof(*c));
-	if (json_object_object_get_ex(o, "concurrency", &v) &&
-	    json_object_is_type(v, json_type_int)) {
+	if ((v = saved_key(o, "concurrency", json_type_int, SETTINGS_CONCURRENCY,
+	    c)) != NULL)
 		c->concurrency = json_object_get_int64(v);
-		c->set |= SETTINGS_CONCURRENCY;
-	}
-	if (json_object_object_get_ex(o, "requeue", &v) &&
-	    json_object_is_type(v, json_type_int)) {
+	if ((v = saved_key(o, "requeue", json_type_int, SETTINGS_REQUEUE, c)) != NULL)
 		c->requeue = json_object_get_int64(v);
-		c->set |= SETTINGS_REQUEUE;
-	}
-	if (json_object_object_get_ex(o, "balance", &v) &&
-	    json_object_is_type(v, json_type_string) &&
-	    balance_algo_parse(json_object_get_string(v), &algo) == 0) {
-		c->balance = (int)algo;
-		c->set |= SETTINGS_BALANCE;
-	}
-	if (json_object_object_get_ex(o, "persistent", &v) &&
-	    json_object_is_type(v, json_type_boolean)) {
+	/* An unknown name is out of range for settings_check below. */
+	if ((v = saved_key(o, "balance", json_type_string, SETTINGS_BALANCE, c)) != NULL)
+		c->balance = balance_algo_parse(json_object_get_string(v), &algo) == 0 ?
+		    (int)algo : -1;
+	if ((v = saved_key(o, "persistent", json_type_boolean, SETTINGS_PERSISTENT,
+	    c)) != NULL)
 		c->persistent = json_object_get_boolean(v);
-		c->set |= SETTINGS_PERSISTENT;
-	}
-	if (json_object_object_get_ex(o, "unavailable", &v) &&
-	    json_object_is_type(v, json_type_string)) {
+	if ((v = saved_key(o, "unavailable", json_type_string, SETTINGS_UNAVAILABLE,
+	    c)) != NULL) {
 		c->unavailable = json_object_get_string(v);
 		c->unavailable_len = (size_t)json_object_get_string_len(v);
-		c->set |= SETTINGS_UNAVAILABLE;
 	}
 	/* Each key on its own: one out of range leaves the others in. */
 	for (unsigned bit = 1; bit & SETTINGS_ALL; bit <<= 1) {
@@ -454,13 +442,12 @@ apply_static_targets(struct pool *pool, const struct config *nc)
 }
 
 void
-settings_replace(struct config *cfg, struct settings_tunables *base,
+settings_replace(struct config *cfg, struct settings_base *base,
     const struct settings_parts *p, struct config *nc)
 {
-	struct settings_tunables unused;
 	struct settings_change overrides;
 	struct config old;
-	char *text, err[256];
+	char *text, *own, err[256];
 
 	keep_restart_only(nc, cfg);
 	/* The overrides, judged against the old base, borrow the old config. */
@@ -476,8 +463,10 @@ settings_replace(struct config *cfg, struct settings_tunables *base,
 			log_warn("SIGHUP: the unavailable text's override");
 			overrides.set &= ~(unsigned)SETTINGS_UNAVAILABLE;
 		}
-		write_change(cfg, &overrides, text, &unused);
-		free(unused.unavailable);	/* the new config's own text */
+		own = cfg->unavailable;
+		write_change(cfg, &overrides, text);
+		if (overrides.set & SETTINGS_UNAVAILABLE)
+			free(own);	/* the new config's own text */
 		log_restored(cfg);
 	}
 	cfg_free(&old);

@@ -10,11 +10,11 @@
  * balancer, pool, persistence, ack port) learn the values.
  *
  * Overrides: the tunables whose live value differs from the value as
- * configured (a struct settings_tunables copied from the file and flags at
- * start and at each reload, the base). A PATCH leaves them behind; a
- * reload puts them back over the new configuration, so an override stays
- * until the configuration itself says the same value; and the state file
- * saves them (settings_overrides) for a restart to restore them.
+ * configured (a struct settings_base copied from the file and flags at
+ * start and at each reload). A PATCH leaves them behind; a reload puts
+ * them back over the new configuration, the same keys included, so an
+ * override stays until the configuration itself says the same value; the
+ * state file saves them (settings_overrides) for a restart to restore.
  *
  * Every part named is borrowed and may be NULL (not told), so that a test
  * builds only the parts it looks at.
@@ -45,31 +45,31 @@ struct settings_parts {
 	struct ackport	*ackport;
 };
 
-/* The tunables: what PATCH /api/v1/config changes without a reload. */
-struct settings_tunables {
-	int64_t		 concurrency;	/* -1 unlimited, 0 paused */
-	int64_t		 requeue;
-	int		 balance;	/* enum balance_algo */
-	bool		 persistent;
-	char		*unavailable;	/* bytes; NULL (and len 0): none */
-	size_t		 unavailable_len;
-};
-
-/* Which of them a change gives. */
+/*
+ * A change of the tunables, what PATCH /api/v1/config changes without a
+ * reload; the SETTINGS_* bits say which it gives.
+ */
 #define SETTINGS_CONCURRENCY	0x01
 #define SETTINGS_REQUEUE	0x02
 #define SETTINGS_BALANCE	0x04
 #define SETTINGS_PERSISTENT	0x08
 #define SETTINGS_UNAVAILABLE	0x10
+#define SETTINGS_ALL		0x1f
 
 struct settings_change {
 	unsigned	 set;		/* SETTINGS_* */
-	int64_t		 concurrency;
+	int64_t		 concurrency;	/* -1 unlimited, 0 paused */
 	int64_t		 requeue;
-	int		 balance;
+	int		 balance;	/* enum balance_algo */
 	bool		 persistent;
-	const char	*unavailable;	/* borrowed: copied when applied */
+	const char	*unavailable;	/* bytes, borrowed: copied when applied */
 	size_t		 unavailable_len;
+};
+
+/* The tunables as configured, which the overrides are judged against. */
+struct settings_base {
+	struct settings_change v;	/* every one set; v.unavailable is text */
+	char		*text;		/* owned */
 };
 
 /* The change's values against the options' ranges; -1 with the reason. */
@@ -90,7 +90,7 @@ int		 settings_set(struct config *cfg, const struct settings_parts *,
  * base becomes nc's own, and every part learns the result (also the
  * targets and sessions already there), the static targets included.
  */
-void		 settings_replace(struct config *cfg, struct settings_tunables *base,
+void		 settings_replace(struct config *cfg, struct settings_base *base,
 		    const struct settings_parts *, struct config *nc);
 /*
  * Tells the parts cfg's values: the tunables only, or everything. All are
@@ -100,12 +100,12 @@ int		 settings_push(const struct config *cfg, const struct settings_parts *,
 		    bool all, char *err, size_t errlen);
 
 /* Copies cfg's tunables into base (freeing what it held); -1 on ENOMEM. */
-int		 settings_base_capture(struct settings_tunables *base,
+int		 settings_base_capture(struct settings_base *base,
 		    const struct config *cfg);
-void		 settings_base_free(struct settings_tunables *);
+void		 settings_base_free(struct settings_base *);
 /* The live tunables that differ from base, as JSON; NULL if none. */
 struct json_object *settings_overrides(const struct config *cfg,
-		    const struct settings_tunables *base);
+		    const struct settings_base *base);
 /*
  * Puts saved overrides (settings_overrides' JSON, from the state file) in
  * force: a key of the wrong type or out of range is left out, the others

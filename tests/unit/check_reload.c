@@ -8,10 +8,10 @@
  * child, never for the loop.
  *
  * The parts are real (loop, pool, balancer, persistence, proxy), without
- * listeners. Targets are addresses; for the one test of names getaddrinfo
- * is replaced below, as in check_resolve.c: "fast.test" is 192.0.2.7, any
- * other name fails, and asking from the test's own process (the loop's)
- * is counted as the error it would be.
+ * listeners. Targets are addresses; for the tests of names getaddrinfo is
+ * replaced (fakedns.h: "fast.test" is 192.0.2.7, any other name fails),
+ * and asking from the test's own process (the loop's) counts as the error
+ * it would be.
  */
 #include "autoconfig.h"
 
@@ -39,44 +39,9 @@
 #include "registry/pool.h"
 #include "reload.h"
 #include "settings.h"
+#include "tests/unit/fakedns.h"
 
 #define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
-
-static pid_t test_pid;		/* getaddrinfo must not run in it */
-static int loop_lookups;	/* ... and counts it when it does */
-
-int
-getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
-    struct addrinfo **res)
-{
-	struct addrinfo *ai;
-	struct sockaddr_in *sin;
-
-	(void)service;
-	(void)hints;
-	*res = NULL;
-	if (getpid() == test_pid)
-		loop_lookups++;
-	if (strcmp(node, "fast.test") != 0)
-		return EAI_NONAME;
-	if ((ai = calloc(1, sizeof(*ai) + sizeof(*sin))) == NULL)
-		return EAI_MEMORY;
-	sin = (struct sockaddr_in *)(void *)(ai + 1);
-	sin->sin_family = AF_INET;
-	inet_pton(AF_INET, "192.0.2.7", &sin->sin_addr);
-	ai->ai_family = AF_INET;
-	ai->ai_socktype = SOCK_STREAM;
-	ai->ai_addr = (struct sockaddr *)sin;
-	ai->ai_addrlen = sizeof(*sin);
-	*res = ai;
-	return 0;
-}
-
-void
-freeaddrinfo(struct addrinfo *res)
-{
-	free(res);
-}
 
 /* --- a running harmonyd, its parts without listeners --------------------- */
 
@@ -86,7 +51,7 @@ struct world {
 	char		 arg0[16], arg1[4];
 	char		*argv[4];
 	struct config	 cfg;
-	struct settings_tunables base;
+	struct settings_base base;
 	struct loop	*loop;
 	struct pool	*pool;
 	struct balancer	*balancer;
@@ -114,7 +79,7 @@ world_init(struct world *w, const char *config)
 	char err[512];
 
 	memset(w, 0, sizeof(*w));
-	test_pid = getpid();
+	fakedns_watched = getpid();
 	log_init("check_reload", LOG_LEVEL_INFO);
 	snprintf(w->dir, sizeof(w->dir), "/tmp/check_reload.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(w->dir));
@@ -127,7 +92,7 @@ world_init(struct world *w, const char *config)
 	w->argv[2] = w->path;
 	ck_assert_int_eq(cfg_parse_args(&w->cfg, 3, w->argv, err, sizeof(err)), CFG_OK);
 	ck_assert_int_eq(settings_base_capture(&w->base, &w->cfg), 0);
-	loop_lookups = 0;	/* start-up may ask; the loop runs only from here */
+	fakedns_watched_calls = 0;	/* start-up may ask; the loop runs only from here */
 	ck_assert_ptr_nonnull(w->loop = loop_new());
 	ck_assert_ptr_nonnull(w->pool = pool_new(w->loop, w->cfg.host_timeout_ms));
 	ck_assert_ptr_nonnull(w->balancer = balance_new(w->pool,
@@ -284,7 +249,7 @@ START_TEST(test_reload_applies)
 	ck_assert_uint_eq(t->weight, 2);
 	/* What the file says is the base: nothing is an override. */
 	ck_assert_ptr_null(overrides(&w));
-	ck_assert_int_eq(loop_lookups, 0);
+	ck_assert_int_eq(fakedns_watched_calls, 0);
 	world_free(&w);
 }
 END_TEST
@@ -397,7 +362,7 @@ START_TEST(test_reload_keeps_overrides)
 	write_config(&w, "{ \"requeue\": 7 }");
 	reload_ok(&w);
 	ck_assert_int_eq(w.cfg.requeue, 5);
-	ck_assert_int_eq(w.base.requeue, 7);
+	ck_assert_int_eq(w.base.v.requeue, 7);
 	ck_assert_int_eq(override_int(&w, "requeue"), 5);
 
 	/* The file says the override's value: no override any more... */
@@ -441,7 +406,7 @@ START_TEST(test_reload_names_resolve_off_the_loop)
 		ck_assert_int_eq(loop_run_once(w.loop, 100), 0);
 	ck_assert_ptr_null(w.rl.pending);
 	ck_assert(!w.rl.again);
-	ck_assert_int_eq(loop_lookups, 0);
+	ck_assert_int_eq(fakedns_watched_calls, 0);
 	ck_assert_int_eq(w.cfg.requeue, 6);
 	ck_assert_ptr_nonnull(t = target_at(&w, "192.0.2.7", 7005));
 	ck_assert_uint_eq(t->weight, 4);
@@ -605,6 +570,13 @@ START_TEST(test_restore)
 	ck_assert_str_eq(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN),
 	    "{\"concurrency\":2,\"balance\":\"hash\",\"unavailable\":\"saved\"}");
 	json_object_put(o);
+	/* An unknown algorithm is left out like any other bad value. */
+	o = json_tokener_parse("{\"balance\": \"nonsense\", \"requeue\": 3}");
+	ck_assert_ptr_nonnull(o);
+	settings_restore(&w.cfg, &parts, o);
+	json_object_put(o);
+	ck_assert_int_eq(w.cfg.balance, BALANCE_HASH);
+	ck_assert_int_eq(w.cfg.requeue, 3);
 	settings_restore(&w.cfg, &parts, NULL);
 	ck_assert_int_eq(w.cfg.concurrency, 2);
 	world_free(&w);

@@ -2,8 +2,8 @@
  * Unit tests for resolve.c: names resolved by a child process while the
  * loop runs, answers in order, a name that fails, the deadline (the child
  * killed), abandoning a job, and no child left behind. getaddrinfo is
- * replaced below: "slow.test" sleeps 30 s, "fast.test" is 192.0.2.7, any
- * other name fails, so no test asks a name server.
+ * replaced (fakedns.h): "slow.test" sleeps 30 s, "fast.test" is 192.0.2.7,
+ * any other name fails, so no test asks a name server.
  */
 #include "autoconfig.h"
 
@@ -22,39 +22,7 @@
 #include "core/loop.h"
 #include "core/net.h"
 #include "core/resolve.h"
-
-int
-getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
-    struct addrinfo **res)
-{
-	struct addrinfo *ai;
-	struct sockaddr_in *sin;
-
-	(void)service;
-	(void)hints;
-	*res = NULL;
-	if (strcmp(node, "slow.test") == 0)
-		sleep(30);
-	if (strcmp(node, "fast.test") != 0)
-		return EAI_NONAME;
-	if ((ai = calloc(1, sizeof(*ai) + sizeof(*sin))) == NULL)
-		return EAI_MEMORY;
-	sin = (struct sockaddr_in *)(void *)(ai + 1);
-	sin->sin_family = AF_INET;
-	inet_pton(AF_INET, "192.0.2.7", &sin->sin_addr);
-	ai->ai_family = AF_INET;
-	ai->ai_socktype = SOCK_STREAM;
-	ai->ai_addr = (struct sockaddr *)sin;
-	ai->ai_addrlen = sizeof(*sin);
-	*res = ai;
-	return 0;
-}
-
-void
-freeaddrinfo(struct addrinfo *res)
-{
-	free(res);
-}
+#include "tests/unit/fakedns.h"
 
 struct result {
 	int		 calls;
