@@ -460,8 +460,15 @@ START_TEST(test_set_applies)
 	struct world w;
 	char err[128];
 	json_object *o, *v;
+	char empty[] = "/tmp/check_reload.empty.XXXXXX", conf[128];
+	int fd;
 
-	world_init(&w, "{ \"unavailable-file\": \"/dev/null\" }");
+	/* A regular empty file: common/file.c reads nothing else (not /dev/null). */
+	ck_assert_int_ge(fd = mkstemp(empty), 0);
+	ck_assert_int_eq(close(fd), 0);
+	snprintf(conf, sizeof(conf), "{ \"unavailable-file\": \"%s\" }", empty);
+	world_init(&w, conf);
+	ck_assert_int_eq(unlink(empty), 0);
 	ck_assert_int_eq(patch(&w, &c, err, sizeof(err)), 0);
 	ck_assert_int_eq(w.cfg.concurrency, 0);
 	ck_assert_int_eq(w.cfg.balance, BALANCE_ROUNDROBIN);
