@@ -20,15 +20,9 @@
  * conn_max slots are taken, a new connection shuts down the oldest one still
  * receiving, so a client with a whole request is served during a slowloris.
  *
- * Event streams: the tick (every ADMIN_SSE_TICK_MS while anyone listens)
- * compares a stamp of everything a snapshot shows and builds the snapshot
- * text once per change, reference-counted and shared by every subscriber.
- * A subscriber holds at most the event it is writing and the newest
- * snapshot it has not started (a newer one replaces it: coalescing), plus
- * flags for the retry line and a ping; with nothing to write it suspends
- * its connection until the tick resumes it and runs MHD. So a snapshot of
- * any size reaches every subscriber, a slow one skips to the newest, and
- * memory is at most one snapshot in flight per subscriber plus the newest.
+ * Event streams are sse.c's, static files webroot.c's: admin routes to
+ * them, answers their refusals, and lends sse.c the two things only the
+ * glue knows, running MHD and which connections' peers have gone.
  *
  * Connections come through our own accept path (acceptor.h), like every
  * other listener's: MHD runs with no listen socket of its own and is handed
@@ -41,10 +35,7 @@
 
 #include <sys/ioctl.h>
 #include <sys/queue.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -52,17 +43,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#if defined(__has_include)
-#if __has_include(<linux/openat2.h>)
-#include <linux/openat2.h>
-#define HAVE_OPENAT2_H 1
-#endif
-#endif
-
 #include <microhttpd.h>
 
 #include "admin/admin.h"
 #include "admin/api.h"
+#include "admin/sse.h"
+#include "admin/webroot.h"
 #include "common/log.h"
 #include "config.h"
 #include "core/acceptor.h"
@@ -73,7 +59,6 @@
 #define ADMIN_RUN_MAX_MS	60000	/* MHD's timeouts are 15 s anyway */
 #define ADMIN_LOG_BURST		5	/* MHD messages per window ... */
 #define ADMIN_LOG_WINDOW_MS	10000	/* ... the rest are counted */
-#define ADMIN_SSE_BLOCK		(16 * 1024)
 #define ADMIN_BODY_CHUNK	1024
 #define ADMIN_CONN_FDS		2	/* budget units: socket, file sent */
 #define ADMIN_ACCEPT_BATCH	16
@@ -82,30 +67,6 @@
 #define POLLRDHUP	0	/* Linux's; POLLIN with nothing to read says it too */
 #endif
 #define ADMIN_SWEEP_MS		250	/* deadlines and closed peers checked */
-
-/* One snapshot event's text, shared; freed with its last reference. */
-struct admin_snap {
-	size_t			 refs;
-	size_t			 len;
-	char			 text[];	/* "event: snapshot\ndata: {...}\n\n" */
-};
-
-struct admin_sub {
-	TAILQ_ENTRY(admin_sub)	 entry;
-	struct admin		*ad;
-	struct MHD_Connection	*conn;
-	/* The event being written: text[off..len), from cur if a snapshot. */
-	const char		*text;
-	size_t			 off;
-	size_t			 len;
-	struct admin_snap	*cur;
-	struct admin_snap	*next;		/* newest snapshot not started */
-	uint64_t		 gen;		/* generation of the last one taken */
-	bool			 want_retry;
-	bool			 want_ping;
-	bool			 suspended;
-	bool			 closing;
-};
 
 /* A connection of the MHD daemon (its socket_context). */
 struct admin_conn {
@@ -159,14 +120,7 @@ struct admin {
 	struct loop_timer	 sweep_timer;
 
 	struct loop_timer	 run_timer;	/* MHD_get_timeout is due */
-	struct loop_timer	 sse_timer;
-	TAILQ_HEAD(, admin_sub)	 subs;
-	size_t			 nsubs;
-	struct api_stamp	 stamp;
-	uint64_t		 gen;		/* bumped when stamp changes */
-	struct admin_snap	*snap;		/* the event of generation snap_gen */
-	uint64_t		 snap_gen;
-	int64_t			 last_ping;
+	struct sse		*sse;
 };
 
 static char empty_body[1];
@@ -397,6 +351,41 @@ admin_on_sweep(struct loop *l, struct loop_timer *t, void *arg)
 	return ad->nreceiving > 0 ? ADMIN_SWEEP_MS : LOOP_TIMER_STOP;
 }
 
+/* --- what sse.c borrows ---------------------------------------------------- */
+
+static void
+admin_on_sse_run(void *arg)
+{
+	admin_run(arg);
+}
+
+/* Suspended streams, which MHD does not watch: those whose peer has gone. */
+static void
+admin_on_sse_reap(void *arg, struct MHD_Connection *const *conns, size_t n,
+    bool *gone)
+{
+	struct admin *ad = arg;
+	struct pollfd fds[SSE_MAX];
+	struct admin_conn *acs[SSE_MAX], *ac;
+	size_t m = 0, at[SSE_MAX];
+
+	for (size_t i = 0; i < n && m < SSE_MAX; i++) {
+		if ((ac = conn_of(conns[i])) == NULL)
+			continue;
+		fds[m] = (struct pollfd){ .fd = ac->fd, .events = POLLIN | POLLRDHUP };
+		acs[m] = ac;
+		at[m++] = i;
+	}
+	if (m == 0 || poll(fds, (nfds_t)m, 0) <= 0)
+		return;
+	for (size_t i = 0; i < m; i++) {
+		if (!peer_gone(&fds[i]))
+			continue;
+		gone[at[i]] = true;
+		conn_shut(ad, acs[i]);
+	}
+}
+
 /* --- replies ------------------------------------------------------------- */
 
 static void
@@ -525,323 +514,27 @@ host_ok(struct admin *ad, const char *host)
 	return api_host_ok(host, &hs);
 }
 
-/* --- static files -------------------------------------------------------- */
-
-/* Opens rel below the web root, following no symbolic link on the way. */
-static int
-open_beneath(int dirfd, const char *rel)
-{
-	int fd;
-
-#if defined(HAVE_OPENAT2_H) && defined(SYS_openat2)
-	struct open_how how;
-
-	memset(&how, 0, sizeof(how));
-	how.flags = O_RDONLY | O_CLOEXEC | O_NOFOLLOW;
-	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-	fd = (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
-	if (fd >= 0 || errno != ENOSYS)
-		return fd;
-#endif
-	/* Older kernels: segments are checked, only the last is not followed. */
-	fd = openat(dirfd, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	return fd;
-}
+/* --- static files and event streams -------------------------------------- */
 
 static enum MHD_Result
 serve_static(struct admin *ad, struct MHD_Connection *c, const char *url)
 {
 	struct MHD_Response *r;
-	struct stat st;
 	enum MHD_Result ret;
-	const char *inm, *type;
-	char rel[512], etag[80];
-	bool html;
-	int fd, status = MHD_HTTP_OK;
+	const char *reason;
+	unsigned status;
 
-	if (ad->web_fd == -1)
-		return reply_error(c, MHD_HTTP_NOT_FOUND,
-		    "the dashboard is not installed (see --web-root)");
-	if (api_static_path(url, rel, sizeof(rel)) == -1 ||
-	    (fd = open_beneath(ad->web_fd, rel)) == -1)
-		return reply_error(c, MHD_HTTP_NOT_FOUND, "not found");
-	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return reply_error(c, MHD_HTTP_NOT_FOUND, "not found");
-	}
-	snprintf(etag, sizeof(etag), "\"%llx-%llx-%lx\"", (unsigned long long)st.st_size,
-	    (unsigned long long)st.st_mtim.tv_sec, (unsigned long)st.st_mtim.tv_nsec);
-	inm = header(c, MHD_HTTP_HEADER_IF_NONE_MATCH);
-	if (inm != NULL && strcmp(inm, etag) == 0) {
-		close(fd);
-		status = MHD_HTTP_NOT_MODIFIED;
-		r = MHD_create_response_from_buffer(0, empty_body, MHD_RESPMEM_PERSISTENT);
-	} else if ((r = MHD_create_response_from_fd64((uint64_t)st.st_size, fd)) == NULL)
-		close(fd);		/* on success MHD owns fd */
-	if (r == NULL)
-		return MHD_NO;
-	type = api_mime_type(rel);
-	html = strncmp(type, "text/html", 9) == 0;
-	add_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	add_header(r, MHD_HTTP_HEADER_ETAG, etag);
-	/* The page is revalidated every time; assets may be reused briefly. */
-	add_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, html ? "no-cache" : "max-age=60");
-	add_header(r, "X-Content-Type-Options", "nosniff");
-	if (html) {
-		add_header(r, "Content-Security-Policy", "default-src 'self'; "
-		    "img-src 'self' data:; style-src 'self'; script-src 'self'; "
-		    "connect-src 'self'; base-uri 'none'; form-action 'none'; "
-		    "frame-ancestors 'none'");
-		add_header(r, "X-Frame-Options", "DENY");
-		add_header(r, "Referrer-Policy", "no-referrer");
-	}
-	ret = MHD_queue_response(c, (unsigned)status, r);
+	if ((r = webroot_response(ad->web_fd, c, url, &status, &reason)) == NULL)
+		return status != 0 ? reply_error(c, (int)status, reason) : MHD_NO;
+	ret = MHD_queue_response(c, status, r);
 	MHD_destroy_response(r);
 	return ret;
 }
 
-/* --- event streams ------------------------------------------------------- */
-
-#define ADMIN_STR(x)	#x
-#define ADMIN_XSTR(x)	ADMIN_STR(x)
-static const char sse_retry_text[] = "retry: " ADMIN_XSTR(ADMIN_SSE_RETRY_MS) "\n\n";
-static const char sse_ping_text[] = ": ping\n\n";
-
-static void
-snap_unref(struct admin_snap *sn)
-{
-	if (sn != NULL && --sn->refs == 0)
-		free(sn);
-}
-
-static struct admin_snap *
-snap_ref(struct admin_snap *sn)
-{
-	sn->refs++;
-	return sn;
-}
-
-/* Bumps the generation if anything a snapshot shows has changed. */
-static void
-sse_refresh(struct admin *ad)
-{
-	struct api_stamp now;
-
-	api_stamp(&ad->env, &now);
-	if (!api_stamp_equal(&now, &ad->stamp)) {
-		ad->stamp = now;
-		ad->gen++;
-	}
-}
-
-/* The event of the current generation, built at most once per generation. */
-static struct admin_snap *
-sse_event(struct admin *ad)
-{
-	static const char head[] = "event: snapshot\ndata: ";
-	struct admin_snap *sn;
-	char *json;
-	size_t len = 0;
-
-	if (ad->snap != NULL && ad->snap_gen == ad->gen)
-		return ad->snap;
-	snap_unref(ad->snap);		/* subscribers keep theirs */
-	ad->snap = NULL;
-	if ((json = api_snapshot(&ad->env, &len)) == NULL)
-		return NULL;
-	/* PLAIN JSON has no newline, so one data: line carries it all. */
-	if ((sn = malloc(sizeof(*sn) + sizeof(head) - 1 + len + 3)) != NULL) {
-		sn->refs = 1;
-		sn->len = sizeof(head) - 1 + len + 2;
-		memcpy(sn->text, head, sizeof(head) - 1);
-		memcpy(sn->text + sizeof(head) - 1, json, len);
-		memcpy(sn->text + sizeof(head) - 1 + len, "\n\n", 3);
-		ad->snap = sn;
-		ad->snap_gen = ad->gen;
-	}
-	free(json);
-	return ad->snap;
-}
-
-/* The newest snapshot replaces one s has not started yet. */
-static void
-sse_offer(struct admin *ad, struct admin_sub *s)
-{
-	struct admin_snap *sn;
-
-	if (s->gen == ad->gen || (sn = sse_event(ad)) == NULL)
-		return;
-	snap_unref(s->next);
-	s->next = snap_ref(sn);
-	s->gen = ad->gen;
-}
-
-static bool
-sse_pending(const struct admin_sub *s)
-{
-	return s->off < s->len || s->want_retry || s->next != NULL || s->want_ping;
-}
-
-/* Starts s's next event, in this order; false if it has none. */
-static bool
-sse_next(struct admin_sub *s)
-{
-	snap_unref(s->cur);
-	s->cur = NULL;
-	s->text = NULL;
-	s->off = s->len = 0;
-	if (s->want_retry) {
-		s->want_retry = false;
-		s->text = sse_retry_text;
-		s->len = sizeof(sse_retry_text) - 1;
-	} else if (s->next != NULL && !s->closing) {
-		s->cur = s->next;
-		s->next = NULL;
-		s->text = s->cur->text;
-		s->len = s->cur->len;
-		s->want_ping = false;	/* an event shows the line alive too */
-	} else if (s->want_ping && !s->closing) {
-		s->want_ping = false;
-		s->text = sse_ping_text;
-		s->len = sizeof(sse_ping_text) - 1;
-	}
-	return s->len > 0;
-}
-
-static ssize_t
-sse_read(void *cls, uint64_t pos, char *buf, size_t max)
-{
-	struct admin_sub *s = cls;
-	size_t n;
-
-	(void)pos;
-	if (s->off == s->len && !sse_next(s)) {
-		if (s->closing)
-			return MHD_CONTENT_READER_END_OF_STREAM;
-		/* Legal from here; the tick resumes it when there is news. */
-		s->suspended = true;
-		MHD_suspend_connection(s->conn);
-		return 0;
-	}
-	n = s->len - s->off;
-	if (n > max)
-		n = max;
-	memcpy(buf, s->text + s->off, n);
-	s->off += n;
-	return (ssize_t)n;
-}
-
-static void
-sse_sub_free(struct admin_sub *s)
-{
-	snap_unref(s->cur);
-	snap_unref(s->next);
-	free(s);
-}
-
-/* MHD is done with the response: the only place a subscriber goes. */
-static void
-sse_free(void *cls)
-{
-	struct admin_sub *s = cls;
-	struct admin *ad = s->ad;
-
-	TAILQ_REMOVE(&ad->subs, s, entry);
-	ad->nsubs--;
-	sse_sub_free(s);
-}
-
-/* Resumes s if it waits and has something to say; true if it did. */
-static bool
-sse_wake(struct admin_sub *s)
-{
-	if (!s->suspended || (!sse_pending(s) && !s->closing))
-		return false;
-	s->suspended = false;
-	MHD_resume_connection(s->conn);
-	return true;
-}
-
-/*
- * A suspended stream is not watched by MHD: one whose client has gone is
- * ended here, not at the next ping.
- */
-static void
-sse_reap(struct admin *ad)
-{
-	struct pollfd fds[ADMIN_SSE_MAX];
-	struct admin_sub *subs[ADMIN_SSE_MAX], *s;
-	struct admin_conn *ac;
-	size_t n = 0;
-
-	TAILQ_FOREACH(s, &ad->subs, entry) {
-		if (n == ADMIN_SSE_MAX)
-			break;
-		if (s->closing || !s->suspended || (ac = conn_of(s->conn)) == NULL)
-			continue;
-		fds[n] = (struct pollfd){ .fd = ac->fd, .events = POLLIN | POLLRDHUP };
-		subs[n++] = s;
-	}
-	if (n == 0 || poll(fds, (nfds_t)n, 0) <= 0)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		if (!peer_gone(&fds[i]))
-			continue;
-		subs[i]->closing = true;
-		conn_shut(ad, conn_of(subs[i]->conn));
-	}
-}
-
-static int64_t
-sse_on_tick(struct loop *l, struct loop_timer *t, void *arg)
-{
-	struct admin *ad = arg;
-	struct admin_sub *s;
-	bool ping, woke = false;
-
-	(void)t;
-	if (ad->nsubs == 0)
-		return LOOP_TIMER_STOP;
-	sse_reap(ad);
-	sse_refresh(ad);
-	/* A vanished subscriber is only noticed when something is written. */
-	if ((ping = loop_now(l) - ad->last_ping >= ADMIN_SSE_PING_MS))
-		ad->last_ping = loop_now(l);
-	TAILQ_FOREACH(s, &ad->subs, entry) {
-		if (s->closing) {
-			woke |= sse_wake(s);
-			continue;
-		}
-		sse_offer(ad, s);
-		if (ping)
-			s->want_ping = true;
-		woke |= sse_wake(s);
-	}
-	/* No ITC in external mode: a resume does nothing until MHD runs. */
-	if (woke)
-		admin_run(ad);
-	return ad->nsubs > 0 ? ADMIN_SSE_TICK_MS : LOOP_TIMER_STOP;
-}
-
-static void
-sse_close_all(struct admin *ad)
-{
-	struct admin_sub *s;
-	bool woke = false;
-
-	TAILQ_FOREACH(s, &ad->subs, entry) {
-		s->closing = true;
-		woke |= sse_wake(s);
-	}
-	if (woke)
-		admin_run(ad);
-}
-
 static enum MHD_Result
-sse_start(struct admin *ad, struct MHD_Connection *c, const char *method)
+serve_events(struct admin *ad, struct MHD_Connection *c, const char *method)
 {
 	struct MHD_Response *r;
-	struct admin_sub *s;
 	enum MHD_Result ret;
 
 	if (ad->stopping)
@@ -852,32 +545,13 @@ sse_start(struct admin *ad, struct MHD_Connection *c, const char *method)
 
 		return send_reply(c, &rp);
 	}
-	if (ad->nsubs >= ADMIN_SSE_MAX)
+	if (sse_full(ad->sse))
 		return reply_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
 		    "too many event subscribers");
-	if ((s = calloc(1, sizeof(*s))) == NULL)
+	if ((r = sse_subscribe(ad->sse, c)) == NULL)
 		return MHD_NO;
-	s->ad = ad;
-	s->conn = c;
-	s->want_retry = true;
-	sse_refresh(ad);
-	sse_offer(ad, s);
-	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, ADMIN_SSE_BLOCK,
-	    sse_read, s, sse_free);
-	if (r == NULL) {
-		sse_sub_free(s);
-		return MHD_NO;
-	}
-	TAILQ_INSERT_TAIL(&ad->subs, s, entry);
-	ad->nsubs++;
-	add_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream; charset=utf-8");
-	add_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	add_header(r, "X-Content-Type-Options", "nosniff");
-	add_header(r, "X-Accel-Buffering", "no");
 	ret = MHD_queue_response(c, MHD_HTTP_OK, r);
-	MHD_destroy_response(r);	/* if queueing failed, this frees s */
-	if (!loop_timer_armed(&ad->sse_timer))
-		loop_timer_add(ad->loop, &ad->sse_timer, ADMIN_SSE_TICK_MS);
+	MHD_destroy_response(r);	/* if queueing failed, this ends the subscriber */
 	return ret;
 }
 
@@ -985,7 +659,7 @@ admin_on_request(void *cls, struct MHD_Connection *c, const char *url,
 	case API_STATIC:
 		return serve_static(ad, c, url);
 	case API_EVENTS:
-		return sse_start(ad, c, method);
+		return serve_events(ad, c, method);
 	default:
 		return serve_api(ad, c, rq);
 	}
@@ -1067,14 +741,14 @@ admin_new(const struct admin_params *p)
 	ad->conn_max = p->conn_max ? p->conn_max : ADMIN_CONN_MAX;
 	ad->conn_per_ip = p->conn_per_ip ? p->conn_per_ip : ADMIN_CONN_PER_IP;
 	ad->timeout_s = p->timeout_s ? p->timeout_s : ADMIN_TIMEOUT_S;
-	ad->gen = 1;
-	ad->last_ping = loop_now(p->loop);
-	TAILQ_INIT(&ad->subs);
 	TAILQ_INIT(&ad->receiving);
 	ad->sweep_fds = calloc(ad->conn_max + ADMIN_CONN_SPARE, sizeof(*ad->sweep_fds));
 	ad->sweep_conns = calloc(ad->conn_max + ADMIN_CONN_SPARE,
 	    sizeof(*ad->sweep_conns));
-	if (ad->sweep_fds == NULL || ad->sweep_conns == NULL) {
+	ad->sse = sse_new(ad->loop, &ad->env, &(struct sse_hooks){
+	    .run = admin_on_sse_run, .reap = admin_on_sse_reap, .arg = ad });
+	if (ad->sweep_fds == NULL || ad->sweep_conns == NULL || ad->sse == NULL) {
+		sse_free(ad->sse);
 		free(ad->sweep_fds);
 		free(ad->sweep_conns);
 		free(ad);
@@ -1082,23 +756,7 @@ admin_new(const struct admin_params *p)
 	}
 	loop_timer_init(&ad->sweep_timer, admin_on_sweep, ad);
 	loop_timer_init(&ad->run_timer, admin_on_run_timer, ad);
-	loop_timer_init(&ad->sse_timer, sse_on_tick, ad);
 	return ad;
-}
-
-static void
-open_web_root(struct admin *ad)
-{
-	const char *root = ad->env.cfg->web_root;
-
-	if (root == NULL)
-		return;
-	ad->web_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (ad->web_fd == -1)
-		log_warn("--web-root %s: the dashboard is not served", root);
-	else if (faccessat(ad->web_fd, "index.html", R_OK, 0) == -1)
-		log_warnx("--web-root %s has no index.html: is the dashboard"
-		    " installed?", root);
 }
 
 int
@@ -1168,7 +826,7 @@ admin_listen(struct admin *ad, const struct net_addr *a, struct net_addr *bound,
 		return -1;
 	}
 	loop_set_prepare(ad->loop, admin_prepare, ad);
-	open_web_root(ad);
+	ad->web_fd = webroot_open(ad->env.cfg->web_root);
 	return 0;
 }
 
@@ -1180,7 +838,7 @@ admin_stop(struct admin *ad)
 	ad->stopping = true;
 	acceptor_free(ad->acc);
 	ad->acc = NULL;
-	sse_close_all(ad);
+	sse_close_all(ad->sse);
 }
 
 void
@@ -1196,27 +854,26 @@ admin_free(struct admin *ad)
 		 */
 		acceptor_free(ad->acc);
 		ad->acc = NULL;
-		sse_close_all(ad);
+		sse_close_all(ad->sse);
 		loop_set_prepare(ad->loop, NULL, NULL);
 		loop_unwatch(ad->loop, ad->epoll_fd);
 		MHD_stop_daemon(ad->d);
 		ad->d = NULL;
 	}
 	loop_timer_cancel(ad->loop, &ad->run_timer);
-	loop_timer_cancel(ad->loop, &ad->sse_timer);
 	loop_timer_cancel(ad->loop, &ad->sweep_timer);
 	free(ad->sweep_fds);
 	free(ad->sweep_conns);
 	if (ad->web_fd != -1)
 		close(ad->web_fd);
-	snap_unref(ad->snap);
+	sse_free(ad->sse);
 	free(ad);
 }
 
 size_t
 admin_subscribers(const struct admin *ad)
 {
-	return ad->nsubs;
+	return sse_subscribers(ad->sse);
 }
 
 uint64_t

@@ -9,13 +9,14 @@
  * a suspended connection (there is no ITC in this mode).
  *
  * admin enforces the limits (connections in all and per client address,
- * idle timeout, memory per connection, body size), serves the dashboard
- * from the web root, streams Server-Sent Events, and hands every other
- * route to api_handle (api.h), which does the routing, auth and JSON.
+ * idle timeout, request deadlines, memory per connection, body size) and
+ * the Host check, and routes: the dashboard's files to webroot.h, the
+ * event stream to sse.h, every other route to api_handle (api.h), which
+ * does the routing, auth and JSON.
  *
  * It borrows everything named in struct admin_params (they must outlive
- * it) and owns the MHD daemon, the SSE subscriptions, the cached snapshot
- * and the web root's directory fd.
+ * it) and owns the MHD daemon, the event streams (an sse) and the web
+ * root's directory fd.
  */
 #ifndef HARMONY_ADMIN_H
 #define HARMONY_ADMIN_H
@@ -39,20 +40,14 @@ struct admin;
  * its 6 connections and an event stream) plenty, while one address cannot
  * take all of ADMIN_CONN_MAX; a request must arrive whole (header and
  * body) within ADMIN_TIMEOUT_S of the connection's start or of the
- * previous request's end, and a connection idle that long is closed. A suspended event stream does not time out: the ping
- * every ADMIN_SSE_PING_MS is what finds a vanished subscriber. A
- * subscriber holds one snapshot in flight and the newest (shared by all),
- * so memory is bounded by ADMIN_SSE_MAX + 1 snapshots whatever their size.
+ * previous request's end, and a connection idle that long is closed. The
+ * event streams' own limits are in sse.h (SSE_MAX subscribers).
  */
 #define ADMIN_CONN_MAX		512
 #define ADMIN_CONN_SPARE	16		/* beyond conn_max, while the oldest goes */
 #define ADMIN_CONN_PER_IP	64
 #define ADMIN_TIMEOUT_S		15
 #define ADMIN_MEMORY_LIMIT	(32 * 1024)	/* MHD pool: headers, URL */
-#define ADMIN_SSE_MAX		32		/* event subscribers */
-#define ADMIN_SSE_TICK_MS	250		/* change check: <= 4 events/s */
-#define ADMIN_SSE_PING_MS	15000
-#define ADMIN_SSE_RETRY_MS	2000		/* EventSource reconnect delay */
 
 struct admin_params {
 	struct config	*cfg;		/* token, allow, web_root; runtime tunables */
