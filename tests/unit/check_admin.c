@@ -35,59 +35,42 @@
 
 #include "admin/admin.h"
 #include "admin/sse.h"
-#include "config.h"
 #include "core/acceptor.h"
 #include "core/loop.h"
 #include "core/net.h"
-#include "proxy/proxy.h"
-#include "registry/balance.h"
-#include "registry/persist.h"
 #include "registry/pool.h"
+#include "tests/unit/world.h"
 
 #define TOKEN		"0123456789abcdef-admin-token"
 #define ADMIN_SHARE	200		/* fd budget units of the admin port */
 
-struct world {
-	struct config	 cfg;
-	struct loop	*loop;
-	struct pool	*pool;
-	struct balancer	*balancer;
-	struct persist	*persist;
-	struct proxy	*proxy;
+/* The daemon's parts (world.h) and an admin interface over them. */
+struct site {
+	struct world	 parts;
 	struct fdbudget	*budget;
 	struct admin	*admin;
 	uint16_t	 port;
 };
 
-/* No web root unless the test makes one (web_root_make). */
+/* No web root unless the test names one. */
 static void
-world_init(struct world *w, const char *token, unsigned timeout_s, const char *web_root)
+site_init(struct site *w, const char *token, unsigned timeout_s, const char *web_root)
 {
-	struct proxy_params pp = { .concurrency = -1, .queue_max = 10,
-	    .queue_timeout_ms = 1000, .requeue = 1, .connect_timeout_ms = 1000,
-	    .persistent = true };
 	const size_t caps[FD_USER_COUNT] = { 0, 0, ADMIN_SHARE };
 	struct net_addr a, bound;
 	char err[256];
 
 	memset(w, 0, sizeof(*w));
-	cfg_defaults(&w->cfg);
-	free(w->cfg.web_root);
-	w->cfg.web_root = web_root != NULL ? strdup(web_root) : NULL;
-	if (token != NULL)
-		w->cfg.token = strdup(token);
-	ck_assert_ptr_nonnull(w->loop = loop_new());
-	ck_assert_ptr_nonnull(w->pool = pool_new(w->loop, 24 * 3600 * 1000));
-	ck_assert_ptr_nonnull(w->balancer = balance_new(w->pool, BALANCE_LEASTCONN));
-	ck_assert_ptr_nonnull(w->persist = persist_new(100, 60000));
-	ck_assert_ptr_nonnull(w->proxy = proxy_new(w->loop, w->pool, w->balancer,
-	    w->persist, &pp));
+	world_init(&w->parts, token);
+	free(w->parts.cfg.web_root);
+	w->parts.cfg.web_root = web_root != NULL ? strdup(web_root) : NULL;
 	ck_assert_ptr_nonnull(w->budget = fdbudget_new());
 	fdbudget_share(w->budget, caps, 0);
 	ck_assert_uint_eq(fdbudget_left(w->budget, FD_USER_ADMIN), ADMIN_SHARE);
-	w->admin = admin_new(&(struct admin_params){ .cfg = &w->cfg, .loop = w->loop,
-	    .pool = w->pool, .balancer = w->balancer, .persist = w->persist,
-	    .proxy = w->proxy, .budget = w->budget, .timeout_s = timeout_s });
+	w->admin = admin_new(&(struct admin_params){ .cfg = &w->parts.cfg,
+	    .loop = w->parts.loop, .pool = w->parts.pool, .balancer = w->parts.balancer,
+	    .persist = w->parts.persist, .proxy = w->parts.proxy, .budget = w->budget,
+	    .timeout_s = timeout_s });
 	ck_assert_ptr_nonnull(w->admin);
 	ck_assert_int_eq(net_resolve_numeric("127.0.0.1", 0, &a, err, sizeof(err)), 0);
 	ck_assert_msg(admin_listen(w->admin, &a, &bound, err, sizeof(err)) == 0, "%s", err);
@@ -96,32 +79,27 @@ world_init(struct world *w, const char *token, unsigned timeout_s, const char *w
 }
 
 static void
-world_free(struct world *w)
+site_free(struct site *w)
 {
 	admin_free(w->admin);
-	proxy_free(w->proxy);
-	pool_free(w->pool);
-	balance_free(w->balancer);
-	persist_free(w->persist);
 	fdbudget_free(w->budget);
-	loop_free(w->loop);
-	cfg_free(&w->cfg);
+	world_free(&w->parts);
 }
 
 /* Admin connections open now, as the fd budget counts them. */
 static size_t
-admin_conns(const struct world *w)
+admin_conns(const struct site *w)
 {
 	return (ADMIN_SHARE - fdbudget_left(w->budget, FD_USER_ADMIN)) / 2;
 }
 
 static void
-pump(struct world *w, int64_t ms)
+pump(struct site *w, int64_t ms)
 {
 	int64_t end = loop_clock_monotonic_ms() + ms;
 
 	while (loop_clock_monotonic_ms() < end)
-		ck_assert_int_ne(loop_run_once(w->loop, 10), -1);
+		ck_assert_int_ne(loop_run_once(w->parts.loop, 10), -1);
 }
 
 /* --- a client ------------------------------------------------------------ */
@@ -136,7 +114,7 @@ struct client {
 
 /* Connects (the kernel completes a loopback handshake by itself). */
 static void
-cl_open_rcvbuf(struct world *w, struct client *c, int rcvbuf)
+cl_open_rcvbuf(struct site *w, struct client *c, int rcvbuf)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(w->port) };
 
@@ -153,7 +131,7 @@ cl_open_rcvbuf(struct world *w, struct client *c, int rcvbuf)
 }
 
 static void
-cl_open(struct world *w, struct client *c)
+cl_open(struct site *w, struct client *c)
 {
 	cl_open_rcvbuf(w, c, 0);
 }
@@ -204,7 +182,7 @@ typedef bool	cl_done_fn(const struct client *, const void *arg);
 
 /* Pumps the loop and reads until done or ms have passed; true if done. */
 static bool
-cl_wait(struct world *w, struct client *c, cl_done_fn *done, const void *arg, int64_t ms)
+cl_wait(struct site *w, struct client *c, cl_done_fn *done, const void *arg, int64_t ms)
 {
 	int64_t end = loop_clock_monotonic_ms() + ms;
 
@@ -214,7 +192,7 @@ cl_wait(struct world *w, struct client *c, cl_done_fn *done, const void *arg, in
 			return true;
 		if (loop_clock_monotonic_ms() >= end)
 			return false;
-		ck_assert_int_ne(loop_run_once(w->loop, 10), -1);
+		ck_assert_int_ne(loop_run_once(w->parts.loop, 10), -1);
 	}
 }
 
@@ -255,7 +233,7 @@ struct response {
 
 /* One request on a connection of its own: its response. */
 static void
-request(struct world *w, const char *text, struct response *r)
+request(struct site *w, const char *text, struct response *r)
 {
 	struct client c;
 	const char *end;
@@ -273,7 +251,7 @@ request(struct world *w, const char *text, struct response *r)
 }
 
 static int
-get(struct world *w, const char *path, struct response *r)
+get(struct site *w, const char *path, struct response *r)
 {
 	char text[512];
 
@@ -287,11 +265,11 @@ get(struct world *w, const char *path, struct response *r)
 
 START_TEST(test_routing)
 {
-	struct world w;
+	struct site w;
 	struct response r;
 	char text[256];
 
-	world_init(&w, NULL, 0, NULL);
+	site_init(&w, NULL, 0, NULL);
 	ck_assert_int_eq(get(&w, "/api/v1/status", &r), 200);
 	ck_assert_ptr_nonnull(strstr(r.head, "application/json"));
 	ck_assert_ptr_nonnull(strstr(r.body, "\"version\""));
@@ -310,13 +288,13 @@ START_TEST(test_routing)
 	    "Host: 127.0.0.1:%u\r\nContent-Length: 0\r\n\r\n", w.port);
 	request(&w, text, &r);
 	ck_assert_int_eq(r.status, 405);
-	world_free(&w);
+	site_free(&w);
 }
 END_TEST
 
 /* POST /api/v1/targets with this Authorization line ("" for none). */
 static int
-post_target(struct world *w, const char *authz, int port, struct response *r)
+post_target(struct site *w, const char *authz, int port, struct response *r)
 {
 	char text[512], body[64];
 
@@ -331,10 +309,10 @@ post_target(struct world *w, const char *authz, int port, struct response *r)
 
 START_TEST(test_auth_token)
 {
-	struct world w;
+	struct site w;
 	struct response r;
 
-	world_init(&w, TOKEN, 0, NULL);
+	site_init(&w, TOKEN, 0, NULL);
 	ck_assert_int_eq(post_target(&w, "", 1080, &r), 401);
 	ck_assert_ptr_nonnull(strcasestr(r.head, "\r\nWWW-Authenticate: Bearer"));
 	ck_assert_int_eq(post_target(&w, "Authorization: Bearer wrong-token\r\n",
@@ -344,19 +322,19 @@ START_TEST(test_auth_token)
 	    "0123456789abcdef-admin-toke\r\n", 1080, &r), 401);
 	ck_assert_int_eq(post_target(&w, "Authorization: Bearer " TOKEN "x\r\n",
 	    1080, &r), 401);
-	ck_assert_uint_eq(pool_count(w.pool), 0);
+	ck_assert_uint_eq(pool_count(w.parts.pool), 0);
 	ck_assert_int_eq(post_target(&w, "Authorization: Bearer " TOKEN "\r\n",
 	    1080, &r), 201);
 	ck_assert_ptr_nonnull(strstr(r.body, "\"key\""));
-	ck_assert_uint_eq(pool_count(w.pool), 1);
+	ck_assert_uint_eq(pool_count(w.parts.pool), 1);
 	/* Reads need no token. */
 	ck_assert_int_eq(get(&w, "/api/v1/targets", &r), 200);
-	world_free(&w);
+	site_free(&w);
 }
 END_TEST
 
 static int
-get_host(struct world *w, const char *host, struct response *r)
+get_host(struct site *w, const char *host, struct response *r)
 {
 	char text[512];
 
@@ -367,21 +345,38 @@ get_host(struct world *w, const char *host, struct response *r)
 
 START_TEST(test_host_check)
 {
-	struct world w;
+	static const struct {
+		const char	*host;
+		bool		 port;		/* ":" and the admin port after it */
+		int		 status;
+	} hosts[] = {
+		{ "evil.example", false, 421 },
+		{ "evil.example:1667", false, 421 },
+		{ "127.0.0.1.evil.example", true, 421 },
+		{ "localhost", false, 200 },
+		{ "a.localhost", true, 200 },
+		{ "127.0.0.1", true, 200 },
+		{ "[::1]", true, 200 },
+	};
+	struct site w;
 	struct response r;
 	char host[64];
 
-	world_init(&w, NULL, 0, NULL);
-	ck_assert_int_eq(get_host(&w, "evil.example", &r), 421);
-	ck_assert_ptr_nonnull(strstr(r.body, "--admin-host"));
-	ck_assert_int_eq(get_host(&w, "evil.example:1667", &r), 421);
-	ck_assert_int_eq(get_host(&w, "localhost", &r), 200);
-	snprintf(host, sizeof(host), "127.0.0.1:%u", w.port);
-	ck_assert_int_eq(get_host(&w, host, &r), 200);
+	site_init(&w, NULL, 0, NULL);
+	for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+		if (hosts[i].port)
+			snprintf(host, sizeof(host), "%s:%u", hosts[i].host, w.port);
+		else
+			snprintf(host, sizeof(host), "%s", hosts[i].host);
+		ck_assert_msg(get_host(&w, host, &r) == hosts[i].status, "Host %s: %d",
+		    host, r.status);
+		if (r.status == 421)
+			ck_assert_ptr_nonnull(strstr(r.body, "--admin-host"));
+	}
 	/* HTTP/1.0 without a Host: not a browser. */
 	request(&w, "GET /api/v1/status HTTP/1.0\r\n\r\n", &r);
 	ck_assert_int_eq(r.status, 200);
-	world_free(&w);
+	site_free(&w);
 }
 END_TEST
 
@@ -389,12 +384,12 @@ END_TEST
 
 START_TEST(test_request_deadline)
 {
-	struct world w;
+	struct site w;
 	struct client c;
 	int64_t t0, end, took;
 	char line[64];
 
-	world_init(&w, NULL, 1, NULL);
+	site_init(&w, NULL, 1, NULL);
 	cl_open(&w, &c);
 	t0 = loop_clock_monotonic_ms();
 	cl_send(&c, "GET /api/v1/status HTTP/1.1\r\nHost: 127.0.0.1\r\n");
@@ -421,18 +416,18 @@ START_TEST(test_request_deadline)
 
 		ck_assert_int_eq(get(&w, "/api/v1/status", &r), 200);
 	}
-	world_free(&w);
+	site_free(&w);
 }
 END_TEST
 
 START_TEST(test_closed_peer_released)
 {
-	struct world w;
+	struct site w;
 	struct client c;
 	int64_t t0;
 
 	/* A long timeout: what releases it must be the closed-peer sweep. */
-	world_init(&w, NULL, 30, NULL);
+	site_init(&w, NULL, 30, NULL);
 	cl_open(&w, &c);
 	pump(&w, 50);
 	ck_assert_uint_eq(admin_conns(&w), 1);
@@ -441,18 +436,18 @@ START_TEST(test_closed_peer_released)
 	ck_assert_int_eq(shutdown(c.fd, SHUT_WR), 0);
 	t0 = loop_clock_monotonic_ms();
 	while (admin_conns(&w) > 0 && loop_clock_monotonic_ms() - t0 < 3000)
-		ck_assert_int_ne(loop_run_once(w.loop, 10), -1);
+		ck_assert_int_ne(loop_run_once(w.parts.loop, 10), -1);
 	ck_assert_msg(admin_conns(&w) == 0, "a closed peer still held after %lld ms",
 	    (long long)(loop_clock_monotonic_ms() - t0));
 	cl_close(&c);
-	world_free(&w);
+	site_free(&w);
 }
 END_TEST
 
 /* --- event streams ------------------------------------------------------- */
 
 static void
-subscribe(struct world *w, struct client *c, int rcvbuf)
+subscribe(struct site *w, struct client *c, int rcvbuf)
 {
 	char text[256];
 
@@ -473,23 +468,23 @@ count_of(const char *text, const char *what)
 }
 
 static void
-add_target(struct world *w, uint16_t port)
+add_target(struct site *w, uint16_t port)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
 	bool created;
 
 	sin.sin_addr.s_addr = htonl(0x7f000002);	/* 127.0.0.2 */
-	ck_assert_ptr_nonnull(pool_register(w->pool, TARGET_SRC_HTTP,
+	ck_assert_ptr_nonnull(pool_register(w->parts.pool, TARGET_SRC_HTTP,
 	    (struct sockaddr *)&sin, sizeof(sin), 500, 0, &created));
 	ck_assert(created);
 }
 
 START_TEST(test_sse_events)
 {
-	struct world w;
+	struct site w;
 	struct client c;
 
-	world_init(&w, NULL, 0, NULL);
+	site_init(&w, NULL, 0, NULL);
 	subscribe(&w, &c, 0);
 	ck_assert(cl_wait(&w, &c, done_text, "event: snapshot\ndata: {", 3000));
 	ck_assert_ptr_nonnull(strstr(c.buf, "text/event-stream"));
@@ -516,18 +511,18 @@ START_TEST(test_sse_events)
 		ck_assert_uint_eq(admin_subscribers(w.admin), 1);
 	}
 	cl_close(&c);
-	world_free(&w);
+	site_free(&w);
 }
 END_TEST
 
 /* A suspended stream is not watched by MHD: its closed peer is found anyway. */
 START_TEST(test_sse_closed_while_suspended)
 {
-	struct world w;
+	struct site w;
 	struct client c;
 	int64_t t0;
 
-	world_init(&w, NULL, 30, NULL);
+	site_init(&w, NULL, 30, NULL);
 	subscribe(&w, &c, 0);
 	ck_assert(cl_wait(&w, &c, done_text, "event: snapshot", 3000));
 	pump(&w, 2 * SSE_TICK_MS);		/* written out: suspended */
@@ -537,21 +532,21 @@ START_TEST(test_sse_closed_while_suspended)
 	t0 = loop_clock_monotonic_ms();
 	while ((admin_subscribers(w.admin) > 0 || admin_conns(&w) > 0) &&
 	    loop_clock_monotonic_ms() - t0 < 3000)
-		ck_assert_int_ne(loop_run_once(w.loop, 10), -1);
+		ck_assert_int_ne(loop_run_once(w.parts.loop, 10), -1);
 	ck_assert_msg(admin_subscribers(w.admin) == 0 && admin_conns(&w) == 0,
 	    "a gone subscriber still held after %lld ms (the ping is %d ms)",
 	    (long long)(loop_clock_monotonic_ms() - t0), SSE_PING_MS);
-	world_free(&w);
+	site_free(&w);
 }
 END_TEST
 
 START_TEST(test_sse_bounded)
 {
-	struct world w;
+	struct site w;
 	struct client c[SSE_MAX];
 	struct response r;
 
-	world_init(&w, NULL, 0, NULL);
+	site_init(&w, NULL, 0, NULL);
 	for (int i = 0; i < SSE_MAX; i++)
 		subscribe(&w, &c[i], 0);
 	for (int i = 0; i < SSE_MAX; i++)
@@ -562,7 +557,7 @@ START_TEST(test_sse_bounded)
 	ck_assert_uint_eq(admin_subscribers(w.admin), SSE_MAX);
 	for (int i = 0; i < SSE_MAX; i++)
 		cl_close(&c[i]);
-	world_free(&w);
+	site_free(&w);
 }
 END_TEST
 
@@ -573,13 +568,13 @@ END_TEST
  */
 START_TEST(test_sse_stalled_dropped)
 {
-	struct world w;
+	struct site w;
 	struct client live, stalled;
 	char want[32];
 	int64_t t0;
 	uint16_t port = 10000;
 
-	world_init(&w, NULL, 1, NULL);
+	site_init(&w, NULL, 1, NULL);
 	/* Some 3000 targets: a snapshot of most of a megabyte. */
 	for (; port < 13000; port++)
 		add_target(&w, port);
@@ -603,7 +598,7 @@ START_TEST(test_sse_stalled_dropped)
 	(void)cl_read(&stalled);
 	cl_close(&stalled);
 	cl_close(&live);
-	world_free(&w);
+	site_free(&w);
 }
 END_TEST
 
@@ -675,14 +670,14 @@ START_TEST(test_static_files)
 		"/..%2fsecret.txt", "/.hidden", "/sub", "/sub/", "//index.html",
 		"/out.txt", "/outdir/x.txt", "/in.txt", "/missing.html",
 	};
-	struct world w;
+	struct site w;
 	struct response r;
 	char dir[64], root[128], text[512], etag[96];
 	const char *p;
 
 	/* admin_listen opens the root: it is made first. */
 	web_root_make(dir, sizeof(dir), root, sizeof(root));
-	world_init(&w, NULL, 0, root);
+	site_init(&w, NULL, 0, root);
 	ck_assert_int_eq(get(&w, "/", &r), 200);
 	ck_assert_str_eq(r.body, "<!doctype html><title>harmony</title>");
 	ck_assert_ptr_nonnull(strcasestr(r.head, "Content-Type: text/html"));
@@ -707,7 +702,7 @@ START_TEST(test_static_files)
 	request(&w, text, &r);
 	ck_assert_int_eq(r.status, 304);
 	ck_assert_str_eq(r.body, "");
-	world_free(&w);
+	site_free(&w);
 	web_root_remove(dir);
 }
 END_TEST

@@ -24,6 +24,7 @@
 #include "registry/persist.h"
 #include "registry/pool.h"
 #include "registry/selfaddr.h"
+#include "tests/unit/world.h"
 
 #define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
 /* A body with its exact length, so that embedded NULs count. */
@@ -706,48 +707,6 @@ START_TEST(test_prom_escape)
 END_TEST
 
 /* --- handlers on real modules -------------------------------------------- */
-
-struct world {
-	struct config	 cfg;
-	struct loop	*loop;
-	struct pool	*pool;
-	struct balancer	*balancer;
-	struct persist	*persist;
-	struct proxy	*proxy;
-	struct api_env	 env;
-};
-
-static void
-world_init(struct world *w, const char *token)
-{
-	struct proxy_params pp = { .concurrency = -1, .queue_max = 10,
-	    .queue_timeout_ms = 1000, .requeue = 1, .connect_timeout_ms = 1000,
-	    .persistent = true };
-
-	cfg_defaults(&w->cfg);
-	if (token != NULL)
-		w->cfg.token = strdup(token);
-	ck_assert_ptr_nonnull(w->loop = loop_new());
-	ck_assert_ptr_nonnull(w->pool = pool_new(w->loop, 60000));
-	ck_assert_ptr_nonnull(w->balancer = balance_new(w->pool, BALANCE_LEASTCONN));
-	ck_assert_ptr_nonnull(w->persist = persist_new(100, 60000));
-	ck_assert_ptr_nonnull(w->proxy = proxy_new(w->loop, w->pool, w->balancer,
-	    w->persist, &pp));
-	w->env = (struct api_env){ .cfg = &w->cfg, .loop = w->loop, .pool = w->pool,
-	    .balancer = w->balancer, .persist = w->persist, .proxy = w->proxy,
-	    .started_ms = loop_now(w->loop) };
-}
-
-static void
-world_free(struct world *w)
-{
-	proxy_free(w->proxy);
-	pool_free(w->pool);
-	balance_free(w->balancer);
-	persist_free(w->persist);
-	loop_free(w->loop);
-	cfg_free(&w->cfg);
-}
 
 /* Runs one request; the reply's body is parsed into *json (or NULL). */
 static int
