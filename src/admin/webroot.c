@@ -58,7 +58,7 @@ open_beneath(int dirfd, const char *rel)
 	if (fd >= 0 || errno != ENOSYS)
 		return fd;
 #endif
-	/* Older kernels: segments are checked, only the last is not followed. */
+	/* Before openat2: only the last segment is not followed (webroot.h). */
 	fd = openat(dirfd, rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	return fd;
 }

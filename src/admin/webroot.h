@@ -4,9 +4,10 @@
  * A path is taken only as api_static_path allows it (segments of
  * [A-Za-z0-9._-], none empty or starting with '.'), then opened below the
  * web root's directory fd following no symbolic link on the way (openat2
- * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS; on older kernels O_NOFOLLOW on
- * the last segment, the others being checked already), and only a regular
- * file is served. Its ETag is size, mtime and nanoseconds; the page is
+ * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS). Kernels without openat2 (before
+ * Linux 5.6) get O_NOFOLLOW, which covers only the last segment: a link to
+ * a directory inside the root is followed there, so the root must be
+ * trusted. Only a regular file is served. Its ETag is size, mtime and nanoseconds; the page is
  * revalidated every time and carries the security headers of a page.
  *
  * The caller (admin.c) owns the directory fd.
