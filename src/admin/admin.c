@@ -49,6 +49,7 @@
 #include "admin/api.h"
 #include "admin/sse.h"
 #include "admin/webroot.h"
+#include "common/addr.h"
 #include "common/log.h"
 #include "config.h"
 #include "core/acceptor.h"
@@ -479,20 +480,13 @@ serve_api(struct admin *ad, struct MHD_Connection *c, struct admin_req *rq)
 static const char *
 listen_name(const char *text, char *buf, size_t buflen)
 {
-	const char *colon;
-	size_t n;
+	char err[128];
+	const char *port;
 
-	if (text == NULL || (colon = strrchr(text, ':')) == NULL)
+	/* "ADDR:PORT" names its host; a bare "PORT" does not. */
+	if (text == NULL || addr_split(text, buf, buflen, &port, err, sizeof(err)) == -1 ||
+	    port == NULL)
 		return NULL;
-	n = (size_t)(colon - text);
-	if (n >= 2 && text[0] == '[' && text[n - 1] == ']') {
-		text++;
-		n -= 2;
-	}
-	if (n == 0 || n >= buflen)
-		return NULL;
-	memcpy(buf, text, n);
-	buf[n] = '\0';
 	return buf;
 }
 

@@ -23,6 +23,7 @@
 
 #include "admin/api.h"
 #include "admin/api_int.h"
+#include "common/addr.h"
 #include "common/log.h"
 #include "common/secret.h"
 #include "config.h"
@@ -300,52 +301,32 @@ bool
 api_host_ok(const char *host, const struct api_hosts *hs)
 {
 	static const char lo[] = "localhost";
-	char text[NET_HOSTSTRLEN], err[API_ERR_MAX];
+	char name[ADDR_NAME_MAX], err[API_ERR_MAX];
 	struct net_addr addr;
-	const char *name = host, *end, *port = NULL;
+	const char *port;
+	uint16_t portnum;
 	size_t len;
 
 	if (host == NULL)
 		return true;
-	/* uri-host [ ":" port ]; an IPv6 address only in brackets. */
-	if (*host == '[') {
-		if ((end = strchr(host, ']')) == NULL)
-			return false;
-		name = host + 1;
-		len = (size_t)(end - name);
-		if (end[1] == ':')
-			port = end + 2;
-		else if (end[1] != '\0')
-			return false;
-	} else {
-		end = strchr(host, ':');
-		len = end != NULL ? (size_t)(end - host) : strlen(host);
-		if (end != NULL)
-			port = end + 1;
-	}
-	if (port != NULL && (strlen(port) > 5 || strspn(port, "0123456789") !=
-	    strlen(port)))
+	/*
+	 * uri-host [ ":" port ], an IPv6 address only in brackets (common/addr.h);
+	 * RFC 3986's port is *DIGIT, so "host:" is a host with no port.
+	 */
+	if (addr_split(host, name, sizeof(name), &port, err, sizeof(err)) == -1 ||
+	    (port != NULL && *port != '\0' && addr_parse_port(port, &portnum) == -1))
 		return false;
-	if (*host == '[') {
-		if (len == 0 || len >= sizeof(text))
-			return false;
-		memcpy(text, name, len);
-		text[len] = '\0';
-		return strchr(text, ':') != NULL &&
-		    api_parse_host(text, &addr, err, sizeof(err)) == 0 &&
+	if (*host == '[')
+		return api_parse_host(name, &addr, err, sizeof(err)) == 0 &&
 		    host_addr_ok(&addr, hs);
-	}
-	if (len > 0 && name[len - 1] == '.')
-		len--;
+	len = strlen(name);
+	if (name[len - 1] == '.')
+		name[--len] = '\0';
 	if (len == 0)
 		return false;
-	if (len < sizeof(text)) {
-		memcpy(text, name, len);
-		text[len] = '\0';
-		if (strchr(text, '.') != NULL && strspn(text, "0123456789.") == len)
-			return api_parse_host(text, &addr, err, sizeof(err)) == 0 &&
-			    host_addr_ok(&addr, hs);
-	}
+	if (strchr(name, '.') != NULL && strspn(name, "0123456789.") == len)
+		return api_parse_host(name, &addr, err, sizeof(err)) == 0 &&
+		    host_addr_ok(&addr, hs);
 	/* RFC 6761: localhost and every name below it are loopback. */
 	if (name_equal(name, len, lo) || (len > sizeof(lo) &&
 	    name[len - sizeof(lo)] == '.' &&

@@ -25,6 +25,7 @@
 
 #include "admin/api.h"
 #include "admin/api_int.h"
+#include "common/addr.h"
 #include "common/duration.h"
 #include "common/log.h"
 #include "config.h"
@@ -225,33 +226,23 @@ api_parse_ttl(struct json_object *v, int64_t *ms, char *err, size_t errlen)
 int
 api_parse_host(const char *s, struct net_addr *a, char *err, size_t errlen)
 {
-	struct sockaddr_in *sin = (struct sockaddr_in *)(void *)&a->ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)(void *)&a->ss;
+	const struct sockaddr_in *sin = (const struct sockaddr_in *)(void *)&a->ss;
+	const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)(void *)&a->ss;
 
 	memset(a, 0, sizeof(*a));
-	if (inet_pton(AF_INET, s, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		a->len = sizeof(*sin);
-		if (sin->sin_addr.s_addr == htonl(INADDR_ANY) ||
-		    IN_MULTICAST(ntohl(sin->sin_addr.s_addr)) ||
-		    sin->sin_addr.s_addr == htonl(INADDR_BROADCAST))
-			goto unusable;
-		return 0;
+	if (addr_numeric(s, 0, &a->ss, &a->len) == -1) {
+		snprintf(err, errlen, "'host' must be a numeric IPv4 or IPv6 address");
+		return 422;
 	}
-	memset(a, 0, sizeof(*a));
-	if (inet_pton(AF_INET6, s, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		a->len = sizeof(*sin6);
-		if (IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr) ||
-		    IN6_IS_ADDR_MULTICAST(&sin6->sin6_addr))
-			goto unusable;
-		return 0;
+	if (a->ss.ss_family == AF_INET ? sin->sin_addr.s_addr == htonl(INADDR_ANY) ||
+	    IN_MULTICAST(ntohl(sin->sin_addr.s_addr)) ||
+	    sin->sin_addr.s_addr == htonl(INADDR_BROADCAST) :
+	    IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr) ||
+	    IN6_IS_ADDR_MULTICAST(&sin6->sin6_addr)) {
+		snprintf(err, errlen, "'host' %s cannot be a target", s);
+		return 422;
 	}
-	snprintf(err, errlen, "'host' must be a numeric IPv4 or IPv6 address");
-	return 422;
-unusable:
-	snprintf(err, errlen, "'host' %s cannot be a target", s);
-	return 422;
+	return 0;
 }
 
 int

@@ -32,6 +32,7 @@
 #include <json-c/json.h>
 
 #include "common/file.h"
+#include "common/addr.h"
 #include "common/log.h"
 #include "core/child.h"
 #include "core/jsondup.h"
@@ -361,24 +362,12 @@ get_string(json_object *o, const char *key)
 	return strlen(s) == (size_t)json_object_get_string_len(v) ? s : NULL;
 }
 
+/* A saved address: numeric only (the file never holds a name). */
 static int
 parse_host(const char *host, uint16_t port, struct net_addr *a)
 {
-	struct sockaddr_in *sin = (struct sockaddr_in *)(void *)&a->ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)(void *)&a->ss;
-
-	memset(a, 0, sizeof(*a));
-	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		a->len = sizeof(*sin);
-	} else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		a->len = sizeof(*sin6);
-	} else {
-		return -1;
-	}
-	net_addr_set_port((struct sockaddr *)&a->ss, port);
-	return 0;
+	a->len = 0;
+	return addr_numeric(host, port, &a->ss, &a->len);
 }
 
 /*
