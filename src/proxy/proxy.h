@@ -7,8 +7,8 @@
  * backpressure and half-close -> close, with one access-log line.
  *
  * The proxy owns its listeners and sessions, and each session owns its two
- * fds, its buffers and its timer; session_close (in proxy.c) is the only way
- * a session ends. It borrows the loop, pool, balancer and persistence table,
+ * fds, its buffers and its timer; session_close (in session.c) is the only
+ * way a session ends. It borrows the loop, pool, balancer and persistence table,
  * which must outlive it. Sessions hold counted references on their targets.
  */
 #ifndef HARMONY_PROXY_H

@@ -1,0 +1,147 @@
+/*
+ * proxy_int.h: what the files of the proxy share, and nothing outside
+ * src/proxy/ may include.
+ *
+ *   proxy.c     the proxy object: parameters, counters, and what a change
+ *               of them does to every session (the queue released, a new
+ *               idle timeout)
+ *   session.c   a session from accept to close (the state machine below)
+ *   listener.c  the listening sockets, on the one accept path (acceptor.h)
+ *   relay.c     the bytes of a connected session (relay.h), on buffers
+ *               and pipes from relaycache.c
+ *
+ * A session moves through these states, never back:
+ *
+ *   QUEUED ──► CONNECTING ──► RELAY ──► (closed)
+ *      │            │ fail: requeue to another target, or
+ *      └────────────┴──────► UNAVAIL ──► LINGER ──► (closed)
+ *
+ * QUEUED waits for a concurrency slot (FIFO); CONNECTING and RELAY hold a
+ * slot ("active") and a reference on their target. UNAVAIL writes the
+ * unavailable text; LINGER then half-closes and discards what the client
+ * still sends for a moment, so that closing with unread input does not turn
+ * our answer into a reset. session_close is the only way a session ends.
+ *
+ * Every fd a session opens comes out of the proxy's share of the fd budget
+ * (acceptor.h): two units from accept to close (its client socket, and its
+ * target socket whichever target it is), two more per pipe while the pipe
+ * exists (relaycache.h).
+ */
+#ifndef HARMONY_PROXY_INT_H
+#define HARMONY_PROXY_INT_H
+
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/loop.h"
+#include "proxy/proxy.h"
+#include "proxy/relay.h"
+#include "proxy/relaycache.h"
+#include "registry/pool.h"
+
+#define PROXY_MAX_TRIES		101	/* 1 + the largest --requeue */
+#define PROXY_SESSION_FDS	2	/* budget units: client and target */
+
+enum session_state {
+	S_NEW,		/* accepted, about to start or queue */
+	S_QUEUED,
+	S_CONNECTING,
+	S_RELAY,
+	S_UNAVAIL,
+	S_LINGER,
+};
+
+/* The unavailable text, shared by the sessions writing it. */
+struct message {
+	unsigned	 refs;
+	size_t		 len;
+	char		 data[];
+};
+
+struct session {
+	TAILQ_ENTRY(session)	 entry;		/* px->sessions */
+	TAILQ_ENTRY(session)	 qentry;	/* px->queue, while queued */
+	struct proxy		*px;
+	enum session_state	 state;
+	int			 cfd;
+	int			 tfd;		/* -1 unless connecting/relaying */
+	union {
+		struct sockaddr		 sa;
+		struct sockaddr_in	 sin;
+		struct sockaddr_in6	 sin6;
+	}			 client;	/* not sockaddr_storage: 28 bytes, not 128 */
+	struct target		*target;	/* referenced while connecting/relaying */
+	/*
+	 * Ids of the targets tried (a pointer could be a freed target's, or a
+	 * new one at its address): most sessions try one, so the first two
+	 * live here and a longer requeue allocates.
+	 */
+	uint32_t		*tried;
+	uint32_t		 tried_inline[2];
+	size_t			 ntried;
+	size_t			 tried_cap;
+	struct relay		 relay;		/* in RELAY */
+	struct message		*msg;
+	size_t			 msg_off;
+	size_t			 discarded;
+	const char		*end;		/* why it is unavailable */
+	int64_t			 started;
+	struct loop_timer	 timer;
+	char			 target_name[TARGET_NAME_MAX];
+};
+
+struct listener {
+	SLIST_ENTRY(listener)	 entry;
+	struct acceptor		*acc;
+};
+
+TAILQ_HEAD(session_list, session);
+
+struct proxy {
+	struct loop		*loop;
+	struct pool		*pool;
+	struct balancer		*balancer;
+	struct persist		*persist;
+	struct proxy_params	 params;	/* unavailable points into msg */
+	struct message		*msg;
+	SLIST_HEAD(, listener)	 listeners;
+	struct session_list	 sessions;
+	struct session_list	 queue;
+	size_t			 nsessions;
+	size_t			 nqueued;
+	size_t			 nactive;
+	struct fdbudget		*budget;	/* NULL: none */
+	int64_t			 local_logged;	/* last "our own error" line */
+	struct loop_timer	 dequeue_timer;	/* hand free slots to the queue */
+	struct loop_timer	 idle_timer;	/* a new idle timeout reaches sessions */
+	size_t			 idle_left;	/* ... this many still to visit */
+	struct relaycache	 cache;
+	struct proxy_stats	 stats;
+};
+
+/* proxy.c */
+bool	 proxy_slot_free(const struct proxy *);
+void	 message_unref(struct message *);
+
+/* session.c */
+/* The acceptor's callback: a new client, its budget units taken. */
+void	 session_accept(void *proxy, int fd, const struct sockaddr *, socklen_t);
+/* Takes a concurrency slot and starts connecting. */
+void	 session_start(struct session *);
+/*
+ * The only way a session ends: releases everything it owns, fixes the
+ * counters and writes its access-log line. The caller returns at once.
+ */
+void	 session_close(struct session *, const char *reason);
+
+/* listener.c */
+/* Listening follows the queue: a full queue stops accepting. */
+void	 listeners_update(struct proxy *);
+/* Every listener stops for ms (our own shortage of fds). */
+void	 listeners_pause(struct proxy *, int64_t ms);
+
+#endif
