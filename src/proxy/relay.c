@@ -172,6 +172,24 @@ relay_on_shut_defer(struct loop *l, void *arg)
 		relay_abort(r, up ? "target-reset" : "client-reset");
 }
 
+/*
+ * After a read into f that did not merely find nothing (n bytes, 0 at EOF,
+ * -1 for a failure): forwards at once. Returns -1 if r is over.
+ */
+static int
+flow_forward(struct relay *r, struct relay_flow *f, ssize_t n, int to, bool from_client)
+{
+	if (n > 0)
+		r->last_active = loop_now(r->loop);
+	else if (n == 0)
+		f->eof = true;
+	else {
+		relay_abort(r, from_client ? "client-reset" : "target-reset");
+		return -1;
+	}
+	return flow_send(r, f, to, !from_client);
+}
+
 /* Moves bytes from the socket into f's pipe, then forwards at once. */
 static int
 flow_splice_in(struct relay *r, struct relay_flow *f, int from, int to, bool from_client)
@@ -192,10 +210,7 @@ flow_splice_in(struct relay *r, struct relay_flow *f, int from, int to, bool fro
 	} while (n < 0 && errno == EINTR);
 	if (n > 0) {
 		f->inpipe += (size_t)n;
-		r->last_active = loop_now(r->loop);
-	} else if (n == 0) {
-		f->eof = true;
-	} else if (errno_is_transient(errno)) {
+	} else if (n < 0 && errno_is_transient(errno)) {
 		/*
 		 * With bytes in the pipe, EAGAIN may mean the pipe is full (it
 		 * counts pages, not bytes): stop reading until it drains, or
@@ -204,11 +219,8 @@ flow_splice_in(struct relay *r, struct relay_flow *f, int from, int to, bool fro
 		if (f->inpipe > 0)
 			f->pipe_full = true;
 		return 0;
-	} else {
-		relay_abort(r, from_client ? "client-reset" : "target-reset");
-		return -1;
 	}
-	return flow_send(r, f, to, !from_client);
+	return flow_forward(r, f, n, to, from_client);
 }
 
 /* Reads from fd into f, then forwards at once. Returns -1 if r is over. */
@@ -233,18 +245,12 @@ flow_recv(struct relay *r, struct relay_flow *f, int from, int to, bool from_cli
 		if ((size_t)n == RELAY_BUF_SIZE)
 			f->bulk = true;
 		f->len += (size_t)n;
-		r->last_active = loop_now(r->loop);
-	} else if (n == 0) {
-		f->eof = true;
-	} else if (errno_is_transient(errno)) {
+	} else if (n < 0 && errno_is_transient(errno)) {
 		if (f->len == 0)
 			flow_release(r, f);
 		return 0;
-	} else {
-		relay_abort(r, from_client ? "client-reset" : "target-reset");
-		return -1;
 	}
-	return flow_send(r, f, to, !from_client);
+	return flow_forward(r, f, n, to, from_client);
 }
 
 /* POLLERR carries a pending socket error: a reset, passed on. */
@@ -294,36 +300,25 @@ relay_start(struct relay *r, struct loop *l, struct relaycache *c, int cfd,
 	relay_rearm(r);
 }
 
+/* One side's readiness: its own flow in, the other's out. */
 void
-relay_on_client(struct relay *r, short revents)
+relay_on_ready(struct relay *r, int fd, short revents)
 {
-	if (revents & POLLNVAL) {
-		relay_abort(r, "error");
-		return;
-	}
-	if (relay_error(r, r->cfd, revents, "client-reset"))
-		return;
-	if ((revents & (POLLIN | POLLHUP)) && !r->up.eof && flow_has_room(&r->up) &&
-	    flow_recv(r, &r->up, r->cfd, r->tfd, true) == -1)
-		return;
-	if ((revents & POLLOUT) && flow_send(r, &r->down, r->cfd, true) == -1)
-		return;
-	relay_check_done(r);
-}
+	bool client = fd == r->cfd;
+	int other = client ? r->tfd : r->cfd;
+	struct relay_flow *in = client ? &r->up : &r->down;
+	struct relay_flow *out = client ? &r->down : &r->up;
 
-void
-relay_on_target(struct relay *r, short revents)
-{
 	if (revents & POLLNVAL) {
 		relay_abort(r, "error");
 		return;
 	}
-	if (relay_error(r, r->tfd, revents, "target-reset"))
+	if (relay_error(r, fd, revents, client ? "client-reset" : "target-reset"))
 		return;
-	if ((revents & (POLLIN | POLLHUP)) && !r->down.eof && flow_has_room(&r->down) &&
-	    flow_recv(r, &r->down, r->tfd, r->cfd, false) == -1)
+	if ((revents & (POLLIN | POLLHUP)) && !in->eof && flow_has_room(in) &&
+	    flow_recv(r, in, fd, other, client) == -1)
 		return;
-	if ((revents & POLLOUT) && flow_send(r, &r->up, r->tfd, false) == -1)
+	if ((revents & POLLOUT) && flow_send(r, out, fd, client) == -1)
 		return;
 	relay_check_done(r);
 }
@@ -340,16 +335,16 @@ relay_stop(struct relay *r)
 	flow_free(r, &r->down);
 }
 
-uint64_t
-relay_bytes_up(const struct relay *r)
+static const struct relay_flow *
+flow_of(const struct relay *r, bool up)
 {
-	return r->up.bytes;
+	return up ? &r->up : &r->down;
 }
 
 uint64_t
-relay_bytes_down(const struct relay *r)
+relay_bytes(const struct relay *r, bool up)
 {
-	return r->down.bytes;
+	return flow_of(r, up)->bytes;
 }
 
 int64_t
@@ -361,17 +356,17 @@ relay_last_active(const struct relay *r)
 size_t
 relay_pending(const struct relay *r, bool up)
 {
-	return flow_pending(up ? &r->up : &r->down);
+	return flow_pending(flow_of(r, up));
 }
 
 bool
 relay_bulk(const struct relay *r, bool up)
 {
-	return (up ? &r->up : &r->down)->bulk;
+	return flow_of(r, up)->bulk;
 }
 
 bool
 relay_has_pipe(const struct relay *r, bool up)
 {
-	return (up ? &r->up : &r->down)->pipe[0] != -1;
+	return flow_of(r, up)->pipe[0] != -1;
 }

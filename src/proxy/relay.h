@@ -19,9 +19,9 @@
  * owner's close sends the FIN.
  *
  * The relay borrows the loop, the cache and the two fds, which its owner
- * watches (with any events) before relay_start and passes events on to
- * relay_on_client/relay_on_target. When the relay is over it calls the
- * owner's relay_end_fn once, with the outcome:
+ * watches (with any events) before relay_start, passing their readiness
+ * on to relay_on_ready. When the relay is over it calls the owner's
+ * relay_end_fn once, with the outcome:
  *   "done"          both directions ended
  *   "client-reset"  the client's socket failed (a reset is passed on:
  *   "target-reset"  the target's;                both sockets get SO_LINGER 0)
@@ -85,9 +85,8 @@ void		 relay_init(struct relay *);
  */
 void		 relay_start(struct relay *, struct loop *, struct relaycache *,
 		    int cfd, int tfd, relay_end_fn *, void *arg);
-/* Readiness of cfd, or of tfd, as the loop reported it. */
-void		 relay_on_client(struct relay *, short revents);
-void		 relay_on_target(struct relay *, short revents);
+/* Readiness of fd (its cfd or its tfd), as the loop reported it. */
+void		 relay_on_ready(struct relay *, int fd, short revents);
 /*
  * Gives the buffers and pipes back to the cache (a pipe with bytes left is
  * closed) and cancels a pending shutdown. Leaves the fds and their events
@@ -95,11 +94,13 @@ void		 relay_on_target(struct relay *, short revents);
  */
 void		 relay_stop(struct relay *);
 
-uint64_t	 relay_bytes_up(const struct relay *);	/* sent to the target */
-uint64_t	 relay_bytes_down(const struct relay *);	/* sent to the client */
-int64_t		 relay_last_active(const struct relay *);
-/* Bytes read and not yet sent (buffer and pipe) in one direction. */
+/*
+ * By direction: up is client -> target. Bytes sent on; bytes read and not
+ * yet sent (buffer and pipe).
+ */
+uint64_t	 relay_bytes(const struct relay *, bool up);
 size_t		 relay_pending(const struct relay *, bool up);
+int64_t		 relay_last_active(const struct relay *);
 /* Whether a direction has turned bulk, and whether it holds a pipe now. */
 bool		 relay_bulk(const struct relay *, bool up);
 bool		 relay_has_pipe(const struct relay *, bool up);

@@ -106,14 +106,9 @@ relaycache_trim(struct relaycache *c)
 	}
 }
 
-size_t
-relaycache_nbufs(const struct relaycache *c)
+void
+relaycache_held(const struct relaycache *c, size_t *bufs, size_t *pipes)
 {
-	return c->nbufs;
-}
-
-size_t
-relaycache_npipes(const struct relaycache *c)
-{
-	return c->npipes;
+	*bufs = c->nbufs;
+	*pipes = c->npipes;
 }

@@ -55,7 +55,7 @@ int	 relaycache_pipe_get(struct relaycache *, int p[2]);
 void	 relaycache_pipe_put(struct relaycache *, int p[2], bool empty);
 /* Frees every cached buffer and closes every cached pipe. */
 void	 relaycache_trim(struct relaycache *);
-size_t	 relaycache_nbufs(const struct relaycache *);
-size_t	 relaycache_npipes(const struct relaycache *);
+/* How many buffers and pipes it keeps now. */
+void	 relaycache_held(const struct relaycache *, size_t *bufs, size_t *pipes);
 
 #endif

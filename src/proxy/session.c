@@ -82,8 +82,8 @@ session_drop_target(struct session *s)
 		s->tfd = -1;
 	}
 	if (s->target != NULL) {
-		pool_session_end(s->target, relay_bytes_down(&s->relay),
-		    relay_bytes_up(&s->relay));
+		pool_session_end(s->target, relay_bytes(&s->relay, false),
+		    relay_bytes(&s->relay, true));
 		s->target = NULL;
 	}
 }
@@ -93,7 +93,7 @@ session_close(struct session *s, const char *reason)
 {
 	struct proxy *px = s->px;
 	char client[NET_ADDRSTRLEN];
-	uint64_t up = relay_bytes_up(&s->relay), down = relay_bytes_down(&s->relay);
+	uint64_t up = relay_bytes(&s->relay, true), down = relay_bytes(&s->relay, false);
 
 	loop_timer_cancel(px->loop, &s->timer);
 	if (s->state == S_QUEUED) {
@@ -271,11 +271,10 @@ session_on_client(struct loop *l, int fd, short revents, void *arg)
 	struct session *s = arg;
 
 	(void)l;
-	(void)fd;
 	if (s->state == S_QUEUED || s->state == S_CONNECTING)
 		session_on_client_waiting(s, revents);
 	else if (s->state == S_RELAY)
-		relay_on_client(&s->relay, revents);
+		relay_on_ready(&s->relay, fd, revents);
 	else
 		session_on_client_unavail(s, revents);
 }
@@ -361,13 +360,12 @@ session_on_target(struct loop *l, int fd, short revents, void *arg)
 	struct session *s = arg;
 
 	(void)l;
-	(void)fd;
 	if (s->state == S_CONNECTING) {
 		if (revents & (POLLOUT | POLLERR | POLLHUP | POLLNVAL))
 			session_connected(s, revents);
 		return;
 	}
-	relay_on_target(&s->relay, revents);
+	relay_on_ready(&s->relay, fd, revents);
 }
 
 static bool
