@@ -19,6 +19,7 @@
 
 #define PROXY_IDLE_BATCH	1024	/* sessions re-armed per loop pass */
 
+/* NOLINTNEXTLINE(misc-redundant-expression): two names of one size, kept equal */
 _Static_assert(PROXY_BUF_SIZE == RELAY_BUF_SIZE, "proxy.h tells the relay's buffer size");
 
 static struct message *
