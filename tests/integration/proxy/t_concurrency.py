@@ -88,6 +88,10 @@ def main():
     finally:
         first.close()
     h.check(h.wait_until(lambda: hold.cur == 0, 15), 'the held session did not end')
+    # The target has seen the close; harmonyd frees the slot when it reads the
+    # target's EOF in turn, which its access-log line says.
+    h.check(len(hd.wait_access(2, timeout=15)) == 2,
+            'the held session has no access-log line: %r' % hd.access_lines())
     # The slot is free again: served again.
     second = h.connect(hd.port)
     try:
