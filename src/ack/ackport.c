@@ -72,7 +72,7 @@ conn_close(struct ack_conn *c)
 
 	loop_timer_cancel(ap->loop, &c->timer);
 	loop_unwatch(ap->loop, c->fd);
-	if (close(c->fd) == -1 && errno != EINTR)
+	if (net_close(c->fd) == -1)
 		log_warn("ack: close");
 	TAILQ_REMOVE(&ap->conns, c, entry);
 	ap->nconns--;

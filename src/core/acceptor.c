@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "core/acceptor.h"
 #include "core/loop.h"
+#include "core/net.h"
 
 #define ACCEPTOR_LOG_EVERY_MS	1000
 #define FDLIMIT_UNLIMITED_MAX	(1L << 20)	/* Linux's default nr_open */
@@ -275,7 +276,7 @@ acceptor_refuse(struct acceptor *a, int fd)
 {
 	int64_t now = loop_now(a->loop);
 
-	if (close(fd) == -1 && errno != EINTR)
+	if (net_close(fd) == -1)
 		log_warn("%s: close", a->p.what);
 	acceptor_error(a);
 	a->unlogged++;
@@ -376,7 +377,7 @@ acceptor_free(struct acceptor *a)
 		return;
 	loop_timer_cancel(a->loop, &a->resume);
 	loop_unwatch(a->loop, a->fd);
-	if (close(a->fd) == -1 && errno != EINTR)
+	if (net_close(a->fd) == -1)
 		log_warn("%s: close listener", a->p.what);
 	free(a);
 }

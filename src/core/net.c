@@ -400,3 +400,11 @@ net_addr_equal(const struct sockaddr *a, const struct sockaddr *b)
 		return false;
 	return memcmp(ba, bb, fa == AF_INET ? 4 : 16) == 0;
 }
+
+int
+net_close(int fd)
+{
+	if (close(fd) == -1 && errno != EINTR)
+		return -1;
+	return 0;
+}

@@ -107,4 +107,11 @@ socklen_t	 net_addr_len(const struct sockaddr *);
 /* Same family, address and port. */
 bool		 net_addr_equal(const struct sockaddr *, const struct sockaddr *);
 
+/*
+ * Closes fd once: 0 when it is closed, -1 with errno on a real error.
+ * EINTR counts as closed: Linux releases the fd before it reports the
+ * interruption, so a retry could close a descriptor opened meanwhile.
+ */
+int		 net_close(int fd);
+
 #endif

@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "core/acceptor.h"
+#include "core/net.h"
 #include "proxy/relaycache.h"
 
 void
@@ -68,8 +69,7 @@ static void
 pipe_close(struct relaycache *c, const int p[2])
 {
 	for (int i = 0; i < 2; i++)
-		/* Linux closes the fd even when close reports EINTR: never retry. */
-		if (close(p[i]) == -1 && errno != EINTR)
+		if (net_close(p[i]) == -1)
 			log_warn("close pipe %d", p[i]);
 	fdbudget_give(c->budget, FD_USER_PROXY, 2);
 }

@@ -53,8 +53,7 @@ errno_is_transient(int e)
 static void
 close_fd(int fd)
 {
-	/* Linux closes the fd even when close reports EINTR: never retry. */
-	if (close(fd) == -1 && errno != EINTR)
+	if (net_close(fd) == -1)
 		log_warn("close %d", fd);
 }
 

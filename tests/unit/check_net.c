@@ -256,6 +256,20 @@ START_TEST(test_listen_connect_loopback)
 }
 END_TEST
 
+/* net_close: closed is 0, a real error (not an open fd) is -1 EBADF. */
+START_TEST(test_close)
+{
+	int fds[2];
+
+	ck_assert_int_eq(pipe(fds), 0);
+	ck_assert_int_eq(net_close(fds[0]), 0);
+	ck_assert_int_eq(net_close(fds[1]), 0);
+	errno = 0;
+	ck_assert_int_eq(net_close(fds[1]), -1);
+	ck_assert_int_eq(errno, EBADF);
+}
+END_TEST
+
 static Suite *
 net_suite(void)
 {
@@ -270,6 +284,7 @@ net_suite(void)
 	tcase_add_test(tc, test_loopback);
 	tcase_add_test(tc, test_ports);
 	tcase_add_test(tc, test_mapped_text_and_equal);
+	tcase_add_test(tc, test_close);
 	tcase_set_timeout(tc, 20);	/* a name lookup may be slow */
 	suite_add_tcase(s, tc);
 	tc = tcase_create("sockets");
