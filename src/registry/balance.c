@@ -5,7 +5,12 @@
  * accepts, then, only if none is left, the failing ones still in backoff
  * (target_fallback). Excluded targets are never candidates.
  *
- * roundrobin is nginx's smooth weighted round robin. leastconn takes the
+ * roundrobin is nginx's smooth weighted round robin. Its state, each
+ * target's current weight, is the balancer's own: a table by target id
+ * (struct rr_table), where a target that never took part has 0 (as a new
+ * one starts) and from which the pool's removal callback (pool_watch_remove)
+ * drops a target as it leaves. So a target that comes back with the same id
+ * (a static one taken out and put back) starts again from 0. leastconn takes the
  * lowest (active + 1) / weight, ties broken by the same smooth WRR; when no
  * candidate has an active session (an idle farm) they all tie, so short
  * connections spread by weight instead of all going to the heaviest target
@@ -44,9 +49,22 @@
 #define SEED_SKIP	UINT64_C(0x9e3779b97f4a7c15)
 #define SEED_CLIENT	UINT64_C(0x6a09e667f3bcc909)
 
+/* Smooth WRR's current weights by target id; open addressing, linear probing. */
+struct rr_slot {
+	uint32_t		 id;		/* 0: free */
+	int64_t			 current;
+};
+
+struct rr_table {
+	struct rr_slot		*slots;
+	size_t			 cap;		/* a power of two, or 0 */
+	size_t			 n;		/* ids held */
+};
+
 struct balancer {
 	struct pool		*pool;
 	enum balance_algo	 algo;
+	struct rr_table		 rr;
 
 	/* Maglev: valid while built and pool_set_version() == set_version. */
 	bool			 built;
@@ -116,17 +134,124 @@ load_cmp(uint64_t a1, uint32_t w1, uint64_t a2, uint32_t w2)
 	return 0;
 }
 
+/* --- smooth weighted round robin's state ---------------------------- */
+
+static size_t
+rr_home(const struct rr_table *rr, uint32_t id)
+{
+	return (size_t)(hash_mix64(id) & (rr->cap - 1));
+}
+
+/* The slot holding id, or the free one where it would go. */
+static struct rr_slot *
+rr_slot_of(const struct rr_table *rr, uint32_t id)
+{
+	size_t i = rr_home(rr, id);
+
+	while (rr->slots[i].id != 0 && rr->slots[i].id != id)
+		i = (i + 1) & (rr->cap - 1);
+	return &rr->slots[i];
+}
+
 /*
- * Smooth weighted round robin over the candidates; with a load bound, only
- * over those whose load equals it (leastconn's ties). Only the targets
- * taking part have their rr_current moved.
+ * Room for want ids at a load of a half at most, so that every pass can
+ * add its candidates without failing midway. -1 on ENOMEM (the table is
+ * untouched).
+ */
+static int
+rr_reserve(struct rr_table *rr, size_t want)
+{
+	struct rr_slot *old = rr->slots;
+	size_t oldcap = rr->cap, cap = oldcap ? oldcap : 16;
+
+	while (cap / 2 < want)
+		cap *= 2;
+	if (cap == oldcap)
+		return 0;
+	if ((rr->slots = calloc(cap, sizeof(*rr->slots))) == NULL) {
+		rr->slots = old;
+		return -1;
+	}
+	rr->cap = cap;
+	for (size_t i = 0; i < oldcap; i++) {
+		if (old[i].id != 0)
+			*rr_slot_of(rr, old[i].id) = old[i];
+	}
+	free(old);
+	return 0;
+}
+
+/* id's current weight, added at 0 if absent; room was reserved. */
+static int64_t *
+rr_current(struct rr_table *rr, uint32_t id)
+{
+	struct rr_slot *sl = rr_slot_of(rr, id);
+
+	if (sl->id == 0) {
+		sl->id = id;
+		sl->current = 0;
+		rr->n++;
+	}
+	return &sl->current;
+}
+
+/* Drops id; the entries after it in its run move back (no tombstones). */
+static void
+rr_forget(struct rr_table *rr, uint32_t id)
+{
+	struct rr_slot *sl;
+	size_t i, j, mask = rr->cap - 1;
+
+	if (rr->cap == 0 || (sl = rr_slot_of(rr, id))->id == 0)
+		return;
+	i = (size_t)(sl - rr->slots);
+	sl->id = 0;
+	rr->n--;
+	for (j = (i + 1) & mask; rr->slots[j].id != 0; j = (j + 1) & mask) {
+		size_t home = rr_home(rr, rr->slots[j].id);
+
+		/* j stays if its home lies cyclically in (i, j]. */
+		if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
+			continue;
+		rr->slots[i] = rr->slots[j];
+		rr->slots[j].id = 0;
+		i = j;
+	}
+}
+
+static void
+rr_release(struct rr_table *rr)
+{
+	free(rr->slots);
+	rr->slots = NULL;
+	rr->cap = rr->n = 0;
+}
+
+/*
+ * The pool's removal callback: a target that leaves takes its state along.
+ * NULL: the pool itself is freed (pool.h), and the balancer with it soon.
+ */
+static void
+rr_on_remove(struct pool *p, struct target *t, void *arg)
+{
+	struct balancer *b = arg;
+
+	(void)p;
+	if (t == NULL)
+		b->pool = NULL;
+	else
+		rr_forget(&b->rr, t->id);
+}
+
+/*
+ * The first candidate of the heaviest weight now: what a pass picks when
+ * the table cannot grow (ENOMEM), without moving any state.
  */
 static struct target *
-swrr(struct balancer *b, const struct pick *pk, const struct target *tied)
+heaviest(struct balancer *b, const struct pick *pk, const struct target *tied)
 {
 	struct target *t, *best = NULL;
-	int64_t total = 0;
-	uint32_t tied_w = tied ? target_weight_now(tied, pk->now) : 0;
+	uint32_t best_w = 0, tied_w = tied ? target_weight_now(tied, pk->now) : 0;
 
 	TAILQ_FOREACH(t, pool_targets(b->pool), entry) {
 		uint32_t w;
@@ -137,13 +262,49 @@ swrr(struct balancer *b, const struct pick *pk, const struct target *tied)
 		if (tied != NULL &&
 		    load_cmp(t->active + 1, w, tied->active + 1, tied_w) != 0)
 			continue;
-		t->rr_current += w;
-		total += w;
-		if (best == NULL || t->rr_current > best->rr_current)
+		if (best == NULL || w > best_w) {
 			best = t;
+			best_w = w;
+		}
+	}
+	return best;
+}
+
+/*
+ * Smooth weighted round robin over the candidates; with a load bound, only
+ * over those whose load equals it (leastconn's ties). Only the targets
+ * taking part have their current weight moved.
+ */
+static struct target *
+swrr(struct balancer *b, const struct pick *pk, const struct target *tied)
+{
+	struct target *t, *best = NULL;
+	int64_t total = 0, *best_cur = NULL;
+	uint32_t tied_w = tied ? target_weight_now(tied, pk->now) : 0;
+
+	/* Every listed target may take part: room for all of them first. */
+	if (rr_reserve(&b->rr, pool_count(b->pool)) == -1)
+		return heaviest(b, pk, tied);
+	TAILQ_FOREACH(t, pool_targets(b->pool), entry) {
+		int64_t *cur;
+		uint32_t w;
+
+		if (!candidate(t, pk))
+			continue;
+		w = target_weight_now(t, pk->now);
+		if (tied != NULL &&
+		    load_cmp(t->active + 1, w, tied->active + 1, tied_w) != 0)
+			continue;
+		cur = rr_current(&b->rr, t->id);
+		*cur += w;
+		total += w;
+		if (best == NULL || *cur > *best_cur) {
+			best = t;
+			best_cur = cur;
+		}
 	}
 	if (best != NULL)
-		best->rr_current -= total;
+		*best_cur -= total;
 	return best;
 }
 
@@ -499,6 +660,10 @@ balance_new(struct pool *p, enum balance_algo algo)
 		return NULL;
 	b->pool = p;
 	b->algo = algo;
+	if (pool_watch_remove(p, rr_on_remove, b) == -1) {
+		free(b);
+		return NULL;
+	}
 	return b;
 }
 
@@ -507,7 +672,10 @@ balance_free(struct balancer *b)
 {
 	if (b == NULL)
 		return;
+	if (b->pool != NULL)
+		pool_unwatch_remove(b->pool, rr_on_remove, b);
 	maglev_release(b);
+	rr_release(&b->rr);
 	free(b);
 }
 

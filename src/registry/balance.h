@@ -1,10 +1,13 @@
 /*
  * balance: choosing a target for a new session.
  *
- * Pure policy over the pool: it reads targets and keeps per-algorithm
- * state (smooth WRR counters in struct target, the Maglev table here), and
- * never changes a target's state or counters. Persistence sits in front of
- * it, in the caller.
+ * Pure policy over the pool: it reads targets and keeps its own
+ * per-algorithm state (smooth WRR's current weights by target id, the
+ * Maglev table), and never changes a target's state or counters. It
+ * watches the pool's removals (pool_watch_remove) to keep that state in
+ * step. Persistence sits in front of it, in the caller.
+ *
+ * balance_free may come before or after pool_free.
  */
 #ifndef HARMONY_BALANCE_H
 #define HARMONY_BALANCE_H

@@ -52,6 +52,10 @@ struct pool {
 	int64_t			 default_timeout;
 	pool_remove_fn		*on_remove;
 	void			*on_remove_arg;
+	struct pool_watcher {
+		pool_remove_fn	*fn;
+		void		*arg;
+	}			 watchers[POOL_WATCHERS_MAX];
 	uint64_t		 version;
 	uint64_t		 set_version;
 	uint64_t		 state_version;
@@ -364,6 +368,8 @@ pool_free(struct pool *p)
 
 	if (p == NULL)
 		return;
+	for (size_t i = 0; i < POOL_WATCHERS_MAX && p->watchers[i].fn != NULL; i++)
+		p->watchers[i].fn(p, NULL, p->watchers[i].arg);
 	while ((t = TAILQ_FIRST(&p->targets)) != NULL) {
 		TAILQ_REMOVE(&p->targets, t, entry);
 		loop_timer_cancel(p->loop, &t->deadline);
@@ -430,6 +436,35 @@ pool_set_on_remove(struct pool *p, pool_remove_fn *fn, void *arg)
 {
 	p->on_remove = fn;
 	p->on_remove_arg = arg;
+}
+
+int
+pool_watch_remove(struct pool *p, pool_remove_fn *fn, void *arg)
+{
+	for (size_t i = 0; i < POOL_WATCHERS_MAX; i++) {
+		if (p->watchers[i].fn == NULL) {
+			p->watchers[i].fn = fn;
+			p->watchers[i].arg = arg;
+			return 0;
+		}
+	}
+	errno = ENOSPC;
+	return -1;
+}
+
+/* The later ones move up: the calling order stays the order added. */
+void
+pool_unwatch_remove(struct pool *p, pool_remove_fn *fn, void *arg)
+{
+	for (size_t i = 0; i < POOL_WATCHERS_MAX; i++) {
+		if (p->watchers[i].fn != fn || p->watchers[i].arg != arg)
+			continue;
+		memmove(&p->watchers[i], &p->watchers[i + 1],
+		    (POOL_WATCHERS_MAX - i - 1) * sizeof(p->watchers[0]));
+		p->watchers[POOL_WATCHERS_MAX - 1].fn = NULL;
+		p->watchers[POOL_WATCHERS_MAX - 1].arg = NULL;
+		return;
+	}
 }
 
 /* A listed target other than self with this host and port (port > 0). */
@@ -801,6 +836,8 @@ pool_remove(struct target *t)
 	bump_state(p);
 	if (p->on_remove != NULL)
 		p->on_remove(p, t, p->on_remove_arg);
+	for (size_t i = 0; i < POOL_WATCHERS_MAX && p->watchers[i].fn != NULL; i++)
+		p->watchers[i].fn(p, t, p->watchers[i].arg);
 	if (t->active == 0)
 		free(t);
 	else

@@ -54,6 +54,7 @@
 #define TARGET_FLAPS_MAX	5	/* recovery doubles up to 2^5 x timeout */
 #define POOL_DELETED_MAX	1024	/* deleted keys remembered */
 #define TARGET_SLOW_BEATS	2	/* heartbeats in a row slower than the timeout: warn */
+#define POOL_WATCHERS_MAX	4	/* pool_watch_remove callbacks */
 
 enum target_state {
 	TARGET_UP,
@@ -108,7 +109,6 @@ struct target {
 	uint64_t		 bytes_in;	/* from the target */
 	uint64_t		 bytes_out;	/* to the target */
 
-	int64_t			 rr_current;	/* balance.c's smooth WRR state */
 	struct loop_timer	 deadline;
 	int64_t			 deadline_set;	/* loop ms it was last armed */
 	bool			 deadline_grace;	/* fired late once: waiting */
@@ -126,6 +126,15 @@ void		 pool_set_default_timeout(struct pool *, int64_t ms);
 int64_t		 pool_default_timeout(const struct pool *);
 /* Called for each target as it is removed (persistence forgets it). */
 void		 pool_set_on_remove(struct pool *, pool_remove_fn *, void *arg);
+/*
+ * More removal callbacks, for a module that keeps its own state by target
+ * id (balance.c): called after the one above, in the order added. At most
+ * POOL_WATCHERS_MAX; -1 with ENOSPC beyond. unwatch takes the pair given.
+ * pool_free calls each watcher once more with a NULL target: the pool is
+ * gone, so a watcher freed later must not unwatch.
+ */
+int		 pool_watch_remove(struct pool *, pool_remove_fn *, void *arg);
+void		 pool_unwatch_remove(struct pool *, pool_remove_fn *, void *arg);
 /* harmonyd's own listeners and addresses (selfaddr.h), owned by the pool. */
 struct selfaddr	*pool_self(struct pool *);
 

@@ -236,6 +236,147 @@ START_TEST(test_rr_equal)
 }
 END_TEST
 
+/* The names of the picks so far: "a", "b" ... from each target's host. */
+static char
+pick_name(struct fixture *fx, struct target *const *ts, size_t n)
+{
+	struct target *t = balance_pick(fx->bal, NULL, NULL, 0, fx->now);
+
+	return (char)('a' + index_of(ts, n, t));
+}
+
+/*
+ * nginx's published order for weights {5, 1, 1}: a a b a c a a, and then
+ * again. A target added and removed between two picks, never picked,
+ * leaves no trace in it.
+ */
+START_TEST(test_rr_sequence)
+{
+	struct fixture fx;
+	struct target *ts[3], *e;
+	char seq[15];
+
+	fx_init(&fx, BALANCE_ROUNDROBIN);
+	ts[0] = add_target(fx.pool, "10.0.0.1", 80, 5);
+	ts[1] = add_target(fx.pool, "10.0.0.2", 80, 1);
+	ts[2] = add_target(fx.pool, "10.0.0.3", 80, 1);
+	for (size_t i = 0; i < 14; i++) {
+		seq[i] = pick_name(&fx, ts, 3);
+		if (i == 2 || i == 9) {
+			e = add_target(fx.pool, "10.0.0.9", 80, 1000);
+			pool_remove(e);
+		}
+	}
+	seq[14] = '\0';
+	ck_assert_str_eq(seq, "aabacaa" "aabacaa");
+	fx_done(&fx);
+}
+END_TEST
+
+/*
+ * A target that takes part, leaves and comes back with the same id (a
+ * static one keeps its id) starts again from 0, as a new one does: its
+ * old current weight went with it. Kept, it would give ...adabd.
+ */
+START_TEST(test_rr_target_comes_back)
+{
+	struct fixture fx;
+	struct target *ts[4];
+	uint32_t id;
+	char seq[13];
+
+	fx_init(&fx, BALANCE_ROUNDROBIN);
+	ts[0] = add_target(fx.pool, "10.0.0.1", 80, 5);
+	ts[1] = add_target(fx.pool, "10.0.0.2", 80, 1);
+	ts[2] = add_target(fx.pool, "10.0.0.3", 80, 1);
+	for (size_t i = 0; i < 3; i++)
+		seq[i] = pick_name(&fx, ts, 3);
+	ts[3] = add_target(fx.pool, "10.0.0.4", 80, 3);
+	id = ts[3]->id;
+	for (size_t i = 3; i < 5; i++)
+		seq[i] = pick_name(&fx, ts, 4);
+	pool_remove(ts[3]);
+	ts[3] = add_target(fx.pool, "10.0.0.4", 80, 3);
+	ck_assert_uint_eq(ts[3]->id, id);
+	for (size_t i = 5; i < 12; i++)
+		seq[i] = pick_name(&fx, ts, 4);
+	seq[12] = '\0';
+	ck_assert_str_eq(seq, "aabad" "acdaada");
+	fx_done(&fx);
+}
+END_TEST
+
+/*
+ * Targets coming and going at random between picks, against a model of
+ * smooth WRR written here: list order (a target that comes back is last),
+ * current weights, a returning target at 0. Enough ids to make the table
+ * grow and its runs collide.
+ */
+#define CHURN_N	300
+
+START_TEST(test_rr_churn)
+{
+	struct fixture fx;
+	struct target *ts[CHURN_N];
+	uint32_t weight[CHURN_N];
+	int64_t cur[CHURN_N] = { 0 };
+	size_t order[CHURN_N], n = CHURN_N;
+	uint64_t seed = 42;
+	char host[32];
+
+	fx_init(&fx, BALANCE_ROUNDROBIN);
+	for (size_t i = 0; i < CHURN_N; i++) {
+		snprintf(host, sizeof(host), "10.0.%zu.%zu", i / 200, i % 200 + 1);
+		weight[i] = (uint32_t)(rnd(&seed) % 9 + 1);
+		ts[i] = add_target(fx.pool, host, 80, weight[i]);
+		order[i] = i;
+	}
+	for (int step = 0; step < 20000; step++) {
+		if (rnd(&seed) % 4 == 0) {
+			/* One leaves, and comes back at the end of the list. */
+			size_t k = (size_t)(rnd(&seed) % n), i = order[k];
+
+			pool_remove(ts[i]);
+			memmove(&order[k], &order[k + 1], (n - k - 1) * sizeof(order[0]));
+			snprintf(host, sizeof(host), "10.0.%zu.%zu", i / 200, i % 200 + 1);
+			ts[i] = add_target(fx.pool, host, 80, weight[i]);
+			order[n - 1] = i;
+			cur[i] = 0;
+		} else {
+			size_t best = CHURN_N;
+			int64_t total = 0;
+
+			for (size_t k = 0; k < n; k++) {
+				size_t i = order[k];
+
+				cur[i] += weight[i];
+				total += weight[i];
+				if (best == CHURN_N || cur[i] > cur[best])
+					best = i;
+			}
+			cur[best] -= total;
+			EXPECT(balance_pick(fx.bal, NULL, NULL, 0, fx.now) == ts[best],
+			    "step %d: not target %zu", step, best);
+		}
+	}
+	fx_done(&fx);
+}
+END_TEST
+
+/* Either may go first: the pool tells the balancer it is gone. */
+START_TEST(test_free_order)
+{
+	struct fixture fx;
+
+	fx_init(&fx, BALANCE_ROUNDROBIN);
+	add_target(fx.pool, "10.0.0.1", 80, 5);
+	ck_assert_ptr_nonnull(balance_pick(fx.bal, NULL, NULL, 0, fx.now));
+	pool_free(fx.pool);
+	balance_free(fx.bal);
+	loop_free(fx.loop);
+}
+END_TEST
+
 /* --- leastconn ------------------------------------------------------- */
 
 START_TEST(test_leastconn_active)
@@ -688,6 +829,10 @@ balance_suite(void)
 	tc = tcase_create("roundrobin");
 	tcase_add_test(tc, test_rr_weights);
 	tcase_add_test(tc, test_rr_equal);
+	tcase_add_test(tc, test_rr_sequence);
+	tcase_add_test(tc, test_rr_target_comes_back);
+	tcase_add_test(tc, test_rr_churn);
+	tcase_add_test(tc, test_free_order);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("leastconn");

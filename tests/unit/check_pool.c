@@ -1113,6 +1113,74 @@ START_TEST(test_source_names)
 }
 END_TEST
 
+/* What the removal watchers saw, in order: a target's id, 0 for pool_free. */
+struct watch_log {
+	char		 seen[32];
+	size_t		 n;
+	struct fixture	*fx;
+};
+
+static void
+watch_a(struct pool *p, struct target *t, void *arg)
+{
+	struct watch_log *w = arg;
+
+	(void)p;
+	/* After the owner's callback, with the target already unlisted. */
+	if (t != NULL) {
+		ck_assert_uint_eq(w->fx->removed_id, t->id);
+		ck_assert(!t->listed);
+	}
+	w->seen[w->n++] = t != NULL ? (char)('0' + t->id) : '-';
+}
+
+static void
+watch_b(struct pool *p, struct target *t, void *arg)
+{
+	struct watch_log *w = arg;
+
+	(void)p;
+	w->seen[w->n++] = t != NULL ? (char)('A' + t->id) : '=';
+}
+
+START_TEST(test_remove_watchers)
+{
+	struct fixture fx;
+	struct watch_log w = { .fx = &fx };
+	struct target *t1, *t2;
+
+	fx_init(&fx);
+	ck_assert_int_eq(pool_watch_remove(fx.pool, watch_a, &w), 0);
+	ck_assert_int_eq(pool_watch_remove(fx.pool, watch_b, &w), 0);
+	t1 = reg_new(&fx, TARGET_SRC_HTTP, "10.0.0.1", 80);
+	t2 = reg_new(&fx, TARGET_SRC_HTTP, "10.0.0.2", 80);
+	pool_remove(t1);
+	/* Called in the order added, both after the owner's. */
+	ck_assert_uint_eq(fx.removed, 1);
+	ck_assert_uint_eq(w.n, 2);
+	ck_assert_int_eq(memcmp(w.seen, "1B", 2), 0);
+	/* Unwatched: the other one still hears. */
+	pool_unwatch_remove(fx.pool, watch_a, &w);
+	pool_unwatch_remove(fx.pool, watch_a, NULL);	/* not a pair given */
+	pool_deregister(t2);
+	ck_assert_uint_eq(w.n, 3);
+	ck_assert_int_eq(w.seen[2], 'C');
+	/* A bounded number of them. */
+	for (int i = 1; i < POOL_WATCHERS_MAX; i++)
+		ck_assert_int_eq(pool_watch_remove(fx.pool, watch_a, &w), 0);
+	errno = 0;
+	ck_assert_int_eq(pool_watch_remove(fx.pool, watch_a, &w), -1);
+	ck_assert_int_eq(errno, ENOSPC);
+	for (int i = 1; i < POOL_WATCHERS_MAX; i++)
+		pool_unwatch_remove(fx.pool, watch_a, &w);
+	/* pool_free says so once, with no target, and removes none. */
+	reg_new(&fx, TARGET_SRC_HTTP, "10.0.0.3", 80);
+	fx_done(&fx);
+	ck_assert_uint_eq(w.n, 4);
+	ck_assert_int_eq(w.seen[3], '=');
+}
+END_TEST
+
 static Suite *
 pool_suite(void)
 {
@@ -1149,6 +1217,7 @@ pool_suite(void)
 	tcase_add_test(tc, test_deregister_idle);
 	tcase_add_test(tc, test_deregister_active);
 	tcase_add_test(tc, test_remove_referenced);
+	tcase_add_test(tc, test_remove_watchers);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("versions");
