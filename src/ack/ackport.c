@@ -19,12 +19,12 @@
 
 #include "ack/ackport.h"
 #include "ack/ackproto.h"
+#include "ack/ackreg.h"
 #include "ack/ratelimit.h"
 #include "common/log.h"
 #include "core/acceptor.h"
 #include "core/loop.h"
 #include "core/net.h"
-#include "registry/pool.h"
 
 #define ACKPORT_READ_MAX	8192	/* answers to it fit ACKPORT_OUT_MAX */
 #define ACKPORT_ACCEPT_BATCH	32
@@ -115,7 +115,6 @@ conn_read(struct ack_conn *c)
 {
 	char in[ACKPORT_READ_MAX];
 	struct ack_out out;
-	size_t used;
 	ssize_t n;
 
 	do {
@@ -133,7 +132,8 @@ conn_read(struct ack_conn *c)
 		return;
 	}
 	out = (struct ack_out){ .buf = c->out, .len = 0, .cap = ACKPORT_OUT_MAX };
-	if (ack_feed(&c->sess, in, (size_t)n, &out, &used) == ACK_CLOSE)
+	if (ackreg_feed(c->ap->pool, c->ap->nid_rate, &c->sess, in, (size_t)n,
+	    &out) == ACK_CLOSE)
 		c->closing = true;
 	c->outoff = 0;
 	c->outlen = out.len;
@@ -208,20 +208,6 @@ peer_conns(const struct ackport *ap, const struct sockaddr *sa)
 	return n;
 }
 
-static bool
-may_register(void *arg, const struct net_addr *peer)
-{
-	struct ackport *ap = arg;
-	char text[NET_HOSTSTRLEN];
-
-	if (ratelimit_take(ap->nid_rate, (const struct sockaddr *)&peer->ss,
-	    loop_now(ap->loop)))
-		return true;
-	log_warnx("ack: %s registers too fast: refused",
-	    net_host_text((const struct sockaddr *)&peer->ss, text, sizeof(text)));
-	return false;
-}
-
 /* A connection from the acceptor, with its budget unit. */
 static void
 ackport_accept_one(void *arg, int fd, const struct sockaddr *sa, socklen_t len)
@@ -253,9 +239,7 @@ ackport_accept_one(void *arg, int fd, const struct sockaddr *sa, socklen_t len)
 	c->fd = fd;
 	c->policy.token = ap->token;
 	c->policy.peer_allowed = peer_allowed(ap, (const struct sockaddr *)ss);
-	c->policy.may_register = may_register;
-	c->policy.arg = ap;
-	ack_session_init(&c->sess, ap->pool, &c->policy, &peer);
+	ack_session_init(&c->sess, &c->policy, &peer);
 	c->last_active = loop_now(ap->loop);
 	loop_timer_init(&c->timer, conn_on_timer, c);
 	if (loop_watch(ap->loop, fd, POLLIN, conn_on_io, c) == -1) {

@@ -3,7 +3,7 @@
  *
  * Owns its listeners and connections; each connection owns its fd, its
  * protocol state (ackproto) and its idle timer. Borrows the loop and the
- * pool. Every bound is enforced here: connections in all and per peer
+ * pool, which it changes only through ackreg (what each message does). Every bound is enforced here: connections in all and per peer
  * address, idle time, bytes of unanswered output; beyond any of them the
  * connection is closed and nothing else is touched.
  */

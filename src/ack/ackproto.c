@@ -4,25 +4,23 @@
  * the extensions AUTH, HOST and TTL are ours. Every answer that repeats a
  * client's argument repeats it byte for byte: the reference client matches
  * answers against the exact text it sent.
+ *
+ * While a request is out, the message's verb and argument stay in the
+ * session (verb, tok): the answer repeats them.
  */
 #include "autoconfig.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
 #include <string.h>
 
 #include "ack/ackproto.h"
-#include "common/log.h"
 #include "common/secret.h"
-#include "registry/pool.h"
-#include "registry/selfaddr.h"
 
 void
-ack_session_init(struct ack_session *s, struct pool *pool,
-    const struct ack_policy *policy, const struct net_addr *peer)
+ack_session_init(struct ack_session *s, const struct ack_policy *policy,
+    const struct net_addr *peer)
 {
 	memset(s, 0, sizeof(*s));
-	s->pool = pool;
 	s->policy = policy;
 	s->peer = *peer;
 }
@@ -92,88 +90,38 @@ parse_number(const char *arg, size_t len, size_t digits)
 	return v;
 }
 
-static struct target *
-find_key(const struct ack_session *s, const char *arg, size_t len)
+/* Hands req out: the message waits in the session for ack_complete. */
+static enum ack_result
+request(struct ack_session *s, struct ack_request *req, enum ack_op op)
 {
-	if (len != TARGET_KEY_LEN || memchr(arg, '\0', len) != NULL)
-		return NULL;
-	return pool_find_key(s->pool, arg);
-}
-
-static struct target *
-bound_target(const struct ack_session *s)
-{
-	return s->bound ? pool_find_id(s->pool, s->bound) : NULL;
-}
-
-/* A re-registration after a BID: the host's lost target, or its deleted key. */
-static bool
-nid_again(struct ack_session *s, const struct net_addr *a, struct ack_out *out,
-    enum ack_result *r)
-{
-	struct target *t;
-	const char *key;
-
-	if ((t = pool_find_lost(s->pool, (const struct sockaddr *)&a->ss)) != NULL) {
-		s->bound = t->id;
-		pool_ack(t);
-		key = t->key;
-	} else if ((key = pool_deleted_lost(s->pool,
-	    (const struct sockaddr *)&a->ss)) != NULL) {
-		s->bound = 0;		/* removed: stays removed */
-	} else {
-		return false;
-	}
-	*r = answer(out, "NID", key, TARGET_KEY_LEN) ? ACK_CONTINUE : ACK_CLOSE;
-	return true;
+	req->op = op;
+	req->peer = s->peer;
+	s->op = op;
+	s->pending = true;
+	return ACK_APPLY;
 }
 
 static enum ack_result
-verb_nid(struct ack_session *s, struct ack_out *out)
+verb_nid(struct ack_session *s, struct ack_request *req, struct ack_out *out)
 {
-	struct net_addr a = s->has_host ? s->host : s->peer;
-	struct target *t;
-	enum ack_result r;
-	bool created;
-
 	if (s->registrations >= ACK_MAX_NID_PER_CONN)
 		return answer_err(out, "limit", ACK_CLOSE);
 	s->registrations++;
-	net_addr_set_port((struct sockaddr *)&a.ss, 0);
-	if (s->lost && nid_again(s, &a, out, &r))
-		return r;
-	if (s->policy->may_register != NULL &&
-	    !s->policy->may_register(s->policy->arg, &s->peer))
-		return answer_err(out, "rate", ACK_CLOSE);
-	t = pool_register(s->pool, TARGET_SRC_ACK, (struct sockaddr *)&a.ss, a.len,
-	    LIMIT_WEIGHT_DEFAULT, s->ttl_ms, &created);
-	if (t == NULL) {
-		log_warn("ack: register %s", s->has_host ? "HOST" : "peer");
-		return answer_err(out, errno == ENOSPC ? "full" : "internal", ACK_CLOSE);
-	}
-	s->bound = s->created = t->id;
-	if (s->lost) {
-		/* Once per target: the next ones reuse it (nid_again). */
-		t->lost = true;
-		log_warnx("ack: target %u (%s) registered without a port: the client"
-		    " re-registered after BID without SPORT (node-harmony clients do"
-		    " after a restart of harmonyd without --state-file, or a removal);"
-		    " it is never chosen. Use --state-file so keys survive restarts,"
-		    " and restart the client", (unsigned)t->id, t->host);
-	} else {
-		log_info("ack: target %u registered from %s (no port yet)",
-		    (unsigned)t->id, t->host);
-	}
-	return answer(out, "NID", t->key, TARGET_KEY_LEN) ? ACK_CONTINUE : ACK_CLOSE;
+	req->host = s->has_host ? s->host : s->peer;
+	net_addr_set_port((struct sockaddr *)&req->host.ss, 0);
+	req->named_host = s->has_host;
+	req->again = s->lost;
+	req->ttl_ms = s->ttl_ms;
+	return request(s, req, ACK_OP_REGISTER);
 }
 
 static enum ack_result
-verb_bal(struct ack_session *s, const char *arg, size_t len, struct ack_out *out)
+verb_bal(struct ack_session *s, const char *arg, size_t len,
+    struct ack_request *req, struct ack_out *out)
 {
-	struct target *t = bound_target(s);
 	int64_t w;
 
-	if (t == NULL)
+	if (s->bound == 0)
 		return answer_err(out, "unbound", ACK_CONTINUE);
 	/* node-harmony: not a number means the default weight. */
 	if ((w = parse_number(arg, len, 12)) < 0)
@@ -182,116 +130,55 @@ verb_bal(struct ack_session *s, const char *arg, size_t len, struct ack_out *out
 		w = LIMIT_WEIGHT_MIN;
 	if (w > LIMIT_WEIGHT_MAX)
 		w = LIMIT_WEIGHT_MAX;
-	pool_set_weight(t, (uint32_t)w);
-	return answer(out, "BAL", arg, len) ? ACK_CONTINUE : ACK_CLOSE;
+	req->target = s->bound;
+	req->weight = (uint32_t)w;
+	return request(s, req, ACK_OP_WEIGHT);
 }
 
 /*
- * A SPORT refused: a target this connection's NID made and that has no
- * port is of no use (it could never get that port), so it goes; a client
- * that retries must not leave one behind each time.
+ * A bad port is judged by the registry side too (port 0): a bound target
+ * that is gone answers ERR:unbound first, whatever the argument.
  */
-static void
-sport_refused(struct ack_session *s, struct target *t)
-{
-	if (s->created == t->id && t->port == 0 && t->active == 0) {
-		s->bound = s->created = 0;
-		pool_remove(t);
-	}
-}
-
 static enum ack_result
-verb_sport(struct ack_session *s, const char *arg, size_t len, struct ack_out *out)
+verb_sport(struct ack_session *s, const char *arg, size_t len,
+    struct ack_request *req, struct ack_out *out)
 {
-	struct target *t = bound_target(s), *dup;
-	struct sockaddr_storage want;
-	char name[NET_ADDRSTRLEN], what[NET_ADDRSTRLEN];
-	const char *own, *why;
-	uint32_t dup_id = 0;
-	enum target_source dup_src = TARGET_SRC_ACK;
 	int64_t port;
 
-	if (t == NULL)
+	if (s->bound == 0)
 		return answer_err(out, "unbound", ACK_CONTINUE);
-	if ((port = parse_number(arg, len, 5)) < 1 || port > 65535)
-		return answer_err(out, "port", ACK_CONTINUE);
-	want = t->addr;
-	net_addr_set_port((struct sockaddr *)&want, (uint16_t)port);
-	net_addr_text((const struct sockaddr *)&want, name, sizeof(name));
-	if ((own = selfaddr_match(pool_self(s->pool), (const struct sockaddr *)&want,
-	    what, sizeof(what))) != NULL) {
-		log_warnx("ack: SPORT %s for target %u refused: that is harmonyd's own"
-		    " %s listener (%s); a target there would loop", name,
-		    (unsigned)t->id, own, what);
-		sport_refused(s, t);
-		return answer_err(out, "self", ACK_CONTINUE);
-	}
-	if ((dup = pool_find_addr(s->pool, (const struct sockaddr *)&want)) != NULL &&
-	    dup != t) {
-		dup_id = dup->id;
-		dup_src = dup->source;
-	}
-	if (pool_set_port(t, (uint16_t)port) == -1) {
-		if (errno != EEXIST) {
-			log_warn("ack: SPORT %s for target %u", name, (unsigned)t->id);
-			return answer_err(out, "port", ACK_CONTINUE);
-		}
-		why = dup_src == TARGET_SRC_STATIC ? "conflict" : "exists";
-		log_warnx("ack: SPORT %s for target %u refused (ERR:%s:): target %u"
-		    " has that address, %s", name, (unsigned)t->id, why,
-		    (unsigned)dup_id, dup_src == TARGET_SRC_STATIC ? "a static target" :
-		    "registered over HTTP and alive; deregister it first");
-		sport_refused(s, t);
-		return answer_err(out, why, ACK_CONTINUE);
-	}
-	if (dup_id != 0)
-		log_info("ack: target %u %s replaces target %u (%s), registered again",
-		    (unsigned)t->id, t->name, (unsigned)dup_id,
-		    target_source_name(dup_src));
-	log_info("ack: target %u is %s, weight %u", (unsigned)t->id, t->name,
-	    (unsigned)t->weight);
-	return answer(out, "SPORT", arg, len) ? ACK_CONTINUE : ACK_CLOSE;
+	port = parse_number(arg, len, 5);
+	req->target = s->bound;
+	req->port = port >= 1 && port <= 65535 ? (uint16_t)port : 0;
+	req->made_here = s->created == s->bound;
+	return request(s, req, ACK_OP_PORT);
 }
 
 static enum ack_result
 verb_keyed(struct ack_session *s, const char *verb, const char *arg, size_t len,
-    struct ack_out *out)
+    struct ack_request *req, struct ack_out *out)
 {
-	struct target *t = find_key(s, arg, len);
-
-	if (t == NULL) {
-		/* Deleted by the operator: answered, so the client stays calm. */
-		if (len == TARGET_KEY_LEN && memchr(arg, '\0', len) == NULL &&
-		    pool_key_deleted(s->pool, arg))
-			return answer(out, verb, arg, len) ? ACK_CONTINUE : ACK_CLOSE;
+	/* No target can have a key of another length, or with a NUL in it. */
+	if (len != ACK_KEY_LEN || memchr(arg, '\0', len) != NULL) {
 		s->lost = true;
 		return answer(out, "BID", arg, len) ? ACK_CONTINUE : ACK_CLOSE;
 	}
-	if (strcmp(verb, "ID") == 0) {
-		s->bound = t->id;
-	} else if (strcmp(verb, "ACK") == 0) {
-		pool_ack(t);
-	} else {
-		log_info("ack: target %u (%s) deregistered", (unsigned)t->id, t->name);
-		pool_deregister(t);
-	}
-	return answer(out, verb, arg, len) ? ACK_CONTINUE : ACK_CLOSE;
+	req->key = arg;
+	if (strcmp(verb, "ID") == 0)
+		return request(s, req, ACK_OP_BIND);
+	if (strcmp(verb, "ACK") == 0)
+		return request(s, req, ACK_OP_HEARTBEAT);
+	return request(s, req, ACK_OP_DEREGISTER);
 }
-
 static enum ack_result
-verb_auth(struct ack_session *s, const char *arg, size_t len, struct ack_out *out)
+verb_auth(struct ack_session *s, const char *arg, size_t len,
+    struct ack_request *req, struct ack_out *out)
 {
-	char peer[NET_HOSTSTRLEN];
-
-	if (s->policy->token != NULL && !secret_equal(arg, len, s->policy->token)) {
-		log_warnx("ack: wrong token from %s", net_host_text(
-		    (const struct sockaddr *)&s->peer.ss, peer, sizeof(peer)));
-		return answer_err(out, "auth", ACK_CLOSE);
-	}
+	if (s->policy->token != NULL && !secret_equal(arg, len, s->policy->token))
+		return request(s, req, ACK_OP_WRONG_TOKEN);
 	s->authed = true;
 	return answer(out, "AUTH", "ok", 2) ? ACK_CONTINUE : ACK_CLOSE;
 }
-
 static enum ack_result
 verb_host(struct ack_session *s, const char *arg, size_t len, struct ack_out *out)
 {
@@ -315,40 +202,41 @@ verb_host(struct ack_session *s, const char *arg, size_t len, struct ack_out *ou
 }
 
 static enum ack_result
-verb_ttl(struct ack_session *s, const char *arg, size_t len, struct ack_out *out)
+verb_ttl(struct ack_session *s, const char *arg, size_t len,
+    struct ack_request *req, struct ack_out *out)
 {
-	struct target *t = bound_target(s);
 	int64_t secs = parse_number(arg, len, 6);
 
 	if (secs < 1 || secs > (LIMIT_TTL_MAX_MS / 1000))
 		return answer_err(out, "ttl", ACK_CONTINUE);
 	s->ttl_ms = secs * 1000;
-	if (t != NULL)
-		pool_set_timeout(t, s->ttl_ms);
-	return answer(out, "TTL", arg, len) ? ACK_CONTINUE : ACK_CLOSE;
+	if (s->bound == 0)
+		return answer(out, "TTL", arg, len) ? ACK_CONTINUE : ACK_CLOSE;
+	req->target = s->bound;
+	req->ttl_ms = s->ttl_ms;
+	return request(s, req, ACK_OP_TTL);
 }
-
 static enum ack_result
 dispatch(struct ack_session *s, const char *verb, const char *arg, size_t len,
-    struct ack_out *out)
+    struct ack_request *req, struct ack_out *out)
 {
+	memset(req, 0, sizeof(*req));
 	if (strcmp(verb, "AUTH") == 0)
-		return verb_auth(s, arg, len, out);
+		return verb_auth(s, arg, len, req, out);
 	if (strcmp(verb, "HOST") == 0)
 		return verb_host(s, arg, len, out);
 	if (!may_write(s))
 		return answer_err(out, s->policy->token ? "auth" : "forbidden", ACK_CLOSE);
 	if (strcmp(verb, "NID") == 0)
-		return verb_nid(s, out);
+		return verb_nid(s, req, out);
 	if (strcmp(verb, "BAL") == 0)
-		return verb_bal(s, arg, len, out);
+		return verb_bal(s, arg, len, req, out);
 	if (strcmp(verb, "SPORT") == 0)
-		return verb_sport(s, arg, len, out);
+		return verb_sport(s, arg, len, req, out);
 	if (strcmp(verb, "TTL") == 0)
-		return verb_ttl(s, arg, len, out);
-	return verb_keyed(s, verb, arg, len, out);
+		return verb_ttl(s, arg, len, req, out);
+	return verb_keyed(s, verb, arg, len, req, out);
 }
-
 static const char *const verbs_with_arg[] = {
 	"NID", "ID", "BAL", "SPORT", "ACK", "CLOSE", "AUTH", "HOST", "TTL",
 };
@@ -364,14 +252,14 @@ known_verb(const char *tok, size_t len)
 
 /* One complete token (without its ':'). */
 static enum ack_result
-token(struct ack_session *s, struct ack_out *out)
+token(struct ack_session *s, struct ack_request *req, struct ack_out *out)
 {
 	const char *tok = s->tok;
 	size_t len = s->toklen;
 
 	if (s->have_verb) {
 		s->have_verb = false;
-		return dispatch(s, s->verb, tok, len, out);
+		return dispatch(s, s->verb, tok, len, req, out);
 	}
 	if (len == 0)
 		return ACK_CONTINUE;		/* empty tokens between messages */
@@ -387,8 +275,12 @@ token(struct ack_session *s, struct ack_out *out)
 
 enum ack_result
 ack_feed(struct ack_session *s, const char *data, size_t len, struct ack_out *out,
-    size_t *used)
+    size_t *used, struct ack_request *req)
 {
+	if (s->pending) {		/* a caller's mistake: end it safely */
+		*used = 0;
+		return ACK_CLOSE;
+	}
 	for (size_t i = 0; i < len; i++) {
 		if (data[i] != ':') {
 			if (s->toklen == LIMIT_TOKEN_MAX) {
@@ -400,7 +292,11 @@ ack_feed(struct ack_session *s, const char *data, size_t len, struct ack_out *ou
 			continue;
 		}
 		s->tok[s->toklen] = '\0';
-		enum ack_result r = token(s, out);
+		enum ack_result r = token(s, req, out);
+		if (r == ACK_APPLY) {
+			*used = i + 1;
+			return ACK_APPLY;	/* tok is the argument until then */
+		}
 		s->toklen = 0;
 		if (r == ACK_CLOSE) {
 			*used = i + 1;
@@ -409,4 +305,114 @@ ack_feed(struct ack_session *s, const char *data, size_t len, struct ack_out *ou
 	}
 	*used = len;
 	return ACK_CONTINUE;
+}
+
+/* ERR:<reason>:, with a reason the registry side gave (never empty). */
+static enum ack_result
+answer_reason(struct ack_out *out, const struct ack_outcome *o, enum ack_result r)
+{
+	const char *reason = o->reason;
+
+	if (reason == NULL || reason[0] == '\0' || strchr(reason, ':') != NULL)
+		reason = "internal";
+	return answer_err(out, reason, r);
+}
+
+static enum ack_result
+done_register(struct ack_session *s, const struct ack_outcome *o,
+    struct ack_out *out)
+{
+	switch (o->status) {
+	case ACK_DONE:
+		s->bound = o->target;
+		if (o->created)
+			s->created = o->target;
+		break;
+	case ACK_DELETED:
+		s->bound = 0;		/* removed: stays removed */
+		break;
+	case ACK_UNBOUND:
+	case ACK_UNKNOWN:
+	case ACK_REFUSED:
+	default:
+		return answer_reason(out, o, ACK_CLOSE);
+	}
+	return answer(out, "NID", o->key, strnlen(o->key, ACK_KEY_LEN)) ?
+	    ACK_CONTINUE : ACK_CLOSE;
+}
+
+static enum ack_result
+done_keyed(struct ack_session *s, const struct ack_outcome *o, struct ack_out *out)
+{
+	const char *arg = s->tok;
+	size_t len = s->toklen;
+
+	switch (o->status) {
+	case ACK_DONE:
+		if (s->op == ACK_OP_BIND)
+			s->bound = o->target;
+		break;
+	case ACK_DELETED:
+		break;		/* answered, so the client stays calm */
+	case ACK_UNBOUND:
+	case ACK_UNKNOWN:
+	case ACK_REFUSED:
+	default:
+		s->lost = true;
+		return answer(out, "BID", arg, len) ? ACK_CONTINUE : ACK_CLOSE;
+	}
+	return answer(out, s->verb, arg, len) ? ACK_CONTINUE : ACK_CLOSE;
+}
+
+/* BAL and SPORT on the bound target. */
+static enum ack_result
+done_bound(struct ack_session *s, const struct ack_outcome *o, struct ack_out *out)
+{
+	switch (o->status) {
+	case ACK_DONE:
+		return answer(out, s->verb, s->tok, s->toklen) ? ACK_CONTINUE : ACK_CLOSE;
+	case ACK_REFUSED:
+		if (o->gone)
+			s->bound = s->created = 0;
+		return answer_reason(out, o, ACK_CONTINUE);
+	case ACK_UNBOUND:
+	case ACK_UNKNOWN:
+	case ACK_DELETED:
+	default:
+		return answer_err(out, "unbound", ACK_CONTINUE);
+	}
+}
+
+enum ack_result
+ack_complete(struct ack_session *s, const struct ack_outcome *o, struct ack_out *out)
+{
+	enum ack_result r;
+
+	if (!s->pending)
+		return ACK_CLOSE;
+	s->pending = false;
+	switch (s->op) {
+	case ACK_OP_REGISTER:
+		r = done_register(s, o, out);
+		break;
+	case ACK_OP_BIND:
+	case ACK_OP_HEARTBEAT:
+	case ACK_OP_DEREGISTER:
+		r = done_keyed(s, o, out);
+		break;
+	case ACK_OP_WEIGHT:
+	case ACK_OP_PORT:
+		r = done_bound(s, o, out);
+		break;
+	case ACK_OP_TTL:
+		/* Set or not (the target went), the TTL holds for the next NID. */
+		r = answer(out, "TTL", s->tok, s->toklen) ? ACK_CONTINUE : ACK_CLOSE;
+		break;
+	case ACK_OP_WRONG_TOKEN:
+	default:
+		r = answer_err(out, "auth", ACK_CLOSE);
+		break;
+	}
+	s->toklen = 0;
+	return r;
 }

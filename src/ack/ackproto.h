@@ -8,19 +8,26 @@
  * answers to one read in one write (the reference client splits each chunk
  * it reads on ':' by itself, and a token cut across two reads breaks it).
  *
- * The session borrows the pool; it holds the id of the target it is bound
- * to, never a pointer.
+ * It knows nothing of the registry. A message that needs it (NID, ID, ACK,
+ * CLOSE, and BAL, SPORT, TTL on a bound connection) stops ack_feed with
+ * ACK_APPLY and a struct ack_request saying what should happen; the caller
+ * (ackreg.c) does it to the pool and hands back a struct ack_outcome to
+ * ack_complete, which updates the session and writes the answer; then
+ * ack_feed goes on with the rest of the input. Everything else (syntax,
+ * AUTH, HOST, the write permission, the per-connection limits, parsing the
+ * arguments) is decided here. The session holds the id of the target it is
+ * bound to, never a pointer.
  *
  * Re-registrations (issue 13 item 16): node-harmony's client answers a BID
  * with a bare NID:: on its next connection, after resending the message
  * that got the BID, and never sends SPORT again. So a NID on a connection
- * that has been answered a BID is a re-registration: it gets the host's
- * one lost port-less target (pool_find_lost), or the key of the one the
- * operator deleted (pool_deleted_lost), and adds a target only when the
- * host has neither. A fresh NID (no BID before it) always registers a new
+ * that has been answered a BID is a re-registration (ack_request.again):
+ * ackreg.c gives it the host's one lost port-less target, or the key of
+ * the one the operator deleted, and adds a target only when the host has
+ * neither. A fresh NID (no BID before it) always registers a new
  * target, so one host may run several clients.
  *
- * A deleted key (pool_delete) is answered as if it were known (ACK, ID,
+ * A deleted key (ACK_DELETED) is answered as if it were known (ACK, ID,
  * CLOSE repeat it) and binds nothing: BID would make the client register
  * again, port-less. It stays removed until the client starts afresh.
  */
@@ -34,21 +41,63 @@
 #include "common/limits.h"
 #include "core/net.h"
 
-struct pool;
-
 #define ACK_VERB_MAX	8	/* "SPORT", "CLOSE" ... */
+#define ACK_KEY_LEN	32	/* a target's key: 32 hex digits (pool.h) */
 
 /* What a peer may do, decided by ackport from the token and allow-list. */
 struct ack_policy {
 	const char	*token;		/* NULL: none configured */
 	bool		 peer_allowed;	/* loopback or --allow (matters without token) */
-	/* Asked before every NID; NULL: no limit. */
-	bool		(*may_register)(void *arg, const struct net_addr *peer);
-	void		*arg;
+};
+
+/* What a message asks of the registry. */
+enum ack_op {
+	ACK_OP_REGISTER,	/* NID: a target at host */
+	ACK_OP_BIND,		/* ID:<key>: the target to bind to */
+	ACK_OP_HEARTBEAT,	/* ACK:<key> */
+	ACK_OP_DEREGISTER,	/* CLOSE:<key> */
+	ACK_OP_WEIGHT,		/* BAL: the bound target's weight */
+	ACK_OP_PORT,		/* SPORT: the bound target's port */
+	ACK_OP_TTL,		/* TTL: the bound target's heartbeat timeout */
+	ACK_OP_WRONG_TOKEN,	/* AUTH failed: nothing to change, a log line */
+};
+
+struct ack_request {
+	enum ack_op	 op;
+	struct net_addr	 peer;		/* who sent it */
+	/* REGISTER */
+	struct net_addr	 host;		/* port 0: the peer's host, or HOST:'s */
+	bool		 named_host;	/* given by HOST: */
+	bool		 again;		/* after a BID here: a re-registration */
+	/* BIND, HEARTBEAT, DEREGISTER: ACK_KEY_LEN bytes, no NUL; valid until
+	 * ack_complete */
+	const char	*key;
+	/* WEIGHT, PORT, TTL: the bound target's id */
+	uint32_t	 target;
+	bool		 made_here;	/* PORT: a NID of this connection made it */
+	uint32_t	 weight;	/* WEIGHT: in LIMIT_WEIGHT_MIN..MAX */
+	uint16_t	 port;		/* PORT; 0: the argument is not a port */
+	int64_t		 ttl_ms;	/* REGISTER (0: the default), TTL */
+};
+
+enum ack_status {
+	ACK_DONE,		/* done as asked */
+	ACK_UNBOUND,		/* WEIGHT, PORT: the bound target is gone */
+	ACK_UNKNOWN,		/* keyed: no target has that key (BID) */
+	ACK_DELETED,		/* keyed, REGISTER again: a deleted target's key */
+	ACK_REFUSED,		/* REGISTER, PORT: reason says why */
+};
+
+struct ack_outcome {
+	enum ack_status	 status;
+	uint32_t	 target;	/* REGISTER, BIND done: the target to bind */
+	bool		 created;	/* REGISTER done: a new target, made here */
+	bool		 gone;		/* PORT refused: the target was removed */
+	char		 key[ACK_KEY_LEN + 1];	/* REGISTER: the answer's key */
+	const char	*reason;	/* REFUSED: ERR:<reason>: (no ':') */
 };
 
 struct ack_session {
-	struct pool		*pool;
 	const struct ack_policy	*policy;
 	struct net_addr		 peer;
 	/* parser */
@@ -65,6 +114,8 @@ struct ack_session {
 	unsigned		 registrations;	/* NIDs on this connection */
 	bool			 lost;		/* a BID was answered here */
 	uint32_t		 created;	/* target a NID made here, 0 if none */
+	bool			 pending;	/* a request waits for ack_complete */
+	enum ack_op		 op;		/* what it was */
 };
 
 /* Output of one ack_feed call. */
@@ -77,18 +128,27 @@ struct ack_out {
 enum ack_result {
 	ACK_CONTINUE,
 	ACK_CLOSE,		/* BYE, or an error that ends the connection */
+	ACK_APPLY,		/* ack_feed: a request to apply, then ack_complete */
 };
 
 #define ACK_MAX_NID_PER_CONN	16
 
-void		 ack_session_init(struct ack_session *, struct pool *,
-		    const struct ack_policy *, const struct net_addr *peer);
+void		 ack_session_init(struct ack_session *, const struct ack_policy *,
+		    const struct net_addr *peer);
 /*
- * Consumes all of data (unless it returns ACK_CLOSE, then *used tells how
- * much) and appends the answers to out.
+ * Consumes data and appends the answers to out: all of it (ACK_CONTINUE),
+ * up to the end of a message that needs the registry (ACK_APPLY: *req
+ * says what, *used how far it got), or up to the end of the connection
+ * (ACK_CLOSE). Not to be called while a request waits for ack_complete.
  */
 enum ack_result	 ack_feed(struct ack_session *, const char *data, size_t len,
-		    struct ack_out *, size_t *used);
+		    struct ack_out *, size_t *used, struct ack_request *req);
+/*
+ * What came of the request ack_feed handed out: the session takes it in
+ * and answers. ACK_CONTINUE (feed the rest) or ACK_CLOSE.
+ */
+enum ack_result	 ack_complete(struct ack_session *, const struct ack_outcome *,
+		    struct ack_out *);
 /* Bytes of a partial message held by the parser. */
 size_t		 ack_pending(const struct ack_session *);
 /*

@@ -1,7 +1,10 @@
 /*
- * Unit tests for ackproto.c: node-harmony's registration protocol fed every
- * byte split of the reference client's bursts, garbage, overlong tokens,
- * binary bytes, and the extensions (AUTH, HOST, TTL), against a real pool.
+ * Unit tests for ackproto.c and ackreg.c: node-harmony's registration
+ * protocol fed every byte split of the reference client's bursts, garbage,
+ * overlong tokens, binary bytes, and the extensions (AUTH, HOST, TTL),
+ * through ackreg on a real pool; and ackproto alone, with no pool at all,
+ * answering from the outcomes a test scripts (the requests it hands out,
+ * what it does with each outcome).
  */
 #include "autoconfig.h"
 
@@ -12,6 +15,7 @@
 #include <string.h>
 
 #include "ack/ackproto.h"
+#include "ack/ackreg.h"
 #include "ack/ratelimit.h"
 #include "common/log.h"
 #include "core/loop.h"
@@ -30,6 +34,7 @@ fake_clock(void *arg)
 struct fixture {
 	struct loop		*loop;
 	struct pool		*pool;
+	struct ratelimit	*rate;		/* NULL: no registration limit */
 	struct ack_policy	 policy;
 	struct ack_session	 sess;
 	char			 outbuf[65536];
@@ -56,7 +61,7 @@ fixture_new(const char *token, bool allowed, const char *peer)
 	sin->sin_family = AF_INET;
 	sin->sin_port = htons(40000);
 	ck_assert_int_eq(inet_pton(AF_INET, peer, &sin->sin_addr), 1);
-	ack_session_init(&f->sess, f->pool, &f->policy, &a);
+	ack_session_init(&f->sess, &f->policy, &a);
 	return f;
 }
 
@@ -65,6 +70,7 @@ fixture_free(struct fixture *f)
 {
 	pool_free(f->pool);
 	loop_free(f->loop);
+	ratelimit_free(f->rate);
 	free(f);
 }
 
@@ -73,12 +79,10 @@ static enum ack_result
 feed(struct fixture *f, const char *data, size_t len)
 {
 	struct ack_out out = { .buf = f->outbuf, .len = 0, .cap = sizeof(f->outbuf) };
-	size_t used = 0;
 
-	f->last = ack_feed(&f->sess, data, len, &out, &used);
-	ck_assert_uint_le(used, len);
-	if (f->last == ACK_CONTINUE)
-		ck_assert_uint_eq(used, len);
+	f->last = ackreg_feed(f->pool, f->rate, &f->sess, data, len, &out);
+	ck_assert(f->last == ACK_CONTINUE || f->last == ACK_CLOSE);
+	ck_assert(!f->sess.pending);
 	ck_assert_uint_le(f->textlen + out.len, sizeof(f->text) - 1);
 	memcpy(f->text + f->textlen, out.buf, out.len);
 	f->textlen += out.len;
@@ -188,7 +192,7 @@ START_TEST(test_heartbeat_and_close)
 	ck_assert_ptr_nonnull(t);
 
 	/* A heartbeat connection: ACK then ID, then BYE. */
-	ack_session_init(&f->sess, f->pool, &f->policy, &f->sess.peer);
+	ack_session_init(&f->sess, &f->policy, &f->sess.peer);
 	f->textlen = 0;
 	snprintf(msg, sizeof(msg), "ACK:%s:ID:%s:", key, key);
 	ck_assert_int_eq(feeds(f, msg), ACK_CONTINUE);
@@ -196,7 +200,7 @@ START_TEST(test_heartbeat_and_close)
 	ck_assert_int_eq(feeds(f, "BYE:"), ACK_CLOSE);
 
 	/* A close connection: CLOSE then ID, never BYE. */
-	ack_session_init(&f->sess, f->pool, &f->policy, &f->sess.peer);
+	ack_session_init(&f->sess, &f->policy, &f->sess.peer);
 	f->textlen = 0;
 	snprintf(msg, sizeof(msg), "CLOSE:%s:ID:%s:", key, key);
 	ck_assert_int_eq(feeds(f, msg), ACK_CONTINUE);
@@ -394,7 +398,7 @@ new_session(struct fixture *f, const char *peer)
 	sin->sin_family = AF_INET;
 	sin->sin_port = htons(40001);
 	ck_assert_int_eq(inet_pton(AF_INET, peer, &sin->sin_addr), 1);
-	ack_session_init(&f->sess, f->pool, &f->policy, &a);
+	ack_session_init(&f->sess, &f->policy, &a);
 	f->textlen = 0;
 	f->text[0] = '\0';
 }
@@ -536,59 +540,310 @@ START_TEST(test_output_full_closes)
 {
 	struct fixture *f = fixture_new(NULL, true, "127.0.0.1");
 	struct ack_out out = { .buf = f->outbuf, .len = 0, .cap = 20 };
-	size_t used;
 
-	ck_assert_int_eq(ack_feed(&f->sess, "X:Y:Z:", 6, &out, &used), ACK_CLOSE);
+	ck_assert_int_eq(ackreg_feed(f->pool, NULL, &f->sess, "X:Y:Z:", 6, &out),
+	    ACK_CLOSE);
 	ck_assert_uint_le(out.len, 20);
 	fixture_free(f);
 }
 END_TEST
 
-static bool
-deny_all(void *arg, const struct net_addr *peer)
-{
-	int *asked = arg;
-
-	(void)peer;
-	(*asked)++;
-	return false;
-}
-
-START_TEST(test_registration_rate_hook)
+/* ackreg takes a token of the peer's bucket for each new target. */
+START_TEST(test_registration_rate)
 {
 	struct fixture *f = fixture_new(NULL, true, "127.0.0.1");
-	int asked = 0;
 
-	f->policy.may_register = deny_all;
-	f->policy.arg = &asked;
+	ck_assert_ptr_nonnull(f->rate = ratelimit_new(16, 2, 0));
+	ck_assert_int_eq(feeds(f, "NID::"), ACK_CONTINUE);
+	/* Another connection of the same peer shares its bucket. */
+	new_session(f, "127.0.0.1");
+	ck_assert_int_eq(feeds(f, "NID::"), ACK_CONTINUE);
+	ck_assert_uint_eq(pool_count(f->pool), 2);
+	new_session(f, "127.0.0.1");
 	ck_assert_int_eq(feeds(f, burst), ACK_CLOSE);
 	ck_assert_str_eq(f->text, "ERR:rate:");
-	ck_assert_int_eq(asked, 1);
-	ck_assert_uint_eq(pool_count(f->pool), 0);
+	ck_assert_uint_eq(pool_count(f->pool), 2);
 	fixture_free(f);
 }
 END_TEST
 
-START_TEST(test_ratelimit_buckets)
+/* A re-registration that finds the host's lost target adds none: not limited. */
+START_TEST(test_registration_rate_reuse)
 {
-	struct ratelimit *rl = ratelimit_new(64, 3, 60);	/* 3 at once, 1/s */
-	struct sockaddr_in a = { .sin_family = AF_INET }, b = a;
-	int64_t now = 1000;
+	struct fixture *f = fixture_new(NULL, true, "127.0.0.1");
 
-	ck_assert_ptr_nonnull(rl);
-	inet_pton(AF_INET, "127.0.0.2", &a.sin_addr);
-	inet_pton(AF_INET, "127.0.0.3", &b.sin_addr);
-	for (int i = 0; i < 3; i++)
-		ck_assert(ratelimit_take(rl, (struct sockaddr *)&a, now));
-	ck_assert(!ratelimit_take(rl, (struct sockaddr *)&a, now));
-	ck_assert(!ratelimit_take(rl, (struct sockaddr *)&a, now + 999));
-	ck_assert(ratelimit_take(rl, (struct sockaddr *)&a, now + 1000));	/* refilled one */
-	ck_assert(!ratelimit_take(rl, (struct sockaddr *)&a, now + 1000));
-	/* Another peer has its own bucket (64 slots: a collision is unlikely;
-	 * if it happens the newcomer gets a full bucket all the same). */
-	ck_assert(ratelimit_take(rl, (struct sockaddr *)&b, now + 1000));
-	ck_assert(ratelimit_take(rl, (struct sockaddr *)&a, now + 100000));
-	ratelimit_free(rl);
+	ck_assert_ptr_nonnull(f->rate = ratelimit_new(16, 1, 0));
+	ck_assert_int_eq(feeds(f, "ACK:" ZKEY ":NID::"), ACK_CONTINUE);
+	ck_assert_uint_eq(pool_count(f->pool), 1);
+	for (int i = 0; i < 3; i++) {
+		new_session(f, "127.0.0.1");
+		ck_assert_int_eq(feeds(f, "ID:" ZKEY ":NID::"), ACK_CONTINUE);
+		ck_assert_int_eq(strncmp(f->text, "BID:" ZKEY ":NID:", 41), 0);
+	}
+	ck_assert_uint_eq(pool_count(f->pool), 1);
+	fixture_free(f);
+}
+END_TEST
+
+/* --- ackproto alone: no pool, outcomes scripted ---------------------- */
+
+struct pure {
+	struct ack_policy	 policy;
+	struct ack_session	 sess;
+	const struct ack_outcome *script;	/* one per request, in order */
+	size_t			 nscript;
+	struct ack_request	 reqs[16];	/* what was asked */
+	char			 keys[16][ACK_KEY_LEN + 1];
+	size_t			 nreqs;
+	char			 outbuf[4096];
+	char			 text[4096 + 1];
+	size_t			 textlen;
+};
+
+static void
+pure_init(struct pure *p, const char *token, bool allowed)
+{
+	struct net_addr a = { .len = sizeof(struct sockaddr_in) };
+	struct sockaddr_in *sin = (struct sockaddr_in *)&a.ss;
+
+	memset(p, 0, sizeof(*p));
+	p->policy = (struct ack_policy){ .token = token, .peer_allowed = allowed };
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(40000);
+	sin->sin_addr.s_addr = htonl(0x7f000001);
+	ack_session_init(&p->sess, &p->policy, &a);
+}
+
+/* Feeds s, answering each request from the script; the answers go to text. */
+static enum ack_result
+pure_feed(struct pure *p, const char *s)
+{
+	size_t len = strlen(s), off = 0, used;
+	enum ack_result r;
+
+	for (;;) {
+		struct ack_out out = { .buf = p->outbuf, .len = 0, .cap = sizeof(p->outbuf) };
+		struct ack_request *rq = &p->reqs[p->nreqs];
+
+		ck_assert_uint_lt(p->nreqs, 16);
+		r = ack_feed(&p->sess, s + off, len - off, &out, &used, rq);
+		ck_assert_uint_le(used, len - off);
+		off += used;
+		if (r == ACK_APPLY) {
+			ck_assert_uint_lt(p->nreqs, p->nscript);
+			if (rq->key != NULL) {
+				memcpy(p->keys[p->nreqs], rq->key, ACK_KEY_LEN);
+				rq->key = p->keys[p->nreqs];
+			}
+			r = ack_complete(&p->sess, &p->script[p->nreqs++], &out);
+		} else if (r == ACK_CONTINUE) {
+			ck_assert_uint_eq(off, len);
+		}
+		memcpy(p->text + p->textlen, out.buf, out.len);
+		p->textlen += out.len;
+		p->text[p->textlen] = '\0';
+		if (r != ACK_CONTINUE || off == len)
+			return r;
+	}
+}
+
+#define KEY_A	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define KEY_B	"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+/* The reference client's registration: one request a message, in order. */
+START_TEST(test_pure_registration)
+{
+	static const struct ack_outcome script[] = {
+		{ .status = ACK_DONE, .target = 7, .created = true, .key = KEY_A },
+		{ .status = ACK_DONE },
+		{ .status = ACK_DONE },
+	};
+	struct pure p;
+	const struct sockaddr_in *host;
+
+	pure_init(&p, NULL, true);
+	p.script = script;
+	p.nscript = 3;
+	ck_assert_int_eq(pure_feed(&p, "NID::BAL:1000:SPORT:1080:"), ACK_CONTINUE);
+	ck_assert_str_eq(p.text, "NID:" KEY_A ":BAL:1000:SPORT:1080:");
+	ck_assert_uint_eq(p.nreqs, 3);
+	ck_assert_int_eq(p.reqs[0].op, ACK_OP_REGISTER);
+	host = (const struct sockaddr_in *)&p.reqs[0].host.ss;
+	ck_assert_uint_eq(ntohl(host->sin_addr.s_addr), 0x7f000001);
+	ck_assert_uint_eq(host->sin_port, 0);	/* no port yet */
+	ck_assert(!p.reqs[0].again);
+	ck_assert(!p.reqs[0].named_host);
+	ck_assert_int_eq(p.reqs[0].ttl_ms, 0);
+	ck_assert_int_eq(p.reqs[1].op, ACK_OP_WEIGHT);
+	ck_assert_uint_eq(p.reqs[1].target, 7);
+	ck_assert_uint_eq(p.reqs[1].weight, 1000);
+	ck_assert_int_eq(p.reqs[2].op, ACK_OP_PORT);
+	ck_assert_uint_eq(p.reqs[2].target, 7);
+	ck_assert_uint_eq(p.reqs[2].port, 1080);
+	ck_assert(p.reqs[2].made_here);
+	ck_assert_uint_eq(p.sess.bound, 7);
+	ck_assert_uint_eq(p.sess.created, 7);
+}
+END_TEST
+
+/* What is decided without the registry is answered without a request. */
+START_TEST(test_pure_no_request)
+{
+	struct pure p;
+
+	pure_init(&p, NULL, true);
+	ck_assert_int_eq(pure_feed(&p, "BAL:5:SPORT:80:TTL:0:TTL:30:HELLO::ID:short:"
+	    "ACK:" KEY_A "x:"), ACK_CONTINUE);
+	ck_assert_str_eq(p.text, "ERR:unbound:ERR:unbound:ERR:ttl:TTL:30:ERR:verb:"
+	    "BID:short:BID:" KEY_A "x:");
+	ck_assert_uint_eq(p.nreqs, 0);
+	/* The BID makes the next NID a re-registration. */
+	ck_assert(p.sess.lost);
+	ck_assert_int_eq(pure_feed(&p, "BYE:"), ACK_CLOSE);
+}
+END_TEST
+
+/* Weights and ports as parsed for the registry; a bad port still asks. */
+START_TEST(test_pure_arguments)
+{
+	static const struct ack_outcome script[] = {
+		{ .status = ACK_DONE, .target = 3, .key = KEY_B },	/* reused */
+		{ .status = ACK_DONE }, { .status = ACK_DONE },
+		{ .status = ACK_DONE }, { .status = ACK_DONE },
+		{ .status = ACK_REFUSED, .reason = "port" },
+		{ .status = ACK_UNBOUND },
+		{ .status = ACK_DONE },
+	};
+	struct pure p;
+
+	pure_init(&p, NULL, true);
+	p.script = script;
+	p.nscript = 8;
+	p.sess.lost = true;
+	ck_assert_int_eq(pure_feed(&p, "TTL:45:NID::BAL:heavy:BAL:0:BAL:99999999999:"
+	    "BAL:12:SPORT:99999:SPORT:1:TTL:9:"), ACK_CONTINUE);
+	ck_assert_str_eq(p.text, "TTL:45:NID:" KEY_B ":BAL:heavy:BAL:0:"
+	    "BAL:99999999999:BAL:12:ERR:port:ERR:unbound:TTL:9:");
+	ck_assert(p.reqs[0].again);
+	ck_assert_int_eq(p.reqs[0].ttl_ms, 45000);
+	ck_assert_uint_eq(p.sess.bound, 3);
+	ck_assert_uint_eq(p.sess.created, 0);	/* bound, not made here */
+	ck_assert_uint_eq(p.reqs[1].weight, LIMIT_WEIGHT_DEFAULT);
+	ck_assert_uint_eq(p.reqs[2].weight, LIMIT_WEIGHT_MIN);
+	ck_assert_uint_eq(p.reqs[3].weight, LIMIT_WEIGHT_MAX);
+	ck_assert_uint_eq(p.reqs[4].weight, 12);
+	ck_assert_int_eq(p.reqs[5].op, ACK_OP_PORT);
+	ck_assert_uint_eq(p.reqs[5].port, 0);
+	ck_assert(!p.reqs[5].made_here);
+	ck_assert_uint_eq(p.reqs[6].port, 1);
+	ck_assert_int_eq(p.reqs[7].op, ACK_OP_TTL);
+	ck_assert_int_eq(p.reqs[7].ttl_ms, 9000);
+}
+END_TEST
+
+/* Keyed verbs: each outcome's answer, and what the session keeps. */
+START_TEST(test_pure_keyed)
+{
+	static const struct ack_outcome script[] = {
+		{ .status = ACK_UNKNOWN },
+		{ .status = ACK_DELETED },
+		{ .status = ACK_DONE, .target = 9 },
+		{ .status = ACK_DONE },
+		{ .status = ACK_DONE },
+	};
+	struct pure p;
+
+	pure_init(&p, NULL, true);
+	p.script = script;
+	p.nscript = 5;
+	ck_assert_int_eq(pure_feed(&p, "ACK:" KEY_A ":ID:" KEY_B ":ID:" KEY_A ":"
+	    "ACK:" KEY_A ":CLOSE:" KEY_A ":"), ACK_CONTINUE);
+	ck_assert_str_eq(p.text, "BID:" KEY_A ":ID:" KEY_B ":ID:" KEY_A ":ACK:"
+	    KEY_A ":CLOSE:" KEY_A ":");
+	ck_assert_int_eq(p.reqs[0].op, ACK_OP_HEARTBEAT);
+	ck_assert_int_eq(memcmp(p.keys[0], KEY_A, ACK_KEY_LEN), 0);
+	ck_assert_int_eq(p.reqs[1].op, ACK_OP_BIND);
+	ck_assert_int_eq(memcmp(p.keys[1], KEY_B, ACK_KEY_LEN), 0);
+	ck_assert_int_eq(p.reqs[4].op, ACK_OP_DEREGISTER);
+	ck_assert(p.sess.lost);
+	ck_assert_uint_eq(p.sess.bound, 9);	/* the deleted key bound nothing */
+}
+END_TEST
+
+/* A refused SPORT that removed the target leaves the connection unbound. */
+START_TEST(test_pure_sport_gone)
+{
+	static const struct ack_outcome script[] = {
+		{ .status = ACK_DONE, .target = 4, .created = true, .key = KEY_A },
+		{ .status = ACK_REFUSED, .reason = "self", .gone = true },
+		{ .status = ACK_REFUSED, .reason = "bad:reason" },
+	};
+	struct pure p;
+
+	pure_init(&p, NULL, true);
+	p.script = script;
+	p.nscript = 3;
+	ck_assert_int_eq(pure_feed(&p, "NID::SPORT:3000:BAL:7:"), ACK_CONTINUE);
+	ck_assert_str_eq(p.text, "NID:" KEY_A ":ERR:self:ERR:unbound:");
+	ck_assert_uint_eq(p.nreqs, 2);
+	ck_assert_uint_eq(p.sess.bound, 0);
+	ck_assert_uint_eq(p.sess.created, 0);
+	/* A reason that would break the framing is not written. */
+	ck_assert_int_eq(pure_feed(&p, "NID::"), ACK_CLOSE);
+	ck_assert_str_eq(p.text, "NID:" KEY_A ":ERR:self:ERR:unbound:ERR:internal:");
+}
+END_TEST
+
+/* Refusals of a registration end the connection; a wrong token too. */
+START_TEST(test_pure_refusals)
+{
+	static const struct ack_outcome rate[] = {
+		{ .status = ACK_REFUSED, .reason = "rate" },
+	};
+	static const struct ack_outcome any[] = { { .status = ACK_DONE } };
+	struct pure p;
+
+	pure_init(&p, NULL, true);
+	p.script = rate;
+	p.nscript = 1;
+	ck_assert_int_eq(pure_feed(&p, "NID::BAL:1:"), ACK_CLOSE);
+	ck_assert_str_eq(p.text, "ERR:rate:");
+
+	pure_init(&p, "tok", false);
+	p.script = any;
+	p.nscript = 1;
+	ck_assert_int_eq(pure_feed(&p, "AUTH:tik:NID::"), ACK_CLOSE);
+	ck_assert_str_eq(p.text, "ERR:auth:");
+	ck_assert_int_eq(p.reqs[0].op, ACK_OP_WRONG_TOKEN);
+	ck_assert_uint_eq(ntohl(((const struct sockaddr_in *)&p.reqs[0].peer.ss)
+	    ->sin_addr.s_addr), 0x7f000001);
+}
+END_TEST
+
+/* ack_feed stops right after the message that needs the registry. */
+START_TEST(test_pure_stops_at_request)
+{
+	static const struct ack_outcome script[] = {
+		{ .status = ACK_DONE, .target = 1, .created = true, .key = KEY_A },
+	};
+	static const char in[] = "::NID::BAL:5:";
+	struct ack_out out;
+	struct ack_request rq;
+	struct pure p;
+	size_t used;
+
+	pure_init(&p, NULL, true);
+	out = (struct ack_out){ .buf = p.outbuf, .len = 0, .cap = sizeof(p.outbuf) };
+	ck_assert_int_eq(ack_feed(&p.sess, in, strlen(in), &out, &used, &rq), ACK_APPLY);
+	ck_assert_uint_eq(used, 7);
+	ck_assert_uint_eq(out.len, 0);
+	/* Fed again before its outcome: a caller's mistake, the end. */
+	ck_assert_int_eq(ack_feed(&p.sess, in + used, strlen(in) - used, &out, &used,
+	    &rq), ACK_CLOSE);
+	ck_assert_uint_eq(used, 0);
+	ck_assert_int_eq(ack_complete(&p.sess, &script[0], &out), ACK_CONTINUE);
+	ck_assert_int_eq(ack_complete(&p.sess, &script[0], &out), ACK_CLOSE);	/* none out */
+	ck_assert_uint_eq(ack_pending(&p.sess), 0);
 }
 END_TEST
 
@@ -615,14 +870,23 @@ ackproto_suite(void)
 	tcase_add_test(tc, test_sport_refused);
 	tcase_add_test(tc, test_revoke);
 	tcase_add_test(tc, test_output_full_closes);
-	tcase_add_test(tc, test_registration_rate_hook);
-	tcase_add_test(tc, test_ratelimit_buckets);
+	tcase_add_test(tc, test_registration_rate);
+	tcase_add_test(tc, test_registration_rate_reuse);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("extensions");
 	tcase_add_test(tc, test_token_required);
 	tcase_add_test(tc, test_host_without_token_configured);
 	tcase_add_test(tc, test_peer_not_allowed);
 	tcase_add_test(tc, test_ttl_and_bad_ttl);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("without a pool");
+	tcase_add_test(tc, test_pure_registration);
+	tcase_add_test(tc, test_pure_no_request);
+	tcase_add_test(tc, test_pure_arguments);
+	tcase_add_test(tc, test_pure_keyed);
+	tcase_add_test(tc, test_pure_sport_gone);
+	tcase_add_test(tc, test_pure_refusals);
+	tcase_add_test(tc, test_pure_stops_at_request);
 	suite_add_tcase(s, tc);
 	return s;
 }
