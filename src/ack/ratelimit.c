@@ -61,6 +61,12 @@ ratelimit_free(struct ratelimit *rl)
 	free(rl);
 }
 
+void
+ratelimit_set_seed(struct ratelimit *rl, uint64_t seed)
+{
+	rl->seed = seed;
+}
+
 static void
 addr_key(const struct sockaddr *sa, uint8_t key[16])
 {
@@ -98,8 +104,18 @@ ratelimit_take(struct ratelimit *rl, const struct sockaddr *sa, int64_t now_ms)
 		/* per_minute tokens a minute = per_minute milli-tokens per 60 ms. */
 		int64_t add = (now_ms - b->last_ms) * rl->per_minute / 60;
 
-		b->milli = b->milli + add > rl->burst_milli ? rl->burst_milli : b->milli + add;
-		b->last_ms = now_ms;
+		if (b->milli + add >= rl->burst_milli) {
+			b->milli = rl->burst_milli;
+			b->last_ms = now_ms;
+		} else if (add > 0) {
+			/*
+			 * Only the time that made whole milli-tokens is spent:
+			 * the rest counts toward the next, so takes that come
+			 * faster than one a milli-token still refill.
+			 */
+			b->milli += add;
+			b->last_ms += add * 60 / rl->per_minute;
+		}
 	}
 	if (b->milli < 1000)
 		return false;

@@ -21,7 +21,15 @@ struct ratelimit;
 /* burst events at once, then per_minute on average. NULL on ENOMEM. */
 struct ratelimit *ratelimit_new(size_t slots, unsigned burst, unsigned per_minute);
 void		 ratelimit_free(struct ratelimit *);
-/* Takes one token for addr at now_ms; false when its bucket is empty. */
+/*
+ * A fixed placement instead of the random one, for tests that must know
+ * two addresses do not share a slot. Before the first take.
+ */
+void		 ratelimit_set_seed(struct ratelimit *, uint64_t seed);
+/*
+ * Takes one token for addr at now_ms; false when its bucket is empty.
+ * Time that goes back refills nothing.
+ */
 bool		 ratelimit_take(struct ratelimit *, const struct sockaddr *addr,
 		    int64_t now_ms);
 
