@@ -244,49 +244,22 @@ rr_on_remove(struct pool *p, struct target *t, void *arg)
 }
 
 /*
- * The first candidate of the heaviest weight now: what a pass picks when
- * the table cannot grow (ENOMEM), without moving any state.
- */
-static struct target *
-heaviest(struct balancer *b, const struct pick *pk, const struct target *tied)
-{
-	struct target *t, *best = NULL;
-	uint32_t best_w = 0, tied_w = tied ? target_weight_now(tied, pk->now) : 0;
-
-	TAILQ_FOREACH(t, pool_targets(b->pool), entry) {
-		uint32_t w;
-
-		if (!candidate(t, pk))
-			continue;
-		w = target_weight_now(t, pk->now);
-		if (tied != NULL &&
-		    load_cmp(t->active + 1, w, tied->active + 1, tied_w) != 0)
-			continue;
-		if (best == NULL || w > best_w) {
-			best = t;
-			best_w = w;
-		}
-	}
-	return best;
-}
-
-/*
  * Smooth weighted round robin over the candidates; with a load bound, only
  * over those whose load equals it (leastconn's ties). Only the targets
- * taking part have their current weight moved.
+ * taking part have their current weight moved. If the table cannot grow
+ * (ENOMEM), the first of the heaviest is picked and no state moves.
  */
 static struct target *
 swrr(struct balancer *b, const struct pick *pk, const struct target *tied)
 {
 	struct target *t, *best = NULL;
-	int64_t total = 0, *best_cur = NULL;
+	int64_t total = 0, best_score = 0, *best_cur = NULL;
 	uint32_t tied_w = tied ? target_weight_now(tied, pk->now) : 0;
-
 	/* Every listed target may take part: room for all of them first. */
-	if (rr_reserve(&b->rr, pool_count(b->pool)) == -1)
-		return heaviest(b, pk, tied);
+	bool room = rr_reserve(&b->rr, pool_count(b->pool)) == 0;
+
 	TAILQ_FOREACH(t, pool_targets(b->pool), entry) {
-		int64_t *cur;
+		int64_t *cur = NULL, score;
 		uint32_t w;
 
 		if (!candidate(t, pk))
@@ -295,15 +268,21 @@ swrr(struct balancer *b, const struct pick *pk, const struct target *tied)
 		if (tied != NULL &&
 		    load_cmp(t->active + 1, w, tied->active + 1, tied_w) != 0)
 			continue;
-		cur = rr_current(&b->rr, t->id);
-		*cur += w;
+		if (room) {
+			cur = rr_current(&b->rr, t->id);
+			*cur += w;
+			score = *cur;
+		} else {
+			score = w;
+		}
 		total += w;
-		if (best == NULL || *cur > *best_cur) {
+		if (best == NULL || score > best_score) {
 			best = t;
+			best_score = score;
 			best_cur = cur;
 		}
 	}
-	if (best != NULL)
+	if (best_cur != NULL)
 		*best_cur -= total;
 	return best;
 }
