@@ -43,12 +43,24 @@ struct fixture {
 	enum ack_result		 last;
 };
 
+/* A peer's IPv4 address and port, as ackport hands it to the session. */
+static struct net_addr
+peer_addr(const char *ip, uint16_t port)
+{
+	struct net_addr a = { .len = sizeof(struct sockaddr_in) };
+	struct sockaddr_in *sin = (struct sockaddr_in *)&a.ss;
+
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(port);
+	ck_assert_int_eq(inet_pton(AF_INET, ip, &sin->sin_addr), 1);
+	return a;
+}
+
 static struct fixture *
 fixture_new(const char *token, bool allowed, const char *peer)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct net_addr a = { .len = sizeof(struct sockaddr_in) };
-	struct sockaddr_in *sin = (struct sockaddr_in *)&a.ss;
+	struct net_addr a = peer_addr(peer, 40000);
 
 	ck_assert_ptr_nonnull(f);
 	log_set_level(LOG_LEVEL_QUIET);
@@ -58,9 +70,6 @@ fixture_new(const char *token, bool allowed, const char *peer)
 	f->pool = pool_new(f->loop, 60000);
 	ck_assert_ptr_nonnull(f->pool);
 	f->policy = (struct ack_policy){ .token = token, .peer_allowed = allowed };
-	sin->sin_family = AF_INET;
-	sin->sin_port = htons(40000);
-	ck_assert_int_eq(inet_pton(AF_INET, peer, &sin->sin_addr), 1);
 	ack_session_init(&f->sess, &f->policy, &a);
 	return f;
 }
@@ -392,12 +401,8 @@ END_TEST
 static void
 new_session(struct fixture *f, const char *peer)
 {
-	struct net_addr a = { .len = sizeof(struct sockaddr_in) };
-	struct sockaddr_in *sin = (struct sockaddr_in *)&a.ss;
+	struct net_addr a = peer_addr(peer, 40001);
 
-	sin->sin_family = AF_INET;
-	sin->sin_port = htons(40001);
-	ck_assert_int_eq(inet_pton(AF_INET, peer, &sin->sin_addr), 1);
 	ack_session_init(&f->sess, &f->policy, &a);
 	f->textlen = 0;
 	f->text[0] = '\0';
@@ -603,14 +608,10 @@ struct pure {
 static void
 pure_init(struct pure *p, const char *token, bool allowed)
 {
-	struct net_addr a = { .len = sizeof(struct sockaddr_in) };
-	struct sockaddr_in *sin = (struct sockaddr_in *)&a.ss;
+	struct net_addr a = peer_addr("127.0.0.1", 40000);
 
 	memset(p, 0, sizeof(*p));
 	p->policy = (struct ack_policy){ .token = token, .peer_allowed = allowed };
-	sin->sin_family = AF_INET;
-	sin->sin_port = htons(40000);
-	sin->sin_addr.s_addr = htonl(0x7f000001);
 	ack_session_init(&p->sess, &p->policy, &a);
 }
 
