@@ -49,6 +49,7 @@ queue_h=$(echo '#include <sys/queue.h>' | ${CPP:-cpp} -H -o /dev/null 2>&1 |
 #   src/core/       common/, itself (the loop, sockets, the fd budget)
 #   src/registry/   + core/ (targets, balancing, persistence)
 #   src/ack/ src/proxy/ src/state/   + registry/, each itself
+#                   (but ack/ackproto, the pure protocol, only core/)
 #   src/admin/      + ack/ proxy/ state/, config.h and settings.h
 #   src/*.[ch]      the process: anything of src/
 sources="src/*.c src/*/*.c common/*.c lib/*.c agent/*.c"
@@ -59,6 +60,7 @@ allowed() {
 	agent/*) echo 'common/|harmony\.h|agent/' ;;
 	src/core/*) echo 'common/|core/' ;;
 	src/registry/*) echo 'common/|core/|registry/' ;;
+	src/ack/ackproto.*) echo 'common/|core/|ack/ackproto' ;;	# the pure protocol
 	src/ack/* | src/proxy/* | src/state/*)
 		d=${1#src/}; echo "common/|core/|registry/|${d%%/*}/" ;;
 	src/admin/*) echo 'common/|core/|registry/|ack/|proxy/|state/|admin/|config\.h|settings\.h' ;;
