@@ -23,7 +23,6 @@
 #include "common/token.h"
 #include "harmony.h"
 
-#define AGENT_TOKEN_FILE_MAX	4096
 #define AGENT_CHECK_INTERVAL_MAX_MS 5000	/* default: min(--ack, this) */
 #define AGENT_CHECK_TIMEOUT_MS	2000
 #define AGENT_DURATION_MAX_MS	LIMIT_TTL_MAX_MS	/* every option: 24h at most */
@@ -46,7 +45,7 @@ usage(FILE *fp)
 "      --ttl DUR                the target's heartbeat timeout on the\n"
 "                               balancers, whole seconds (default: their\n"
 "                               --host-timeout)\n"
-"      --token-file FILE        the balancers' shared secret, first line\n"
+"      --token-file FILE        the balancers' shared secret, on one line\n"
 "      --token TOKEN            the same (visible in ps)\n"
 "      --host ADDR              register IPv4 ADDR instead of the address the\n"
 "                               balancer sees (needs the token)\n"
@@ -166,20 +165,20 @@ parse_check(struct agent *a, const char *spec, char *err, size_t errlen)
 	return -1;
 }
 
-/* The first line of the file (common/file.h: a regular file, capped). */
+/* The token file (common/file.h: a regular file, capped; common/token.h: one line). */
 static int
 read_token_file(const char *path, char **out, char *err, size_t errlen)
 {
 	char reason[256], *buf;
 	size_t len;
 
-	if (file_read(path, AGENT_TOKEN_FILE_MAX, 0, &buf, &len, reason,
+	if (file_read(path, TOKEN_FILE_MAX, 0, &buf, &len, reason,
 	    sizeof(reason)) == -1) {
 		snprintf(err, errlen, "--token-file %s: %s", path, reason);
 		return -1;
 	}
-	buf[strcspn(buf, "\r\n")] = '\0';	/* the first line */
-	*out = strdup(buf);
+	len = token_file_text(buf, len);
+	*out = strndup(buf, len);
 	explicit_bzero(buf, len);
 	free(buf);
 	if (*out == NULL) {

@@ -16,3 +16,11 @@ token_valid(const char *s, size_t len, size_t max)
 	}
 	return true;
 }
+
+size_t
+token_file_text(char *buf, size_t len)
+{
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		buf[--len] = '\0';
+	return len;
+}

@@ -48,7 +48,6 @@
 #define CFG_JSON_DEPTH		8		/* object > array > string is 2 */
 /* Not JSON_TOKENER_STRICT: that would refuse comments. */
 #define CFG_JSON_FLAGS		JSON_TOKENER_VALIDATE_UTF8
-#define CFG_TOKEN_FILE_MAX	4096		/* before the newline is stripped */
 #define CFG_LIST_MAX		4096		/* --target and --allow entries */
 #define CFG_REASON_MAX		512
 
@@ -564,11 +563,9 @@ set_token(struct config *cfg, const char *s, bool from_file, char *err,
 		return -1;
 	}
 	if (from_file) {
-		if (read_file(s, CFG_TOKEN_FILE_MAX, &buf, &len, err, errlen) == -1)
+		if (read_file(s, TOKEN_FILE_MAX, &buf, &len, err, errlen) == -1)
 			return -1;
-		/* Editors and echo(1) end the file with a newline. */
-		while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-			buf[--len] = '\0';
+		len = token_file_text(buf, len);
 		if (check_token(buf, len, err, errlen) == -1) {
 			explicit_bzero(buf, len);
 			free(buf);

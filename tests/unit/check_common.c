@@ -167,6 +167,37 @@ START_TEST(test_token_table)
 }
 END_TEST
 
+/* A token file's line ends go, a second line stays (and is refused). */
+START_TEST(test_token_file_text)
+{
+	static const struct {
+		const char	*in;
+		const char	*out;
+		bool		 ok;
+	} cases[] = {
+		{ "s3cret\n", "s3cret", true },
+		{ "s3cret\r\n", "s3cret", true },
+		{ "s3cret", "s3cret", true },
+		{ "s3cret\n\n\r\n", "s3cret", true },
+		{ "tok\nen\n", "tok\nen", false },
+		{ "\n", "", false },
+		{ "", "", false },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char buf[32];
+		size_t len = strlen(cases[i].in);
+
+		memcpy(buf, cases[i].in, len + 1);
+		len = token_file_text(buf, len);
+		ck_assert_uint_eq(len, strlen(cases[i].out));
+		ck_assert_str_eq(buf, cases[i].out);
+		ck_assert_msg(token_valid(buf, len, LIMIT_TOKEN_MAX) == cases[i].ok,
+		    "case %zu", i);
+	}
+}
+END_TEST
+
 START_TEST(test_token_length)
 {
 	char buf[LIMIT_TOKEN_MAX + 1];
@@ -824,6 +855,7 @@ common_suite(void)
 	tc = tcase_create("token");
 	tcase_add_loop_test(tc, test_token_table, 0, NITEMS(tokens));
 	tcase_add_test(tc, test_token_length);
+	tcase_add_test(tc, test_token_file_text);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("secret");
 	tcase_add_test(tc, test_secret_equal);

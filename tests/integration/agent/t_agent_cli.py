@@ -64,6 +64,10 @@ def usage(dead):
         (ok + ['--token', 'a b'], 'no space'),
         (ok + ['--token', 'caf\u00e9'], 'printable ASCII'),
         (ok + ['--token-file', '/nonexistent/token'], 'No such file'),
+        # harmonyd's rule (common/token.c): the file holds one line, the token.
+        (ok + ['--token-file', h.write_file('two-lines', 'tok\nen\n')],
+         'no control character'),
+        (ok + ['--token-file', h.write_file('empty-token', '\n')], "no ':'"),
         (ok + ['--log-level', 'loud'], "unknown level 'loud'"),
         (ok + ['--bogus'], "unknown option '--bogus'"),
         (ok + ['-x'], "unknown option '-x'"),
