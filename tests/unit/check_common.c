@@ -36,6 +36,7 @@
 #include "common/random.h"
 #include "common/secret.h"
 #include "common/selfpipe.h"
+#include "common/service.h"
 #include "common/token.h"
 
 #define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
@@ -195,6 +196,31 @@ START_TEST(test_token_file_text)
 		ck_assert_msg(token_valid(buf, len, LIMIT_TOKEN_MAX) == cases[i].ok,
 		    "case %zu", i);
 	}
+}
+END_TEST
+
+/* ---- service_name_valid -------------------------------------------- */
+
+START_TEST(test_service_names)
+{
+	static const char *const good[] = {
+		"default", "web", "a", "0", "api-v2", "db_replicas", "9lives",
+		"abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijk",
+	};
+	static const char *const bad[] = {
+		"", "-web", "_web", "Web", "WEB", "web.app", "web app", "web/x",
+		"web:", "caf\xc3\xa9", "web\n", "%2e",
+		"abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl",
+	};
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		ck_assert_msg(service_name_valid(good[i], strlen(good[i])), "'%s' refused", good[i]);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(!service_name_valid(bad[i], strlen(bad[i])), "'%s' accepted", bad[i]);
+	/* The length is the caller's: a NUL inside is a byte like any other. */
+	ck_assert(!service_name_valid("we\0b", 4));
+	ck_assert_str_eq(SERVICE_DEFAULT, "default");
+	ck_assert(service_name_valid(SERVICE_DEFAULT, strlen(SERVICE_DEFAULT)));
 }
 END_TEST
 
@@ -855,6 +881,7 @@ common_suite(void)
 	tc = tcase_create("token");
 	tcase_add_loop_test(tc, test_token_table, 0, NITEMS(tokens));
 	tcase_add_test(tc, test_token_length);
+	tcase_add_test(tc, test_service_names);
 	tcase_add_test(tc, test_token_file_text);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("secret");
