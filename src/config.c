@@ -148,7 +148,8 @@ static const struct cfg_option options[] = {
 	    "a name the admin interface answers to (Host header), besides its"
 	    " listen address and loopback; repeatable" },
 	{ "web-root", 0, K_STRING, "DIR", F(web_root), 0, 0,
-	    "dashboard files (default: " HARMONY_WEBDIR ")" },
+	    "dashboard files (default: " HARMONY_WEBDIR "; run from its build"
+	    " tree, the source tree's web/)" },
 	{ "state-file", 0, K_STRING, "FILE", F(state_file), 0, 0,
 	    "keep targets and persistence across restarts" },
 	{ "access-log", 0, K_STRING, "FILE", F(access_log), 0, 0,

@@ -33,6 +33,12 @@ def main():
         rc, out, err = h.run_harmonyd(flag)
         h.check(rc == 0 and '--listen' in out + err and '--target' in out + err,
                 '%s: expected exit 0 and the option list, got %s: %r' % (flag, rc, out + err))
+        # The dashboard's default says both places harmonyd looks.
+        text = ' '.join((out + err).split())
+        h.check('--web-root DIR dashboard files (default: ' in text
+                and 'from its build tree' in text,
+                '%s: --web-root names the installed and the build-tree default: %r'
+                % (flag, text))
     for flag in ('--version', '-V'):
         rc, out, err = h.run_harmonyd(flag)
         h.check(rc == 0 and any(c.isdigit() for c in out + err),
