@@ -1,7 +1,7 @@
 /*
  * ackproto: see ackproto.h. The verbs and answers are the README's "The ack
  * protocol" table;
- * the extensions AUTH, HOST and TTL are ours. Every answer that repeats a
+ * the extensions AUTH, HOST, TTL and SVC are ours. Every answer that repeats a
  * client's argument repeats it byte for byte: the reference client matches
  * answers against the exact text it sent.
  *
@@ -104,9 +104,11 @@ request(struct ack_session *s, struct ack_request *req, enum ack_op op)
 static enum ack_result
 verb_nid(struct ack_session *s, struct ack_request *req, struct ack_out *out)
 {
+	s->settled = true;
 	if (s->registrations >= ACK_MAX_NID_PER_CONN)
 		return answer_err(out, "limit", ACK_CLOSE);
 	s->registrations++;
+	req->service = s->service[0] != '\0' ? s->service : NULL;
 	req->host = s->has_host ? s->host : s->peer;
 	net_addr_set_port((struct sockaddr *)&req->host.ss, 0);
 	req->named_host = s->has_host;
@@ -158,6 +160,8 @@ static enum ack_result
 verb_keyed(struct ack_session *s, const char *verb, const char *arg, size_t len,
     struct ack_request *req, struct ack_out *out)
 {
+	if (strcmp(verb, "ID") == 0)
+		s->settled = true;	/* even a BID: the connection chose */
 	/* No target can have a key of another length, or with a NUL in it. */
 	if (len != ACK_KEY_LEN || memchr(arg, '\0', len) != NULL) {
 		s->lost = true;
@@ -216,6 +220,20 @@ verb_ttl(struct ack_session *s, const char *arg, size_t len,
 	req->ttl_ms = s->ttl_ms;
 	return request(s, req, ACK_OP_TTL);
 }
+/*
+ * The name's syntax is judged here; whether the service exists, by the
+ * registry side. tok holds the name, NUL-terminated, until ack_complete.
+ */
+static enum ack_result
+verb_svc(struct ack_session *s, const char *arg, size_t len,
+    struct ack_request *req, struct ack_out *out)
+{
+	if (s->settled || !service_name_valid(arg, len))
+		return answer_err(out, "service", ACK_CLOSE);
+	req->service = arg;
+	return request(s, req, ACK_OP_SERVICE);
+}
+
 static enum ack_result
 dispatch(struct ack_session *s, const char *verb, const char *arg, size_t len,
     struct ack_request *req, struct ack_out *out)
@@ -235,10 +253,13 @@ dispatch(struct ack_session *s, const char *verb, const char *arg, size_t len,
 		return verb_sport(s, arg, len, req, out);
 	if (strcmp(verb, "TTL") == 0)
 		return verb_ttl(s, arg, len, req, out);
+	if (strcmp(verb, "SVC") == 0)
+		return verb_svc(s, arg, len, req, out);
 	return verb_keyed(s, verb, arg, len, req, out);
 }
 static const char *const verbs_with_arg[] = {
 	"NID", "ID", "BAL", "SPORT", "ACK", "CLOSE", "AUTH", "HOST", "TTL",
+	"SVC",
 };
 
 static bool
@@ -407,6 +428,15 @@ ack_complete(struct ack_session *s, const struct ack_outcome *o, struct ack_out 
 	case ACK_OP_TTL:
 		/* Set or not (the target went), the TTL holds for the next NID. */
 		r = answer(out, "TTL", s->tok, s->toklen) ? ACK_CONTINUE : ACK_CLOSE;
+		break;
+	case ACK_OP_SERVICE:
+		if (o->status != ACK_DONE) {
+			r = answer_err(out, "service", ACK_CLOSE);
+			break;
+		}
+		/* Valid by verb_svc: it fits. */
+		memcpy(s->service, s->tok, s->toklen + 1);
+		r = answer(out, "SVC", s->tok, s->toklen) ? ACK_CONTINUE : ACK_CLOSE;
 		break;
 	case ACK_OP_WRONG_TOKEN:
 	default:

@@ -27,6 +27,16 @@
  * neither. A fresh NID (no BID before it) always registers a new
  * target, so one host may run several clients.
  *
+ * Services (issue 15): SVC:<name>: picks the service the connection's
+ * registration goes to. The name's syntax (common/service.h) is judged
+ * here; whether the service exists is the registry side's (ACK_OP_SERVICE,
+ * ackreg_service). It must come before the connection's first NID or ID:
+ * a later one, a bad name or an unknown service is answered ERR:service:
+ * and ends the connection, so that a NID sent behind it in the same burst
+ * registers nowhere. A connection that names none registers in the default
+ * service, as every node-harmony client does (they never send SVC).
+ * ACK, ID and CLOSE find their target by its key, whatever the service.
+ *
  * A deleted key (ACK_DELETED) is answered as if it were known (ACK, ID,
  * CLOSE repeat it) and binds nothing: BID would make the client register
  * again, port-less. It stays removed until the client starts afresh.
@@ -39,6 +49,7 @@
 #include <stdint.h>
 
 #include "common/limits.h"
+#include "common/service.h"
 #include "core/net.h"
 
 #define ACK_VERB_MAX	8	/* "SPORT", "CLOSE" ... */
@@ -59,6 +70,7 @@ enum ack_op {
 	ACK_OP_WEIGHT,		/* BAL: the bound target's weight */
 	ACK_OP_PORT,		/* SPORT: the bound target's port */
 	ACK_OP_TTL,		/* TTL: the bound target's heartbeat timeout */
+	ACK_OP_SERVICE,		/* SVC: does the service exist */
 	ACK_OP_WRONG_TOKEN,	/* AUTH failed: nothing to change, a log line */
 };
 
@@ -69,6 +81,10 @@ struct ack_request {
 	struct net_addr	 host;		/* port 0: the peer's host, or HOST:'s */
 	bool		 named_host;	/* given by HOST: */
 	bool		 again;		/* after a BID here: a re-registration */
+	/* REGISTER: the service SVC named, NULL: the default; SERVICE: the
+	 * name asked for (valid by common/service.h). Valid until
+	 * ack_complete. */
+	const char	*service;
 	/* BIND, HEARTBEAT, DEREGISTER: ACK_KEY_LEN bytes, no NUL; valid until
 	 * ack_complete */
 	const char	*key;
@@ -83,7 +99,8 @@ struct ack_request {
 enum ack_status {
 	ACK_DONE,		/* done as asked */
 	ACK_UNBOUND,		/* WEIGHT, PORT: the bound target is gone */
-	ACK_UNKNOWN,		/* keyed: no target has that key (BID) */
+	ACK_UNKNOWN,		/* keyed: no target has that key (BID);
+				   SERVICE: no such service */
 	ACK_DELETED,		/* keyed, REGISTER again: a deleted target's key */
 	ACK_REFUSED,		/* REGISTER, PORT: reason says why */
 };
@@ -112,6 +129,8 @@ struct ack_session {
 	struct net_addr		 host;
 	int64_t			 ttl_ms;	/* TTL: given for the next NID; 0 none */
 	unsigned		 registrations;	/* NIDs on this connection */
+	char			 service[SERVICE_NAME_MAX + 1];	/* SVC's; "": none */
+	bool			 settled;	/* a NID or ID came: SVC is too late */
 	bool			 lost;		/* a BID was answered here */
 	uint32_t		 created;	/* target a NID made here, 0 if none */
 	bool			 pending;	/* a request waits for ack_complete */

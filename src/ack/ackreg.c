@@ -10,6 +10,7 @@
 #include "ack/ackreg.h"
 #include "ack/ratelimit.h"
 #include "common/log.h"
+#include "common/service.h"
 #include "core/loop.h"
 #include "registry/pool.h"
 #include "registry/selfaddr.h"
@@ -58,6 +59,29 @@ register_again(struct pool *pool, const struct sockaddr *host, struct ack_outcom
 	return false;
 }
 
+struct pool *
+ackreg_service(struct pool *pool, const char *name)
+{
+	return strcmp(name, SERVICE_DEFAULT) == 0 ? pool : NULL;
+}
+
+/* SVC: a name no service has is logged, so that its operator can tell. */
+static void
+do_service(struct pool *pool, const struct ack_request *rq, struct ack_outcome *o)
+{
+	char peer[NET_HOSTSTRLEN];
+
+	if (ackreg_service(pool, rq->service) != NULL) {
+		o->status = ACK_DONE;
+		return;
+	}
+	/* The name is safe to print: common/service.h's characters only. */
+	log_warnx("ack: %s names no service \"%s\": refused (ERR:service:)",
+	    net_host_text((const struct sockaddr *)&rq->peer.ss, peer,
+	    sizeof(peer)), rq->service);
+	o->status = ACK_UNKNOWN;
+}
+
 static void
 do_register(struct pool *pool, struct ratelimit *rate, const struct ack_request *rq,
     struct ack_outcome *o)
@@ -66,6 +90,12 @@ do_register(struct pool *pool, struct ratelimit *rate, const struct ack_request 
 	struct target *t;
 	bool created;
 
+	/* SVC found it; only a service removed since could be missing. */
+	if (rq->service != NULL && (pool = ackreg_service(pool, rq->service)) == NULL) {
+		o->status = ACK_REFUSED;
+		o->reason = "service";
+		return;
+	}
 	if (rq->again && register_again(pool, host, o))
 		return;
 	o->status = ACK_REFUSED;
@@ -229,6 +259,9 @@ ackreg_apply(struct pool *pool, struct ratelimit *rate, const struct ack_request
 		if ((t = pool_find_id(pool, rq->target)) != NULL)
 			(void)pool_set_timeout(t, rq->ttl_ms);
 		o->status = ACK_DONE;
+		return;
+	case ACK_OP_SERVICE:
+		do_service(pool, rq, o);
 		return;
 	case ACK_OP_WRONG_TOKEN:
 	default:

@@ -19,6 +19,13 @@ struct pool;
 struct ratelimit;
 
 /*
+ * The pool of the service called name (SVC:), or NULL if harmonyd has no
+ * such service: the one place the ack port looks a service up, so that
+ * more services plug in here. Today there is one, SERVICE_DEFAULT, and
+ * its pool is the one given.
+ */
+struct pool	*ackreg_service(struct pool *, const char *name);
+/*
  * Does one request to the pool and says what came of it. nid_rate, if
  * not NULL, is taken from for every registration that adds a target, per
  * peer, at the pool's loop time.
