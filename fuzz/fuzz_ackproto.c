@@ -16,7 +16,7 @@
  * open. The pool starts with a deleted key (DKEY, of a lost port-less
  * target of the peer's host), a listed key (LKEY, port 1080) and
  * 10.0.0.1:3000 as one of our own listeners, so that those paths are
- * reachable.
+ * reachable. SVC names only SERVICE_DEFAULT there (ackreg_service).
  */
 #include "autoconfig.h"
 
@@ -29,6 +29,7 @@
 #include "ack/ackreg.h"
 #include "ack/ratelimit.h"
 #include "common/log.h"
+#include "common/service.h"
 #include "core/loop.h"
 #include "registry/pool.h"
 #include "registry/selfaddr.h"
@@ -158,6 +159,15 @@ check_request(const struct ack_session *s, const struct ack_request *rq,
 		if (((const struct sockaddr_in *)(const void *)&rq->host.ss)->sin_port != 0 ||
 		    rq->again != s->lost || rq->named_host != s->has_host ||
 		    rq->ttl_ms != s->ttl_ms)
+			abort();
+		if (rq->service != NULL && (rq->service != s->service ||
+		    !service_name_valid(rq->service, strlen(rq->service))))
+			abort();
+		break;
+	case ACK_OP_SERVICE:
+		/* A name by the rule, and before the connection's NID or ID. */
+		if (rq->service == NULL || s->settled ||
+		    !service_name_valid(rq->service, strlen(rq->service)))
 			abort();
 		break;
 	case ACK_OP_BIND:

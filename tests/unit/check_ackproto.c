@@ -848,6 +848,126 @@ START_TEST(test_pure_stops_at_request)
 }
 END_TEST
 
+/*
+ * SVC (issue 15): the default service is echoed and registers as without
+ * it; everything else is ERR:service: and ends the connection, so the NID
+ * behind it in the same burst registers nowhere.
+ */
+START_TEST(test_service_default)
+{
+	struct fixture *f = fixture_new(NULL, true, "127.0.0.1");
+	char want[sizeof(f->text) + 16];
+
+	ck_assert_int_eq(feeds(f, "SVC:default:"), ACK_CONTINUE);
+	ck_assert_str_eq(f->text, "SVC:default:");
+	f->textlen = 0;
+	ck_assert_int_eq(feeds(f, "SVC:default:"), ACK_CONTINUE);	/* again: fine */
+	f->textlen = 0;
+	ck_assert_int_eq(feeds(f, burst), ACK_CONTINUE);
+	assert_registered(f);
+	/* Too late now: the target is bound in the service it was named in. */
+	snprintf(want, sizeof(want), "%sERR:service:", f->text);
+	ck_assert_int_eq(feeds(f, "SVC:default:BAL:7:"), ACK_CLOSE);
+	ck_assert_str_eq(f->text, want);
+	fixture_free(f);
+}
+END_TEST
+
+static const struct {
+	const char	*in;
+	const char	*out;
+	size_t		 inlen;		/* 0: strlen(in) */
+} service_refusals[] = {
+	{ "SVC:nosuch:NID::SPORT:1080:", "ERR:service:", 0 },
+	{ "SVC:Default:NID::", "ERR:service:", 0 },		/* uppercase */
+	{ "SVC::NID::", "ERR:service:", 0 },			/* empty */
+	{ "SVC:-web:NID::", "ERR:service:", 0 },			/* first char */
+	{ "SVC:web.1:NID::", "ERR:service:", 0 },
+	{ "SVC:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:NID::",
+	  "ERR:service:", 0 },					/* 64 bytes */
+	{ "SVC:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:NID::",
+	  "ERR:service:", 0 },					/* 63: valid, unknown */
+	{ "SVC:def\0ult:NID::", "ERR:service:", sizeof("SVC:def\0ult:NID::") - 1 },
+	{ "SVC:default:SVC:nosuch:NID::", "SVC:default:ERR:service:", 0 },
+	{ "ID:" "0123456789abcdef0123456789abcdef" ":SVC:default:NID::",
+	  "BID:0123456789abcdef0123456789abcdef:ERR:service:", 0 },	/* after ID */
+};
+
+START_TEST(test_service_refused)
+{
+	struct fixture *f = fixture_new(NULL, true, "127.0.0.1");
+	const char *in = service_refusals[_i].in;
+	size_t len = service_refusals[_i].inlen ? service_refusals[_i].inlen : strlen(in);
+
+	ck_assert_int_eq(feed(f, in, len), ACK_CLOSE);
+	ck_assert_str_eq(f->text, service_refusals[_i].out);
+	ck_assert_uint_eq(pool_count(f->pool), 0);
+	fixture_free(f);
+}
+END_TEST
+
+/* SVC is a write: without AUTH (or an allowed peer) it is refused as NID. */
+START_TEST(test_service_needs_auth)
+{
+	struct fixture *f = fixture_new("s3cret", true, "127.0.0.1");
+
+	ck_assert_int_eq(feeds(f, "SVC:default:"), ACK_CLOSE);
+	ck_assert_str_eq(f->text, "ERR:auth:");
+	fixture_free(f);
+	f = fixture_new(NULL, false, "10.0.0.1");
+	ck_assert_int_eq(feeds(f, "SVC:nosuch:"), ACK_CLOSE);
+	ck_assert_str_eq(f->text, "ERR:forbidden:");
+	fixture_free(f);
+}
+END_TEST
+
+START_TEST(test_service_lookup)
+{
+	struct fixture *f = fixture_new(NULL, true, "127.0.0.1");
+
+	ck_assert_ptr_eq(ackreg_service(f->pool, SERVICE_DEFAULT), f->pool);
+	ck_assert_ptr_null(ackreg_service(f->pool, "web"));
+	ck_assert_ptr_null(ackreg_service(f->pool, ""));
+	fixture_free(f);
+}
+END_TEST
+
+/* Without a pool: the name goes to the registry side, then with the NID. */
+START_TEST(test_pure_service)
+{
+	static const struct ack_outcome script[] = {
+		{ .status = ACK_DONE },					/* SVC */
+		{ .status = ACK_DONE, .target = 4, .created = true, .key = KEY_A },
+		{ .status = ACK_UNKNOWN },				/* SVC */
+	};
+	struct pure p;
+
+	pure_init(&p, NULL, true);
+	p.script = script;
+	p.nscript = 2;
+	ck_assert_int_eq(pure_feed(&p, "SVC:web:NID::"), ACK_CONTINUE);
+	ck_assert_str_eq(p.text, "SVC:web:NID:" KEY_A ":");
+	ck_assert_uint_eq(p.nreqs, 2);
+	ck_assert_int_eq(p.reqs[0].op, ACK_OP_SERVICE);
+	ck_assert_int_eq(p.reqs[1].op, ACK_OP_REGISTER);
+	ck_assert_str_eq(p.reqs[1].service, "web");
+	/* No SVC (every node-harmony client): no service named. */
+	pure_init(&p, NULL, true);
+	p.script = script + 1;
+	p.nscript = 1;
+	ck_assert_int_eq(pure_feed(&p, "NID::"), ACK_CONTINUE);
+	ck_assert_ptr_null(p.reqs[0].service);
+	/* The registry side knows no such service. */
+	pure_init(&p, NULL, true);
+	p.script = script + 2;
+	p.nscript = 1;
+	ck_assert_int_eq(pure_feed(&p, "SVC:web:NID::"), ACK_CLOSE);
+	ck_assert_str_eq(p.text, "ERR:service:");
+	ck_assert_uint_eq(p.nreqs, 1);
+	ck_assert_str_eq(p.sess.service, "");
+}
+END_TEST
+
 static Suite *
 ackproto_suite(void)
 {
@@ -879,6 +999,11 @@ ackproto_suite(void)
 	tcase_add_test(tc, test_host_without_token_configured);
 	tcase_add_test(tc, test_peer_not_allowed);
 	tcase_add_test(tc, test_ttl_and_bad_ttl);
+	tcase_add_test(tc, test_service_default);
+	tcase_add_loop_test(tc, test_service_refused, 0,
+	    (int)(sizeof(service_refusals) / sizeof(service_refusals[0])));
+	tcase_add_test(tc, test_service_needs_auth);
+	tcase_add_test(tc, test_service_lookup);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("without a pool");
 	tcase_add_test(tc, test_pure_registration);
@@ -888,6 +1013,7 @@ ackproto_suite(void)
 	tcase_add_test(tc, test_pure_sport_gone);
 	tcase_add_test(tc, test_pure_refusals);
 	tcase_add_test(tc, test_pure_stops_at_request);
+	tcase_add_test(tc, test_pure_service);
 	suite_add_tcase(s, tc);
 	return s;
 }
