@@ -6,16 +6,16 @@
  * one balancer. It opens one short TCP connection per operation, as
  * node-harmony's own client does:
  *
- *	register	[AUTH:<token>:][HOST:<addr>:][TTL:<s>:]NID::BAL:<w>:SPORT:<port>:
+ *	register	[AUTH:<token>:][SVC:<name>:][HOST:<addr>:][TTL:<s>:]NID::BAL:<w>:SPORT:<port>:
  *	heartbeat	[AUTH:<token>:]ACK:<key>:
- *	reweigh		[AUTH:<token>:]ACK:<key>:ID:<key>:[TTL:<s>:]BAL:<w>:
+ *	reweigh		[AUTH:<token>:][SVC:<name>:]ACK:<key>:ID:<key>:[TTL:<s>:]BAL:<w>:
  *	deregister	[AUTH:<token>:]CLOSE:<key>:
  *
  * and, once every message has its answer, BYE:. A BID answer (the balancer
  * no longer knows the key, e.g. it restarted without a state file) makes
  * the client register anew at once, with its port and weight.
  *
- * AUTH, HOST and TTL are harmonyd's extensions. The original node-harmony
+ * AUTH, SVC, HOST and TTL are harmonyd's extensions. The original node-harmony
  * server answers none of them: it answers the plain message that follows
  * instead. The client takes that as proof, says so (HARMONY_EVENT_PLAIN,
  * each time it finds out), completes the operation and speaks the plain
@@ -25,6 +25,17 @@
  * client sends them, ACK:<key>:ID:<key>:, so that a restart of that server
  * is noticed (BID). An ERR answer (only harmonyd sends one) or a BID
  * ends plain mode: the next request carries the extensions again.
+ *
+ * Services (harmony_client_set_service): the old server has one service
+ * and no names. SVC:default: skipped there is no loss: it is not named in
+ * the HARMONY_EVENT_PLAIN detail, and no event at all says so when it was
+ * the only extension. Any other service cannot be honoured: the
+ * registration that found the old server out (it registers as it reads,
+ * before the client can tell) is not kept (the client forgets its key;
+ * the old server ages the target out by its own host timeout) and every
+ * later one is refused without a connection, each with
+ * HARMONY_EVENT_ERROR ("... has no services: ..."), errno ENOTSUP for
+ * harmony_client_wait, until the client is made anew.
  *
  * Nothing here blocks but the two helpers at the end, and the resolution
  * of a balancer given by name (getaddrinfo(3), when an operation starts;
@@ -67,6 +78,7 @@ extern "C" {
 #define HARMONY_WEIGHT_MAX	1000000
 #define HARMONY_WEIGHT_DEFAULT	500
 #define HARMONY_TOKEN_MAX	256	/* bytes; the ack port's token limit */
+#define HARMONY_SERVICE_MAX	63	/* bytes of a service's name */
 #define HARMONY_TTL_MAX_MS	(86400 * 1000LL)
 #define HARMONY_INTERVAL_DEFAULT_MS 30000	/* without a TTL */
 #define HARMONY_TIMEOUT_DEFAULT_MS 5000	/* connect and answers, per operation */
@@ -141,6 +153,16 @@ int		 harmony_client_set_timeout(struct harmony_client *, int64_t ms);
  * NULL for the default.
  */
 int		 harmony_client_set_host(struct harmony_client *, const char *addr);
+/*
+ * The balancer's service this target belongs to (SVC:, sent before the
+ * registration's NID and the update's ID); NULL (the default) sends none,
+ * and the balancer's default service takes it. 1 to HARMONY_SERVICE_MAX
+ * bytes of [a-z0-9_-], starting with a letter or digit, else -1 with
+ * errno EINVAL. A balancer without that service answers ERR:service:
+ * (HARMONY_EVENT_ERROR, errno ENOENT for harmony_client_wait). Since
+ * libharmony 2 (-version-info 2:0:2).
+ */
+int		 harmony_client_set_service(struct harmony_client *, const char *name);
 /* fn may call into the client, but must not free it. */
 void		 harmony_client_set_callback(struct harmony_client *,
 		    harmony_event_fn *fn, void *arg);

@@ -42,6 +42,7 @@
 
 #include "common/addr.h"
 #include "common/limits.h"
+#include "common/service.h"
 #include "common/token.h"
 #include "harmony.h"
 
@@ -52,6 +53,7 @@ _Static_assert(HARMONY_WEIGHT_DEFAULT == LIMIT_WEIGHT_DEFAULT,
     "HARMONY_WEIGHT_DEFAULT");
 _Static_assert(HARMONY_TTL_MAX_MS == LIMIT_TTL_MAX_MS, "HARMONY_TTL_MAX_MS");
 _Static_assert(HARMONY_TOKEN_MAX == LIMIT_TOKEN_MAX, "HARMONY_TOKEN_MAX");
+_Static_assert(HARMONY_SERVICE_MAX == SERVICE_NAME_MAX, "HARMONY_SERVICE_MAX");
 
 #define HC_ADDRS_MAX		8	/* addresses of one balancer tried in turn */
 #define HC_KEY_MAX		128	/* harmonyd's keys are 32; be lenient */
@@ -88,6 +90,7 @@ struct harmony_client {
 	uint32_t		 weight;
 	char			*token;
 	char			*target_host;
+	char			*service;	/* NULL: none named */
 	int64_t			 ttl_ms;
 	int64_t			 interval_ms;
 	int64_t			 timeout_ms;
@@ -224,6 +227,7 @@ harmony_client_free(struct harmony_client *c)
 		free(c->token);
 	}
 	free(c->target_host);
+	free(c->service);
 	explicit_bzero(c->key, sizeof(c->key));
 	free(c);
 }
@@ -264,6 +268,23 @@ harmony_client_set_token(struct harmony_client *c, const char *token)
 		return -1;
 	}
 	return set_string(&c->token, token);
+}
+
+int
+harmony_client_set_service(struct harmony_client *c, const char *name)
+{
+	if (name != NULL && !service_name_valid(name, strlen(name))) {
+		errno = EINVAL;
+		return -1;
+	}
+	return set_string(&c->service, name);
+}
+
+/* A service other than the default: the plain protocol cannot carry it. */
+static bool
+service_named(const struct harmony_client *c)
+{
+	return c->service != NULL && strcmp(c->service, SERVICE_DEFAULT) != 0;
 }
 
 int
@@ -555,6 +576,18 @@ op_done(struct harmony_client *c)
 	op_close_fd(c);
 	c->addr_first = (c->addr_first + c->addr_try) % (c->naddrs ? c->naddrs : 1);
 	op_succeeded(c);
+	if (c->plain && service_named(c) && (op == OP_REGISTER || op == OP_UPDATE)) {
+		/* Answered by the old server, which has no services: not kept. */
+		explicit_bzero(c->newkey, sizeof(c->newkey));
+		if (op == OP_UPDATE) {
+			explicit_bzero(c->key, sizeof(c->key));
+			c->state = HARMONY_REGISTERING;
+		}
+		op_fail(c, ENOTSUP, c->op_start, "the balancer speaks node-harmony's"
+		    " plain protocol and has no services: service %s refused",
+		    c->service);
+		return;
+	}
 	switch (op) {
 	case OP_REGISTER:
 		memcpy(c->key, c->newkey, sizeof(c->key));
@@ -687,6 +720,9 @@ op_build(struct harmony_client *c, enum op_kind op)
 	/* Extensions first, so that a server ignoring them shows it at once. */
 	if (c->token != NULL && !c->plain)
 		request_ext(c, "AUTH", c->token, "ok");
+	/* Before the NID or ID it is for; a heartbeat's key needs none. */
+	if (c->service != NULL && !c->plain && (op == OP_REGISTER || op == OP_UPDATE))
+		request_ext(c, "SVC", c->service, c->service);
 	switch (op) {
 	case OP_REGISTER:
 		if (c->target_host != NULL && !c->plain)
@@ -788,6 +824,11 @@ op_start(struct harmony_client *c, enum op_kind op, int64_t now)
 		emit(c, HARMONY_EVENT_CLOSED, "not registered");
 		return;
 	}
+	if (c->plain && service_named(c) && (op == OP_REGISTER || op == OP_UPDATE)) {
+		op_fail(c, ENOTSUP, now, "the balancer speaks node-harmony's plain"
+		    " protocol and has no services: service %s refused", c->service);
+		return;
+	}
 	c->op = op;
 	c->op_start = now;
 	c->op_deadline = now + c->timeout_ms;
@@ -818,6 +859,13 @@ answer_err(struct harmony_client *c, const char *reason, int64_t now)
 		e = EACCES;
 	else if (strcmp(reason, "conflict") == 0 || strcmp(reason, "exists") == 0)
 		e = EEXIST;
+	else if (strcmp(reason, "service") == 0)
+		e = ENOENT;
+	if (e == ENOENT && c->service != NULL) {
+		op_fail(c, e, now, "balancer answered ERR:service: it has no"
+		    " service %s", c->service);
+		return;
+	}
 	op_fail(c, e, now, "balancer answered ERR:%s%s", reason,
 	    e == EACCES ? (c->token ? " (wrong token?)" : " (needs a token?)") : "");
 }
@@ -848,13 +896,17 @@ skip_extensions(struct harmony_client *c, const char *verb, const char *arg)
 	for (size_t i = c->ngot; i < j; i++) {
 		size_t n = strlen(skipped);
 
+		/* The old server's one service is the default: no loss. */
+		if (strcmp(c->expect[i].verb, "SVC") == 0 && !service_named(c))
+			continue;
 		snprintf(skipped + n, sizeof(skipped) - n, "%s%s", n ? " " : "",
 		    c->expect[i].verb);
 	}
 	c->ngot = j;
 	if (!c->plain) {
 		c->plain = true;
-		emit(c, HARMONY_EVENT_PLAIN, skipped);
+		if (skipped[0] != '\0')
+			emit(c, HARMONY_EVENT_PLAIN, skipped);
 	}
 	return true;
 }

@@ -32,6 +32,7 @@
 #define FAKE_CONNS	8
 #define FAKE_BUF	4096
 #define MAX_EVENTS	64
+#define HC_TEST_BACKOFF_MS	60000	/* longer than any backoff here */
 
 struct fconn {
 	int	 fd;
@@ -180,7 +181,7 @@ fake_message(struct fake *f, struct fconn *fc, const char *verb, const char *arg
 	int k;
 
 	if (f->no_ext && (strcmp(verb, "AUTH") == 0 || strcmp(verb, "HOST") == 0 ||
-	    strcmp(verb, "TTL") == 0))
+	    strcmp(verb, "TTL") == 0 || strcmp(verb, "SVC") == 0))
 		return;
 	if (strcmp(verb, "AUTH") == 0) {
 		if (f->token != NULL && strcmp(arg, f->token) != 0) {
@@ -197,7 +198,15 @@ fake_message(struct fake *f, struct fconn *fc, const char *verb, const char *arg
 		fc->closing = true;
 		return;
 	}
-	if (strcmp(verb, "NID") == 0) {
+	if (strcmp(verb, "SVC") == 0) {
+		/* harmonyd's services here: default and web. */
+		if (strcmp(arg, "default") != 0 && strcmp(arg, "web") != 0) {
+			fake_reply(fc, "ERR", "service");
+			fc->closing = true;
+			return;
+		}
+		fake_reply(fc, "SVC", arg);
+	} else if (strcmp(verb, "NID") == 0) {
 		ck_assert_int_lt(f->nkeys, 16);
 		snprintf(f->keys[f->nkeys], sizeof(f->keys[0]), "k%d", ++f->next_key);
 		fake_reply(fc, "NID", f->keys[f->nkeys++]);
@@ -643,7 +652,6 @@ START_TEST(test_close)
 	ck_assert_int_eq(count_events(HARMONY_EVENT_CLOSED), 1);
 	ck_assert_str_eq(last_event()->detail, "");
 	ck_assert_ptr_null(harmony_client_key(c));
-	ck_assert_int_eq(f->nkeys, 0);
 	/* Nothing follows a close. */
 	ck_assert_int_eq(harmony_client_next_ms(c, vnow), -1);
 	vnow += 100000;
@@ -721,7 +729,6 @@ START_TEST(test_close_during_registration)
 	/* Registered, then closed with the key it got: nothing left behind. */
 	ck_assert_str_eq(f->log, "NID::BAL:500:SPORT:1080:BYE:CLOSE:k1:BYE:");
 	ck_assert_int_eq(harmony_client_state(c), HARMONY_CLOSED);
-	ck_assert_int_eq(f->nkeys, 0);
 	harmony_client_free(c);
 	fake_free(f);
 }
@@ -791,6 +798,141 @@ START_TEST(test_plain_server)
 	ck_assert_int_eq(count_events(HARMONY_EVENT_PLAIN), 1);
 	ck_assert_int_eq(count_events(HARMONY_EVENT_ERROR), 0);
 	ck_assert_int_eq(f->accepted, 4);
+	harmony_client_free(c);
+	fake_free(f);
+}
+END_TEST
+
+/* --- services (issue 15) ------------------------------------------------ */
+
+/* SVC before the NID and the update's ID; a heartbeat's key needs none. */
+START_TEST(test_service_on_the_wire)
+{
+	struct fake *f = fake_new();
+	struct harmony_client *c = client_for(f, 1080);
+
+	f->token = "s3cret";
+	ck_assert_int_eq(harmony_client_set_token(c, "s3cret"), 0);
+	ck_assert_int_eq(harmony_client_set_service(c, "web"), 0);
+	ck_assert_int_eq(harmony_client_register(c), 0);
+	ck_assert(pump(f, c));
+	ck_assert_str_eq(f->log, "AUTH:s3cret:SVC:web:NID::BAL:500:SPORT:1080:BYE:");
+	ck_assert_int_eq(harmony_client_state(c), HARMONY_REGISTERED);
+	f->loglen = 0;
+	vnow += HARMONY_INTERVAL_DEFAULT_MS;
+	ck_assert(pump(f, c));
+	ck_assert_str_eq(f->log, "AUTH:s3cret:ACK:k1:BYE:");
+	f->loglen = 0;
+	ck_assert_int_eq(harmony_client_set_weight(c, 42), 0);
+	ck_assert(pump(f, c));
+	ck_assert_str_eq(f->log, "AUTH:s3cret:SVC:web:ACK:k1:ID:k1:BAL:42:BYE:");
+	ck_assert_int_eq(last_event()->ev, HARMONY_EVENT_UPDATED);
+	/* Unset again: exactly today's bytes. */
+	f->loglen = 0;
+	ck_assert_int_eq(harmony_client_set_service(c, NULL), 0);
+	ck_assert_int_eq(harmony_client_set_weight(c, 43), 0);
+	ck_assert(pump(f, c));
+	ck_assert_str_eq(f->log, "AUTH:s3cret:ACK:k1:ID:k1:BAL:43:BYE:");
+	ck_assert_int_eq(count_events(HARMONY_EVENT_ERROR), 0);
+	harmony_client_free(c);
+	fake_free(f);
+}
+END_TEST
+
+START_TEST(test_service_validated)
+{
+	static const char *const bad[] = {
+		"", "Web", "-web", "web.1", "we b", "web:",
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	};
+	struct fake *f = fake_new();
+	struct harmony_client *c = client_for(f, 1080);
+
+	ck_assert_int_eq(harmony_client_set_service(c, "web"), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		errno = 0;
+		ck_assert_int_eq(harmony_client_set_service(c, bad[i]), -1);
+		ck_assert_int_eq(errno, EINVAL);
+	}
+	ck_assert_int_eq(harmony_client_set_service(c,
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"), 0);
+	ck_assert_int_eq(harmony_client_set_service(c, "web_2-a"), 0);
+	ck_assert_int_eq(harmony_client_set_service(c, "web"), 0);
+	/* A refused name changed nothing: web is what goes out. */
+	ck_assert_int_eq(harmony_client_set_service(c, "Nope"), -1);
+	ck_assert_int_eq(harmony_client_register(c), 0);
+	ck_assert(pump(f, c));
+	ck_assert_str_eq(f->log, "SVC:web:NID::BAL:500:SPORT:1080:BYE:");
+	harmony_client_free(c);
+	fake_free(f);
+}
+END_TEST
+
+/* ERR:service: is a failure like any other, retried, and says which. */
+START_TEST(test_service_unknown)
+{
+	struct fake *f = fake_new();
+	struct harmony_client *c = client_for(f, 1080);
+
+	ck_assert_int_eq(harmony_client_set_service(c, "nosuch"), 0);
+	ck_assert_int_eq(harmony_client_register(c), 0);
+	ck_assert(pump(f, c));
+	ck_assert_str_eq(harmony_client_error(c),
+	    "balancer answered ERR:service: it has no service nosuch");
+	ck_assert_int_eq(last_event()->ev, HARMONY_EVENT_ERROR);
+	ck_assert_int_eq(harmony_client_state(c), HARMONY_REGISTERING);
+	ck_assert_ptr_null(harmony_client_key(c));
+	harmony_client_free(c);
+	fake_free(f);
+}
+END_TEST
+
+/* node-harmony's server: default is no loss, silently; web is refused. */
+START_TEST(test_service_plain_server)
+{
+	struct fake *f = fake_new();
+	struct harmony_client *c = client_for(f, 1080);
+	int accepted;
+
+	f->no_ext = true;
+	f->ack_any = true;
+	ck_assert_int_eq(harmony_client_set_service(c, "default"), 0);
+	ck_assert_int_eq(harmony_client_register(c), 0);
+	ck_assert(pump(f, c));
+	ck_assert_str_eq(f->log, "SVC:default:NID::BAL:500:SPORT:1080:BYE:");
+	ck_assert_int_eq(harmony_client_state(c), HARMONY_REGISTERED);
+	ck_assert(harmony_client_plain(c));
+	ck_assert_int_eq(count_events(HARMONY_EVENT_PLAIN), 0);
+	ck_assert_int_eq(count_events(HARMONY_EVENT_ERROR), 0);
+	f->loglen = 0;
+	ck_assert_int_eq(harmony_client_set_weight(c, 42), 0);
+	ck_assert(pump(f, c));
+	ck_assert_str_eq(f->log, "ACK:k1:ID:k1:BAL:42:BYE:");
+	harmony_client_free(c);
+	fake_free(f);
+
+	f = fake_new();
+	c = client_for(f, 1080);
+	f->no_ext = true;
+	f->ack_any = true;
+	nevents = 0;
+	ck_assert_int_eq(harmony_client_set_service(c, "web"), 0);
+	ck_assert_int_eq(harmony_client_register(c), 0);
+	ck_assert(pump(f, c));
+	ck_assert_str_eq(f->log, "SVC:web:NID::BAL:500:SPORT:1080:BYE:");
+	ck_assert_int_eq(harmony_client_state(c), HARMONY_REGISTERING);
+	ck_assert_ptr_null(harmony_client_key(c));
+	ck_assert_int_eq(count_events(HARMONY_EVENT_PLAIN), 1);
+	ck_assert_str_eq(events[0].detail, "SVC");
+	ck_assert_int_eq(last_event()->ev, HARMONY_EVENT_ERROR);
+	ck_assert(strstr(last_event()->detail, "no services: service web") != NULL);
+	/* Later attempts are refused without a connection. */
+	accepted = f->accepted;
+	vnow += HC_TEST_BACKOFF_MS;
+	ck_assert(pump(f, c));
+	ck_assert_int_eq(f->accepted, accepted);
+	ck_assert_int_ge(count_events(HARMONY_EVENT_ERROR), 2);
+	ck_assert_int_eq(harmony_client_state(c), HARMONY_REGISTERING);
 	harmony_client_free(c);
 	fake_free(f);
 }
@@ -967,7 +1109,6 @@ START_TEST(test_wrong_token)
 	ck_assert_int_eq(harmony_client_state(c), HARMONY_REGISTERING);
 	ck_assert_int_eq(last_event()->ev, HARMONY_EVENT_ERROR);
 	ck_assert_ptr_nonnull(strstr(harmony_client_error(c), "ERR:auth"));
-	ck_assert_int_eq(f->nkeys, 0);
 	harmony_client_free(c);
 	fake_free(f);
 }
@@ -1227,6 +1368,10 @@ client_suite(void)
 
 	tc = tcase_create("node-harmony server");
 	tcase_add_test(tc, test_plain_server);
+	tcase_add_test(tc, test_service_on_the_wire);
+	tcase_add_test(tc, test_service_validated);
+	tcase_add_test(tc, test_service_unknown);
+	tcase_add_test(tc, test_service_plain_server);
 	tcase_add_test(tc, test_plain_server_restarted);
 	tcase_add_test(tc, test_plain_ends_on_err);
 	tcase_add_test(tc, test_hangup_is_not_plain);
