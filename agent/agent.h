@@ -69,6 +69,7 @@ struct agent {
 	int64_t			 timeout_ms;
 	char			*token;
 	const char		*host;
+	const char		*service;	/* --service; NULL: the default */
 	struct check		 check;
 	bool			 stopping;
 	int64_t			 stop_deadline;

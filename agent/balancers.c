@@ -88,7 +88,8 @@ balancers_init(struct agent *a, struct balancer_arg *args, char *err, size_t err
 		    harmony_client_set_interval(c, a->ack_given ? a->ack_ms : 0) == -1 ||
 		    harmony_client_set_timeout(c, a->timeout_ms) == -1 ||
 		    harmony_client_set_token(c, a->token) == -1 ||
-		    harmony_client_set_host(c, a->host) == -1) {
+		    harmony_client_set_host(c, a->host) == -1 ||
+		    harmony_client_set_service(c, a->service) == -1) {
 			snprintf(err, errlen, "balancer %s: %s", args[i].host, strerror(errno));
 			harmony_client_free(c);
 			return -1;

@@ -20,6 +20,8 @@
  * A balancer that is still the original node-harmony server (a migration
  * half done) ignores --token, --host and --ttl: libharmony notices, and the
  * agent warns once per balancer and goes on with the plain protocol there.
+ * It has no services either: --service default is no loss there, any
+ * other is refused (libharmony's error, logged as every failure is).
  */
 #include "autoconfig.h"
 
@@ -189,10 +191,12 @@ main(int argc, char *argv[])
 		log_warn("signals");
 		goto out;
 	}
-	log_info("harmony-agent %s: port %u, weight %u, heartbeat every %lld ms%s%s,"
+	log_info("harmony-agent %s: port %u, weight %u, heartbeat every %lld ms%s%s%s%s,"
 	    " %zu balancer%s", PACKAGE_VERSION, (unsigned)a.port, (unsigned)a.weight,
 	    (long long)a.ack_ms, a.check.kind != CHECK_NONE ? ", check " : "",
-	    a.check.kind != CHECK_NONE ? a.check.spec : "", a.nbal,
+	    a.check.kind != CHECK_NONE ? a.check.spec : "",
+	    a.service != NULL ? ", service " : "", a.service != NULL ? a.service : "",
+	    a.nbal,
 	    a.nbal == 1 ? "" : "s");
 	rc = agent_run(&a, sigpipe[0]);
 out:

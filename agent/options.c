@@ -20,6 +20,7 @@
 #include "common/file.h"
 #include "common/limits.h"
 #include "common/log.h"
+#include "common/service.h"
 #include "common/token.h"
 #include "harmony.h"
 
@@ -47,6 +48,9 @@ usage(FILE *fp)
 "                               --host-timeout)\n"
 "      --token-file FILE        the balancers' shared secret, on one line\n"
 "      --token TOKEN            the same (visible in ps)\n"
+"      --service NAME           the balancers' service to register in\n"
+"                               ([a-z0-9][a-z0-9_-]{0,62}; default: their\n"
+"                               default service)\n"
 "      --host ADDR              register IPv4 ADDR instead of the address the\n"
 "                               balancer sees (needs the token)\n"
 "      --check SPEC             heartbeat only while it passes: tcp,\n"
@@ -197,6 +201,7 @@ enum {
 	OPT_TOKEN,
 	OPT_TOKEN_FILE,
 	OPT_HOST,
+	OPT_SERVICE,
 	OPT_CHECK,
 	OPT_CHECK_INTERVAL,
 	OPT_CHECK_TIMEOUT,
@@ -213,6 +218,7 @@ static const struct option longopts[] = {
 	{ "token", required_argument, NULL, OPT_TOKEN },
 	{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 	{ "host", required_argument, NULL, OPT_HOST },
+	{ "service", required_argument, NULL, OPT_SERVICE },
 	{ "check", required_argument, NULL, OPT_CHECK },
 	{ "check-interval", required_argument, NULL, OPT_CHECK_INTERVAL },
 	{ "check-timeout", required_argument, NULL, OPT_CHECK_TIMEOUT },
@@ -317,6 +323,15 @@ options_parse(struct agent *a, int argc, char *argv[], struct balancer_arg *bals
 			break;
 		case OPT_HOST:
 			a->host = optarg;
+			break;
+		case OPT_SERVICE:
+			if (!service_name_valid(optarg, strlen(optarg))) {
+				snprintf(err, errlen, "--service: bad name '%s' (1 to %d of"
+				    " a-z, 0-9, '_' and '-', starting with a letter or"
+				    " digit)", optarg, SERVICE_NAME_MAX);
+				return PARSE_ERROR;
+			}
+			a->service = optarg;
 			break;
 		case OPT_CHECK:
 			check = optarg;
