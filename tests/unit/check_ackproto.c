@@ -858,6 +858,10 @@ START_TEST(test_service_default)
 	struct fixture *f = fixture_new(NULL, true, "127.0.0.1");
 	char want[sizeof(f->text) + 16];
 
+	/* The one lookup: only the default service, and it is this pool. */
+	ck_assert_ptr_eq(ackreg_service(f->pool, SERVICE_DEFAULT), f->pool);
+	ck_assert_ptr_null(ackreg_service(f->pool, "web"));
+	ck_assert_ptr_null(ackreg_service(f->pool, ""));
 	ck_assert_int_eq(feeds(f, "SVC:default:"), ACK_CONTINUE);
 	ck_assert_str_eq(f->text, "SVC:default:");
 	f->textlen = 0;
@@ -877,25 +881,35 @@ static const struct {
 	const char	*in;
 	const char	*out;
 	size_t		 inlen;		/* 0: strlen(in) */
+	const char	*token;		/* the policy: a token configured, */
+	bool		 foreign;	/* the peer not allowed */
 } service_refusals[] = {
-	{ "SVC:nosuch:NID::SPORT:1080:", "ERR:service:", 0 },
-	{ "SVC:Default:NID::", "ERR:service:", 0 },		/* uppercase */
-	{ "SVC::NID::", "ERR:service:", 0 },			/* empty */
-	{ "SVC:-web:NID::", "ERR:service:", 0 },			/* first char */
-	{ "SVC:web.1:NID::", "ERR:service:", 0 },
-	{ "SVC:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:NID::",
-	  "ERR:service:", 0 },					/* 64 bytes */
-	{ "SVC:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:NID::",
-	  "ERR:service:", 0 },					/* 63: valid, unknown */
-	{ "SVC:def\0ult:NID::", "ERR:service:", sizeof("SVC:def\0ult:NID::") - 1 },
-	{ "SVC:default:SVC:nosuch:NID::", "SVC:default:ERR:service:", 0 },
-	{ "ID:" "0123456789abcdef0123456789abcdef" ":SVC:default:NID::",
-	  "BID:0123456789abcdef0123456789abcdef:ERR:service:", 0 },	/* after ID */
+	{ .in = "SVC:nosuch:NID::SPORT:1080:", .out = "ERR:service:" },
+	{ .in = "SVC:Default:NID::", .out = "ERR:service:" },	/* uppercase */
+	{ .in = "SVC::NID::", .out = "ERR:service:" },		/* empty */
+	{ .in = "SVC:-web:NID::", .out = "ERR:service:" },	/* first char */
+	{ .in = "SVC:web.1:NID::", .out = "ERR:service:" },
+	/* 64 bytes; then 63, a good name but not a service here */
+	{ .in = "SVC:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:NID::",
+	  .out = "ERR:service:" },
+	{ .in = "SVC:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa:NID::",
+	  .out = "ERR:service:" },
+	{ .in = "SVC:def\0ult:NID::", .out = "ERR:service:",
+	  .inlen = sizeof("SVC:def\0ult:NID::") - 1 },
+	{ .in = "SVC:default:SVC:nosuch:NID::", .out = "SVC:default:ERR:service:" },
+	/* after an ID (even one answered BID): too late */
+	{ .in = "ID:0123456789abcdef0123456789abcdef:SVC:default:NID::",
+	  .out = "BID:0123456789abcdef0123456789abcdef:ERR:service:" },
+	/* SVC is a write: refused as NID is without AUTH or an allowed peer. */
+	{ .in = "SVC:default:", .out = "ERR:auth:", .token = "s3cret" },
+	{ .in = "SVC:nosuch:", .out = "ERR:forbidden:", .foreign = true },
 };
 
 START_TEST(test_service_refused)
 {
-	struct fixture *f = fixture_new(NULL, true, "127.0.0.1");
+	struct fixture *f = fixture_new(service_refusals[_i].token,
+	    !service_refusals[_i].foreign,
+	    service_refusals[_i].foreign ? "10.0.0.1" : "127.0.0.1");
 	const char *in = service_refusals[_i].in;
 	size_t len = service_refusals[_i].inlen ? service_refusals[_i].inlen : strlen(in);
 
@@ -906,33 +920,16 @@ START_TEST(test_service_refused)
 }
 END_TEST
 
-/* SVC is a write: without AUTH (or an allowed peer) it is refused as NID. */
-START_TEST(test_service_needs_auth)
-{
-	struct fixture *f = fixture_new("s3cret", true, "127.0.0.1");
-
-	ck_assert_int_eq(feeds(f, "SVC:default:"), ACK_CLOSE);
-	ck_assert_str_eq(f->text, "ERR:auth:");
-	fixture_free(f);
-	f = fixture_new(NULL, false, "10.0.0.1");
-	ck_assert_int_eq(feeds(f, "SVC:nosuch:"), ACK_CLOSE);
-	ck_assert_str_eq(f->text, "ERR:forbidden:");
-	fixture_free(f);
-}
-END_TEST
-
-START_TEST(test_service_lookup)
-{
-	struct fixture *f = fixture_new(NULL, true, "127.0.0.1");
-
-	ck_assert_ptr_eq(ackreg_service(f->pool, SERVICE_DEFAULT), f->pool);
-	ck_assert_ptr_null(ackreg_service(f->pool, "web"));
-	ck_assert_ptr_null(ackreg_service(f->pool, ""));
-	fixture_free(f);
-}
-END_TEST
-
 /* Without a pool: the name goes to the registry side, then with the NID. */
+/* A session with no token, an allowed peer, and the registry's outcomes. */
+static void
+pure_scripted(struct pure *p, const struct ack_outcome *script, size_t n)
+{
+	pure_init(p, NULL, true);
+	p->script = script;
+	p->nscript = n;
+}
+
 START_TEST(test_pure_service)
 {
 	static const struct ack_outcome script[] = {
@@ -942,9 +939,7 @@ START_TEST(test_pure_service)
 	};
 	struct pure p;
 
-	pure_init(&p, NULL, true);
-	p.script = script;
-	p.nscript = 2;
+	pure_scripted(&p, script, 2);
 	ck_assert_int_eq(pure_feed(&p, "SVC:web:NID::"), ACK_CONTINUE);
 	ck_assert_str_eq(p.text, "SVC:web:NID:" KEY_A ":");
 	ck_assert_uint_eq(p.nreqs, 2);
@@ -952,15 +947,11 @@ START_TEST(test_pure_service)
 	ck_assert_int_eq(p.reqs[1].op, ACK_OP_REGISTER);
 	ck_assert_str_eq(p.reqs[1].service, "web");
 	/* No SVC (every node-harmony client): no service named. */
-	pure_init(&p, NULL, true);
-	p.script = script + 1;
-	p.nscript = 1;
+	pure_scripted(&p, script + 1, 1);
 	ck_assert_int_eq(pure_feed(&p, "NID::"), ACK_CONTINUE);
 	ck_assert_ptr_null(p.reqs[0].service);
 	/* The registry side knows no such service. */
-	pure_init(&p, NULL, true);
-	p.script = script + 2;
-	p.nscript = 1;
+	pure_scripted(&p, script + 2, 1);
 	ck_assert_int_eq(pure_feed(&p, "SVC:web:NID::"), ACK_CLOSE);
 	ck_assert_str_eq(p.text, "ERR:service:");
 	ck_assert_uint_eq(p.nreqs, 1);
@@ -1002,8 +993,6 @@ ackproto_suite(void)
 	tcase_add_test(tc, test_service_default);
 	tcase_add_loop_test(tc, test_service_refused, 0,
 	    (int)(sizeof(service_refusals) / sizeof(service_refusals[0])));
-	tcase_add_test(tc, test_service_needs_auth);
-	tcase_add_test(tc, test_service_lookup);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("without a pool");
 	tcase_add_test(tc, test_pure_registration);

@@ -805,34 +805,51 @@ END_TEST
 
 /* --- services (issue 15) ------------------------------------------------ */
 
+/* What the next operations send, from a clean log. */
+static void
+wire_is(struct fake *f, struct harmony_client *c, const char *want)
+{
+	f->loglen = 0;
+	f->log[0] = '\0';
+	ck_assert(pump(f, c));
+	ck_assert_str_eq(f->log, want);
+}
+
+/* Refused, and trying again: no key, still registering. */
+static void
+assert_refused(struct harmony_client *c, const char *why)
+{
+	ck_assert_int_eq(last_event()->ev, HARMONY_EVENT_ERROR);
+	ck_assert_msg(strstr(harmony_client_error(c), why) != NULL, "error '%s'",
+	    harmony_client_error(c));
+	ck_assert_int_eq(harmony_client_state(c), HARMONY_REGISTERING);
+	ck_assert_ptr_null(harmony_client_key(c));
+}
+
 /* SVC before the NID and the update's ID; a heartbeat's key needs none. */
 START_TEST(test_service_on_the_wire)
 {
 	struct fake *f = fake_new();
 	struct harmony_client *c = client_for(f, 1080);
 
+	ck_assert_int_eq(harmony_client_set_service(c, "web"), 0);
+	/* A refused name changes nothing: web is what goes out. */
+	ck_assert_int_eq(harmony_client_set_service(c, "Nope"), -1);
+	/* After AUTH: the service is for those allowed to register only. */
 	f->token = "s3cret";
 	ck_assert_int_eq(harmony_client_set_token(c, "s3cret"), 0);
-	ck_assert_int_eq(harmony_client_set_service(c, "web"), 0);
 	ck_assert_int_eq(harmony_client_register(c), 0);
-	ck_assert(pump(f, c));
-	ck_assert_str_eq(f->log, "AUTH:s3cret:SVC:web:NID::BAL:500:SPORT:1080:BYE:");
+	wire_is(f, c, "AUTH:s3cret:SVC:web:NID::BAL:500:SPORT:1080:BYE:");
 	ck_assert_int_eq(harmony_client_state(c), HARMONY_REGISTERED);
-	f->loglen = 0;
 	vnow += HARMONY_INTERVAL_DEFAULT_MS;
-	ck_assert(pump(f, c));
-	ck_assert_str_eq(f->log, "AUTH:s3cret:ACK:k1:BYE:");
-	f->loglen = 0;
+	wire_is(f, c, "AUTH:s3cret:ACK:k1:BYE:");
 	ck_assert_int_eq(harmony_client_set_weight(c, 42), 0);
-	ck_assert(pump(f, c));
-	ck_assert_str_eq(f->log, "AUTH:s3cret:SVC:web:ACK:k1:ID:k1:BAL:42:BYE:");
+	wire_is(f, c, "AUTH:s3cret:SVC:web:ACK:k1:ID:k1:BAL:42:BYE:");
 	ck_assert_int_eq(last_event()->ev, HARMONY_EVENT_UPDATED);
 	/* Unset again: exactly today's bytes. */
-	f->loglen = 0;
 	ck_assert_int_eq(harmony_client_set_service(c, NULL), 0);
 	ck_assert_int_eq(harmony_client_set_weight(c, 43), 0);
-	ck_assert(pump(f, c));
-	ck_assert_str_eq(f->log, "AUTH:s3cret:ACK:k1:ID:k1:BAL:43:BYE:");
+	wire_is(f, c, "AUTH:s3cret:ACK:k1:ID:k1:BAL:43:BYE:");
 	ck_assert_int_eq(count_events(HARMONY_EVENT_ERROR), 0);
 	harmony_client_free(c);
 	fake_free(f);
@@ -857,12 +874,6 @@ START_TEST(test_service_validated)
 	ck_assert_int_eq(harmony_client_set_service(c,
 	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"), 0);
 	ck_assert_int_eq(harmony_client_set_service(c, "web_2-a"), 0);
-	ck_assert_int_eq(harmony_client_set_service(c, "web"), 0);
-	/* A refused name changed nothing: web is what goes out. */
-	ck_assert_int_eq(harmony_client_set_service(c, "Nope"), -1);
-	ck_assert_int_eq(harmony_client_register(c), 0);
-	ck_assert(pump(f, c));
-	ck_assert_str_eq(f->log, "SVC:web:NID::BAL:500:SPORT:1080:BYE:");
 	harmony_client_free(c);
 	fake_free(f);
 }
@@ -877,11 +888,7 @@ START_TEST(test_service_unknown)
 	ck_assert_int_eq(harmony_client_set_service(c, "nosuch"), 0);
 	ck_assert_int_eq(harmony_client_register(c), 0);
 	ck_assert(pump(f, c));
-	ck_assert_str_eq(harmony_client_error(c),
-	    "balancer answered ERR:service: it has no service nosuch");
-	ck_assert_int_eq(last_event()->ev, HARMONY_EVENT_ERROR);
-	ck_assert_int_eq(harmony_client_state(c), HARMONY_REGISTERING);
-	ck_assert_ptr_null(harmony_client_key(c));
+	assert_refused(c, "balancer answered ERR:service: it has no service nosuch");
 	harmony_client_free(c);
 	fake_free(f);
 }
@@ -898,16 +905,13 @@ START_TEST(test_service_plain_server)
 	f->ack_any = true;
 	ck_assert_int_eq(harmony_client_set_service(c, "default"), 0);
 	ck_assert_int_eq(harmony_client_register(c), 0);
-	ck_assert(pump(f, c));
-	ck_assert_str_eq(f->log, "SVC:default:NID::BAL:500:SPORT:1080:BYE:");
+	wire_is(f, c, "SVC:default:NID::BAL:500:SPORT:1080:BYE:");
 	ck_assert_int_eq(harmony_client_state(c), HARMONY_REGISTERED);
 	ck_assert(harmony_client_plain(c));
 	ck_assert_int_eq(count_events(HARMONY_EVENT_PLAIN), 0);
 	ck_assert_int_eq(count_events(HARMONY_EVENT_ERROR), 0);
-	f->loglen = 0;
 	ck_assert_int_eq(harmony_client_set_weight(c, 42), 0);
-	ck_assert(pump(f, c));
-	ck_assert_str_eq(f->log, "ACK:k1:ID:k1:BAL:42:BYE:");
+	wire_is(f, c, "ACK:k1:ID:k1:BAL:42:BYE:");
 	harmony_client_free(c);
 	fake_free(f);
 
@@ -918,21 +922,17 @@ START_TEST(test_service_plain_server)
 	nevents = 0;
 	ck_assert_int_eq(harmony_client_set_service(c, "web"), 0);
 	ck_assert_int_eq(harmony_client_register(c), 0);
-	ck_assert(pump(f, c));
-	ck_assert_str_eq(f->log, "SVC:web:NID::BAL:500:SPORT:1080:BYE:");
-	ck_assert_int_eq(harmony_client_state(c), HARMONY_REGISTERING);
-	ck_assert_ptr_null(harmony_client_key(c));
+	wire_is(f, c, "SVC:web:NID::BAL:500:SPORT:1080:BYE:");
+	assert_refused(c, "has no services: service web refused");
 	ck_assert_int_eq(count_events(HARMONY_EVENT_PLAIN), 1);
 	ck_assert_str_eq(events[0].detail, "SVC");
-	ck_assert_int_eq(last_event()->ev, HARMONY_EVENT_ERROR);
-	ck_assert(strstr(last_event()->detail, "no services: service web") != NULL);
 	/* Later attempts are refused without a connection. */
 	accepted = f->accepted;
 	vnow += HC_TEST_BACKOFF_MS;
 	ck_assert(pump(f, c));
 	ck_assert_int_eq(f->accepted, accepted);
 	ck_assert_int_ge(count_events(HARMONY_EVENT_ERROR), 2);
-	ck_assert_int_eq(harmony_client_state(c), HARMONY_REGISTERING);
+	assert_refused(c, "has no services: service web refused");
 	harmony_client_free(c);
 	fake_free(f);
 }
