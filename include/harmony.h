@@ -159,8 +159,8 @@ int		 harmony_client_set_host(struct harmony_client *, const char *addr);
  * and the balancer's default service takes it. 1 to HARMONY_SERVICE_MAX
  * bytes of [a-z0-9_-], starting with a letter or digit, else -1 with
  * errno EINVAL. A balancer without that service answers ERR:service:
- * (HARMONY_EVENT_ERROR, errno ENOENT for harmony_client_wait). Since
- * libharmony 2 (-version-info 2:0:2).
+ * (HARMONY_EVENT_ERROR, errno ENOENT for harmony_client_wait). Added in
+ * interface 2 (libtool -version-info 2:0:2; still libharmony.so.0).
  */
 int		 harmony_client_set_service(struct harmony_client *, const char *name);
 /* fn may call into the client, but must not free it. */

@@ -5,12 +5,17 @@ harmonyd, whose one service today is `default`:
   the option;
 - --service nosuch is refused (ERR:service:): the agent logs that in one
   clear line naming the service, keeps retrying, registers nothing, and
-  harmonyd logs the name it does not know."""
+  harmonyd logs the name it does not know;
+- against the original node-harmony server (tests/lib/oldserver.py), which
+  has no services: --service default registers there with no warning, any
+  other service is refused in one clear line, the target it found out with
+  is not kept, and the server survives."""
 
 import time
 
 import harness as h
 from agenthelp import Agent, served_by
+from oldserver import OldServer
 
 
 def main():
@@ -46,6 +51,31 @@ def main():
     h.check(ag.alive(), 'the agent keeps retrying')
     ag.stop()
     hd.stop()
+
+    srv = OldServer()
+    ag = Agent('--balancer', '127.0.0.1:%d' % srv.ack_port, '--port', a.port,
+               '--ack', '300ms', '--service', 'default', label='agent (old, default)')
+    h.check(ag.wait_log(r'registered port %d' % a.port) is not None,
+            'the old server takes the default service')
+    h.check(h.wait_until(lambda: srv.count('ACK') >= 2, 10), 'heartbeats arrive')
+    ag.stop()
+    text = ag.err.text()
+    h.check('warn' not in text and 'error' not in text,
+            'SVC:default: skipped is no loss, and no warning:\n%s' % text)
+
+    ag = Agent('--balancer', '127.0.0.1:%d' % srv.ack_port, '--port', a.port,
+               '--ack', '300ms', '--service', 'web', label='agent (old, web)')
+    h.check(ag.wait_log(r'has no services: service web refused') is not None,
+            'the agent says the old server cannot take service web')
+    nids = srv.count('NID')
+    time.sleep(2.5)
+    h.check(srv.count('NID') == nids, 'no registration after that (%d, then %d)'
+            % (nids, srv.count('NID')))
+    h.check(ag.wait_log(r'registered port', 0.1) is None, 'never registered')
+    h.check(srv.crashed is None and srv.alive(), 'the old server is alive: %s'
+            % srv.crashed)
+    ag.stop()
+    srv.stop()
 
 
 h.run(main)
