@@ -26,6 +26,7 @@
 #include "common/addr.h"
 #include "common/log.h"
 #include "common/secret.h"
+#include "common/service.h"
 #include "config.h"
 #include "core/net.h"
 #include "proxy/proxy.h"
@@ -87,7 +88,8 @@ route_pick(struct api_route *r, enum method m, enum api_handler get,
 	r->write = m != M_GET;
 	r->handler = h == API_NOT_FOUND ? API_BAD_METHOD : h;
 	r->json_body = r->handler == API_TARGETS_CREATE ||
-	    r->handler == API_TARGET_PATCH || r->handler == API_CONFIG_PATCH;
+	    r->handler == API_TARGET_PATCH || r->handler == API_CONFIG_PATCH ||
+	    r->handler == API_SERVICE_PATCH;
 }
 
 /* "1".."4294967295", no sign, no leading zero; 0 if it is not one. */
@@ -106,11 +108,68 @@ parse_id(const char *s, size_t len)
 	return v > UINT32_MAX ? 0 : (uint32_t)v;
 }
 
+/*
+ * The routes a service scopes, "/targets" and "/persistence[/{client}]",
+ * under /api/v1 (the default service) or /api/v1/services/{name}; false
+ * if sub is none of them.
+ */
+static bool
+route_scoped(struct api_route *r, enum method m, const char *sub)
+{
+	static const char persistence[] = "/persistence";
+	const char *rest;
+
+	if (strcmp(sub, "/targets") == 0) {
+		route_pick(r, m, API_TARGETS_LIST, API_TARGETS_CREATE, 0, 0,
+		    "GET, HEAD, POST");
+		return true;
+	}
+	if (strcmp(sub, persistence) == 0) {
+		route_pick(r, m, API_PERSIST_LIST, 0, 0, API_PERSIST_FLUSH,
+		    "GET, HEAD, DELETE");
+		return true;
+	}
+	if (strncmp(sub, persistence, sizeof(persistence) - 1) == 0 &&
+	    sub[sizeof(persistence) - 1] == '/') {
+		rest = sub + sizeof(persistence);
+		if (*rest == '\0' || strchr(rest, '/') != NULL ||
+		    strlen(rest) >= sizeof(r->client))
+			return false;
+		strcpy(r->client, rest);
+		route_pick(r, m, 0, 0, 0, API_PERSIST_FORGET, "DELETE");
+		return true;
+	}
+	return false;
+}
+
+/* /api/v1/services/{name}[/...]: rest is what follows "services/". */
+static void
+route_service(struct api_route *r, enum method m, const char *rest)
+{
+	const char *slash = strchr(rest, '/');
+	size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
+
+	if (n == 0)
+		return;
+	r->has_service = true;
+	r->service_valid = service_name_valid(rest, n);
+	if (n >= sizeof(r->service))
+		n = sizeof(r->service) - 1;
+	memcpy(r->service, rest, n);
+	r->service[n] = '\0';
+	if (slash == NULL)
+		route_pick(r, m, API_SERVICE_GET, 0, API_SERVICE_PATCH, 0,
+		    "GET, HEAD, PATCH");
+	else if (!route_scoped(r, m, slash))
+		memset(r, 0, sizeof(*r));	/* API_NOT_FOUND */
+}
+
 void
 api_route(const char *method, const char *path, struct api_route *r)
 {
+	static const char v1[] = "/api/v1";
 	static const char targets[] = "/api/v1/targets";
-	static const char persistence[] = "/api/v1/persistence";
+	static const char services[] = "/api/v1/services";
 	enum method m = method_of(method);
 	const char *rest, *slash;
 
@@ -122,11 +181,6 @@ api_route(const char *method, const char *path, struct api_route *r)
 	}
 	if (strncmp(path, "/api/", 5) != 0 && strcmp(path, "/api") != 0) {
 		route_pick(r, m, API_STATIC, 0, 0, 0, "GET, HEAD");
-		return;
-	}
-	if (strcmp(path, targets) == 0) {
-		route_pick(r, m, API_TARGETS_LIST, API_TARGETS_CREATE, 0, 0,
-		    "GET, HEAD, POST");
 		return;
 	}
 	if (strncmp(path, targets, sizeof(targets) - 1) == 0 &&
@@ -146,21 +200,18 @@ api_route(const char *method, const char *path, struct api_route *r)
 			r->one_target = false;
 		return;
 	}
-	if (strcmp(path, persistence) == 0) {
-		route_pick(r, m, API_PERSIST_LIST, 0, 0, API_PERSIST_FLUSH,
-		    "GET, HEAD, DELETE");
+	if (strcmp(path, services) == 0) {
+		route_pick(r, m, API_SERVICES_LIST, 0, 0, 0, "GET, HEAD");
 		return;
 	}
-	if (strncmp(path, persistence, sizeof(persistence) - 1) == 0 &&
-	    path[sizeof(persistence) - 1] == '/') {
-		rest = path + sizeof(persistence);
-		if (*rest == '\0' || strchr(rest, '/') != NULL ||
-		    strlen(rest) >= sizeof(r->client))
-			return;
-		strcpy(r->client, rest);
-		route_pick(r, m, 0, 0, 0, API_PERSIST_FORGET, "DELETE");
+	if (strncmp(path, services, sizeof(services) - 1) == 0 &&
+	    path[sizeof(services) - 1] == '/') {
+		route_service(r, m, path + sizeof(services));
 		return;
 	}
+	if (strncmp(path, v1, sizeof(v1) - 1) == 0 &&
+	    route_scoped(r, m, path + sizeof(v1) - 1))
+		return;
 	if (strcmp(path, "/api/v1/status") == 0)
 		route_pick(r, m, API_STATUS, 0, 0, 0, "GET, HEAD");
 	else if (strcmp(path, "/api/v1/config") == 0)
@@ -191,6 +242,9 @@ api_handler_name(enum api_handler h)
 		[API_EVENTS] = "events",
 		[API_METRICS] = "metrics",
 		[API_STATIC] = "static",
+		[API_SERVICES_LIST] = "services-list",
+		[API_SERVICE_GET] = "service-get",
+		[API_SERVICE_PATCH] = "service-patch",
 	};
 
 	if ((size_t)h >= sizeof(names) / sizeof(names[0]) || names[h] == NULL)
@@ -495,9 +549,15 @@ same_host(const struct net_addr *a, const struct net_addr *b)
 	    (const struct sockaddr *)&b->ss);
 }
 
+/*
+ * POST /api/v1/targets and /api/v1/services/{name}/targets; svc is the
+ * path's service (the default one for the first), which a "service" in
+ * the body may name again but not contradict.
+ */
 static void
 targets_create(struct api_env *env, const struct api_request *rq,
-    const struct api_policy *pol, const struct api_auth *auth, struct api_reply *rp)
+    const struct api_service *svc, const struct api_policy *pol,
+    const struct api_auth *auth, struct api_reply *rp)
 {
 	struct api_register reg;
 	struct net_addr peer, addr;
@@ -511,6 +571,17 @@ targets_create(struct api_env *env, const struct api_request *rq,
 
 	if ((st = api_parse_register(rq->body, rq->body_len, &reg, err, sizeof(err))) != 0) {
 		api_reply_error(rp, st, err);
+		return;
+	}
+	if (reg.has_service && rq->route->has_service &&
+	    strcmp(reg.service, svc->name) != 0) {
+		reply_errorf(rp, 422, "'service' is '%s' but the path names '%s'",
+		    reg.service, svc->name);
+		return;
+	}
+	if (reg.has_service && (svc = api_service_find(env, reg.service,
+	    strlen(reg.service))) == NULL) {
+		reply_errorf(rp, 404, "no service '%s'", reg.service);
 		return;
 	}
 	own = peer_host(rq->peer, &peer);
@@ -574,9 +645,9 @@ targets_create(struct api_env *env, const struct api_request *rq,
 		net_host_text(rq->peer, from, sizeof(from));
 	else
 		snprintf(from, sizeof(from), "-");
-	log_info("http: target %u %s %s from %s, weight %u", (unsigned)t->id,
-	    t->name, created ? "registered" : "registered again", from,
-	    (unsigned)t->weight);
+	log_info("http: target %u %s %s in service %s from %s, weight %u",
+	    (unsigned)t->id, t->name, created ? "registered" : "registered again",
+	    svc->name, from, (unsigned)t->weight);
 	snprintf(rp->location, sizeof(rp->location), "/api/v1/targets/%u",
 	    (unsigned)t->id);
 	reply_json(rp, created ? 201 : 200, api_target_json(env, t, show_key));
@@ -650,9 +721,14 @@ persist_forget_one(struct api_env *env, const struct api_route *r, struct api_re
 	reply_empty(rp, 204);
 }
 
-/* PATCH /api/v1/config: settings.c checks the change whole and applies it. */
+/*
+ * PATCH /api/v1/config and /api/v1/services/{name}: settings.c checks the
+ * change whole and applies it. The answer is the config, or with svc (the
+ * service route) that service's view.
+ */
 static void
-config_patch(struct api_env *env, const struct api_request *rq, struct api_reply *rp)
+config_patch(struct api_env *env, const struct api_request *rq,
+    const struct api_service *svc, struct api_reply *rp)
 {
 	const struct config *cfg = env->cfg;
 	struct settings_parts parts = { .balancer = env->balancer, .proxy = env->proxy };
@@ -692,7 +768,57 @@ config_patch(struct api_env *env, const struct api_request *rq, struct api_reply
 	    (long long)cfg->concurrency, (long long)cfg->requeue,
 	    balance_algo_name((enum balance_algo)cfg->balance),
 	    cfg->persistent ? "on" : "off", cfg->unavailable_len);
-	reply_json(rp, 200, api_config_json(env));
+	reply_json(rp, 200, svc != NULL ? api_service_json(env, svc, true) :
+	    api_config_json(env));
+}
+
+/* A peer chose the name: it is shown escaped (common/log.h), then JSON's. */
+static void
+service_not_found(struct api_reply *rp, const struct api_route *r)
+{
+	char shown[4 * API_SERVICE_TEXT];
+
+	(void)log_escape(shown, sizeof(shown), r->service, strlen(r->service));
+	if (r->service_valid)
+		reply_errorf(rp, 404, "no service '%s'", shown);
+	else
+		reply_errorf(rp, 404, "no service '%s': a service name is"
+		    " [a-z0-9][a-z0-9_-]{0,62}", shown);
+}
+
+/* --- services ------------------------------------------------------------ */
+
+/* Today the one service, over every part of the api_env. */
+static const struct api_service api_default_service = { .name = SERVICE_DEFAULT };
+
+const struct api_service *
+api_services(const struct api_env *env, size_t *n)
+{
+	(void)env;
+	*n = 1;
+	return &api_default_service;
+}
+
+const struct api_service *
+api_service_find(const struct api_env *env, const char *name, size_t len)
+{
+	const struct api_service *all;
+	size_t n;
+
+	if (!service_name_valid(name, len))
+		return NULL;
+	all = api_services(env, &n);
+	for (size_t i = 0; i < n; i++)
+		if (strlen(all[i].name) == len && memcmp(all[i].name, name, len) == 0)
+			return &all[i];
+	return NULL;
+}
+
+const struct api_service *
+api_target_service(const struct api_env *env, const struct target *t)
+{
+	(void)t;
+	return api_services(env, &(size_t){ 0 });
 }
 
 static void
@@ -707,6 +833,7 @@ void
 api_handle(struct api_env *env, const struct api_request *rq, struct api_reply *rp)
 {
 	const struct api_route *r = rq->route;
+	const struct api_service *svc;
 	struct target *t = NULL;
 	struct api_policy pol;
 	struct api_auth auth;
@@ -729,6 +856,15 @@ api_handle(struct api_env *env, const struct api_request *rq, struct api_reply *
 	default:
 		break;
 	}
+	if (r->has_service) {
+		svc = r->service_valid ? api_service_find(env, r->service,
+		    strlen(r->service)) : NULL;
+		if (svc == NULL) {
+			service_not_found(rp, r);
+			return;
+		}
+	} else
+		svc = api_services(env, &(size_t){ 0 });	/* the default one */
 	if (r->one_target && (t = pool_find_id(env->pool, r->target_id)) == NULL) {
 		reply_errorf(rp, 404, "no target %u", (unsigned)r->target_id);
 		return;
@@ -755,11 +891,11 @@ api_handle(struct api_env *env, const struct api_request *rq, struct api_reply *
 	switch (r->handler) {
 	case API_TARGETS_LIST:
 		if ((o = json_object_new_object()) != NULL)
-			api_jset(o, "targets", api_targets_json(env));
+			api_jset(o, "targets", api_targets_json(env, svc));
 		reply_json(rp, 200, o);
 		break;
 	case API_TARGETS_CREATE:
-		targets_create(env, rq, &pol, &auth, rp);
+		targets_create(env, rq, svc, &pol, &auth, rp);
 		break;
 	case API_TARGET_GET:
 		reply_json(rp, 200, api_target_json(env, t, false));
@@ -796,7 +932,16 @@ api_handle(struct api_env *env, const struct api_request *rq, struct api_reply *
 		reply_json(rp, 200, api_config_json(env));
 		break;
 	case API_CONFIG_PATCH:
-		config_patch(env, rq, rp);
+		config_patch(env, rq, NULL, rp);
+		break;
+	case API_SERVICES_LIST:
+		reply_json(rp, 200, api_services_json(env));
+		break;
+	case API_SERVICE_GET:
+		reply_json(rp, 200, api_service_json(env, svc, true));
+		break;
+	case API_SERVICE_PATCH:
+		config_patch(env, rq, svc, rp);
 		break;
 	case API_METRICS:
 		free(rp->body);
@@ -848,7 +993,7 @@ api_snapshot(struct api_env *env, size_t *len)
 		return NULL;
 	api_jset(o, "status", api_status_json(env));
 	api_jset(o, "config", api_config_json(env));
-	api_jset(o, "targets", api_targets_json(env));
+	api_jset(o, "targets", api_targets_json(env, NULL));
 	api_jset(o, "persistence", api_persistence_json(env, API_SNAPSHOT_PERSIST));
 	return api_json_text(o, len);
 }

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "common/limits.h"
+#include "common/service.h"
 #include "core/net.h"
 
 struct config;
@@ -35,6 +36,7 @@ struct balancer;
 struct persist;
 struct proxy;
 struct selfaddr;
+struct target;
 
 #define API_BODY_MAX		(64 * 1024)	/* bytes of a request body */
 #define API_JSON_DEPTH		16		/* nesting of a request body */
@@ -61,7 +63,16 @@ enum api_handler {
 	API_EVENTS,		/* served by admin.c (SSE) */
 	API_METRICS,
 	API_STATIC,		/* served by admin.c (web root) */
+	API_SERVICES_LIST,
+	API_SERVICE_GET,
+	API_SERVICE_PATCH,
 };
+
+/*
+ * A service's name as a path gave it (/api/v1/services/{name}/...),
+ * cut to fit: shown in the 404 of a name that is no service.
+ */
+#define API_SERVICE_TEXT	(SERVICE_NAME_MAX + 1)
 
 struct api_route {
 	enum api_handler handler;
@@ -71,6 +82,13 @@ struct api_route {
 	uint32_t	 target_id;	/* /targets/{id} */
 	char		 client[NET_HOSTSTRLEN];	/* /persistence/{client} */
 	const char	*allow;		/* methods of this path, for 405 */
+	/*
+	 * /api/v1/services/{name}/...: the targets and persistence handlers
+	 * then act on that service; without it, on the default service.
+	 */
+	bool		 has_service;
+	bool		 service_valid;	/* service_name_valid (service.h) */
+	char		 service[API_SERVICE_TEXT];	/* NUL-terminated, maybe cut */
 };
 
 /*
@@ -157,6 +175,8 @@ struct api_register {
 	uint32_t	 weight;	/* 1..1000000 */
 	bool		 has_ttl;
 	int64_t		 ttl_ms;	/* "60s" or 60 (seconds): 1 s .. 24 h */
+	bool		 has_service;
+	char		 service[SERVICE_NAME_MAX + 1];	/* a valid name (service.h) */
 };
 int		 api_parse_register(const char *body, size_t len, struct api_register *,
 		    char *err, size_t errlen);
@@ -201,6 +221,27 @@ int		 api_static_path(const char *path, char *rel, size_t relsize);
 const char	*api_mime_type(const char *rel);
 /* Prometheus label value escaping (\\, \", \n); -1 if out is too small. */
 int		 api_prom_escape(const char *in, char *out, size_t outlen);
+
+/* --- services ------------------------------------------------------------ */
+
+/*
+ * A service as the API sees it. Today harmonyd runs one, SERVICE_DEFAULT,
+ * over every part the api_env names; api_service_find is the one place
+ * that says whether a name is a service, so that more plug in behind it.
+ */
+struct api_service {
+	const char	*name;
+};
+
+struct api_env;
+/* The services, in the order they are listed; *n of them. */
+const struct api_service *api_services(const struct api_env *, size_t *n);
+/* The service of that name (len bytes, no NUL needed), or NULL. */
+const struct api_service *api_service_find(const struct api_env *, const char *name,
+		    size_t len);
+/* The service a target belongs to. */
+const struct api_service *api_target_service(const struct api_env *,
+		    const struct target *);
 
 /* --- handlers ------------------------------------------------------------ */
 

@@ -28,6 +28,7 @@
 #include "common/addr.h"
 #include "common/duration.h"
 #include "common/log.h"
+#include "common/service.h"
 #include "config.h"
 #include "core/jsondup.h"
 #include "registry/balance.h"
@@ -252,6 +253,7 @@ api_parse_register(const char *body, size_t len, struct api_register *reg,
 	struct json_object *o;
 	const char *s;
 	bool has_port = false;
+	size_t slen;
 	int64_t x;
 	int st;
 
@@ -280,6 +282,18 @@ api_parse_register(const char *body, size_t len, struct api_register *reg,
 			if ((st = api_parse_ttl(val, &reg->ttl_ms, err, errlen)) != 0)
 				goto out;
 			reg->has_ttl = true;
+		} else if (strcmp(key, "service") == 0) {
+			if ((st = field_string(val, key, false, &s, &slen, err,
+			    errlen)) != 0)
+				goto out;
+			if (!service_name_valid(s, slen)) {
+				snprintf(err, errlen, "'service' must be a service name"
+				    " ([a-z0-9][a-z0-9_-]{0,62})");
+				st = 422;
+				goto out;
+			}
+			memcpy(reg->service, s, slen + 1);
+			reg->has_service = true;
 		} else {
 			st = unknown_field(key, err, errlen);
 			goto out;

@@ -37,7 +37,14 @@ char		*api_json_text(struct json_object *o, size_t *len);
 int64_t		 api_ms_since(const struct api_env *, int64_t when);
 struct json_object *api_target_json(const struct api_env *, const struct target *,
 		    bool with_key);
-struct json_object *api_targets_json(const struct api_env *);
+/* The targets of svc; NULL: of every service. */
+struct json_object *api_targets_json(const struct api_env *,
+		    const struct api_service *svc);
+/* GET /api/v1/services/{name}: with_config adds "config" (/api/v1/config's). */
+struct json_object *api_service_json(const struct api_env *,
+		    const struct api_service *svc, bool with_config);
+/* GET /api/v1/services: {"services": [...]}, each without its config. */
+struct json_object *api_services_json(const struct api_env *);
 struct json_object *api_persistence_json(const struct api_env *, size_t limit);
 struct json_object *api_config_json(const struct api_env *);
 struct json_object *api_status_json(const struct api_env *);

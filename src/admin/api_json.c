@@ -18,12 +18,14 @@
 #include "admin/api_int.h"
 #include "config.h"
 #include "core/loop.h"
+#include "core/net.h"
 #include "proxy/proxy.h"
 #include "registry/balance.h"
 #include "registry/persist.h"
 #include "registry/pool.h"
 
 #define JSON_OUT_FLAGS	(JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+#define API_LISTENERS_MAX	16	/* a service's listeners shown */
 
 /* Adds v (which may be NULL: out of memory) to o; v is o's from here on. */
 void
@@ -104,6 +106,7 @@ api_target_json(const struct api_env *env, const struct target *t, bool with_key
 		return NULL;
 	/* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): one_target routes find t or 404 (api_handle) */
 	api_jset(o, "id", json_object_new_int64(t->id));
+	api_jset(o, "service", json_object_new_string(api_target_service(env, t)->name));
 	api_jset(o, "name", json_object_new_string(t->name));
 	api_jset(o, "host", json_object_new_string(t->host));
 	api_jset(o, "port", json_object_new_int(t->port));
@@ -138,7 +141,7 @@ api_target_json(const struct api_env *env, const struct target *t, bool with_key
 }
 
 struct json_object *
-api_targets_json(const struct api_env *env)
+api_targets_json(const struct api_env *env, const struct api_service *svc)
 {
 	struct json_object *a = json_object_new_array();
 	const struct target *t;
@@ -146,7 +149,8 @@ api_targets_json(const struct api_env *env)
 	if (a == NULL)
 		return NULL;
 	TAILQ_FOREACH(t, pool_targets(env->pool), entry)
-		jpush(a, api_target_json(env, t, false));
+		if (svc == NULL || api_target_service(env, t) == svc)
+			jpush(a, api_target_json(env, t, false));
 	return a;
 }
 
@@ -242,18 +246,48 @@ const enum target_state api_all_states[API_NSTATES] = {
 	TARGET_PORTLESS,
 };
 
-struct json_object *
-api_status_json(const struct api_env *env)
+/* {"total": n, "up": n, ...}: the listed targets by state. */
+static struct json_object *
+target_counts_json(const struct api_env *env)
 {
-	const struct proxy_stats *ps = proxy_stats(env->proxy);
-	const struct config *cfg = env->cfg;
-	struct json_object *o = json_object_new_object(), *ts, *tot;
+	struct json_object *ts = json_object_new_object();
 	size_t counts[API_NSTATES];
 
-	if (o == NULL)
+	if (ts == NULL)
 		return NULL;
-	api_jset(o, "version", json_object_new_string(PACKAGE_VERSION));
-	api_jset(o, "uptime_ms", json_object_new_int64(api_ms_since(env, env->started_ms)));
+	api_count_states(env, counts);
+	api_jset(ts, "total", json_object_new_uint64(pool_count(env->pool)));
+	for (size_t i = 0; i < API_NSTATES; i++)
+		api_jset(ts, target_state_name(api_all_states[i]),
+		    json_object_new_uint64(counts[api_all_states[i]]));
+	return ts;
+}
+
+/* The proxy's counters since start. */
+static struct json_object *
+totals_json(const struct api_env *env)
+{
+	const struct proxy_stats *ps = proxy_stats(env->proxy);
+	struct json_object *tot = json_object_new_object();
+
+	if (tot == NULL)
+		return NULL;
+	api_jset(tot, "accepted", json_object_new_uint64(ps->accepted));
+	api_jset(tot, "connected", json_object_new_uint64(ps->connected));
+	api_jset(tot, "unavailable", json_object_new_uint64(ps->unavailable));
+	api_jset(tot, "connect_failures", json_object_new_uint64(ps->connect_failures));
+	api_jset(tot, "accept_errors", json_object_new_uint64(ps->accept_errors));
+	api_jset(tot, "bytes_up", json_object_new_uint64(ps->bytes_up));
+	api_jset(tot, "bytes_down", json_object_new_uint64(ps->bytes_down));
+	return tot;
+}
+
+/* What status and a service's view both say about the sessions. */
+static void
+sessions_json(struct json_object *o, const struct api_env *env)
+{
+	const struct config *cfg = env->cfg;
+
 	api_jset(o, "algorithm", json_object_new_string(balance_algo_name(
 	    balance_algo(env->balancer))));
 	api_jset(o, "persistent", json_object_new_boolean(cfg->persistent));
@@ -266,25 +300,75 @@ api_status_json(const struct api_env *env)
 	api_jset(o, "sessions", json_object_new_uint64(proxy_sessions(env->proxy)));
 	api_jset(o, "persistence_entries", json_object_new_uint64(
 	    persist_count(env->persist)));
-	api_jset(o, "token_required", json_object_new_boolean(cfg->token != NULL));
-	if ((ts = json_object_new_object()) != NULL) {
-		api_count_states(env, counts);
-		api_jset(ts, "total", json_object_new_uint64(pool_count(env->pool)));
-		for (size_t i = 0; i < API_NSTATES; i++)
-			api_jset(ts, target_state_name(api_all_states[i]),
-			    json_object_new_uint64(counts[api_all_states[i]]));
-		api_jset(o, "targets", ts);
-	}
-	if ((tot = json_object_new_object()) != NULL) {
-		api_jset(tot, "accepted", json_object_new_uint64(ps->accepted));
-		api_jset(tot, "connected", json_object_new_uint64(ps->connected));
-		api_jset(tot, "unavailable", json_object_new_uint64(ps->unavailable));
-		api_jset(tot, "connect_failures",
-		    json_object_new_uint64(ps->connect_failures));
-		api_jset(tot, "accept_errors", json_object_new_uint64(ps->accept_errors));
-		api_jset(tot, "bytes_up", json_object_new_uint64(ps->bytes_up));
-		api_jset(tot, "bytes_down", json_object_new_uint64(ps->bytes_down));
-		api_jset(o, "totals", tot);
-	}
+}
+
+struct json_object *
+api_status_json(const struct api_env *env)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (o == NULL)
+		return NULL;
+	api_jset(o, "version", json_object_new_string(PACKAGE_VERSION));
+	api_jset(o, "uptime_ms", json_object_new_int64(api_ms_since(env, env->started_ms)));
+	sessions_json(o, env);
+	api_jset(o, "token_required", json_object_new_boolean(env->cfg->token != NULL));
+	api_jset(o, "targets", target_counts_json(env));
+	api_jset(o, "totals", totals_json(env));
+	return o;
+}
+
+/* The client listeners' addresses as bound ("127.0.0.1:3000", "[::1]:80"). */
+static struct json_object *
+listeners_json(const struct api_env *env)
+{
+	struct net_addr addrs[API_LISTENERS_MAX];
+	struct json_object *a = json_object_new_array();
+	char text[NET_ADDRSTRLEN];
+	size_t n;
+
+	if (a == NULL)
+		return NULL;
+	n = proxy_listeners(env->proxy, addrs, API_LISTENERS_MAX);
+	for (size_t i = 0; i < n && i < API_LISTENERS_MAX; i++)
+		jpush(a, json_object_new_string(net_addr_text(
+		    (const struct sockaddr *)&addrs[i].ss, text, sizeof(text))));
+	return a;
+}
+
+struct json_object *
+api_service_json(const struct api_env *env, const struct api_service *svc,
+    bool with_config)
+{
+	struct json_object *o = json_object_new_object();
+	size_t n;
+
+	if (o == NULL)
+		return NULL;
+	api_jset(o, "name", json_object_new_string(svc->name));
+	api_jset(o, "default", json_object_new_boolean(svc == api_services(env, &n)));
+	api_jset(o, "listeners", listeners_json(env));
+	sessions_json(o, env);
+	api_jset(o, "targets", target_counts_json(env));
+	api_jset(o, "totals", totals_json(env));
+	if (with_config)
+		api_jset(o, "config", api_config_json(env));
+	return o;
+}
+
+struct json_object *
+api_services_json(const struct api_env *env)
+{
+	struct json_object *o = json_object_new_object(), *a;
+	const struct api_service *all;
+	size_t n;
+
+	if (o == NULL)
+		return NULL;
+	all = api_services(env, &n);
+	if ((a = json_object_new_array()) != NULL)
+		for (size_t i = 0; i < n; i++)
+			jpush(a, api_service_json(env, &all[i], false));
+	api_jset(o, "services", a);
 	return o;
 }

@@ -4,6 +4,11 @@
  * memory anywhere fails the whole page rather than truncating it.
  *
  * Per-target series are labelled with id, host and port, never the key.
+ * Today's series keep their names and labels: the daemon-wide ones sum
+ * every service, the per-target ones name no service (their id is unique
+ * daemon-wide) and harmony_target_info says each target's service; the
+ * harmony_service_* families give each service's numbers with a service
+ * label first. docs/API.md lists them.
  */
 #include "autoconfig.h"
 
@@ -17,6 +22,7 @@
 #include "admin/api.h"
 #include "admin/api_int.h"
 #include "common/log.h"
+#include "common/service.h"
 #include "config.h"
 #include "proxy/proxy.h"
 #include "registry/persist.h"
@@ -103,15 +109,37 @@ sb_head(struct sbuf *b, const char *name, const char *type, const char *help)
 	sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* {id="1",host="10.0.0.5",port="80"}, and state="up" if state is given. */
+/*
+ * service="web" (escaped) if svc is given, and a comma if more labels
+ * follow.
+ */
 static void
-sb_target_labels(struct sbuf *b, const struct target *t, const char *state)
+sb_service_label(struct sbuf *b, const struct api_service *svc, bool more)
+{
+	char name[2 * SERVICE_NAME_MAX + 1];
+
+	if (svc == NULL)
+		return;
+	if (api_prom_escape(svc->name, name, sizeof(name)) == -1)
+		name[0] = '\0';
+	sb_printf(b, "service=\"%s\"%s", name, more ? "," : "");
+}
+
+/*
+ * {id="1",host="10.0.0.5",port="80"}, and state="up" if state is given;
+ * service="web" first if svc is.
+ */
+static void
+sb_target_labels(struct sbuf *b, const struct target *t,
+    const struct api_service *svc, const char *state)
 {
 	char host[2 * TARGET_HOST_MAX + 1];
 
 	if (api_prom_escape(t->host, host, sizeof(host)) == -1)
 		host[0] = '\0';
-	sb_printf(b, "{id=\"%u\",host=\"%s\",port=\"%u\"", (unsigned)t->id, host,
+	sb_printf(b, "{");
+	sb_service_label(b, svc, true);
+	sb_printf(b, "id=\"%u\",host=\"%s\",port=\"%u\"", (unsigned)t->id, host,
 	    (unsigned)t->port);
 	if (state != NULL)
 		sb_printf(b, ",state=\"%s\"", state);
@@ -161,24 +189,161 @@ sb_per_target(struct sbuf *b, const struct api_env *env, const char *name,
 			if (t->source == TARGET_SRC_STATIC)
 				continue;
 			sb_printf(b, "%s", name);
-			sb_target_labels(b, t, NULL);
+			sb_target_labels(b, t, NULL, NULL);
 			sb_printf(b, " %.3f\n",
 			    (double)api_ms_since(env, t->last_ack) / 1000.0);
 			continue;
 		}
 		sb_printf(b, "%s", name);
-		sb_target_labels(b, t, NULL);
+		sb_target_labels(b, t, NULL, NULL);
 		sb_printf(b, " %" PRIu64 "\n", v);
+	}
+}
+
+enum totals {
+	TOT_ACTIVE,
+	TOT_QUEUED,
+	TOT_CONCURRENCY,
+	TOT_ACCEPTED,
+	TOT_CONNECTED,
+	TOT_UNAVAILABLE,
+	TOT_CONNECT_FAILURES,
+	TOT_ACCEPT_ERRORS,
+	TOT_BYTES,		/* two series: direction up and down */
+	TOT_PERSIST,
+	TOT_COUNT,
+};
+
+/* The numbers of svc (NULL: of the daemon; today the same, one service). */
+static void
+totals_of(const struct api_env *env, const struct api_service *svc,
+    int64_t v[TOT_COUNT], uint64_t bytes[2])
+{
+	const struct proxy_stats *ps = proxy_stats(env->proxy);
+
+	(void)svc;
+	v[TOT_ACTIVE] = (int64_t)proxy_active(env->proxy);
+	v[TOT_QUEUED] = (int64_t)proxy_queued(env->proxy);
+	v[TOT_CONCURRENCY] = env->cfg->concurrency;
+	v[TOT_ACCEPTED] = (int64_t)ps->accepted;
+	v[TOT_CONNECTED] = (int64_t)ps->connected;
+	v[TOT_UNAVAILABLE] = (int64_t)ps->unavailable;
+	v[TOT_CONNECT_FAILURES] = (int64_t)ps->connect_failures;
+	v[TOT_ACCEPT_ERRORS] = (int64_t)ps->accept_errors;
+	v[TOT_BYTES] = 0;
+	v[TOT_PERSIST] = (int64_t)persist_count(env->persist);
+	bytes[0] = ps->bytes_up;
+	bytes[1] = ps->bytes_down;
+}
+
+/*
+ * The sessions' series: daemon-wide as harmony_NAME with today's labels
+ * (svcs NULL), or per service as harmony_service_NAME with service="..."
+ * first, one family after the other (each family is written whole).
+ */
+static void
+sb_totals(struct sbuf *b, const struct api_env *env,
+    const struct api_service *svcs, size_t nsvcs)
+{
+	static const struct {
+		const char	*name;
+		const char	*type;
+		const char	*help;
+	} fams[TOT_COUNT] = {
+		[TOT_ACTIVE] = { "sessions_active", "gauge",
+		    "Sessions connecting to or relaying with a target." },
+		[TOT_QUEUED] = { "queue_length", "gauge", "Clients waiting for a slot." },
+		[TOT_CONCURRENCY] = { "concurrency_limit", "gauge",
+		    "Sessions allowed at once (-1 unlimited, 0 paused)." },
+		[TOT_ACCEPTED] = { "connections_accepted_total", "counter",
+		    "Client connections accepted." },
+		[TOT_CONNECTED] = { "sessions_connected_total", "counter",
+		    "Sessions that reached a target." },
+		[TOT_UNAVAILABLE] = { "unavailable_total", "counter",
+		    "Clients answered with the unavailable text." },
+		[TOT_CONNECT_FAILURES] = { "connect_failures_total", "counter",
+		    "Failed connects to targets, before requeue." },
+		[TOT_ACCEPT_ERRORS] = { "accept_errors_total", "counter",
+		    "Failed accepts (out of descriptors and the like)." },
+		[TOT_BYTES] = { "relayed_bytes_total", "counter",
+		    "Bytes relayed by finished sessions (up: client to target)." },
+		[TOT_PERSIST] = { "persistence_entries", "gauge",
+		    "Clients remembered by the persistence table." },
+	};
+	static const char *const dirs[2] = { "up", "down" };
+	const char *scope = svcs != NULL ? "service_" : "";
+	size_t nrows = svcs != NULL ? nsvcs : 1;
+	uint64_t bytes[2];
+	int64_t v[TOT_COUNT];
+	char name[64];
+
+	for (size_t f = 0; f < TOT_COUNT; f++) {
+		snprintf(name, sizeof(name), "harmony_%s%s", scope, fams[f].name);
+		sb_head(b, name, fams[f].type, fams[f].help);
+		for (size_t i = 0; i < nrows; i++) {
+			const struct api_service *svc = svcs != NULL ? &svcs[i] : NULL;
+
+			totals_of(env, svc, v, bytes);
+			if (f == TOT_BYTES) {
+				for (size_t d = 0; d < 2; d++) {
+					sb_printf(b, "%s{", name);
+					sb_service_label(b, svc, true);
+					sb_printf(b, "direction=\"%s\"} %" PRIu64 "\n",
+					    dirs[d], bytes[d]);
+				}
+				continue;
+			}
+			sb_printf(b, "%s", name);
+			if (svc != NULL) {
+				sb_printf(b, "{");
+				sb_service_label(b, svc, false);
+				sb_printf(b, "}");
+			}
+			sb_printf(b, " %" PRId64 "\n", v[f]);
+		}
+	}
+}
+
+/*
+ * The services' targets by state, and which service each target is in:
+ * today's per-target series keep their labels (id, host, port), and this
+ * one joins them to their service (on id, unique daemon-wide).
+ */
+static void
+sb_service_targets(struct sbuf *b, const struct api_env *env,
+    const struct api_service *svcs, size_t nsvcs)
+{
+	const struct target *t;
+	size_t counts[API_NSTATES];
+
+	sb_head(b, "harmony_service_targets", "gauge",
+	    "Listed targets by service and state.");
+	for (size_t i = 0; i < nsvcs; i++) {
+		api_count_states(env, counts);
+		for (size_t k = 0; k < API_NSTATES; k++) {
+			sb_printf(b, "harmony_service_targets{");
+			sb_service_label(b, &svcs[i], true);
+			sb_printf(b, "state=\"%s\"} %zu\n",
+			    target_state_name(api_all_states[k]),
+			    counts[api_all_states[k]]);
+		}
+	}
+	sb_head(b, "harmony_target_info", "gauge",
+	    "The service of each target (always 1).");
+	TAILQ_FOREACH(t, pool_targets(env->pool), entry) {
+		sb_printf(b, "harmony_target_info");
+		sb_target_labels(b, t, api_target_service(env, t), NULL);
+		sb_printf(b, " 1\n");
 	}
 }
 
 char *
 api_metrics(struct api_env *env, size_t *len)
 {
-	const struct proxy_stats *ps = proxy_stats(env->proxy);
+	const struct api_service *all;
 	struct sbuf b = { 0 };
 	const struct target *t;
-	size_t counts[API_NSTATES];
+	size_t counts[API_NSTATES], n;
 
 	sb_head(&b, "harmony_build_info", "gauge", "Version of harmonyd (always 1).");
 	sb_printf(&b, "harmony_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
@@ -195,7 +360,7 @@ api_metrics(struct api_env *env, size_t *len)
 	    "The state of each target (1 for its current state).");
 	TAILQ_FOREACH(t, pool_targets(env->pool), entry) {
 		sb_printf(&b, "harmony_target_state");
-		sb_target_labels(&b, t, target_state_name(t->state));
+		sb_target_labels(&b, t, NULL, target_state_name(t->state));
 		sb_printf(&b, " 1\n");
 	}
 	sb_per_target(&b, env, "harmony_target_weight", "gauge",
@@ -213,38 +378,10 @@ api_metrics(struct api_env *env, size_t *len)
 	sb_per_target(&b, env, "harmony_target_heartbeat_age_seconds", "gauge",
 	    "Seconds since each registered target last acked.", TM_ACK_AGE);
 
-	sb_head(&b, "harmony_sessions_active", "gauge",
-	    "Sessions connecting to or relaying with a target.");
-	sb_printf(&b, "harmony_sessions_active %zu\n", proxy_active(env->proxy));
-	sb_head(&b, "harmony_queue_length", "gauge", "Clients waiting for a slot.");
-	sb_printf(&b, "harmony_queue_length %zu\n", proxy_queued(env->proxy));
-	sb_head(&b, "harmony_concurrency_limit", "gauge",
-	    "Sessions allowed at once (-1 unlimited, 0 paused).");
-	sb_printf(&b, "harmony_concurrency_limit %lld\n", (long long)env->cfg->concurrency);
-	sb_head(&b, "harmony_connections_accepted_total", "counter",
-	    "Client connections accepted.");
-	sb_printf(&b, "harmony_connections_accepted_total %" PRIu64 "\n", ps->accepted);
-	sb_head(&b, "harmony_sessions_connected_total", "counter",
-	    "Sessions that reached a target.");
-	sb_printf(&b, "harmony_sessions_connected_total %" PRIu64 "\n", ps->connected);
-	sb_head(&b, "harmony_unavailable_total", "counter",
-	    "Clients answered with the unavailable text.");
-	sb_printf(&b, "harmony_unavailable_total %" PRIu64 "\n", ps->unavailable);
-	sb_head(&b, "harmony_connect_failures_total", "counter",
-	    "Failed connects to targets, before requeue.");
-	sb_printf(&b, "harmony_connect_failures_total %" PRIu64 "\n", ps->connect_failures);
-	sb_head(&b, "harmony_accept_errors_total", "counter",
-	    "Failed accepts (out of descriptors and the like).");
-	sb_printf(&b, "harmony_accept_errors_total %" PRIu64 "\n", ps->accept_errors);
-	sb_head(&b, "harmony_relayed_bytes_total", "counter",
-	    "Bytes relayed by finished sessions (up: client to target).");
-	sb_printf(&b, "harmony_relayed_bytes_total{direction=\"up\"} %" PRIu64 "\n",
-	    ps->bytes_up);
-	sb_printf(&b, "harmony_relayed_bytes_total{direction=\"down\"} %" PRIu64 "\n",
-	    ps->bytes_down);
-	sb_head(&b, "harmony_persistence_entries", "gauge",
-	    "Clients remembered by the persistence table.");
-	sb_printf(&b, "harmony_persistence_entries %zu\n", persist_count(env->persist));
+	sb_totals(&b, env, NULL, 0);
+	all = api_services(env, &n);
+	sb_service_targets(&b, env, all, n);
+	sb_totals(&b, env, all, n);
 	if (b.oom) {
 		free(b.p);
 		return NULL;

@@ -63,8 +63,10 @@ proxy_listen(struct proxy *px, const struct net_addr *a, struct net_addr *bound,
 		free(ln);
 		return -1;
 	}
-	if (bound != NULL && net_local_addr(fd, bound) == -1)
-		*bound = *a;
+	if (net_local_addr(fd, &ln->addr) == -1)
+		ln->addr = *a;
+	if (bound != NULL)
+		*bound = ln->addr;
 	ln->acc = acceptor_new(px->loop, fd, &(struct acceptor_params){
 	    .what = "clients", .budget = px->budget, .user = FD_USER_PROXY,
 	    .need = PROXY_SESSION_FDS, .batch = PROXY_ACCEPT_BATCH,
@@ -78,6 +80,23 @@ proxy_listen(struct proxy *px, const struct net_addr *a, struct net_addr *bound,
 	SLIST_INSERT_HEAD(&px->listeners, ln, entry);
 	listeners_update(px);
 	return 0;
+}
+
+size_t
+proxy_listeners(const struct proxy *px, struct net_addr *out, size_t max)
+{
+	const struct listener *ln;
+	size_t n = 0, i = 0;
+
+	SLIST_FOREACH(ln, &px->listeners, entry)
+		n++;
+	/* The list is newest first. */
+	SLIST_FOREACH(ln, &px->listeners, entry) {
+		i++;
+		if (n - i < max)
+			out[n - i] = ln->addr;
+	}
+	return n;
 }
 
 void

@@ -60,6 +60,11 @@ int		 proxy_set_params(struct proxy *, const struct proxy_params *);
 /* Adds a listener; the real address (port 0 resolved) goes to *bound. */
 int		 proxy_listen(struct proxy *, const struct net_addr *,
 		    struct net_addr *bound, char *err, size_t errlen);
+/*
+ * The addresses its listeners are bound to, in the order they were added:
+ * up to max of them into out; returns how many there are.
+ */
+size_t		 proxy_listeners(const struct proxy *, struct net_addr *out, size_t max);
 /* Closes the listeners; running and queued sessions go on. */
 void		 proxy_stop_accepting(struct proxy *);
 struct fdbudget;

@@ -97,6 +97,7 @@ struct session {
 struct listener {
 	SLIST_ENTRY(listener)	 entry;
 	struct acceptor		*acc;
+	struct net_addr		 addr;		/* as bound (port 0 resolved) */
 };
 
 TAILQ_HEAD(session_list, session);
