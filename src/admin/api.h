@@ -72,7 +72,7 @@ enum api_handler {
  * A service's name as a path gave it (/api/v1/services/{name}/...),
  * cut to fit: shown in the 404 of a name that is no service.
  */
-#define API_SERVICE_TEXT	(SERVICE_NAME_MAX + 1)
+#define API_SERVICE_TEXT	80
 
 struct api_route {
 	enum api_handler handler;
