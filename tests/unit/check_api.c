@@ -16,6 +16,7 @@
 
 #include "admin/api.h"
 #include "common/log.h"
+#include "common/service.h"
 #include "config.h"
 #include "core/loop.h"
 #include "core/net.h"
@@ -103,7 +104,53 @@ static const struct {
 	{ "GET", "/api/v2/targets", API_NOT_FOUND, 0, false, false, false },
 	{ "GET", "/api/v1/targetsx", API_NOT_FOUND, 0, false, false, false },
 	{ "get", "/api/v1/targets", API_BAD_METHOD, 0, true, false, false },
+	/* services: /api/v1/services[/{name}[/targets|/persistence[/{client}]]] */
+	{ "GET", "/api/v1/services", API_SERVICES_LIST, 0, false, false, false },
+	{ "HEAD", "/api/v1/services", API_SERVICES_LIST, 0, false, false, false },
+	{ "POST", "/api/v1/services", API_BAD_METHOD, 0, true, false, false },
+	{ "GET", "/api/v1/services/", API_NOT_FOUND, 0, false, false, false },
+	{ "GET", "/api/v1/servicesx", API_NOT_FOUND, 0, false, false, false },
+	{ "GET", "/api/v1/services/default", API_SERVICE_GET, 0, false, false, false },
+	{ "PATCH", "/api/v1/services/default", API_SERVICE_PATCH, 0, true, false, true },
+	{ "DELETE", "/api/v1/services/default", API_BAD_METHOD, 0, true, false, false },
+	{ "GET", "/api/v1/services/web/targets", API_TARGETS_LIST, 0, false, false, false },
+	{ "POST", "/api/v1/services/web/targets", API_TARGETS_CREATE, 0, true, false, true },
+	{ "GET", "/api/v1/services/web/persistence", API_PERSIST_LIST, 0, false, false, false },
+	{ "DELETE", "/api/v1/services/web/persistence", API_PERSIST_FLUSH, 0, true, false, false },
+	{ "DELETE", "/api/v1/services/web/persistence/::1", API_PERSIST_FORGET, 0, true, false, false },
+	{ "DELETE", "/api/v1/services/web/persistence/", API_NOT_FOUND, 0, false, false, false },
+	{ "GET", "/api/v1/services/web/targets/1", API_NOT_FOUND, 0, false, false, false },
+	{ "GET", "/api/v1/services/web/status", API_NOT_FOUND, 0, false, false, false },
+	{ "GET", "/api/v1/services/web/", API_NOT_FOUND, 0, false, false, false },
+	{ "GET", "/api/v1/services//targets", API_NOT_FOUND, 0, false, false, false },
+	/* an invalid name routes: the handler answers 404 naming it */
+	{ "GET", "/api/v1/services/Web", API_SERVICE_GET, 0, false, false, false },
 };
+
+/* The route keeps the name a path gave, valid or not, cut to fit. */
+START_TEST(test_route_service)
+{
+	char path[300];
+	struct api_route r;
+
+	api_route("GET", "/api/v1/targets", &r);
+	ck_assert(!r.has_service);
+	api_route("GET", "/api/v1/services/web-2_a/targets", &r);
+	ck_assert(r.has_service && r.service_valid);
+	ck_assert_str_eq(r.service, "web-2_a");
+	api_route("DELETE", "/api/v1/services/db/persistence/10.0.0.1", &r);
+	ck_assert_str_eq(r.service, "db");
+	ck_assert_str_eq(r.client, "10.0.0.1");
+	api_route("GET", "/api/v1/services/\"<x>\"", &r);
+	ck_assert(r.has_service && !r.service_valid);
+	ck_assert_str_eq(r.service, "\"<x>\"");
+	snprintf(path, sizeof(path), "/api/v1/services/%0200d", 1);
+	api_route("PATCH", path, &r);
+	ck_assert_int_eq(r.handler, API_SERVICE_PATCH);
+	ck_assert(!r.service_valid);
+	ck_assert_uint_eq(strlen(r.service), API_SERVICE_TEXT - 1);
+}
+END_TEST
 
 START_TEST(test_route_table)
 {
@@ -356,6 +403,8 @@ static const struct body_case registers[] = {
 	{ BODY("{\"port\":80,\"weight\":1000000,\"ttl\":\"1.5s\"}"), 0 },
 	{ BODY("{\"port\":80,\"ttl\":\"24h\"}"), 0 },
 	{ BODY("{\"port\":80,\"ttl\":1}"), 0 },
+	{ BODY("{\"port\":80,\"service\":\"default\"}"), 0 },
+	{ BODY("{\"port\":80,\"service\":\"web\"}"), 0 },
 	{ BODY("{\"port\":80,\"host\":\"::ffff:10.0.0.5\"}"), 0 },
 	/* not one JSON object: 400 */
 	{ BODY(""), 400 },
@@ -422,6 +471,16 @@ static const struct body_case registers[] = {
 	{ BODY("{\"port\":80,\"ttl\":\"60s\\u0000\"}"), 422 },
 	{ BODY("{\"port\":80,\"ttl\":\"99999999999999999999h\"}"), 422 },
 	{ BODY("{\"port\":80,\"colour\":\"red\"}"), 422 },
+	{ BODY("{\"port\":80,\"service\":\"\"}"), 422 },
+	{ BODY("{\"port\":80,\"service\":\"Web\"}"), 422 },
+	{ BODY("{\"port\":80,\"service\":\"-web\"}"), 422 },
+	{ BODY("{\"port\":80,\"service\":\"a b\"}"), 422 },
+	{ BODY("{\"port\":80,\"service\":\"web\\u0000\"}"), 422 },
+	{ BODY("{\"port\":80,\"service\":\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaa\"}"), 422 },
+	{ BODY("{\"port\":80,\"service\":null}"), 422 },
+	{ BODY("{\"port\":80,\"service\":1}"), 422 },
+	{ BODY("{\"port\":80,\"service\":\"web\",\"service\":\"web\"}"), 400 },
 	{ BODY("{\"port\":80,\"key\":\"" KEY "\"}"), 422 },
 };
 
@@ -485,6 +544,12 @@ START_TEST(test_register_values)
 	ck_assert_int_eq(api_parse_register(S("{\"port\":0}"), &reg, err,
 	    sizeof(err)), 422);
 	ck_assert_str_eq(err, "'port' must be between 1 and 65535");
+	ck_assert(!reg.has_service);
+	ck_assert_int_eq(api_parse_register(S("{\"port\":1,\"service\":\"a-"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}"), &reg, err,
+	    sizeof(err)), 0);
+	ck_assert(reg.has_service);
+	ck_assert_uint_eq(strlen(reg.service), SERVICE_NAME_MAX);
 }
 END_TEST
 
@@ -975,6 +1040,173 @@ START_TEST(test_handlers_errors)
 }
 END_TEST
 
+/* The error of a name that is no service; the reply's JSON must parse. */
+static const char *
+service_error(struct world *w, const char *method, const char *path, char *buf,
+    size_t len)
+{
+	struct json_object *o;
+
+	ck_assert_int_eq(call(w, method, path, "127.0.0.1", NULL,
+	    method[0] == 'P' ? "{\"port\":1}" : NULL, &o), 404);
+	ck_assert_ptr_nonnull(o);
+	snprintf(buf, len, "%s", jstr(o, "error"));
+	json_object_put(o);
+	return buf;
+}
+
+START_TEST(test_handlers_services)
+{
+	struct world w;
+	struct json_object *o, *a, *c;
+	struct net_addr la, bound;
+	struct sockaddr_storage ss;
+	char err[API_ERR_MAX], want[64], lt[NET_ADDRSTRLEN], *text, *cfgtext;
+	size_t len;
+
+	world_init(&w, NULL);
+	ck_assert_int_eq(net_parse_listen("127.0.0.1:0", NULL, &la, err, sizeof(err)), 0);
+	ck_assert_int_eq(proxy_listen(w.proxy, &la, &bound, err, sizeof(err)), 0);
+	net_addr_text((struct sockaddr *)&bound.ss, lt, sizeof(lt));
+
+	/* The list: the one service, its listener as bound, its counts. */
+	ck_assert_int_eq(call(&w, "GET", "/api/v1/services", "10.0.0.9", NULL, NULL,
+	    &o), 200);
+	a = json_object_object_get(o, "services");
+	ck_assert_uint_eq(json_object_array_length(a), 1);
+	c = json_object_array_get_idx(a, 0);
+	ck_assert_str_eq(jstr(c, "name"), "default");
+	ck_assert(json_object_get_boolean(json_object_object_get(c, "default")));
+	ck_assert_str_eq(jstr(c, "algorithm"), "leastconn");
+	ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(
+	    json_object_object_get(c, "listeners"), 0)), lt);
+	ck_assert_int_eq(jint(json_object_object_get(c, "targets"), "total"), 0);
+	ck_assert_int_eq(jint(json_object_object_get(c, "totals"), "accepted"), 0);
+	ck_assert(!json_object_object_get_ex(c, "config", NULL));
+	json_object_put(o);
+
+	/* One service: its config is /api/v1/config's, byte for byte. */
+	ck_assert_int_eq(call(&w, "GET", "/api/v1/config", "127.0.0.1", NULL, NULL,
+	    &o), 200);
+	ck_assert_ptr_nonnull(cfgtext = strdup(json_object_to_json_string(o)));
+	json_object_put(o);
+	ck_assert_int_eq(call(&w, "GET", "/api/v1/services/default", "127.0.0.1", NULL,
+	    NULL, &o), 200);
+	ck_assert_str_eq(json_object_to_json_string(json_object_object_get(o, "config")),
+	    cfgtext);
+	ck_assert_int_eq(jint(o, "active"), 0);
+	json_object_put(o);
+	free(cfgtext);
+
+	/* PATCH: PATCH /api/v1/config's rules, its auth, settings.c's writes. */
+	ck_assert_int_eq(call(&w, "PATCH", "/api/v1/services/default", "10.0.0.9", NULL,
+	    "{\"requeue\":4}", NULL), 403);
+	ck_assert_int_eq(call(&w, "PATCH", "/api/v1/services/default", "127.0.0.1", NULL,
+	    "{\"requeue\":101}", NULL), 422);
+	ck_assert_uint_eq(w.env.config_gen, 0);
+	ck_assert_int_eq(call(&w, "PATCH", "/api/v1/services/default", "127.0.0.1", NULL,
+	    "{\"requeue\":4,\"balance\":\"hash\"}", &o), 200);
+	ck_assert_str_eq(jstr(o, "name"), "default");
+	ck_assert_str_eq(jstr(o, "algorithm"), "hash");
+	ck_assert_int_eq(jint(json_object_object_get(o, "config"), "requeue"), 4);
+	json_object_put(o);
+	ck_assert_int_eq(w.cfg.requeue, 4);
+	ck_assert_int_eq(balance_algo(w.balancer), BALANCE_HASH);
+	ck_assert_uint_eq(w.env.config_gen, 1);
+
+	/* Unknown or invalid: 404 naming it, escaped (a peer chose it). */
+	ck_assert_str_eq(service_error(&w, "GET", "/api/v1/services/nope", err,
+	    sizeof(err)), "no service 'nope'");
+	ck_assert_str_eq(service_error(&w, "PATCH", "/api/v1/services/nope", err,
+	    sizeof(err)), "no service 'nope'");
+	ck_assert_str_eq(service_error(&w, "GET", "/api/v1/services/nope/targets", err,
+	    sizeof(err)), "no service 'nope'");
+	ck_assert_str_eq(service_error(&w, "POST", "/api/v1/services/nope/targets", err,
+	    sizeof(err)), "no service 'nope'");
+	ck_assert_str_eq(service_error(&w, "DELETE", "/api/v1/services/nope/persistence",
+	    err, sizeof(err)), "no service 'nope'");
+	ck_assert_str_eq(service_error(&w, "GET", "/api/v1/services/Default", err,
+	    sizeof(err)), "no service 'Default': a service name is"
+	    " [a-z0-9][a-z0-9_-]{0,62}");
+	ck_assert_str_eq(service_error(&w, "GET", "/api/v1/services/\"\n\\\x1b\xff",
+	    err, sizeof(err)), "no service '\"\\x0a\\x5c\\x1b\\xff': a service name is"
+	    " [a-z0-9][a-z0-9_-]{0,62}");
+
+	/* Targets: registered under the service or naming it; each shows it. */
+	ck_assert_int_eq(call(&w, "POST", "/api/v1/services/default/targets", "127.0.0.1",
+	    NULL, "{\"port\":1080}", &o), 201);
+	ck_assert_str_eq(jstr(o, "service"), "default");
+	json_object_put(o);
+	ck_assert_int_eq(call(&w, "POST", "/api/v1/targets", "127.0.0.1", NULL,
+	    "{\"port\":1081,\"service\":\"default\"}", &o), 201);
+	ck_assert_str_eq(jstr(o, "service"), "default");
+	json_object_put(o);
+	ck_assert_int_eq(call(&w, "POST", "/api/v1/targets", "127.0.0.1", NULL,
+	    "{\"port\":1082,\"service\":\"web\"}", &o), 404);
+	ck_assert_str_eq(jstr(o, "error"), "no service 'web'");
+	json_object_put(o);
+	ck_assert_int_eq(call(&w, "POST", "/api/v1/targets", "127.0.0.1", NULL,
+	    "{\"port\":1082,\"service\":\"Web\"}", NULL), 422);
+	ck_assert_int_eq(call(&w, "POST", "/api/v1/services/default/targets", "127.0.0.1",
+	    NULL, "{\"port\":1082,\"service\":\"web\"}", NULL), 422);
+	ck_assert_int_eq(call(&w, "POST", "/api/v1/services/default/targets", "10.0.0.9",
+	    NULL, "{\"port\":1082}", NULL), 403);
+	ck_assert_uint_eq(pool_count(w.pool), 2);
+	ck_assert_int_eq(call(&w, "GET", "/api/v1/services/default/targets", "10.0.0.9",
+	    NULL, NULL, &o), 200);
+	a = json_object_object_get(o, "targets");
+	ck_assert_uint_eq(json_object_array_length(a), 2);
+	for (size_t i = 0; i < 2; i++)
+		ck_assert_str_eq(jstr(json_object_array_get_idx(a, i), "service"), "default");
+	json_object_put(o);
+	ck_assert_int_eq(call(&w, "GET", "/api/v1/targets/2", "10.0.0.9", NULL, NULL,
+	    &o), 200);
+	ck_assert_str_eq(jstr(o, "service"), "default");
+	json_object_put(o);
+	ck_assert_ptr_nonnull(text = api_snapshot(&w.env, &len));
+	ck_assert_ptr_nonnull(strstr(text, "\"id\":1,\"service\":\"default\","));
+	free(text);
+
+	/* Persistence under the service is the default table. */
+	ck_assert_int_eq(persist_set(w.persist, sa(&ss, "127.0.0.2", 1), 1, 0), 0);
+	ck_assert_int_eq(persist_set(w.persist, sa(&ss, "127.0.0.3", 1), 2, 0), 0);
+	ck_assert_int_eq(call(&w, "GET", "/api/v1/services/default/persistence",
+	    "10.0.0.9", NULL, NULL, &o), 200);
+	ck_assert_int_eq(jint(o, "count"), 2);
+	json_object_put(o);
+	ck_assert_int_eq(call(&w, "DELETE", "/api/v1/services/default/persistence/127.0.0.2",
+	    "127.0.0.1", NULL, NULL, NULL), 204);
+	ck_assert_uint_eq(persist_count(w.persist), 1);
+	ck_assert_int_eq(call(&w, "DELETE", "/api/v1/services/default/persistence",
+	    "10.0.0.9", NULL, NULL, NULL), 403);
+	ck_assert_int_eq(call(&w, "DELETE", "/api/v1/services/default/persistence",
+	    "127.0.0.1", NULL, NULL, NULL), 204);
+	ck_assert_uint_eq(persist_count(w.persist), 0);
+
+	/* /metrics: per-service series and each target's service; today's kept. */
+	ck_assert_ptr_nonnull(text = api_metrics(&w.env, &len));
+	ck_assert_ptr_nonnull(strstr(text,
+	    "\nharmony_service_targets{service=\"default\",state=\"up\"} 2\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\nharmony_target_info{service=\"default\","
+	    "id=\"2\",host=\"127.0.0.1\",port=\"1081\"} 1\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\nharmony_target_weight{id=\"2\","
+	    "host=\"127.0.0.1\",port=\"1081\"} 500\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\nharmony_targets{state=\"up\"} 2\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\nharmony_connections_accepted_total 0\n"));
+	ck_assert_ptr_nonnull(strstr(text,
+	    "\nharmony_service_connections_accepted_total{service=\"default\"} 0\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\nharmony_service_concurrency_limit"
+	    "{service=\"default\"} -1\n"));
+	ck_assert_ptr_nonnull(strstr(text, "\nharmony_service_relayed_bytes_total"
+	    "{service=\"default\",direction=\"down\"} 0\n"));
+	/* Each family once: a second HELP would make the page invalid. */
+	snprintf(want, sizeof(want), "# HELP harmony_service_targets ");
+	ck_assert_ptr_null(strstr(strstr(text, want) + 1, want));
+	free(text);
+	world_free(&w);
+}
+END_TEST
+
 START_TEST(test_stamp)
 {
 	struct world w;
@@ -1006,6 +1238,7 @@ api_suite(void)
 	tc = tcase_create("route");
 	tcase_add_loop_test(tc, test_route_table, 0, NITEMS(routes));
 	tcase_add_test(tc, test_route_allow);
+	tcase_add_test(tc, test_route_service);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("auth");
@@ -1038,6 +1271,7 @@ api_suite(void)
 	tcase_add_test(tc, test_handlers_token);
 	tcase_add_test(tc, test_handlers_config);
 	tcase_add_test(tc, test_handlers_errors);
+	tcase_add_test(tc, test_handlers_services);
 	tcase_add_test(tc, test_stamp);
 	suite_add_tcase(s, tc);
 	return s;
