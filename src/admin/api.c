@@ -5,8 +5,8 @@
  * api_metrics.c, joined by the private header api_int.h.
  *
  * Order of checks for every request, so that a caller learns nothing it
- * may not know: route (404, 405), the route's target (404: ids are public
- * anyway), auth (401, 403), Content-Type (415), body (400, 422), then the
+ * may not know: route (404, 405), the route's service and target (404:
+ * names and ids are public anyway), auth (401, 403), Content-Type (415), body (400, 422), then the
  * handler (409 for a conflict with a static target or a deregistered one).
  */
 #include "autoconfig.h"

@@ -8,8 +8,12 @@
  * the body parsers are pure functions (no I/O, no globals, no clock), so
  * that tests/unit/check_api.c covers them without a server.
  *
+ * The routes of services (/api/v1/services...) run the same handlers as
+ * today's routes, which mean the default service; which names are
+ * services only api_service_find says.
+ *
  * An api_env borrows every part it names; they outlive it. A runtime change
- * (PATCH /api/v1/config) goes through settings.h, the one writer of
+ * (PATCH /api/v1/config or /api/v1/services/{name}) goes through settings.h, the one writer of
  * env->cfg, so that the config always holds the values in force. Replies own their body (malloc'd);
  * api_reply_free releases it. A target's key appears only in the answer to
  * the registration that created it, or to a caller proving it holds the
