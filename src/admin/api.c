@@ -6,8 +6,9 @@
  *
  * Order of checks for every request, so that a caller learns nothing it
  * may not know: route (404, 405), the route's service and target (404:
- * names and ids are public anyway), auth (401, 403), Content-Type (415), body (400, 422), then the
- * handler (409 for a conflict with a static target or a deregistered one).
+ * names and ids are public anyway), auth (401, 403), Content-Type (415),
+ * body (400, 422), then the handler (409 for a conflict with a static
+ * target or a deregistered one).
  */
 #include "autoconfig.h"
 
@@ -772,11 +773,15 @@ config_patch(struct api_env *env, const struct api_request *rq,
 	    api_config_json(env));
 }
 
-/* A peer chose the name: it is shown escaped (common/log.h), then JSON's. */
+/*
+ * A peer chose the name: it is shown escaped (common/log.h), then JSON's,
+ * cut by log_escape (which never cuts a character) to leave the rest of
+ * the reason room.
+ */
 static void
 service_not_found(struct api_reply *rp, const struct api_route *r)
 {
-	char shown[4 * API_SERVICE_TEXT];
+	char shown[API_ERR_MAX - 64];
 
 	(void)log_escape(shown, sizeof(shown), r->service, strlen(r->service));
 	if (r->service_valid)
@@ -815,10 +820,16 @@ api_service_find(const struct api_env *env, const char *name, size_t len)
 }
 
 const struct api_service *
+api_service_default(const struct api_env *env)
+{
+	return api_services(env, &(size_t){ 0 });
+}
+
+const struct api_service *
 api_target_service(const struct api_env *env, const struct target *t)
 {
 	(void)t;
-	return api_services(env, &(size_t){ 0 });
+	return api_service_default(env);
 }
 
 static void
@@ -864,7 +875,7 @@ api_handle(struct api_env *env, const struct api_request *rq, struct api_reply *
 			return;
 		}
 	} else
-		svc = api_services(env, &(size_t){ 0 });	/* the default one */
+		svc = api_service_default(env);
 	if (r->one_target && (t = pool_find_id(env->pool, r->target_id)) == NULL) {
 		reply_errorf(rp, 404, "no target %u", (unsigned)r->target_id);
 		return;

@@ -240,6 +240,11 @@ struct api_service {
 struct api_env;
 /* The services, in the order they are listed; *n of them. */
 const struct api_service *api_services(const struct api_env *, size_t *n);
+/*
+ * The service of registrations and routes that name none: today the only
+ * one. Never NULL.
+ */
+const struct api_service *api_service_default(const struct api_env *);
 /* The service of that name (len bytes, no NUL needed), or NULL. */
 const struct api_service *api_service_find(const struct api_env *, const char *name,
 		    size_t len);

@@ -341,12 +341,11 @@ api_service_json(const struct api_env *env, const struct api_service *svc,
     bool with_config)
 {
 	struct json_object *o = json_object_new_object();
-	size_t n;
 
 	if (o == NULL)
 		return NULL;
 	api_jset(o, "name", json_object_new_string(svc->name));
-	api_jset(o, "default", json_object_new_boolean(svc == api_services(env, &n)));
+	api_jset(o, "default", json_object_new_boolean(svc == api_service_default(env)));
 	api_jset(o, "listeners", listeners_json(env));
 	sessions_json(o, env);
 	api_jset(o, "targets", target_counts_json(env));
