@@ -646,9 +646,9 @@ targets_create(struct api_env *env, const struct api_request *rq,
 		net_host_text(rq->peer, from, sizeof(from));
 	else
 		snprintf(from, sizeof(from), "-");
-	log_info("http: target %u %s %s in service %s from %s, weight %u",
+	log_info("http: target %u %s %s from %s, weight %u, service %s",
 	    (unsigned)t->id, t->name, created ? "registered" : "registered again",
-	    svc->name, from, (unsigned)t->weight);
+	    from, (unsigned)t->weight, svc->name);
 	snprintf(rp->location, sizeof(rp->location), "/api/v1/targets/%u",
 	    (unsigned)t->id);
 	reply_json(rp, created ? 201 : 200, api_target_json(env, t, show_key));
