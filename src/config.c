@@ -31,6 +31,7 @@
 #include "common/file.h"
 #include "common/limits.h"
 #include "common/log.h"
+#include "common/service.h"
 #include "common/token.h"
 #include "config.h"
 #include "core/jsondup.h"
@@ -917,6 +918,12 @@ cfg_free(struct config *cfg)
 	free(cfg->web_root);
 	free(cfg->state_file);
 	free(cfg->access_log);
+	free(cfg->listens);
+	free(cfg->name);
+	free(cfg->default_service);
+	for (size_t i = 0; i < cfg->nservices; i++)
+		cfg_free(&cfg->services[i]);
+	free(cfg->services);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -1032,6 +1039,97 @@ cfg_load_file(struct config *cfg, const char *path, char *err, size_t errlen)
 	return rc;
 }
 
+/* A deep copy of src's per-service fields into the zeroed dst. */
+static int
+service_copy(struct config *dst, const struct config *src, const char *name)
+{
+	dst->balance = src->balance;
+	dst->persistent = src->persistent;
+	dst->persist_ttl_ms = src->persist_ttl_ms;
+	dst->persist_max = src->persist_max;
+	dst->concurrency = src->concurrency;
+	dst->queue_max = src->queue_max;
+	dst->queue_timeout_ms = src->queue_timeout_ms;
+	dst->requeue = src->requeue;
+	dst->host_timeout_ms = src->host_timeout_ms;
+	dst->connect_timeout_ms = src->connect_timeout_ms;
+	dst->idle_timeout_ms = src->idle_timeout_ms;
+	dst->unavailable_len = src->unavailable_len;
+	dst->defer_names = src->defer_names;
+	if ((dst->name = strdup(name)) == NULL ||
+	    (src->listen != NULL && (dst->listen = strdup(src->listen)) == NULL) ||
+	    (src->unavailable_file != NULL &&
+	    (dst->unavailable_file = strdup(src->unavailable_file)) == NULL))
+		return -1;
+	if (src->unavailable != NULL) {
+		if ((dst->unavailable = malloc(src->unavailable_len + 1)) == NULL)
+			return -1;
+		memcpy(dst->unavailable, src->unavailable, src->unavailable_len + 1);
+	}
+	if (src->ntargets > 0) {
+		if ((dst->targets = calloc(src->ntargets, sizeof(*dst->targets))) == NULL)
+			return -1;
+		memcpy(dst->targets, src->targets, src->ntargets * sizeof(*dst->targets));
+		dst->ntargets = src->ntargets;
+	}
+	if (src->nlistens > 0) {
+		if ((dst->listens = calloc(src->nlistens, sizeof(*dst->listens))) == NULL)
+			return -1;
+		memcpy(dst->listens, src->listens, src->nlistens * sizeof(*dst->listens));
+		dst->nlistens = src->nlistens;
+	}
+	return 0;
+}
+
+/* With no services configured, the top level is the one named "default". */
+static int
+services_finish(struct config *cfg, char *err, size_t errlen)
+{
+	if (cfg->nservices > 0)
+		return 0;
+	if ((cfg->services = calloc(1, sizeof(*cfg->services))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	cfg->nservices = 1;
+	cfg->default_index = 0;
+	if (service_copy(&cfg->services[0], cfg, SERVICE_DEFAULT) == -1) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+struct config *
+cfg_default_service(struct config *cfg)
+{
+	return cfg->nservices > 0 ? &cfg->services[cfg->default_index] : NULL;
+}
+
+struct config *
+cfg_service_find(struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->nservices; i++)
+		if (strcmp(cfg->services[i].name, name) == 0)
+			return &cfg->services[i];
+	return NULL;
+}
+
+/* Today's one listen text as cfg->listens. */
+static int
+listens_set(struct config *cfg, const char *text, const struct net_addr *a)
+{
+	free(cfg->listens);
+	if ((cfg->listens = calloc(1, sizeof(*cfg->listens))) == NULL) {
+		cfg->nlistens = 0;
+		return -1;
+	}
+	snprintf(cfg->listens[0].text, sizeof(cfg->listens[0].text), "%s", text);
+	cfg->listens[0].addr = *a;
+	cfg->nlistens = 1;
+	return 0;
+}
+
 int
 cfg_validate(struct config *cfg, char *err, size_t errlen)
 {
@@ -1065,10 +1163,16 @@ cfg_validate(struct config *cfg, char *err, size_t errlen)
 			snprintf(err, errlen, "--%s: %s", o->name, reason);
 			return -1;
 		case 1:
-			continue;	/* a name, not resolved here: unchecked */
+			/* A name, not resolved here: unchecked. */
+			memset(&addrs[n], 0, sizeof(addrs[n]));
+			if (o->kind == K_LISTEN && listens_set(cfg, s, &addrs[n]) == -1)
+				goto nomem;
+			continue;
 		default:
 			break;
 		}
+		if (o->kind == K_LISTEN && listens_set(cfg, s, &addrs[n]) == -1)
+			goto nomem;
 		/* Port 0 picks a free port each time: no clash possible. */
 		if (net_addr_port((struct sockaddr *)&addrs[n].ss) == 0)
 			continue;
@@ -1094,7 +1198,10 @@ cfg_validate(struct config *cfg, char *err, size_t errlen)
 				    &cfg->targets[i].addr.ss, text, sizeof(text)));
 				return -1;
 			}
-	return 0;
+	return services_finish(cfg, err, errlen);
+nomem:
+	snprintf(err, errlen, "out of memory");
+	return -1;
 }
 
 /* Prints help at column 31, wrapped at word boundaries to fit 79 columns. */

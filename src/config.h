@@ -7,6 +7,18 @@
  * Flags override the file: cfg_parse_args reads -c first, loads the file,
  * then applies the other flags. A struct config owns all its strings and
  * arrays; cfg_free releases them.
+ *
+ * Services (issue 15): a service is a struct config of its own, in
+ * cfg->services, whose per-service fields (CFG_SERVICE_KEYS below: its
+ * listeners, targets, algorithm, persistence, limits, timeouts and texts)
+ * are in force; its other fields are unused. The file's "services" object
+ * (name -> the same keys as the top level) and the command line's
+ * --service NAME (the per-service flags after it belong to that service)
+ * define them; a service inherits every per-service tunable it does not
+ * set from the top level, but never its listen or targets. With no
+ * services configured, cfg_validate makes one named "default" of the
+ * top-level values, so that the daemon always runs cfg->services[] and a
+ * configuration of today means what it always meant.
  */
 #ifndef HARMONY_CONFIG_H
 #define HARMONY_CONFIG_H
@@ -31,10 +43,31 @@ struct cfg_cidr {
 	struct net_cidr	 net;
 };
 
+/* One element of a listen text ("8080,127.0.0.2:8080"). */
+#define CFG_LISTEN_TEXT	(NET_NAME_MAX + 8)
+#define CFG_LISTEN_MAX	16		/* listeners of one service */
+#define CFG_SERVICES_MAX 256
+
+struct cfg_listen {
+	char		 text[CFG_LISTEN_TEXT];	/* as given */
+	struct net_addr	 addr;		/* len 0: a name CFG_DEFER_NAMES left */
+};
+
+/*
+ * The keys a service may set, the same names as the top level's. Every
+ * other key is the daemon's (ack port, admin, token, state, logs, grace).
+ */
+#define CFG_SERVICE_KEYS "listen, target, balance, persistent, persist-ttl," \
+	" persist-max, concurrency, queue-max, queue-timeout, requeue," \
+	" unavailable, unavailable-file, host-timeout, connect-timeout," \
+	" idle-timeout"
+
 struct config {
 	char		*config_file;		/* -c */
 	char		*host;			/* --host, default "localhost" */
-	char		*listen;		/* --listen, raw text, default "3000" */
+	char		*listen;		/* --listen, raw text "[ADDR:]PORT[,...]", "3000" */
+	struct cfg_listen *listens;		/* listen's elements, by cfg_validate */
+	size_t		 nlistens;
 	char		*ack_port;		/* --ack-port, "1666"; "0" disables */
 	char		*http;			/* --http, "1667"; "0" disables */
 	struct cfg_target *targets;		/* --target, repeatable */
@@ -66,6 +99,13 @@ struct config {
 	char		*access_log;		/* path, or "-" for stdout */
 	int		 log_level;		/* enum log_level */
 	bool		 defer_names;		/* parsed with CFG_DEFER_NAMES */
+
+	/* Services: see the comment at the top. */
+	char		*name;			/* a service's name; NULL at the top */
+	char		*default_service;	/* --default / "default" as given */
+	struct config	*services;		/* in the order configured */
+	size_t		 nservices;		/* >= 1 after cfg_validate */
+	size_t		 default_index;		/* services[] of the default one */
 };
 
 /*
@@ -102,9 +142,18 @@ int		 cfg_load_json(struct config *, const char *text, size_t len,
 		    char *err, size_t errlen);
 /*
  * Cross-option checks, after everything is applied: listen addresses
- * resolve and differ (those given by name only without CFG_DEFER_NAMES).
+ * resolve and differ, across every service and the ack and admin ports
+ * (those given by name only without CFG_DEFER_NAMES); fills listens[] of
+ * each service; makes the "default" service when none is configured and
+ * finds the default one (the "default" key, else the one named
+ * "default", else the only one). Errors name the service and the key:
+ * "services.web.balance: ...".
  */
 int		 cfg_validate(struct config *, char *err, size_t errlen);
+/* The default service (cfg_validate has run). */
+struct config	*cfg_default_service(struct config *);
+/* The service of that name, or NULL. */
+struct config	*cfg_service_find(struct config *, const char *name);
 struct proxy_params;
 void		 cfg_proxy_params(const struct config *, struct proxy_params *);
 void		 cfg_usage(FILE *);

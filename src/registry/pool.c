@@ -41,14 +41,20 @@ struct deleted {
 	int64_t			 keep_ms;	/* remembered this long after */
 };
 
+/* What the pools of one harmonyd share (pool.h). */
+struct pool_shared {
+	struct selfaddr		*self;
+	uint32_t		 next_id;
+};
+
 struct pool {
 	struct loop		*loop;
-	struct selfaddr		*self;
+	struct pool_shared	*shared;
+	bool			 own_shared;	/* made by pool_new: freed with it */
 	struct deleted		*deleted;	/* POOL_DELETED_MAX, when first needed */
 	struct target_list	 targets;	/* listed, in registration order */
 	struct target_list	 unlisted;	/* removed, still referenced */
 	size_t			 count;
-	uint32_t		 next_id;
 	int64_t			 default_timeout;
 	pool_remove_fn		*on_remove;
 	void			*on_remove_arg;
@@ -342,22 +348,64 @@ deadline_fire(struct loop *l, struct loop_timer *timer, void *arg)
 	}
 }
 
+struct pool_shared *
+pool_shared_new(void)
+{
+	struct pool_shared *sh;
+
+	if ((sh = calloc(1, sizeof(*sh))) == NULL)
+		return NULL;
+	if ((sh->self = selfaddr_new()) == NULL) {
+		free(sh);
+		return NULL;
+	}
+	sh->next_id = 1;
+	return sh;
+}
+
+void
+pool_shared_free(struct pool_shared *sh)
+{
+	if (sh == NULL)
+		return;
+	selfaddr_free(sh->self);
+	free(sh);
+}
+
+struct selfaddr *
+pool_shared_self(struct pool_shared *sh)
+{
+	return sh->self;
+}
+
 struct pool *
-pool_new(struct loop *l, int64_t default_timeout_ms)
+pool_new_shared(struct loop *l, int64_t default_timeout_ms, struct pool_shared *sh)
 {
 	struct pool *p;
 
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return NULL;
-	if ((p->self = selfaddr_new()) == NULL) {
-		free(p);
-		return NULL;
-	}
+	p->shared = sh;
 	p->loop = l;
 	TAILQ_INIT(&p->targets);
 	TAILQ_INIT(&p->unlisted);
-	p->next_id = 1;
 	pool_set_default_timeout(p, default_timeout_ms);
+	return p;
+}
+
+struct pool *
+pool_new(struct loop *l, int64_t default_timeout_ms)
+{
+	struct pool_shared *sh;
+	struct pool *p;
+
+	if ((sh = pool_shared_new()) == NULL)
+		return NULL;
+	if ((p = pool_new_shared(l, default_timeout_ms, sh)) == NULL) {
+		pool_shared_free(sh);
+		return NULL;
+	}
+	p->own_shared = true;
 	return p;
 }
 
@@ -382,7 +430,8 @@ pool_free(struct pool *p)
 	if (p->deleted != NULL)
 		explicit_bzero(p->deleted, POOL_DELETED_MAX * sizeof(*p->deleted));
 	free(p->deleted);
-	selfaddr_free(p->self);
+	if (p->own_shared)
+		pool_shared_free(p->shared);
 	free(p->static_ids);
 	free(p);
 }
@@ -390,14 +439,14 @@ pool_free(struct pool *p)
 struct selfaddr *
 pool_self(struct pool *p)
 {
-	return p->self;
+	return p->shared->self;
 }
 
 /* One of our own listeners: EADDRINUSE (pool.h). */
 static bool
 is_self(const struct pool *p, const struct sockaddr_storage *ss)
 {
-	if (selfaddr_match(p->self, (const struct sockaddr *)ss, NULL, 0) == NULL)
+	if (selfaddr_match(p->shared->self, (const struct sockaddr *)ss, NULL, 0) == NULL)
 		return false;
 	errno = EADDRINUSE;
 	return true;
@@ -552,14 +601,14 @@ target_create(struct pool *p, enum target_source src,
 	if (id == 0 && src == TARGET_SRC_STATIC)
 		id = static_id_of(p, ss);
 	if (id == 0) {
-		t->id = p->next_id++;
+		t->id = p->shared->next_id++;
 	} else {
 		t->id = id;
-		if (id >= p->next_id)
-			p->next_id = id + 1;
+		if (id >= p->shared->next_id)
+			p->shared->next_id = id + 1;
 	}
-	if (p->next_id == 0)
-		p->next_id = 1;		/* 0 means "none" to persist */
+	if (p->shared->next_id == 0)
+		p->shared->next_id = 1;		/* 0 means "none" to persist */
 	t->addr = *ss;
 	t->addrlen = sslen;
 	target_set_names(t);
@@ -1145,14 +1194,14 @@ pool_state_version(const struct pool *p)
 uint32_t
 pool_next_id(const struct pool *p)
 {
-	return p->next_id;
+	return p->shared->next_id;
 }
 
 void
 pool_reserve_ids(struct pool *p, uint32_t next_id)
 {
-	if (next_id > p->next_id) {
-		p->next_id = next_id;
+	if (next_id > p->shared->next_id) {
+		p->shared->next_id = next_id;
 		bump_state(p);
 	}
 }

@@ -119,6 +119,18 @@ TAILQ_HEAD(target_list, target);
 typedef void	pool_remove_fn(struct pool *, struct target *, void *arg);
 
 struct pool	*pool_new(struct loop *, int64_t default_timeout_ms);
+/*
+ * The pools of one harmonyd (one per service, service/service.h) share
+ * its own addresses (pool_self) and one id space, so that a target's id
+ * names it daemon-wide. The shared part outlives every pool made in it.
+ * pool_new makes a pool with a shared part of its own.
+ */
+struct pool_shared;
+struct pool_shared *pool_shared_new(void);
+void		 pool_shared_free(struct pool_shared *);
+struct selfaddr	*pool_shared_self(struct pool_shared *);
+struct pool	*pool_new_shared(struct loop *, int64_t default_timeout_ms,
+		    struct pool_shared *);
 /* Frees every target, even ones still referenced: call after sessions end. */
 void		 pool_free(struct pool *);
 /* Also for the listed targets that have no TTL of their own. */
@@ -135,7 +147,7 @@ void		 pool_set_on_remove(struct pool *, pool_remove_fn *, void *arg);
  */
 int		 pool_watch_remove(struct pool *, pool_remove_fn *, void *arg);
 void		 pool_unwatch_remove(struct pool *, pool_remove_fn *, void *arg);
-/* harmonyd's own listeners and addresses (selfaddr.h), owned by the pool. */
+/* harmonyd's own listeners and addresses (selfaddr.h), of its shared part. */
 struct selfaddr	*pool_self(struct pool *);
 
 /*
@@ -235,7 +247,7 @@ void		 pool_touch(struct pool *);	/* bump version (counters moved) */
 
 /*
  * Identity across restarts. Ids are handed out from pool_next_id() on and
- * never twice: a state file keeps the next id and gives it back with
+ * never twice in the shared id space: a state file keeps the next id and gives it back with
  * pool_reserve_ids (which only raises it). A static target is known by its
  * host:port: pool_remember_static_id gives that address its id back, so a
  * static target keeps its id whatever its place in the configuration.
