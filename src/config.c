@@ -1093,6 +1093,7 @@ services_finish(struct config *cfg, char *err, size_t errlen)
 	}
 	cfg->nservices = 1;
 	cfg->default_index = 0;
+	cfg->services_implicit = true;
 	if (service_copy(&cfg->services[0], cfg, SERVICE_DEFAULT) == -1) {
 		snprintf(err, errlen, "out of memory");
 		return -1;

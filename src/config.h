@@ -106,6 +106,7 @@ struct config {
 	struct config	*services;		/* in the order configured */
 	size_t		 nservices;		/* >= 1 after cfg_validate */
 	size_t		 default_index;		/* services[] of the default one */
+	bool		 services_implicit;	/* none configured: "default" made */
 };
 
 /*

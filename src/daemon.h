@@ -19,33 +19,34 @@
 
 struct json_object;
 struct fdbudget;
+struct api_service;
+struct services;
 
 struct harmonyd {
 	struct config	 cfg;
 	struct loop	*loop;
-	struct pool	*pool;
-	struct balancer	*balancer;
-	struct persist	*persist;
-	struct proxy	*proxy;
+	struct services	*services;	/* service/service.h: pools, proxies... */
+	struct api_service *api_services;	/* what admin shows of them */
 	struct ackport	*ackport;
 	struct admin	*admin;
 	struct fdbudget	*fdbudget;	/* every part's fds (acceptor.h) */
 	int		 sigpipe[2];
 	bool		 stopping;
 	int64_t		 stop_deadline;
-	struct loop_timer persist_timer;
 	struct loop_timer stop_timer;
 	struct saver	*saver;		/* with --state-file */
 	int		 state_lock;	/* until the saver takes it, or -1 */
-	struct settings_base base;	/* runtime tunables as configured */
 	int		 argc;		/* to read the options again on SIGHUP */
 	char		**argv;
 	struct reloader	 reloader;	/* SIGHUP */
 };
 
 struct ackport	*daemon_ackport_new(struct harmonyd *);
-/* Copies the configured tunables; -1 on ENOMEM. */
-int		 daemon_capture_base(struct harmonyd *);
+/*
+ * Tells admin the services as they are now (at start, after a reload):
+ * -1 on ENOMEM, and admin keeps what it had.
+ */
+int		 daemon_admin_services(struct harmonyd *);
 /* The live tunables that differ from the configured ones, or NULL. */
 struct json_object *daemon_overrides(const struct harmonyd *);
 /* Applies saved overrides to the live configuration and the parts. */
@@ -57,6 +58,5 @@ void		 daemon_apply_overrides(struct harmonyd *, struct json_object *);
 void		 daemon_reload(struct harmonyd *);
 /* Abandons a reload still resolving (at exit). */
 void		 daemon_reload_cancel(struct harmonyd *);
-void		 daemon_free_base(struct harmonyd *);
 
 #endif

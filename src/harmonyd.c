@@ -32,11 +32,10 @@
 #include "registry/persist.h"
 #include "registry/pool.h"
 #include "registry/selfaddr.h"
+#include "service/service.h"
 #include "state/state.h"
 #include "state/statesaver.h"
 
-#define PERSIST_EXPIRE_EVERY_MS	1000
-#define PERSIST_EXPIRE_BUDGET	1024	/* entries per pass: bounded work */
 #define STOP_CHECK_MS		100
 #define TAKEOVER_WAIT_MS	30000	/* for the old one's last save */
 #define TOUCH_SAVE_MAX_MS	300000	/* persistence recency: 5 min at most */
@@ -63,14 +62,15 @@ on_stop_check(struct loop *l, struct loop_timer *t, void *arg)
 	struct harmonyd *h = arg;
 
 	(void)t;
-	if (proxy_sessions(h->proxy) == 0) {
+	services_reap(h->services);
+	if (services_sessions(h->services) == 0) {
 		log_info("all sessions ended: exiting");
 		loop_stop(l);
 		return LOOP_TIMER_STOP;
 	}
 	if (loop_now(l) >= h->stop_deadline) {
 		log_info("grace period over: closing %zu sessions",
-		    proxy_sessions(h->proxy));
+		    services_sessions(h->services));
 		loop_stop(l);
 		return LOOP_TIMER_STOP;
 	}
@@ -87,8 +87,9 @@ begin_stop(struct harmonyd *h, int signo)
 	}
 	h->stopping = true;
 	log_info("%s: no new clients; waiting up to %lld ms for %zu sessions",
-	    strsignal(signo), (long long)h->cfg.grace_ms, proxy_sessions(h->proxy));
-	proxy_stop_accepting(h->proxy);
+	    strsignal(signo), (long long)h->cfg.grace_ms,
+	    services_sessions(h->services));
+	services_stop_accepting(h->services);
 	if (h->ackport != NULL)
 		ackport_stop(h->ackport);
 	admin_stop(h->admin);
@@ -119,18 +120,6 @@ on_signal_pipe(struct loop *l, int fd, short revents, void *arg)
 				begin_stop(h, sigs[i]);
 		}
 	}
-}
-
-static int64_t
-on_persist_expire(struct loop *l, struct loop_timer *t, void *arg)
-{
-	struct harmonyd *h = arg;
-	size_t n;
-
-	(void)t;
-	n = persist_expire(h->persist, loop_now(l), PERSIST_EXPIRE_BUDGET);
-	/* A full budget means more are due: come back soon, not in this pass. */
-	return n == PERSIST_EXPIRE_BUDGET ? 10 : PERSIST_EXPIRE_EVERY_MS;
 }
 
 static struct json_object *
@@ -198,17 +187,18 @@ state_acquire(struct harmonyd *h)
 static int
 state_start(struct harmonyd *h)
 {
+	struct service *def = services_default(h->services);
 	struct json_object *runtime = NULL;
 	size_t restored;
 	char err[256];
 
 	if (h->cfg.state_file == NULL)
 		return 0;
-	switch (state_load(h->cfg.state_file, h->pool, h->persist, &runtime,
+	switch (state_load(h->cfg.state_file, def->pool, def->persist, &runtime,
 	    loop_now(h->loop), &restored, err, sizeof(err))) {
 	case STATE_LOADED:
 		log_info("state: restored %zu targets and %zu persistence entries from %s",
-		    restored, persist_count(h->persist), h->cfg.state_file);
+		    restored, persist_count(def->persist), h->cfg.state_file);
 		break;
 	case STATE_NONE:
 		log_info("state: %s does not exist yet", h->cfg.state_file);
@@ -228,7 +218,7 @@ state_start(struct harmonyd *h)
 		json_object_put(runtime);
 	}
 	h->saver = saver_new(&(struct saver_params){ .path = h->cfg.state_file,
-	    .loop = h->loop, .pool = h->pool, .persist = h->persist,
+	    .loop = h->loop, .pool = def->pool, .persist = def->persist,
 	    .runtime = runtime_of, .arg = h, .touch_ms = touch_interval(&h->cfg) },
 	    h->state_lock);
 	if (h->saver == NULL) {
@@ -239,46 +229,15 @@ state_start(struct harmonyd *h)
 	return 0;
 }
 
-static void
-on_target_removed(struct pool *pool, struct target *t, void *arg)
-{
-	struct harmonyd *h = arg;
-
-	(void)pool;
-	persist_forget_target(h->persist, t->id);
-}
-
 static int
 add_static_targets(struct harmonyd *h)
 {
-	for (size_t i = 0; i < h->cfg.ntargets; i++) {
-		const struct cfg_target *ct = &h->cfg.targets[i];
-		const struct sockaddr *sa = (const struct sockaddr *)&ct->addr.ss;
-		struct target *t = pool_find_addr(h->pool, sa);
-		char why[2 * NET_ADDRSTRLEN + 64];
+	size_t n;
+	struct service *const *all = services_all(h->services, &n);
 
-		/* cfg_validate refused duplicates: t can only be a restored one. */
-		if (t != NULL && t->source != TARGET_SRC_STATIC) {
-			log_info("target %u %s was registered: static now, same id",
-			    (unsigned)t->id, t->name);
-			pool_make_static(t);
-		} else if (t == NULL) {
-			t = pool_register(h->pool, TARGET_SRC_STATIC, sa, ct->addr.len,
-			    ct->weight, 0, NULL);
-		}
-		if (t == NULL && errno == EADDRINUSE && selfaddr_explain(pool_self(h->pool),
-		    sa, why, sizeof(why)) != NULL) {
-			log_error("static target %s: every client would come back in", why);
+	for (size_t i = 0; i < n; i++)
+		if (service_add_static(all[i]) == -1)
 			return -1;
-		}
-		if (t == NULL) {
-			log_warn("static target %zu", i + 1);
-			return -1;
-		}
-		pool_set_weight(t, ct->weight);
-		log_info("target %u %s weight %u (static)", (unsigned)t->id, t->name,
-		    (unsigned)t->weight);
-	}
 	return 0;
 }
 
@@ -295,9 +254,41 @@ warn_if_open(const struct harmonyd *h, const char *what, const struct net_addr *
 static void
 own_listener(struct harmonyd *h, const struct net_addr *bound, const char *what)
 {
-	if (selfaddr_add_listener(pool_self(h->pool), (const struct sockaddr *)&bound->ss,
+	if (selfaddr_add_listener(pool_shared_self(services_shared(h->services)),
+	    (const struct sockaddr *)&bound->ss,
 	    what) == -1)
 		log_warn("%s listener: not known as our own", what);
+}
+
+/* How the user named a service's listen: the flag, or the file's key. */
+static void
+listen_flag(const struct config *cfg, const struct config *sc, char *buf, size_t len)
+{
+	if (cfg->services_implicit)
+		snprintf(buf, len, "--listen");
+	else
+		snprintf(buf, len, "services.%s.listen", sc->name);
+}
+
+static int
+check_port(struct harmonyd *h, const char *flag, const char *value,
+    const struct net_addr *a)
+{
+	pid_t old = (pid_t)h->cfg.takeover_pid, holder;
+	char err[256];
+
+	if (instance_probe(a, &holder, err, sizeof(err)) == 0)
+		return 0;
+	if (old != 0 && (holder == old || holder == 0))
+		return 0;
+	if (old != 0)
+		log_error("%s %s: %s, not by --takeover %ld", flag, value, err,
+		    (long)old);
+	else
+		log_error("%s %s: %s: is another harmonyd running? (to replace"
+		    " one, use harmonyd-restart.sh or --takeover PID)", flag, value,
+		    err);
+	return -1;
 }
 
 /*
@@ -312,43 +303,41 @@ check_ports(struct harmonyd *h)
 	const struct {
 		const char	*flag;
 		const char	*value;
-		bool		 off;		/* "0" disables it */
 	} ports[] = {
-		{ "--ack-port", h->cfg.ack_port, true },
-		{ "--http", h->cfg.http, true },
-		{ "--listen", h->cfg.listen, false },
+		{ "--ack-port", h->cfg.ack_port },
+		{ "--http", h->cfg.http },
 	};
-	pid_t old = (pid_t)h->cfg.takeover_pid, holder;
-	char err[256];
+	char err[256], flag[SERVICE_NAME_MAX + 32];
 	struct net_addr a;
 
 	for (size_t i = 0; i < sizeof(ports) / sizeof(ports[0]); i++) {
-		if (ports[i].off && strcmp(ports[i].value, "0") == 0)
+		if (strcmp(ports[i].value, "0") == 0)
 			continue;
 		if (net_parse_listen(ports[i].value, h->cfg.host, &a, err,
 		    sizeof(err)) == -1)
 			continue;	/* start_listeners says why */
-		if (instance_probe(&a, &holder, err, sizeof(err)) == 0)
-			continue;
-		if (old != 0 && (holder == old || holder == 0))
-			continue;
-		if (old != 0)
-			log_error("%s %s: %s, not by --takeover %ld", ports[i].flag,
-			    ports[i].value, err, (long)old);
-		else
-			log_error("%s %s: %s: is another harmonyd running? (to replace"
-			    " one, use harmonyd-restart.sh or --takeover PID)",
-			    ports[i].flag, ports[i].value, err);
-		return -1;
+		if (check_port(h, ports[i].flag, ports[i].value, &a) == -1)
+			return -1;
+	}
+	for (size_t i = 0; i < h->cfg.nservices; i++) {
+		const struct config *sc = &h->cfg.services[i];
+
+		listen_flag(&h->cfg, sc, flag, sizeof(flag));
+		for (size_t j = 0; j < sc->nlistens; j++)
+			if (sc->listens[j].addr.len > 0 && check_port(h, flag,
+			    sc->listens[j].text, &sc->listens[j].addr) == -1)
+				return -1;
 	}
 	return 0;
 }
 
 static int
-start_listeners(struct harmonyd *h, struct net_addr *clients)
+start_listeners(struct harmonyd *h)
 {
+	struct service *const *all;
 	struct net_addr a, bound;
 	char err[256], text[NET_ADDRSTRLEN];
+	size_t n;
 
 	if (strcmp(h->cfg.ack_port, "0") != 0) {
 		if (net_parse_listen(h->cfg.ack_port, h->cfg.host, &a, err, sizeof(err)) == -1 ||
@@ -372,13 +361,46 @@ start_listeners(struct harmonyd *h, struct net_addr *clients)
 		own_listener(h, &bound, "http");
 		warn_if_open(h, "admin HTTP interface", &bound);
 	}
-	if (net_parse_listen(h->cfg.listen, h->cfg.host, &a, err, sizeof(err)) == -1 ||
-	    proxy_listen(h->proxy, &a, clients, err, sizeof(err)) == -1) {
-		log_error("--listen %s: %s", h->cfg.listen, err);
-		return -1;
+	all = services_all(h->services, &n);
+	for (size_t i = 0; i < n; i++) {
+		if (service_listen(all[i], err, sizeof(err)) == -1) {
+			/* Today's words when the one service is the top level's. */
+			if (h->cfg.services_implicit && strncmp(err, "services.", 9) == 0)
+				log_error("--listen %s", strchr(err, ' ') + 1);
+			else
+				log_error("%s", err);
+			return -1;
+		}
 	}
-	own_listener(h, clients, "client");
 	return 0;
+}
+
+/*
+ * "listening: service NAME ADDR" for each client listener but the
+ * default service's first, which comes last, as "listening: clients
+ * ADDR": tests and scripts wait for that line.
+ */
+static void
+log_client_listeners(struct harmonyd *h)
+{
+	struct service *def = services_default(h->services);
+	struct service *const *all;
+	struct net_addr bound[CFG_LISTEN_MAX];
+	char text[NET_ADDRSTRLEN];
+	size_t n, nb;
+
+	all = services_all(h->services, &n);
+	for (size_t i = 0; i < n; i++) {
+		nb = proxy_listeners(all[i]->proxy, bound, CFG_LISTEN_MAX);
+		for (size_t j = all[i] == def ? 1 : 0; j < nb && j < CFG_LISTEN_MAX; j++)
+			log_info("listening: service %s %s", all[i]->name,
+			    net_addr_text((struct sockaddr *)&bound[j].ss, text,
+			    sizeof(text)));
+	}
+	nb = proxy_listeners(def->proxy, bound, 1);
+	if (nb > 0)
+		log_info("listening: clients %s", net_addr_text(
+		    (struct sockaddr *)&bound[0].ss, text, sizeof(text)));
 }
 
 /*
@@ -400,9 +422,7 @@ fdbudget_start(struct harmonyd *h, long raised_from)
 static int
 harmonyd_start(struct harmonyd *h)
 {
-	struct proxy_params pp;
-	struct net_addr clients;
-	char text[NET_ADDRSTRLEN];
+	struct service *def = NULL;
 	long raised_from;
 
 	/* As redis does: all the fds we may, then shared out (acceptor.h). */
@@ -413,7 +433,6 @@ harmonyd_start(struct harmonyd *h)
 	}
 
 	/* First, so that harmonyd_stop may cancel them whatever failed. */
-	loop_timer_init(&h->persist_timer, on_persist_expire, h);
 	loop_timer_init(&h->stop_timer, on_stop_check, h);
 	if (signals_init(h) == -1) {
 		log_warn("signals");
@@ -424,28 +443,30 @@ harmonyd_start(struct harmonyd *h)
 		return -1;
 	}
 	if ((h->loop = loop_new()) == NULL ||
-	    (h->pool = pool_new(h->loop, h->cfg.host_timeout_ms)) == NULL ||
-	    (h->balancer = balance_new(h->pool, (enum balance_algo)h->cfg.balance)) == NULL ||
-	    (h->persist = persist_new((size_t)h->cfg.persist_max, h->cfg.persist_ttl_ms)) == NULL) {
+	    (h->services = services_new(h->loop, h->fdbudget)) == NULL) {
 		log_warn("start-up");
 		return -1;
 	}
-	cfg_proxy_params(&h->cfg, &pp);
-	if ((h->proxy = proxy_new(h->loop, h->pool, h->balancer, h->persist, &pp)) == NULL) {
-		log_warn("proxy");
-		return -1;
+	for (size_t i = 0; i < h->cfg.nservices; i++) {
+		struct service *svc = service_add(h->services, &h->cfg.services[i]);
+
+		if (svc == NULL) {
+			log_warn("service %s", h->cfg.services[i].name);
+			return -1;
+		}
+		if (i == h->cfg.default_index)
+			def = svc;
 	}
-	proxy_set_fdbudget(h->proxy, h->fdbudget);
-	pool_set_on_remove(h->pool, on_target_removed, h);
+	services_set_default(h->services, def);
 	if ((h->ackport = daemon_ackport_new(h)) == NULL) {
 		log_warn("ack port");
 		return -1;
 	}
 	ackport_set_fdbudget(h->ackport, h->fdbudget);
 	if ((h->admin = admin_new(&(struct admin_params){ .cfg = &h->cfg,
-	    .loop = h->loop, .pool = h->pool, .balancer = h->balancer,
-	    .persist = h->persist, .proxy = h->proxy,
-	    .budget = h->fdbudget })) == NULL) {
+	    .loop = h->loop, .pool = def->pool, .balancer = def->balancer,
+	    .persist = def->persist, .proxy = def->proxy,
+	    .budget = h->fdbudget })) == NULL || daemon_admin_services(h) == -1) {
 		log_warn("admin");
 		return -1;
 	}
@@ -453,7 +474,6 @@ harmonyd_start(struct harmonyd *h)
 		log_warn("watch signals");
 		return -1;
 	}
-	loop_timer_add(h->loop, &h->persist_timer, PERSIST_EXPIRE_EVERY_MS);
 	/*
 	 * Ports probed, then the state file locked (waiting for a handover),
 	 * both before binding: a refused start must neither take the lock nor
@@ -465,19 +485,24 @@ harmonyd_start(struct harmonyd *h)
 	 * Listeners first, so that targets are checked against the ports
 	 * bound (pool_self); nothing is accepted before the loop runs.
 	 */
-	if (start_listeners(h, &clients) == -1)
+	if (start_listeners(h) == -1)
 		return -1;
 	/* Restored before the static targets: those take their ids back. */
 	if (state_start(h) == -1 || add_static_targets(h) == -1)
 		return -1;
 	fdbudget_start(h, raised_from);
 	/* Last: "listening: clients" tells tests that everything is up. */
-	log_info("listening: clients %s",
-	    net_addr_text((struct sockaddr *)&clients.ss, text, sizeof(text)));
-	log_info("harmonyd %s: balance %s, persistence %s, %zu static target%s, %s loop",
-	    PACKAGE_VERSION, balance_algo_name((enum balance_algo)h->cfg.balance),
-	    h->cfg.persistent ? "on" : "off", h->cfg.ntargets,
-	    h->cfg.ntargets == 1 ? "" : "s", loop_backend(h->loop));
+	log_client_listeners(h);
+	if (h->cfg.nservices == 1)
+		log_info("harmonyd %s: balance %s, persistence %s, %zu static"
+		    " target%s, %s loop", PACKAGE_VERSION,
+		    balance_algo_name((enum balance_algo)def->cfg->balance),
+		    def->cfg->persistent ? "on" : "off", def->cfg->ntargets,
+		    def->cfg->ntargets == 1 ? "" : "s", loop_backend(h->loop));
+	else
+		log_info("harmonyd %s: %zu services, default %s, %s loop",
+		    PACKAGE_VERSION, h->cfg.nservices, def->name,
+		    loop_backend(h->loop));
 	return 0;
 }
 
@@ -488,18 +513,15 @@ harmonyd_stop(struct harmonyd *h)
 	admin_free(h->admin);
 	h->admin = NULL;
 	ackport_free(h->ackport);
-	proxy_free(h->proxy);
-	if (h->loop != NULL) {
-		loop_timer_cancel(h->loop, &h->persist_timer);
+	if (h->loop != NULL)
 		loop_timer_cancel(h->loop, &h->stop_timer);
-	}
 	/* After the sessions: their counters are final. */
+	services_end_sessions(h->services);
 	saver_free(h->saver);
 	h->saver = NULL;
 	state_unlock(h->state_lock);
-	pool_free(h->pool);
-	balance_free(h->balancer);
-	persist_free(h->persist);
+	services_free(h->services);
+	h->services = NULL;
 	if (h->loop != NULL && h->sigpipe[0] != -1)
 		loop_unwatch(h->loop, h->sigpipe[0]);
 	loop_free(h->loop);
@@ -507,7 +529,7 @@ harmonyd_stop(struct harmonyd *h)
 	log_access_close();
 	fdbudget_free(h->fdbudget);
 	h->fdbudget = NULL;
-	daemon_free_base(h);
+	free(h->api_services);
 	cfg_free(&h->cfg);
 }
 
@@ -534,12 +556,6 @@ main(int argc, char *argv[])
 	log_set_level((enum log_level)h.cfg.log_level);
 	h.argc = argc;
 	h.argv = argv;
-	if (daemon_capture_base(&h) == -1) {
-		log_warn("start-up");
-		cfg_free(&h.cfg);
-		return 1;
-	}
-
 	if (harmonyd_start(&h) == -1) {
 		rc = 1;
 	} else if (loop_run(h.loop) == -1) {

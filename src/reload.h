@@ -37,6 +37,13 @@ struct reload_params {
 	struct settings_base	*base;		/* its tunables as configured */
 	struct settings_parts	 parts;
 	const bool		*stopping;	/* true: a pending reload is dropped */
+	/*
+	 * If set, puts the new configuration (checked, its names resolved)
+	 * in force instead of settings_replace over cfg, base and parts:
+	 * harmonyd's services (reload.c). It empties nc as settings_replace.
+	 */
+	void			(*apply)(void *arg, struct config *nc);
+	void			*arg;
 };
 
 struct reloader {

@@ -361,7 +361,7 @@ text_changed(const char *a, const char *b)
 
 /* Options bound at start-up: report a change, keep the running value. */
 static void
-keep_restart_only(struct config *nc, struct config *old)
+keep_restart_only(struct config *nc, struct config *old, bool listen)
 {
 	struct {
 		const char	*name;
@@ -379,6 +379,9 @@ keep_restart_only(struct config *nc, struct config *old)
 	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
 		char *swap;
 
+		/* Without listen, each service rebinds its own (reload.c). */
+		if (!listen && keep[i].new_value == &nc->listen)
+			continue;
 		if (text_changed(*keep[i].new_value, *keep[i].old_value))
 			log_warnx("SIGHUP: %s changes only with a restart; keeping '%s'",
 			    keep[i].name, *keep[i].old_value ? *keep[i].old_value : "");
@@ -441,34 +444,82 @@ apply_static_targets(struct pool *pool, const struct config *nc)
 	}
 }
 
-void
-settings_replace(struct config *cfg, struct settings_base *base,
-    const struct settings_parts *p, struct config *nc)
+/*
+ * The overrides of old (judged against base) go over nc's tunables, and
+ * base becomes nc's own.
+ */
+static void
+carry_overrides(const struct config *old, struct settings_base *base,
+    struct config *nc)
 {
 	struct settings_change overrides;
-	struct config old;
-	char *text, *own, err[256];
+	char *text, *own;
 
-	keep_restart_only(nc, cfg);
 	/* The overrides, judged against the old base, borrow the old config. */
-	old = *cfg;
-	overrides_of(&old, base, &overrides);
-	*cfg = *nc;
-	memset(nc, 0, sizeof(*nc));
+	overrides_of(old, base, &overrides);
 	/* On failure the old base stays: the overrides are judged against it. */
-	if (settings_base_capture(base, cfg) == -1)
+	if (settings_base_capture(base, nc) == -1)
 		log_warn("SIGHUP: runtime settings");
 	if (overrides.set != 0) {
 		if (copy_text(&overrides, &text) == -1) {
 			log_warn("SIGHUP: the unavailable text's override");
 			overrides.set &= ~(unsigned)SETTINGS_UNAVAILABLE;
 		}
-		own = cfg->unavailable;
-		write_change(cfg, &overrides, text);
+		own = nc->unavailable;
+		write_change(nc, &overrides, text);
 		if (overrides.set & SETTINGS_UNAVAILABLE)
 			free(own);	/* the new config's own text */
-		log_restored(cfg);
+		log_restored(nc);
 	}
+}
+
+void
+settings_replace_service(const struct config *old, struct settings_base *base,
+    const struct settings_parts *p, struct config *nc)
+{
+	char err[256];
+
+	carry_overrides(old, base, nc);
+	if (settings_push(nc, p, true, err, sizeof(err)) == -1)
+		log_warnx("SIGHUP: service %s: %s", nc->name, err);
+	if (p->pool != NULL)
+		apply_static_targets(p->pool, nc);
+}
+
+void
+settings_replace_daemon(struct config *cfg, struct ackport *ackport,
+    struct pool *any, struct config *nc)
+{
+	struct settings_parts p = { .ackport = ackport };
+	char err[256];
+
+	keep_restart_only(nc, cfg, false);
+	log_set_level((enum log_level)nc->log_level);
+	/* Reopened even when unchanged: this is how logs are rotated. */
+	if (log_access_open(nc->access_log) == -1)
+		log_error("SIGHUP: --access-log %s: %s; %s", nc->access_log,
+		    strerror(errno), log_access_enabled() ?
+		    "still writing to the old file; the next SIGHUP tries again" :
+		    "no access log until a SIGHUP opens it");
+	if (ackport != NULL && settings_push(nc, &p, true, err, sizeof(err)) == -1)
+		log_warnx("SIGHUP: %s", err);
+	/* The host's addresses may have changed: our own, for pool_self. */
+	if (any != NULL && selfaddr_load_local(pool_self(any)) == -1)
+		log_warn("SIGHUP: local addresses");
+}
+
+void
+settings_replace(struct config *cfg, struct settings_base *base,
+    const struct settings_parts *p, struct config *nc)
+{
+	struct config old;
+	char err[256];
+
+	keep_restart_only(nc, cfg, true);
+	old = *cfg;
+	carry_overrides(&old, base, nc);
+	*cfg = *nc;
+	memset(nc, 0, sizeof(*nc));
 	cfg_free(&old);
 
 	log_set_level((enum log_level)cfg->log_level);

@@ -93,6 +93,23 @@ int		 settings_set(struct config *cfg, const struct settings_parts *,
 void		 settings_replace(struct config *cfg, struct settings_base *base,
 		    const struct settings_parts *, struct config *nc);
 /*
+ * SIGHUP with services (reload.c), in two halves. The daemon's options:
+ * those bound at start-up keep their running values (as above), the log
+ * level, the access log (reopened), the ack port's token and allow-list,
+ * harmonyd's own addresses (any: one of its pools). Nothing is moved:
+ * the caller swaps cfg and nc after.
+ */
+void		 settings_replace_daemon(struct config *cfg, struct ackport *,
+		    struct pool *any, struct config *nc);
+/*
+ * One service that stays: the overrides of old (against base) go over
+ * nc's tunables, base becomes nc's own, its parts learn nc's values and
+ * its static targets are put in line with nc's.
+ */
+void		 settings_replace_service(const struct config *old,
+		    struct settings_base *base, const struct settings_parts *,
+		    struct config *nc);
+/*
  * Tells the parts cfg's values: the tunables only, or everything. All are
  * told even if one fails; -1 then, with the first failure in err.
  */

@@ -62,7 +62,7 @@ register_again(struct pool *pool, const struct sockaddr *host, struct ack_outcom
 struct pool *
 ackreg_service(struct pool *pool, const char *name)
 {
-	return strcmp(name, SERVICE_DEFAULT) == 0 ? pool : NULL;
+	return pool_sibling(pool, name);
 }
 
 /* SVC: a name no service has is logged, so that its operator can tell. */
@@ -91,7 +91,7 @@ do_register(struct pool *pool, struct ratelimit *rate, const struct ack_request 
 	bool created;
 
 	/* SVC found it; only a service removed since could be missing. */
-	if (rq->service != NULL && (pool = ackreg_service(pool, rq->service)) == NULL) {
+	if ((pool = ackreg_service(pool, rq->service)) == NULL) {
 		o->status = ACK_REFUSED;
 		o->reason = "service";
 		return;
@@ -133,11 +133,11 @@ do_register(struct pool *pool, struct ratelimit *rate, const struct ack_request 
 static void
 do_keyed(struct pool *pool, const struct ack_request *rq, struct ack_outcome *o)
 {
-	struct target *t = pool_find_key(pool, rq->key);
+	struct target *t = pools_find_key(pool, rq->key);
 
 	if (t == NULL) {
 		/* Deleted by the operator: answered, so the client stays calm. */
-		o->status = pool_key_deleted(pool, rq->key) ? ACK_DELETED : ACK_UNKNOWN;
+		o->status = pools_key_deleted(pool, rq->key) ? ACK_DELETED : ACK_UNKNOWN;
 		return;
 	}
 	if (rq->op == ACK_OP_BIND) {
@@ -171,7 +171,7 @@ port_refused(struct target *t, const struct ack_request *rq, struct ack_outcome 
 static void
 do_port(struct pool *pool, const struct ack_request *rq, struct ack_outcome *o)
 {
-	struct target *t = pool_find_id(pool, rq->target), *dup;
+	struct target *t = pools_find_id(pool, rq->target), *dup;
 	struct sockaddr_storage want;
 	char name[NET_ADDRSTRLEN], what[NET_ADDRSTRLEN];
 	const char *own, *why;
@@ -198,7 +198,7 @@ do_port(struct pool *pool, const struct ack_request *rq, struct ack_outcome *o)
 		port_refused(t, rq, o, "self");
 		return;
 	}
-	if ((dup = pool_find_addr(pool, (const struct sockaddr *)&want)) != NULL &&
+	if ((dup = pool_find_addr(t->pool, (const struct sockaddr *)&want)) != NULL &&
 	    dup != t) {
 		dup_id = dup->id;
 		dup_src = dup->source;
@@ -245,7 +245,7 @@ ackreg_apply(struct pool *pool, struct ratelimit *rate, const struct ack_request
 		do_keyed(pool, rq, o);
 		return;
 	case ACK_OP_WEIGHT:
-		if ((t = pool_find_id(pool, rq->target)) == NULL) {
+		if ((t = pools_find_id(pool, rq->target)) == NULL) {
 			o->status = ACK_UNBOUND;
 			return;
 		}
@@ -256,7 +256,7 @@ ackreg_apply(struct pool *pool, struct ratelimit *rate, const struct ack_request
 		do_port(pool, rq, o);
 		return;
 	case ACK_OP_TTL:
-		if ((t = pool_find_id(pool, rq->target)) != NULL)
+		if ((t = pools_find_id(pool, rq->target)) != NULL)
 			(void)pool_set_timeout(t, rq->ttl_ms);
 		o->status = ACK_DONE;
 		return;

@@ -19,10 +19,10 @@ struct pool;
 struct ratelimit;
 
 /*
- * The pool of the service called name (SVC:), or NULL if harmonyd has no
- * such service: the one place the ack port looks a service up, so that
- * more services plug in here. Today there is one, SERVICE_DEFAULT, and
- * its pool is the one given.
+ * The pool of the service called name (SVC:; NULL: the default one), or
+ * NULL if harmonyd has no such service: the one place the ack port looks
+ * a service up. The pool given is any of harmonyd's (pool_sibling).
+ * Keys and ids are looked up in every service (pools_find_key).
  */
 struct pool	*ackreg_service(struct pool *, const char *name);
 /*

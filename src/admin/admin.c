@@ -92,6 +92,7 @@ struct admin_req {
 
 struct admin {
 	struct api_env		 env;
+	struct api_service	 one;		/* admin_params' parts, until told */
 	struct loop		*loop;
 	struct MHD_Daemon	*d;
 	struct acceptor		*acc;
@@ -498,7 +499,7 @@ host_ok(struct admin *ad, const char *host)
 	struct api_hosts hs = {
 		.names = (const char *const *)cfg->admin_hosts,
 		.nnames = cfg->nadmin_hosts,
-		.self = pool_self(ad->env.pool),
+		.self = pool_self(ad->env.services[0].pool),
 		.port = ad->port,
 	};
 
@@ -719,13 +720,20 @@ admin_new(const struct admin_params *p)
 
 	if ((ad = calloc(1, sizeof(*ad))) == NULL)
 		return NULL;
-	ad->env = (struct api_env){
-		.cfg = p->cfg,
-		.loop = p->loop,
+	ad->one = (struct api_service){
+		.name = pool_name(p->pool),
+		.cfg = cfg_default_service(p->cfg) != NULL ?
+		    cfg_default_service(p->cfg) : p->cfg,
 		.pool = p->pool,
 		.balancer = p->balancer,
 		.persist = p->persist,
 		.proxy = p->proxy,
+	};
+	ad->env = (struct api_env){
+		.cfg = p->cfg,
+		.loop = p->loop,
+		.services = &ad->one,
+		.nservices = 1,
 		.started_ms = loop_now(p->loop),
 	};
 	ad->loop = p->loop;
@@ -874,4 +882,14 @@ uint64_t
 admin_config_version(const struct admin *ad)
 {
 	return ad->env.config_gen;
+}
+
+void
+admin_set_services(struct admin *ad, const struct api_service *all, size_t n,
+    size_t default_index)
+{
+	ad->env.services = all;
+	ad->env.nservices = n;
+	ad->env.default_index = default_index;
+	ad->env.config_gen++;
 }

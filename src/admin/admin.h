@@ -52,6 +52,7 @@ struct admin;
 struct admin_params {
 	struct config	*cfg;		/* token, allow, web_root; runtime tunables */
 	struct loop	*loop;
+	/* One service's parts, until admin_set_services tells them all. */
 	struct pool	*pool;
 	struct balancer	*balancer;
 	struct persist	*persist;
@@ -79,5 +80,12 @@ size_t		 admin_subscribers(const struct admin *);
  * whose new values are already in the struct config: for whoever saves it.
  */
 uint64_t	 admin_config_version(const struct admin *);
+struct api_service;
+/*
+ * The services to show and act on (api.h), borrowed until the next call:
+ * harmonyd's, at start and after each reload. n >= 1.
+ */
+void		 admin_set_services(struct admin *, const struct api_service *,
+		    size_t n, size_t default_index);
 
 #endif

@@ -608,7 +608,7 @@ targets_create(struct api_env *env, const struct api_request *rq,
 		return;
 	}
 	net_addr_set_port((struct sockaddr *)&addr.ss, reg.port);
-	if ((ours = selfaddr_match(pool_self(env->pool), (const struct sockaddr *)&addr.ss,
+	if ((ours = selfaddr_match(pool_self(svc->pool), (const struct sockaddr *)&addr.ss,
 	    listener, sizeof(listener))) != NULL) {
 		net_addr_text((const struct sockaddr *)&addr.ss, from, sizeof(from));
 		log_warnx("http: target %s refused: harmonyd's own %s listener (%s)",
@@ -618,12 +618,12 @@ targets_create(struct api_env *env, const struct api_request *rq,
 		    listener);
 		return;
 	}
-	old = pool_find_addr(env->pool, (const struct sockaddr *)&addr.ss);
+	old = pool_find_addr(svc->pool, (const struct sockaddr *)&addr.ss);
 	if (old != NULL && old->source == TARGET_SRC_STATIC) {
 		reply_errorf(rp, 409, "%s is a static target", old->name);
 		return;
 	}
-	t = pool_register(env->pool, TARGET_SRC_HTTP, (const struct sockaddr *)&addr.ss,
+	t = pool_register(svc->pool, TARGET_SRC_HTTP, (const struct sockaddr *)&addr.ss,
 	    addr.len, reg.has_weight ? reg.weight : LIMIT_WEIGHT_DEFAULT,
 	    reg.has_ttl ? reg.ttl_ms : 0, &created);
 	if (t == NULL) {
@@ -688,7 +688,8 @@ target_patch(struct api_env *env, const struct api_request *rq, struct target *t
 }
 
 static void
-persist_list(struct api_env *env, const struct api_request *rq, struct api_reply *rp)
+persist_list(struct api_env *env, const struct api_request *rq,
+    const struct api_service *svc, struct api_reply *rp)
 {
 	size_t limit = API_PERSIST_LIMIT;
 
@@ -701,11 +702,12 @@ persist_list(struct api_env *env, const struct api_request *rq, struct api_reply
 		}
 		limit = v;
 	}
-	reply_json(rp, 200, api_persistence_json(env, limit));
+	reply_json(rp, 200, api_persistence_json(env, svc, limit));
 }
 
 static void
-persist_forget_one(struct api_env *env, const struct api_route *r, struct api_reply *rp)
+persist_forget_one(const struct api_service *svc, const struct api_route *r,
+    struct api_reply *rp)
 {
 	unsigned char buf[sizeof(struct in6_addr)];
 
@@ -714,11 +716,12 @@ persist_forget_one(struct api_env *env, const struct api_route *r, struct api_re
 		reply_errorf(rp, 400, "'%s' is not an IP address", r->client);
 		return;
 	}
-	if (!persist_forget_text(env->persist, r->client)) {
+	if (!persist_forget_text(svc->persist, r->client)) {
 		reply_errorf(rp, 404, "no persistence entry for %s", r->client);
 		return;
 	}
-	log_info("http: persistence entry of %s forgotten", r->client);
+	log_info("http: persistence entry of %s forgotten (service %s)", r->client,
+	    svc->name);
 	reply_empty(rp, 204);
 }
 
@@ -729,10 +732,10 @@ persist_forget_one(struct api_env *env, const struct api_route *r, struct api_re
  */
 static void
 config_patch(struct api_env *env, const struct api_request *rq,
-    const struct api_service *svc, struct api_reply *rp)
+    const struct api_service *svc, bool service_route, struct api_reply *rp)
 {
-	const struct config *cfg = env->cfg;
-	struct settings_parts parts = { .balancer = env->balancer, .proxy = env->proxy };
+	const struct config *cfg = svc->cfg;
+	struct settings_parts parts = { .balancer = svc->balancer, .proxy = svc->proxy };
 	struct api_config_patch cp;
 	struct settings_change c;
 	char err[API_ERR_MAX];
@@ -757,20 +760,20 @@ config_patch(struct api_env *env, const struct api_request *rq,
 		.unavailable_len = cp.unavailable_len,
 	};
 	/* The body's checks are settings_check's: only memory can fail here. */
-	st = settings_set(env->cfg, &parts, &c, err, sizeof(err));
+	st = settings_set(svc->cfg, &parts, &c, err, sizeof(err));
 	api_config_patch_free(&cp);
 	if (st == -1) {
 		api_reply_error(rp, 500, err);
 		return;
 	}
 	env->config_gen++;
-	log_info("http: runtime config: concurrency %lld, requeue %lld, balance %s,"
-	    " persistence %s, unavailable text %zu bytes",
+	log_info("http: runtime config of service %s: concurrency %lld, requeue %lld,"
+	    " balance %s, persistence %s, unavailable text %zu bytes", svc->name,
 	    (long long)cfg->concurrency, (long long)cfg->requeue,
 	    balance_algo_name((enum balance_algo)cfg->balance),
 	    cfg->persistent ? "on" : "off", cfg->unavailable_len);
-	reply_json(rp, 200, svc != NULL ? api_service_json(env, svc, true) :
-	    api_config_json(env));
+	reply_json(rp, 200, service_route ? api_service_json(env, svc, true) :
+	    api_config_json(env, svc));
 }
 
 /*
@@ -793,15 +796,11 @@ service_not_found(struct api_reply *rp, const struct api_route *r)
 
 /* --- services ------------------------------------------------------------ */
 
-/* Today the one service, over every part of the api_env. */
-static const struct api_service api_default_service = { .name = SERVICE_DEFAULT };
-
 const struct api_service *
 api_services(const struct api_env *env, size_t *n)
 {
-	(void)env;
-	*n = 1;
-	return &api_default_service;
+	*n = env->nservices;
+	return env->services;
 }
 
 const struct api_service *
@@ -816,19 +815,26 @@ api_service_find(const struct api_env *env, const char *name, size_t len)
 	for (size_t i = 0; i < n; i++)
 		if (strlen(all[i].name) == len && memcmp(all[i].name, name, len) == 0)
 			return &all[i];
+	if (len == sizeof(SERVICE_DEFAULT) - 1 && memcmp(name, SERVICE_DEFAULT, len) == 0)
+		return api_service_default(env);
 	return NULL;
 }
 
 const struct api_service *
 api_service_default(const struct api_env *env)
 {
-	return api_services(env, &(size_t){ 0 });
+	return &env->services[env->default_index];
 }
 
 const struct api_service *
 api_target_service(const struct api_env *env, const struct target *t)
 {
-	(void)t;
+	size_t n;
+	const struct api_service *all = api_services(env, &n);
+
+	for (size_t i = 0; i < n; i++)
+		if (all[i].pool == t->pool)
+			return &all[i];
 	return api_service_default(env);
 }
 
@@ -876,7 +882,7 @@ api_handle(struct api_env *env, const struct api_request *rq, struct api_reply *
 		}
 	} else
 		svc = api_service_default(env);
-	if (r->one_target && (t = pool_find_id(env->pool, r->target_id)) == NULL) {
+	if (r->one_target && (t = pools_find_id(svc->pool, r->target_id)) == NULL) {
 		reply_errorf(rp, 404, "no target %u", (unsigned)r->target_id);
 		return;
 	}
@@ -925,25 +931,25 @@ api_handle(struct api_env *env, const struct api_request *rq, struct api_reply *
 		reply_empty(rp, 204);
 		break;
 	case API_PERSIST_LIST:
-		persist_list(env, rq, rp);
+		persist_list(env, rq, svc, rp);
 		break;
 	case API_PERSIST_FLUSH:
-		log_info("http: persistence table flushed (%zu entries)",
-		    persist_count(env->persist));
-		persist_flush(env->persist);
+		log_info("http: persistence table of service %s flushed (%zu entries)",
+		    svc->name, persist_count(svc->persist));
+		persist_flush(svc->persist);
 		reply_empty(rp, 204);
 		break;
 	case API_PERSIST_FORGET:
-		persist_forget_one(env, r, rp);
+		persist_forget_one(svc, r, rp);
 		break;
 	case API_STATUS:
 		reply_json(rp, 200, api_status_json(env));
 		break;
 	case API_CONFIG_GET:
-		reply_json(rp, 200, api_config_json(env));
+		reply_json(rp, 200, api_config_json(env, svc));
 		break;
 	case API_CONFIG_PATCH:
-		config_patch(env, rq, NULL, rp);
+		config_patch(env, rq, svc, false, rp);
 		break;
 	case API_SERVICES_LIST:
 		reply_json(rp, 200, api_services_json(env));
@@ -952,7 +958,7 @@ api_handle(struct api_env *env, const struct api_request *rq, struct api_reply *
 		reply_json(rp, 200, api_service_json(env, svc, true));
 		break;
 	case API_SERVICE_PATCH:
-		config_patch(env, rq, svc, rp);
+		config_patch(env, rq, svc, true, rp);
 		break;
 	case API_METRICS:
 		free(rp->body);
@@ -974,18 +980,29 @@ api_handle(struct api_env *env, const struct api_request *rq, struct api_reply *
 void
 api_stamp(const struct api_env *env, struct api_stamp *s)
 {
-	const struct proxy_stats *ps = proxy_stats(env->proxy);
+	const struct api_service *all;
+	size_t n;
 
 	memset(s, 0, sizeof(*s));
-	s->v[0] = pool_version(env->pool);
-	s->v[1] = persist_version(env->persist);
-	s->v[2] = ps->accepted;
-	s->v[3] = ps->connected;
-	s->v[4] = ps->unavailable;
-	s->v[5] = ps->connect_failures;
-	s->v[6] = ps->accept_errors;
-	s->v[7] = proxy_active(env->proxy);
-	s->v[8] = proxy_queued(env->proxy);
+	all = api_services(env, &n);
+	/*
+	 * Versions and counters only grow, so their sums change whenever one
+	 * does; active and queued move both ways, so they are folded in by
+	 * position to tell "one up here, one down there" apart.
+	 */
+	for (size_t i = 0; i < n; i++) {
+		const struct proxy_stats *ps = proxy_stats(all[i].proxy);
+
+		s->v[0] += pool_version(all[i].pool);
+		s->v[1] += persist_version(all[i].persist);
+		s->v[2] += ps->accepted;
+		s->v[3] += ps->connected;
+		s->v[4] += ps->unavailable;
+		s->v[5] += ps->connect_failures;
+		s->v[6] += ps->accept_errors;
+		s->v[7] = s->v[7] * 31 + proxy_active(all[i].proxy);
+		s->v[8] = s->v[8] * 31 + proxy_queued(all[i].proxy);
+	}
 	s->v[9] = env->config_gen;
 }
 
@@ -998,13 +1015,20 @@ api_stamp_equal(const struct api_stamp *a, const struct api_stamp *b)
 char *
 api_snapshot(struct api_env *env, size_t *len)
 {
-	struct json_object *o = json_object_new_object();
+	struct json_object *o = json_object_new_object(), *all, *list = NULL;
 
 	if (o == NULL)
 		return NULL;
 	api_jset(o, "status", api_status_json(env));
-	api_jset(o, "config", api_config_json(env));
+	api_jset(o, "config", api_config_json(env, api_service_default(env)));
+	/* GET /api/v1/services's list, for the dashboard. */
+	if ((all = api_services_json(env)) != NULL &&
+	    json_object_object_get_ex(all, "services", &list))
+		(void)json_object_get(list);
+	json_object_put(all);
+	api_jset(o, "services", list);
 	api_jset(o, "targets", api_targets_json(env, NULL));
-	api_jset(o, "persistence", api_persistence_json(env, API_SNAPSHOT_PERSIST));
+	api_jset(o, "persistence", api_persistence_json(env,
+	    api_service_default(env), API_SNAPSHOT_PERSIST));
 	return api_json_text(o, len);
 }

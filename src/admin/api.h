@@ -229,23 +229,32 @@ int		 api_prom_escape(const char *in, char *out, size_t outlen);
 /* --- services ------------------------------------------------------------ */
 
 /*
- * A service as the API sees it. Today harmonyd runs one, SERVICE_DEFAULT,
- * over every part the api_env names; api_service_find is the one place
- * that says whether a name is a service, so that more plug in behind it.
+ * A service as the API sees it: its name and the parts it owns
+ * (src/service/service.h), borrowed. cfg is its struct config
+ * (config.h), whose tunables settings.h writes. api_service_find is the
+ * one place that says whether a name is a service.
  */
 struct api_service {
 	const char	*name;
+	struct config	*cfg;
+	struct pool	*pool;
+	struct balancer	*balancer;
+	struct persist	*persist;
+	struct proxy	*proxy;
 };
 
 struct api_env;
 /* The services, in the order they are listed; *n of them. */
 const struct api_service *api_services(const struct api_env *, size_t *n);
 /*
- * The service of registrations and routes that name none: today the only
- * one. Never NULL.
+ * The service of registrations and routes that name none (config.h:
+ * the default service). Never NULL.
  */
 const struct api_service *api_service_default(const struct api_env *);
-/* The service of that name (len bytes, no NUL needed), or NULL. */
+/*
+ * The service of that name (len bytes, no NUL needed), or NULL;
+ * "default", when no service has that name, is the default one.
+ */
 const struct api_service *api_service_find(const struct api_env *, const char *name,
 		    size_t len);
 /* The service a target belongs to. */
@@ -255,12 +264,11 @@ const struct api_service *api_target_service(const struct api_env *,
 /* --- handlers ------------------------------------------------------------ */
 
 struct api_env {
-	struct config	*cfg;		/* runtime tunables are written back */
+	struct config	*cfg;		/* the daemon's: token, allow... */
 	struct loop	*loop;
-	struct pool	*pool;
-	struct balancer	*balancer;
-	struct persist	*persist;
-	struct proxy	*proxy;
+	const struct api_service *services;	/* at least one */
+	size_t		 nservices;
+	size_t		 default_index;	/* of services[] */
 	int64_t		 started_ms;	/* loop ms at start, for uptime */
 	uint64_t	 config_gen;	/* bumped by every runtime config change */
 };
@@ -291,7 +299,11 @@ void		 api_handle(struct api_env *, const struct api_request *, struct api_reply
 void		 api_reply_error(struct api_reply *, int status, const char *reason);
 void		 api_reply_free(struct api_reply *);
 
-/* Changes when anything a snapshot shows has changed. */
+/*
+ * Changes when anything a snapshot shows has changed: a sum of every
+ * service's versions and counters, each of which only grows or moves
+ * (a service list change bumps config_gen).
+ */
 struct api_stamp {
 	uint64_t	 v[10];
 };

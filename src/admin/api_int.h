@@ -45,11 +45,14 @@ struct json_object *api_service_json(const struct api_env *,
 		    const struct api_service *svc, bool with_config);
 /* GET /api/v1/services: {"services": [...]}, each without its config. */
 struct json_object *api_services_json(const struct api_env *);
-struct json_object *api_persistence_json(const struct api_env *, size_t limit);
-struct json_object *api_config_json(const struct api_env *);
+struct json_object *api_persistence_json(const struct api_env *,
+		    const struct api_service *, size_t limit);
+/* /api/v1/config: the service's tunables (the default one's there). */
+struct json_object *api_config_json(const struct api_env *,
+		    const struct api_service *);
 struct json_object *api_status_json(const struct api_env *);
 /* Listed targets by state, indexed by enum target_state. */
-void		 api_count_states(const struct api_env *, size_t counts[API_NSTATES]);
+void		 api_count_states(const struct api_service *, size_t counts[API_NSTATES]);
 /* Every state once, in the order status and /metrics list them. */
 extern const enum target_state api_all_states[API_NSTATES];
 

@@ -106,14 +106,14 @@ api_target_json(const struct api_env *env, const struct target *t, bool with_key
 		return NULL;
 	/* NOLINTNEXTLINE(clang-analyzer-core.NullDereference): one_target routes find t or 404 (api_handle) */
 	api_jset(o, "id", json_object_new_int64(t->id));
-	api_jset(o, "service", json_object_new_string(api_target_service(env, t)->name));
+	api_jset(o, "service", json_object_new_string(pool_name(t->pool)));
 	api_jset(o, "name", json_object_new_string(t->name));
 	api_jset(o, "host", json_object_new_string(t->host));
 	api_jset(o, "port", json_object_new_int(t->port));
 	api_jset(o, "weight", json_object_new_int64(t->weight));
 	/* Lower than weight while it ramps back up after being down. */
 	api_jset(o, "effective_weight", json_object_new_int64(
-	    target_weight_now(t, loop_now(pool_loop(env->pool)))));
+	    target_weight_now(t, loop_now(env->loop))));
 	api_jset(o, "state", json_object_new_string(target_state_name(t->state)));
 	api_jset(o, "source", json_object_new_string(target_source_name(t->source)));
 	api_jset(o, "leaving", json_object_new_boolean(t->leaving));
@@ -144,18 +144,23 @@ struct json_object *
 api_targets_json(const struct api_env *env, const struct api_service *svc)
 {
 	struct json_object *a = json_object_new_array();
+	const struct api_service *all = svc;
 	const struct target *t;
+	size_t n = 1;
 
 	if (a == NULL)
 		return NULL;
-	TAILQ_FOREACH(t, pool_targets(env->pool), entry)
-		if (svc == NULL || api_target_service(env, t) == svc)
+	if (svc == NULL)
+		all = api_services(env, &n);
+	for (size_t i = 0; i < n; i++)
+		TAILQ_FOREACH(t, pool_targets(all[i].pool), entry)
 			jpush(a, api_target_json(env, t, false));
 	return a;
 }
 
 struct persist_walk {
 	const struct api_env	*env;
+	const struct api_service *svc;
 	struct json_object	*entries;
 	size_t			 limit;
 	size_t			 n;
@@ -172,7 +177,7 @@ persist_visit(const struct persist_entry_info *e, void *arg)
 		return;
 	api_jset(o, "client", json_object_new_string(e->client));
 	api_jset(o, "target", json_object_new_int64(e->target_id));
-	if ((t = pool_find_id(w->env->pool, e->target_id)) != NULL)
+	if ((t = pool_find_id(w->svc->pool, e->target_id)) != NULL)
 		api_jset(o, "target_name", json_object_new_string(t->name));
 	else
 		jnull(o, "target_name");
@@ -183,16 +188,17 @@ persist_visit(const struct persist_entry_info *e, void *arg)
 }
 
 struct json_object *
-api_persistence_json(const struct api_env *env, size_t limit)
+api_persistence_json(const struct api_env *env, const struct api_service *svc,
+    size_t limit)
 {
 	struct json_object *o = json_object_new_object();
-	struct persist_walk w = { .env = env, .limit = limit };
-	size_t count = persist_count(env->persist);
+	struct persist_walk w = { .env = env, .svc = svc, .limit = limit };
+	size_t count = persist_count(svc->persist);
 
 	if (o == NULL)
 		return NULL;
 	if ((w.entries = json_object_new_array()) != NULL)
-		persist_foreach(env->persist, persist_visit, &w);
+		persist_foreach(svc->persist, persist_visit, &w);
 	api_jset(o, "count", json_object_new_uint64(count));
 	api_jset(o, "truncated", json_object_new_boolean(count > limit));
 	api_jset(o, "entries", w.entries);
@@ -201,17 +207,18 @@ api_persistence_json(const struct api_env *env, size_t limit)
 
 /* Valid UTF-8 without NUL: safe to hand to json-c as a string. */
 struct json_object *
-api_config_json(const struct api_env *env)
+api_config_json(const struct api_env *env, const struct api_service *svc)
 {
-	const struct config *cfg = env->cfg;
+	const struct config *cfg = svc->cfg;
 	struct json_object *o = json_object_new_object();
 
+	(void)env;
 	if (o == NULL)
 		return NULL;
 	api_jset(o, "concurrency", json_object_new_int64(cfg->concurrency));
 	api_jset(o, "requeue", json_object_new_int64(cfg->requeue));
 	api_jset(o, "balance", json_object_new_string(balance_algo_name(
-	    balance_algo(env->balancer))));
+	    balance_algo(svc->balancer))));
 	api_jset(o, "persistent", json_object_new_boolean(cfg->persistent));
 	if (cfg->unavailable == NULL || cfg->unavailable_len == 0)
 		jnull(o, "unavailable");
@@ -231,12 +238,12 @@ api_config_json(const struct api_env *env)
 }
 
 void
-api_count_states(const struct api_env *env, size_t counts[API_NSTATES])
+api_count_states(const struct api_service *svc, size_t counts[API_NSTATES])
 {
 	const struct target *t;
 
 	memset(counts, 0, API_NSTATES * sizeof(counts[0]));
-	TAILQ_FOREACH(t, pool_targets(env->pool), entry)
+	TAILQ_FOREACH(t, pool_targets(svc->pool), entry)
 		if ((size_t)t->state < API_NSTATES)
 			counts[t->state]++;
 }
@@ -248,15 +255,15 @@ const enum target_state api_all_states[API_NSTATES] = {
 
 /* {"total": n, "up": n, ...}: the listed targets by state. */
 static struct json_object *
-target_counts_json(const struct api_env *env)
+target_counts_json(const struct api_service *svc)
 {
 	struct json_object *ts = json_object_new_object();
 	size_t counts[API_NSTATES];
 
 	if (ts == NULL)
 		return NULL;
-	api_count_states(env, counts);
-	api_jset(ts, "total", json_object_new_uint64(pool_count(env->pool)));
+	api_count_states(svc, counts);
+	api_jset(ts, "total", json_object_new_uint64(pool_count(svc->pool)));
 	for (size_t i = 0; i < API_NSTATES; i++)
 		api_jset(ts, target_state_name(api_all_states[i]),
 		    json_object_new_uint64(counts[api_all_states[i]]));
@@ -265,9 +272,9 @@ target_counts_json(const struct api_env *env)
 
 /* The proxy's counters since start. */
 static struct json_object *
-totals_json(const struct api_env *env)
+totals_json(const struct api_service *svc)
 {
-	const struct proxy_stats *ps = proxy_stats(env->proxy);
+	const struct proxy_stats *ps = proxy_stats(svc->proxy);
 	struct json_object *tot = json_object_new_object();
 
 	if (tot == NULL)
@@ -284,43 +291,44 @@ totals_json(const struct api_env *env)
 
 /* What status and a service's view both say about the sessions. */
 static void
-sessions_json(struct json_object *o, const struct api_env *env)
+sessions_json(struct json_object *o, const struct api_service *svc)
 {
-	const struct config *cfg = env->cfg;
+	const struct config *cfg = svc->cfg;
 
 	api_jset(o, "algorithm", json_object_new_string(balance_algo_name(
-	    balance_algo(env->balancer))));
+	    balance_algo(svc->balancer))));
 	api_jset(o, "persistent", json_object_new_boolean(cfg->persistent));
 	api_jset(o, "concurrency", json_object_new_int64(cfg->concurrency));
 	api_jset(o, "paused", json_object_new_boolean(cfg->concurrency == 0));
 	api_jset(o, "requeue", json_object_new_int64(cfg->requeue));
-	api_jset(o, "active", json_object_new_uint64(proxy_active(env->proxy)));
-	api_jset(o, "queued", json_object_new_uint64(proxy_queued(env->proxy)));
+	api_jset(o, "active", json_object_new_uint64(proxy_active(svc->proxy)));
+	api_jset(o, "queued", json_object_new_uint64(proxy_queued(svc->proxy)));
 	api_jset(o, "queue_max", json_object_new_int64(cfg->queue_max));
-	api_jset(o, "sessions", json_object_new_uint64(proxy_sessions(env->proxy)));
+	api_jset(o, "sessions", json_object_new_uint64(proxy_sessions(svc->proxy)));
 	api_jset(o, "persistence_entries", json_object_new_uint64(
-	    persist_count(env->persist)));
+	    persist_count(svc->persist)));
 }
 
 struct json_object *
 api_status_json(const struct api_env *env)
 {
+	const struct api_service *svc = api_service_default(env);
 	struct json_object *o = json_object_new_object();
 
 	if (o == NULL)
 		return NULL;
 	api_jset(o, "version", json_object_new_string(PACKAGE_VERSION));
 	api_jset(o, "uptime_ms", json_object_new_int64(api_ms_since(env, env->started_ms)));
-	sessions_json(o, env);
+	sessions_json(o, svc);
 	api_jset(o, "token_required", json_object_new_boolean(env->cfg->token != NULL));
-	api_jset(o, "targets", target_counts_json(env));
-	api_jset(o, "totals", totals_json(env));
+	api_jset(o, "targets", target_counts_json(svc));
+	api_jset(o, "totals", totals_json(svc));
 	return o;
 }
 
 /* The client listeners' addresses as bound ("127.0.0.1:3000", "[::1]:80"). */
 static struct json_object *
-listeners_json(const struct api_env *env)
+listeners_json(const struct api_service *svc)
 {
 	struct net_addr addrs[API_LISTENERS_MAX];
 	struct json_object *a = json_object_new_array();
@@ -329,7 +337,7 @@ listeners_json(const struct api_env *env)
 
 	if (a == NULL)
 		return NULL;
-	n = proxy_listeners(env->proxy, addrs, API_LISTENERS_MAX);
+	n = proxy_listeners(svc->proxy, addrs, API_LISTENERS_MAX);
 	for (size_t i = 0; i < n && i < API_LISTENERS_MAX; i++)
 		jpush(a, json_object_new_string(net_addr_text(
 		    (const struct sockaddr *)&addrs[i].ss, text, sizeof(text))));
@@ -346,12 +354,12 @@ api_service_json(const struct api_env *env, const struct api_service *svc,
 		return NULL;
 	api_jset(o, "name", json_object_new_string(svc->name));
 	api_jset(o, "default", json_object_new_boolean(svc == api_service_default(env)));
-	api_jset(o, "listeners", listeners_json(env));
-	sessions_json(o, env);
-	api_jset(o, "targets", target_counts_json(env));
-	api_jset(o, "totals", totals_json(env));
+	api_jset(o, "listeners", listeners_json(svc));
+	sessions_json(o, svc);
+	api_jset(o, "targets", target_counts_json(svc));
+	api_jset(o, "totals", totals_json(svc));
 	if (with_config)
-		api_jset(o, "config", api_config_json(env));
+		api_jset(o, "config", api_config_json(env, svc));
 	return o;
 }
 

@@ -156,47 +156,65 @@ enum tmetric {
 	TM_ACK_AGE,
 };
 
+/*
+ * The service a per-target series names: none when the one service is the
+ * top level's (today's label sets, config.h services_implicit), else the
+ * target's.
+ */
+static const struct api_service *
+label_service(const struct api_env *env, const struct api_service *svc)
+{
+	return env->cfg->services_implicit ? NULL : svc;
+}
+
 static void
 sb_per_target(struct sbuf *b, const struct api_env *env, const char *name,
     const char *type, const char *help, enum tmetric m)
 {
+	const struct api_service *all;
 	const struct target *t;
+	size_t n;
 
 	sb_head(b, name, type, help);
-	TAILQ_FOREACH(t, pool_targets(env->pool), entry) {
-		uint64_t v = 0;
+	all = api_services(env, &n);
+	for (size_t i = 0; i < n; i++) {
+		const struct api_service *ls = label_service(env, &all[i]);
 
-		switch (m) {
-		case TM_WEIGHT:
-			v = t->weight;
-			break;
-		case TM_ACTIVE:
-			v = t->active;
-			break;
-		case TM_TOTAL:
-			v = t->total;
-			break;
-		case TM_FAILURES:
-			v = t->failures;
-			break;
-		case TM_BYTES_IN:
-			v = t->bytes_in;
-			break;
-		case TM_BYTES_OUT:
-			v = t->bytes_out;
-			break;
-		case TM_ACK_AGE:
-			if (t->source == TARGET_SRC_STATIC)
+		TAILQ_FOREACH(t, pool_targets(all[i].pool), entry) {
+			uint64_t v = 0;
+
+			switch (m) {
+			case TM_WEIGHT:
+				v = t->weight;
+				break;
+			case TM_ACTIVE:
+				v = t->active;
+				break;
+			case TM_TOTAL:
+				v = t->total;
+				break;
+			case TM_FAILURES:
+				v = t->failures;
+				break;
+			case TM_BYTES_IN:
+				v = t->bytes_in;
+				break;
+			case TM_BYTES_OUT:
+				v = t->bytes_out;
+				break;
+			case TM_ACK_AGE:
+				if (t->source == TARGET_SRC_STATIC)
+					continue;
+				sb_printf(b, "%s", name);
+				sb_target_labels(b, t, ls, NULL);
+				sb_printf(b, " %.3f\n",
+				    (double)api_ms_since(env, t->last_ack) / 1000.0);
 				continue;
+			}
 			sb_printf(b, "%s", name);
-			sb_target_labels(b, t, NULL, NULL);
-			sb_printf(b, " %.3f\n",
-			    (double)api_ms_since(env, t->last_ack) / 1000.0);
-			continue;
+			sb_target_labels(b, t, ls, NULL);
+			sb_printf(b, " %" PRIu64 "\n", v);
 		}
-		sb_printf(b, "%s", name);
-		sb_target_labels(b, t, NULL, NULL);
-		sb_printf(b, " %" PRIu64 "\n", v);
 	}
 }
 
@@ -214,26 +232,59 @@ enum totals {
 	TOT_COUNT,
 };
 
-/* The numbers of svc (NULL: of the daemon; today the same, one service). */
+/* The numbers of one service. */
 static void
-totals_of(const struct api_env *env, const struct api_service *svc,
-    int64_t v[TOT_COUNT], uint64_t bytes[2])
+service_totals(const struct api_service *svc, int64_t v[TOT_COUNT],
+    uint64_t bytes[2])
 {
-	const struct proxy_stats *ps = proxy_stats(env->proxy);
+	const struct proxy_stats *ps = proxy_stats(svc->proxy);
 
-	(void)svc;
-	v[TOT_ACTIVE] = (int64_t)proxy_active(env->proxy);
-	v[TOT_QUEUED] = (int64_t)proxy_queued(env->proxy);
-	v[TOT_CONCURRENCY] = env->cfg->concurrency;
+	v[TOT_ACTIVE] = (int64_t)proxy_active(svc->proxy);
+	v[TOT_QUEUED] = (int64_t)proxy_queued(svc->proxy);
+	v[TOT_CONCURRENCY] = svc->cfg->concurrency;
 	v[TOT_ACCEPTED] = (int64_t)ps->accepted;
 	v[TOT_CONNECTED] = (int64_t)ps->connected;
 	v[TOT_UNAVAILABLE] = (int64_t)ps->unavailable;
 	v[TOT_CONNECT_FAILURES] = (int64_t)ps->connect_failures;
 	v[TOT_ACCEPT_ERRORS] = (int64_t)ps->accept_errors;
 	v[TOT_BYTES] = 0;
-	v[TOT_PERSIST] = (int64_t)persist_count(env->persist);
+	v[TOT_PERSIST] = (int64_t)persist_count(svc->persist);
 	bytes[0] = ps->bytes_up;
 	bytes[1] = ps->bytes_down;
+}
+
+/*
+ * The numbers of svc, or with NULL of the daemon: every service's summed;
+ * its concurrency limit is -1 if one service is unlimited.
+ */
+static void
+totals_of(const struct api_env *env, const struct api_service *svc,
+    int64_t v[TOT_COUNT], uint64_t bytes[2])
+{
+	const struct api_service *all;
+	int64_t one[TOT_COUNT];
+	uint64_t onebytes[2];
+	size_t n;
+
+	if (svc != NULL) {
+		service_totals(svc, v, bytes);
+		return;
+	}
+	memset(v, 0, TOT_COUNT * sizeof(v[0]));
+	bytes[0] = bytes[1] = 0;
+	all = api_services(env, &n);
+	for (size_t i = 0; i < n; i++) {
+		service_totals(&all[i], one, onebytes);
+		for (size_t k = 0; k < TOT_COUNT; k++)
+			if (k != TOT_CONCURRENCY)
+				v[k] += one[k];
+		if (one[TOT_CONCURRENCY] < 0 || v[TOT_CONCURRENCY] < 0)
+			v[TOT_CONCURRENCY] = -1;
+		else
+			v[TOT_CONCURRENCY] += one[TOT_CONCURRENCY];
+		bytes[0] += onebytes[0];
+		bytes[1] += onebytes[1];
+	}
 }
 
 /*
@@ -306,12 +357,12 @@ sb_totals(struct sbuf *b, const struct api_env *env,
 
 /*
  * The services' targets by state, and which service each target is in:
- * today's per-target series keep their labels (id, host, port), and this
- * one joins them to their service (on id, unique daemon-wide).
+ * with the one service of the top level, the per-target series keep
+ * today's labels (id, host, port), and this one joins them to their
+ * service (on id, unique daemon-wide).
  */
 static void
-sb_service_targets(struct sbuf *b, const struct api_env *env,
-    const struct api_service *svcs, size_t nsvcs)
+sb_service_targets(struct sbuf *b, const struct api_service *svcs, size_t nsvcs)
 {
 	const struct target *t;
 	size_t counts[API_NSTATES];
@@ -319,7 +370,7 @@ sb_service_targets(struct sbuf *b, const struct api_env *env,
 	sb_head(b, "harmony_service_targets", "gauge",
 	    "Listed targets by service and state.");
 	for (size_t i = 0; i < nsvcs; i++) {
-		api_count_states(env, counts);
+		api_count_states(&svcs[i], counts);
 		for (size_t k = 0; k < API_NSTATES; k++) {
 			sb_printf(b, "harmony_service_targets{");
 			sb_service_label(b, &svcs[i], true);
@@ -330,11 +381,12 @@ sb_service_targets(struct sbuf *b, const struct api_env *env,
 	}
 	sb_head(b, "harmony_target_info", "gauge",
 	    "The service of each target (always 1).");
-	TAILQ_FOREACH(t, pool_targets(env->pool), entry) {
-		sb_printf(b, "harmony_target_info");
-		sb_target_labels(b, t, api_target_service(env, t), NULL);
-		sb_printf(b, " 1\n");
-	}
+	for (size_t i = 0; i < nsvcs; i++)
+		TAILQ_FOREACH(t, pool_targets(svcs[i].pool), entry) {
+			sb_printf(b, "harmony_target_info");
+			sb_target_labels(b, t, &svcs[i], NULL);
+			sb_printf(b, " 1\n");
+		}
 }
 
 char *
@@ -343,7 +395,7 @@ api_metrics(struct api_env *env, size_t *len)
 	const struct api_service *all;
 	struct sbuf b = { 0 };
 	const struct target *t;
-	size_t counts[API_NSTATES], n;
+	size_t counts[API_NSTATES], sum[API_NSTATES], n;
 
 	sb_head(&b, "harmony_build_info", "gauge", "Version of harmonyd (always 1).");
 	sb_printf(&b, "harmony_build_info{version=\"%s\"} 1\n", PACKAGE_VERSION);
@@ -351,18 +403,26 @@ api_metrics(struct api_env *env, size_t *len)
 	sb_printf(&b, "harmony_uptime_seconds %.3f\n",
 	    (double)api_ms_since(env, env->started_ms) / 1000.0);
 
+	all = api_services(env, &n);
 	sb_head(&b, "harmony_targets", "gauge", "Listed targets by state.");
-	api_count_states(env, counts);
+	memset(sum, 0, sizeof(sum));
+	for (size_t k = 0; k < n; k++) {
+		api_count_states(&all[k], counts);
+		for (size_t i = 0; i < API_NSTATES; i++)
+			sum[i] += counts[i];
+	}
 	for (size_t i = 0; i < API_NSTATES; i++)
 		sb_printf(&b, "harmony_targets{state=\"%s\"} %zu\n",
-		    target_state_name(api_all_states[i]), counts[api_all_states[i]]);
+		    target_state_name(api_all_states[i]), sum[api_all_states[i]]);
 	sb_head(&b, "harmony_target_state", "gauge",
 	    "The state of each target (1 for its current state).");
-	TAILQ_FOREACH(t, pool_targets(env->pool), entry) {
-		sb_printf(&b, "harmony_target_state");
-		sb_target_labels(&b, t, NULL, target_state_name(t->state));
-		sb_printf(&b, " 1\n");
-	}
+	for (size_t k = 0; k < n; k++)
+		TAILQ_FOREACH(t, pool_targets(all[k].pool), entry) {
+			sb_printf(&b, "harmony_target_state");
+			sb_target_labels(&b, t, label_service(env, &all[k]),
+			    target_state_name(t->state));
+			sb_printf(&b, " 1\n");
+		}
 	sb_per_target(&b, env, "harmony_target_weight", "gauge",
 	    "Balancing weight of each target.", TM_WEIGHT);
 	sb_per_target(&b, env, "harmony_target_active_sessions", "gauge",
@@ -379,8 +439,7 @@ api_metrics(struct api_env *env, size_t *len)
 	    "Seconds since each registered target last acked.", TM_ACK_AGE);
 
 	sb_totals(&b, env, NULL, 0);
-	all = api_services(env, &n);
-	sb_service_targets(&b, env, all, n);
+	sb_service_targets(&b, all, n);
 	sb_totals(&b, env, all, n);
 	if (b.oom) {
 		free(b.p);

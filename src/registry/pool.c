@@ -24,6 +24,7 @@
 
 #include "common/log.h"
 #include "common/random.h"
+#include "common/service.h"
 #include "core/loop.h"
 #include "registry/pool.h"
 #include "registry/selfaddr.h"
@@ -45,12 +46,16 @@ struct deleted {
 struct pool_shared {
 	struct selfaddr		*self;
 	uint32_t		 next_id;
+	TAILQ_HEAD(, pool)	 pools;		/* every pool made in it */
+	struct pool		*first;		/* the default one (pool.h) */
 };
 
 struct pool {
+	TAILQ_ENTRY(pool)	 sibling;	/* in shared->pools */
 	struct loop		*loop;
 	struct pool_shared	*shared;
 	bool			 own_shared;	/* made by pool_new: freed with it */
+	char			 name[SERVICE_NAME_MAX + 1];
 	struct deleted		*deleted;	/* POOL_DELETED_MAX, when first needed */
 	struct target_list	 targets;	/* listed, in registration order */
 	struct target_list	 unlisted;	/* removed, still referenced */
@@ -360,6 +365,7 @@ pool_shared_new(void)
 		return NULL;
 	}
 	sh->next_id = 1;
+	TAILQ_INIT(&sh->pools);
 	return sh;
 }
 
@@ -387,6 +393,10 @@ pool_new_shared(struct loop *l, int64_t default_timeout_ms, struct pool_shared *
 		return NULL;
 	p->shared = sh;
 	p->loop = l;
+	memcpy(p->name, SERVICE_DEFAULT, sizeof(SERVICE_DEFAULT));
+	TAILQ_INSERT_TAIL(&sh->pools, p, sibling);
+	if (sh->first == NULL)
+		sh->first = p;
 	TAILQ_INIT(&p->targets);
 	TAILQ_INIT(&p->unlisted);
 	pool_set_default_timeout(p, default_timeout_ms);
@@ -430,6 +440,9 @@ pool_free(struct pool *p)
 	if (p->deleted != NULL)
 		explicit_bzero(p->deleted, POOL_DELETED_MAX * sizeof(*p->deleted));
 	free(p->deleted);
+	TAILQ_REMOVE(&p->shared->pools, p, sibling);
+	if (p->shared->first == p)
+		p->shared->first = TAILQ_FIRST(&p->shared->pools);
 	if (p->own_shared)
 		pool_shared_free(p->shared);
 	free(p->static_ids);
@@ -1282,4 +1295,74 @@ struct loop *
 pool_loop(const struct pool *p)
 {
 	return p->loop;
+}
+
+int
+pool_set_name(struct pool *p, const char *name, bool first)
+{
+	size_t len = strlen(name);
+
+	if (!service_name_valid(name, len)) {
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(p->name, name, len + 1);
+	if (first)
+		p->shared->first = p;
+	return 0;
+}
+
+const char *
+pool_name(const struct pool *p)
+{
+	return p->name;
+}
+
+struct pool *
+pool_sibling(const struct pool *p, const char *name)
+{
+	struct pool *q;
+
+	if (name == NULL)
+		return p->shared->first;
+	TAILQ_FOREACH(q, &p->shared->pools, sibling)
+		if (strcmp(q->name, name) == 0)
+			return q;
+	/* A client that says "default" means the default, whatever its name. */
+	return strcmp(name, SERVICE_DEFAULT) == 0 ? p->shared->first : NULL;
+}
+
+struct target *
+pools_find_id(const struct pool *p, uint32_t id)
+{
+	struct pool *q;
+	struct target *t;
+
+	TAILQ_FOREACH(q, &p->shared->pools, sibling)
+		if ((t = pool_find_id(q, id)) != NULL)
+			return t;
+	return NULL;
+}
+
+struct target *
+pools_find_key(const struct pool *p, const char *key)
+{
+	struct pool *q;
+	struct target *t;
+
+	TAILQ_FOREACH(q, &p->shared->pools, sibling)
+		if ((t = pool_find_key(q, key)) != NULL)
+			return t;
+	return NULL;
+}
+
+bool
+pools_key_deleted(const struct pool *p, const char *key)
+{
+	struct pool *q;
+
+	TAILQ_FOREACH(q, &p->shared->pools, sibling)
+		if (pool_key_deleted(q, key))
+			return true;
+	return false;
 }

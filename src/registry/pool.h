@@ -131,6 +131,23 @@ void		 pool_shared_free(struct pool_shared *);
 struct selfaddr	*pool_shared_self(struct pool_shared *);
 struct pool	*pool_new_shared(struct loop *, int64_t default_timeout_ms,
 		    struct pool_shared *);
+/*
+ * A pool is named by its service (common/service.h), "default" until
+ * told. The pools of a shared part are siblings: pool_sibling finds one
+ * by name, NULL the default one (the first made, or the one named with
+ * first set); "default", when no pool has that name, is the default one
+ * too. -1 with EINVAL for a bad name.
+ */
+int		 pool_set_name(struct pool *, const char *name, bool first);
+const char	*pool_name(const struct pool *);
+struct pool	*pool_sibling(const struct pool *, const char *name);
+/*
+ * Ids and keys name a target daemon-wide: these look in every sibling
+ * (the ack port's ID, ACK and CLOSE; /api/v1/targets/{id}).
+ */
+struct target	*pools_find_id(const struct pool *, uint32_t id);
+struct target	*pools_find_key(const struct pool *, const char *key);
+bool		 pools_key_deleted(const struct pool *, const char *key);
 /* Frees every target, even ones still referenced: call after sessions end. */
 void		 pool_free(struct pool *);
 /* Also for the listed targets that have no TTL of their own. */

@@ -22,6 +22,7 @@ world_init(struct world *w, const char *token)
 	    .persistent = true };
 
 	cfg_defaults(&w->cfg);
+	w->cfg.services_implicit = true;	/* one service, the top level (config.h) */
 	if (token != NULL)
 		w->cfg.token = strdup(token);
 	ck_assert_ptr_nonnull(w->loop = loop_new());
@@ -30,9 +31,11 @@ world_init(struct world *w, const char *token)
 	ck_assert_ptr_nonnull(w->persist = persist_new(100, 60000));
 	ck_assert_ptr_nonnull(w->proxy = proxy_new(w->loop, w->pool, w->balancer,
 	    w->persist, &pp));
-	w->env = (struct api_env){ .cfg = &w->cfg, .loop = w->loop, .pool = w->pool,
-	    .balancer = w->balancer, .persist = w->persist, .proxy = w->proxy,
-	    .started_ms = loop_now(w->loop) };
+	w->svc = (struct api_service){ .name = pool_name(w->pool), .cfg = &w->cfg,
+	    .pool = w->pool, .balancer = w->balancer, .persist = w->persist,
+	    .proxy = w->proxy };
+	w->env = (struct api_env){ .cfg = &w->cfg, .loop = w->loop,
+	    .services = &w->svc, .nservices = 1, .started_ms = loop_now(w->loop) };
 }
 
 void

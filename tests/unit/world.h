@@ -17,6 +17,7 @@ struct world {
 	struct balancer	*balancer;
 	struct persist	*persist;
 	struct proxy	*proxy;
+	struct api_service svc;		/* the one service, over the parts above */
 	struct api_env	 env;
 };
 
