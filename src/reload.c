@@ -375,12 +375,13 @@ add_service(struct harmonyd *h, struct config *sc)
 		log_warn("SIGHUP: service %s", sc->name);
 		return;
 	}
-	if (service_listen(svc, err, sizeof(err)) == -1 ||
-	    service_add_static(svc) == -1) {
-		log_error("SIGHUP: %s; service %s not added", err, sc->name);
-		service_retire(svc, loop_now(h->loop));
-		return;
-	}
+	/* Kept unbound if it cannot bind: a later reload may bind it. */
+	if (service_listen(svc, err, sizeof(err)) == -1)
+		log_error("SIGHUP: %s; service %s takes no clients until a reload"
+		    " binds it", err, sc->name);
+	if (service_add_static(svc) == -1)
+		log_error("SIGHUP: service %s: a static target was refused",
+		    sc->name);
 	log_info("SIGHUP: service %s added: %s, balance %s, %zu static targets",
 	    svc->name, sc->listen, balance_algo_name((enum balance_algo)sc->balance),
 	    sc->ntargets);
@@ -433,11 +434,20 @@ daemon_apply_config(void *arg, struct config *nc)
 	if ((svc = services_find(h->services,
 	    nc->services[nc->default_index].name)) != NULL)
 		services_set_default(h->services, svc);
+	/* The pool it had may be a retired service's, freed soon. */
+	if (h->ackport != NULL && (svc = services_default(h->services)) != NULL)
+		ackport_set_pool(h->ackport, svc->pool);
 	/* nc's services array moves whole: the services' pointers stay good. */
 	old = h->cfg;
 	h->cfg = *nc;
 	memset(nc, 0, sizeof(*nc));
 	cfg_free(&old);
+	if (services_default(h->services) == NULL) {
+		/* Every service failed to be made: nothing could serve. */
+		log_error("SIGHUP: no service could be made (out of memory): stopping");
+		loop_stop(h->loop);
+		return;
+	}
 	if (daemon_admin_services(h) == -1)
 		log_warn("SIGHUP: the admin interface still shows the old services");
 	svc = services_default(h->services);

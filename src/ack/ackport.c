@@ -384,6 +384,12 @@ ackport_set_fdbudget(struct ackport *ap, struct fdbudget *b)
 	ap->budget = b;
 }
 
+void
+ackport_set_pool(struct ackport *ap, struct pool *pool)
+{
+	ap->pool = pool;
+}
+
 size_t
 ackport_conns(const struct ackport *ap)
 {

@@ -36,7 +36,9 @@ struct ackport_params {
 	size_t			 max_per_peer;
 };
 
+/* pool: any of harmonyd's (ackreg.h); ackport_set_pool before it goes. */
 struct ackport	*ackport_new(struct loop *, struct pool *, const struct ackport_params *);
+void		 ackport_set_pool(struct ackport *, struct pool *);
 void		 ackport_free(struct ackport *);
 /*
  * New token and allow-list apply to new connections and new messages. A

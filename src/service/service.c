@@ -270,8 +270,10 @@ service_retire(struct service *svc, int64_t deadline)
 	proxy_stop_accepting(svc->proxy);
 	if (!loop_timer_armed(&set->reap_timer))
 		loop_timer_add(set->loop, &set->reap_timer, 0);
-	if (set->def == svc)
-		set->def = set->nlive > 0 ? set->live[0] : NULL;
+	if (set->def == svc && set->nlive > 0)
+		services_set_default(set, set->live[0]);
+	else if (set->def == svc)
+		set->def = NULL;
 }
 
 void
