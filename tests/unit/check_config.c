@@ -2,8 +2,10 @@
  * Unit tests for config.c: defaults, every flag, durations, targets,
  * escapes, JSON files (comments, overrides, every kind of bad input), the
  * token and unavailable files, --help and --version, parsing that leaves
- * names unresolved (reload). Only numeric hosts and "localhost" resolve:
- * getaddrinfo is replaced below, so no test waits on a name server.
+ * names unresolved (reload), services (the file's "services", --service
+ * sections, inheritance, the default one, listen lists). Only numeric
+ * hosts and "localhost" resolve: getaddrinfo is replaced below, so no test
+ * waits on a name server.
  */
 #include "autoconfig.h"
 
@@ -1047,6 +1049,567 @@ START_TEST(test_deferred_names)
 }
 END_TEST
 
+/* ---- services (issue 15) -------------------------------------------- */
+
+/* cfg_defaults, cfg_load_json, cfg_validate: -1 with err at either step. */
+static int
+load_validate(struct config *cfg, const char *json, char *err, size_t errlen)
+{
+	cfg_defaults(cfg);
+	err[0] = '\0';
+	if (cfg_load_json(cfg, json, strlen(json), err, errlen) == -1)
+		return -1;
+	return cfg_validate(cfg, err, errlen);
+}
+
+static const char two_services_json[] =
+	"{ \"requeue\": 3, \"default\": \"web\",\n"
+	"  \"services\": {\n"
+	"    \"web\": { \"listen\": \"8080,127.0.0.2:8080\", \"balance\": \"roundrobin\",\n"
+	"      \"target\": [ \"127.0.0.1:9001\", \"127.0.0.1:9002@7\" ] },\n"
+	"    \"api\": { \"listen\": [ 8081, \"127.0.0.2:8081\" ], \"balance\": \"hash\",\n"
+	"      \"persist-ttl\": \"1m\", \"target\": \"127.0.0.1:9001\" }\n"
+	"  } }";
+
+static void
+check_two_services(struct config *cfg)
+{
+	struct config *web, *api;
+	char host[NET_HOSTSTRLEN];
+
+	ck_assert_uint_eq(cfg->nservices, 2);
+	web = &cfg->services[0];
+	api = &cfg->services[1];
+	ck_assert_str_eq(web->name, "web");
+	ck_assert_str_eq(api->name, "api");
+	ck_assert_uint_eq(cfg->default_index, 0);
+	ck_assert_ptr_eq(cfg_default_service(cfg), web);
+	ck_assert_ptr_eq(cfg_service_find(cfg, "api"), api);
+	ck_assert_ptr_null(cfg_service_find(cfg, "nope"));
+	ck_assert_ptr_null(cfg_service_find(cfg, "default"));
+	/* listen lists: the raw text, then its elements. */
+	ck_assert_str_eq(web->listen, "8080,127.0.0.2:8080");
+	ck_assert_uint_eq(web->nlistens, 2);
+	ck_assert_str_eq(web->listens[0].text, "8080");
+	ck_assert_str_eq(host_of(&web->listens[0].addr, host, sizeof(host)), "127.0.0.1");
+	ck_assert_uint_eq(port_of(&web->listens[0].addr), 8080);
+	ck_assert_str_eq(web->listens[1].text, "127.0.0.2:8080");
+	ck_assert_str_eq(host_of(&web->listens[1].addr, host, sizeof(host)), "127.0.0.2");
+	ck_assert_str_eq(api->listen, "8081,127.0.0.2:8081");
+	ck_assert_uint_eq(api->nlistens, 2);
+	ck_assert_uint_eq(port_of(&api->listens[1].addr), 8081);
+	/* Their own keys... */
+	ck_assert_int_eq(web->balance, BALANCE_ROUNDROBIN);
+	ck_assert_int_eq(api->balance, BALANCE_HASH);
+	ck_assert_int_eq(api->persist_ttl_ms, 60000);
+	ck_assert_uint_eq(web->ntargets, 2);
+	ck_assert_uint_eq(web->targets[1].weight, 7);
+	/* ...the same target in two services is fine... */
+	ck_assert_uint_eq(api->ntargets, 1);
+	ck_assert_uint_eq(port_of(&api->targets[0].addr), 9001);
+	/* ...and the top level's for the rest. */
+	ck_assert_int_eq(web->requeue, 3);
+	ck_assert_int_eq(api->requeue, 3);
+	ck_assert_int_eq(web->persist_ttl_ms, 30 * 60 * 1000);
+	ck_assert(api->persistent);
+	ck_assert_str_eq(cfg->default_service, "web");
+}
+
+START_TEST(test_services_file)
+{
+	struct config cfg;
+	char err[256];
+
+	ck_assert_msg(load_validate(&cfg, two_services_json, err, sizeof(err)) == 0,
+	    "%s", err);
+	check_two_services(&cfg);
+	/* Idempotent: a second cfg_validate changes nothing. */
+	ck_assert_msg(cfg_validate(&cfg, err, sizeof(err)) == 0, "%s", err);
+	check_two_services(&cfg);
+	cfg_free(&cfg);
+	cfg_free(&cfg);
+}
+END_TEST
+
+/* Today's configuration is one service "default" made of the top level. */
+START_TEST(test_services_none)
+{
+	struct config cfg;
+	struct config *d;
+	char err[256];
+
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), ARGS("--requeue", "7",
+	    "--listen", "4000", "--target", "127.0.0.1:9001", "--balance", "hash")),
+	    CFG_OK);
+	for (int pass = 0; pass < 2; pass++) {
+		ck_assert_uint_eq(cfg.nservices, 1);
+		ck_assert_uint_eq(cfg.default_index, 0);
+		d = cfg_default_service(&cfg);
+		ck_assert_ptr_eq(d, &cfg.services[0]);
+		ck_assert_ptr_eq(cfg_service_find(&cfg, "default"), d);
+		ck_assert_str_eq(d->name, "default");
+		ck_assert_str_eq(d->listen, "4000");
+		ck_assert_uint_eq(cfg.nlistens, 1);
+		ck_assert_str_eq(cfg.listens[0].text, cfg.listen);
+		ck_assert_uint_eq(port_of(&cfg.listens[0].addr), 4000);
+		ck_assert_uint_eq(d->nlistens, 1);
+		ck_assert_str_eq(d->listens[0].text, "4000");
+		ck_assert_int_eq(d->requeue, 7);
+		ck_assert_int_eq(d->balance, BALANCE_HASH);
+		ck_assert_uint_eq(d->ntargets, 1);
+		ck_assert_ptr_null(cfg.default_service);
+		ck_assert_msg(cfg_validate(&cfg, err, sizeof(err)) == 0, "%s", err);
+	}
+	cfg_free(&cfg);
+
+	/* A listen list at the top level is the default service's. */
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), ARGS("--listen",
+	    "8080,127.0.0.2:8080")), CFG_OK);
+	ck_assert_str_eq(cfg.listen, "8080,127.0.0.2:8080");
+	ck_assert_uint_eq(cfg.nlistens, 2);
+	ck_assert_uint_eq(cfg.services[0].nlistens, 2);
+	ck_assert_str_eq(cfg.services[0].listens[1].text, "127.0.0.2:8080");
+	cfg_free(&cfg);
+	ck_assert_int_eq(load_validate(&cfg, "{ \"listen\": [ 8080, \"127.0.0.2:8081\" ] }",
+	    err, sizeof(err)), 0);
+	ck_assert_str_eq(cfg.listen, "8080,127.0.0.2:8081");
+	ck_assert_uint_eq(cfg.nlistens, 2);
+	cfg_free(&cfg);
+	/* "default" may name the service that the top level makes. */
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), ARGS("--default", "default")),
+	    CFG_OK);
+	ck_assert_uint_eq(cfg.nservices, 1);
+	cfg_free(&cfg);
+}
+END_TEST
+
+#define NAME63	"abcdefghij0123456789abcdefghij0123456789abcdefghij0123456789abc"
+
+static const struct {
+	const char	*json;
+	const char	*err;
+} services_bad[] = {
+	{ "{ \"services\": {} }", "services: empty" },
+	{ "{ \"services\": [] }", "services: expected an object" },
+	{ "{ \"services\": \"web\" }", "services: expected an object" },
+	{ "{ \"services\": { \"web\": 8080 } }", "services.web: expected an object" },
+	{ "{ \"services\": { \"Web\": { \"listen\": 1 } } }",
+	    "services: bad service name 'Web'" },
+	{ "{ \"services\": { \"\": { \"listen\": 1 } } }", "services: bad service name ''" },
+	{ "{ \"services\": { \"-web\": { \"listen\": 1 } } }", "services: bad service name" },
+	{ "{ \"services\": { \"" NAME63 "x\": { \"listen\": 1 } } }",
+	    "services: bad service name '" NAME63 "x'" },
+	{ "{ \"services\": { \"web\": { \"listen\": 8080, \"lisen\": 1 } } }",
+	    "services.web: unknown key 'lisen'" },
+	{ "{ \"services\": { \"web\": { \"http\": 1 } } }",
+	    "services.web: 'http' is not a per-service key; set it at the top level" },
+	{ "{ \"services\": { \"web\": { \"ack-port\": 1 } } }",
+	    "services.web: 'ack-port' is not a per-service key" },
+	{ "{ \"services\": { \"web\": { \"token\": \"x\" } } }",
+	    "services.web: 'token' is not a per-service key" },
+	{ "{ \"services\": { \"web\": { \"host\": \"x\" } } }",
+	    "services.web: 'host' is not a per-service key" },
+	{ "{ \"services\": { \"web\": { \"grace\": 1 } } }",
+	    "services.web: 'grace' is not a per-service key" },
+	{ "{ \"services\": { \"web\": { \"default\": \"web\" } } }",
+	    "services.web: 'default' is not a per-service key" },
+	{ "{ \"services\": { \"web\": { \"services\": {} } } }",
+	    "services.web: 'services' is not a per-service key" },
+	{ "{ \"services\": { \"web\": { \"config\": \"x\" } } }",
+	    "services.web: 'config' is a command-line flag, not a config file key" },
+	{ "{ \"services\": { \"web\": { \"no-persistent\": true } } }",
+	    "services.web: 'no-persistent' is a command-line flag" },
+	{ "{ \"services\": { \"web\": { \"listen\": 8080, \"balance\": \"x\" } } }",
+	    "services.web.balance: bad algorithm 'x'" },
+	{ "{ \"services\": { \"web\": { \"persistent\": 1 } } }",
+	    "services.web.persistent: expected true or false" },
+	{ "{ \"services\": { \"web\": { \"requeue\": 101 } } }",
+	    "services.web.requeue: 101 is out of range (0..100)" },
+	{ "{ \"services\": { \"web\": { \"idle-timeout\": \"x\" } } }",
+	    "services.web.idle-timeout: bad duration 'x'" },
+	{ "{ \"services\": { \"web\": { \"target\": [ \"127.0.0.1:1\", 2 ] } } }",
+	    "services.web.target[1]: expected a string" },
+	{ "{ \"services\": { \"web\": { \"unavailable\": \"x\", \"unavailable-file\": \"/y\" } } }",
+	    "services.web.unavailable-file: --unavailable and --unavailable-file are"
+	    " mutually exclusive" },
+	{ "{ \"services\": { \"web\": { \"listen\": true } } }",
+	    "services.web.listen: expected a string or a port number" },
+	{ "{ \"services\": { \"web\": { \"listen\": [] } } }",
+	    "services.web.listen: empty list" },
+	{ "{ \"services\": { \"web\": { \"listen\": [ 1, true ] } } }",
+	    "services.web.listen[1]: expected a string or a port number" },
+	{ "{ \"services\": { \"web\": { \"listen\": [ 70000 ] } } }",
+	    "services.web.listen[0]: bad port 70000" },
+	{ "{ \"services\": { \"web\": { \"listen\": \"x\" } } }",
+	    "services.web.listen: bad port 'x'" },
+	{ "{ \"services\": { \"web\": { \"listen\": \"8080,,8081\" } } }",
+	    "services.web.listen: empty address in '8080,,8081'" },
+	{ "{ \"services\": { \"web\": { \"listen\": \"8080,\" } } }",
+	    "services.web.listen: empty address" },
+	{ "{ \"services\": { \"web\": { \"listen\": \"1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17\" } } }",
+	    "services.web.listen: more than 16 addresses" },
+	{ "{ \"listen\": \"1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17\" }",
+	    "--listen: more than 16 addresses" },
+	{ "{ \"listen\": \"8080,127.0.0.1:8080\" }",
+	    "--listen: 127.0.0.1:8080 is also --listen" },
+	{ "{ \"listen\": \"8080,1667\" }", "--http: 127.0.0.1:1667 is also --listen" },
+	{ "{ \"listen\": \"8080,x\" }", "--listen: bad port 'x'" },
+	/* Duplicates, at any depth: json-c would keep the last. */
+	{ "{ \"services\": { \"web\": { \"listen\": 1 },\n \"web\": { \"listen\": 2 } } }",
+	    "line 2: duplicate key 'web'" },
+	{ "{ \"services\": { \"web\": { \"listen\": 1, \"balance\": \"hash\",\n"
+	    " \"balance\": \"hash\" } } }", "line 2: duplicate key 'balance'" },
+	{ "{ \"services\": { \"web\": { \"listen\": 1 } },\n \"services\": {} }",
+	    "line 2: duplicate key 'services'" },
+	/* listen is each service's own, and required. */
+	{ "{ \"services\": { \"web\": { \"balance\": \"hash\" } } }",
+	    "services.web: listen is required" },
+	{ "{ \"listen\": 8080, \"services\": { \"web\": { \"listen\": 8081 } } }",
+	    "--listen: with services, each one sets its own listen: move it into"
+	    " services" },
+	{ "{ \"target\": [], \"services\": { \"web\": { \"listen\": 8081 } } }",
+	    "--target: with services, each one sets its own target: move it into"
+	    " services" },
+	/* Every listen address differs, across services and daemon ports. */
+	{ "{ \"services\": { \"web\": { \"listen\": 8081 }, \"api\": { \"listen\": \"9000,8081\" } } ,"
+	    " \"default\": \"web\" }",
+	    "services.api.listen: 127.0.0.1:8081 is also services.web.listen" },
+	{ "{ \"services\": { \"web\": { \"listen\": \"8080,127.0.0.1:8080\" } } }",
+	    "services.web.listen: 127.0.0.1:8080 is also services.web.listen" },
+	{ "{ \"services\": { \"web\": { \"listen\": 1666 } } }",
+	    "--ack-port: 127.0.0.1:1666 is also services.web.listen" },
+	{ "{ \"http\": 8081, \"services\": { \"web\": { \"listen\": 8081 } } }",
+	    "--http: 127.0.0.1:8081 is also services.web.listen" },
+	{ "{ \"services\": { \"web\": { \"listen\": 8080, \"target\": [ \"127.0.0.1:80\","
+	    " \"127.0.0.1:80@3\" ] } } }",
+	    "services.web.target: 127.0.0.1:80 is given twice" },
+	/* The default service. */
+	{ "{ \"services\": { \"web\": { \"listen\": 8080 }, \"api\": { \"listen\": 8081 } } }",
+	    "no default service: 2 services and none named 'default': set"
+	    " \"default\" (--default NAME)" },
+	{ "{ \"default\": \"nope\", \"services\": { \"web\": { \"listen\": 8080 } } }",
+	    "default: no service named 'nope'" },
+	{ "{ \"default\": \"web\" }", "default: no service named 'web'" },
+	{ "{ \"default\": \"Web\" }", "default: bad service name 'Web'" },
+	{ "{ \"default\": 1 }", "default: expected a string" },
+};
+
+START_TEST(test_services_bad)
+{
+	struct config cfg;
+	char err[256];
+
+	ck_assert_msg(load_validate(&cfg, services_bad[_i].json, err, sizeof(err)) == -1,
+	    "accepted: %s", services_bad[_i].json);
+	ck_assert_err_has(err, services_bad[_i].err);
+	ck_assert_ptr_null(strchr(err, '\n'));
+	cfg_free(&cfg);
+}
+END_TEST
+
+/* The default service: "default", else the one named so, else the only one. */
+START_TEST(test_services_default)
+{
+	struct config cfg;
+	char err[256];
+
+	ck_assert_int_eq(load_validate(&cfg, "{ \"services\": { \"web\": { \"listen\":"
+	    " 8080 } } }", err, sizeof(err)), 0);
+	ck_assert_str_eq(cfg_default_service(&cfg)->name, "web");
+	cfg_free(&cfg);
+	ck_assert_int_eq(load_validate(&cfg, "{ \"services\": { \"web\": { \"listen\":"
+	    " 8080 }, \"default\": { \"listen\": 8081 } } }", err, sizeof(err)), 0);
+	ck_assert_uint_eq(cfg.default_index, 1);
+	ck_assert_str_eq(cfg_default_service(&cfg)->name, "default");
+	cfg_free(&cfg);
+	ck_assert_int_eq(load_validate(&cfg, "{ \"default\": \"web\", \"services\": {"
+	    " \"default\": { \"listen\": 8081 }, \"web\": { \"listen\": 8080 } } }",
+	    err, sizeof(err)), 0);
+	ck_assert_uint_eq(cfg.default_index, 1);
+	ck_assert_str_eq(cfg_default_service(&cfg)->name, "web");
+	cfg_free(&cfg);
+	/* 63 bytes is a name; the flag overrides the key. */
+	ck_assert_int_eq(load_validate(&cfg, "{ \"services\": { \"a\": { \"listen\": 1 },"
+	    " \"" NAME63 "\": { \"listen\": 2 } }, \"default\": \"" NAME63 "\" }",
+	    err, sizeof(err)), 0);
+	ck_assert_uint_eq(cfg.default_index, 1);
+	cfg_free(&cfg);
+}
+END_TEST
+
+/* A service takes the top level's tunables it does not set, after the flags. */
+START_TEST(test_services_inherit)
+{
+	static const char reply[] = "busy\r\n";
+	char *unav = temp_text(reply), *json, *path;
+	struct config cfg;
+	struct config *web, *api;
+	char err[256];
+
+	ck_assert_int_gt(asprintf(&json, "{ \"requeue\": 2, \"unavailable-file\": \"%s\","
+	    " \"services\": { \"web\": { \"listen\": 8080, \"requeue\": 4,"
+	    " \"persistent\": true, \"unavailable\": \"web\", \"concurrency\": 0 },"
+	    " \"api\": { \"listen\": 8081 } }, \"default\": \"web\" }", unav), 0);
+	path = temp_text(json);
+	ck_assert_msg(parse(&cfg, err, sizeof(err), ARGS("-c", path, "--requeue", "5",
+	    "--no-persistent", "--balance", "hash", "--idle-timeout", "0",
+	    "--concurrency", "9")) == CFG_OK, "%s", err);
+	web = &cfg.services[0];
+	api = &cfg.services[1];
+	ck_assert_int_eq(cfg.requeue, 5);
+	ck_assert_int_eq(web->requeue, 4);
+	ck_assert_int_eq(api->requeue, 5);
+	ck_assert(web->persistent);
+	ck_assert(!api->persistent);
+	ck_assert_int_eq(web->balance, BALANCE_HASH);
+	ck_assert_int_eq(api->balance, BALANCE_HASH);
+	ck_assert_int_eq(web->idle_timeout_ms, 0);
+	ck_assert_int_eq(web->concurrency, 0);
+	ck_assert_int_eq(api->concurrency, 9);
+	ck_assert_int_eq(api->host_timeout_ms, 60000);
+	ck_assert_uint_eq(web->unavailable_len, 3);
+	ck_assert_mem_eq(web->unavailable, "web", 3);
+	ck_assert_ptr_null(web->unavailable_file);
+	ck_assert_uint_eq(api->unavailable_len, strlen(reply));
+	ck_assert_mem_eq(api->unavailable, reply, strlen(reply));
+	ck_assert_str_eq(api->unavailable_file, unav);
+	ck_assert_ptr_ne(api->unavailable, cfg.unavailable);
+	/* Never listen nor targets; the top level's default "3000" is unused. */
+	ck_assert_uint_eq(api->ntargets, 0);
+	ck_assert_str_eq(api->listen, "8081");
+	ck_assert_msg(cfg_validate(&cfg, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_mem_eq(api->unavailable, reply, strlen(reply));
+	cfg_free(&cfg);
+	temp_remove(path);
+	temp_remove(unav);
+	free(json);
+}
+END_TEST
+
+/* --service NAME opens a section of per-service flags. */
+START_TEST(test_services_cli)
+{
+	struct config cfg;
+	struct config *web, *api;
+	char err[256];
+
+	ck_assert_msg(parse(&cfg, err, sizeof(err), ARGS("--balance", "hash",
+	    "--service", "web", "--listen", "8080", "--target", "127.0.0.1:9001",
+	    "--requeue", "4", "--grace", "1s", "--target", "127.0.0.1:9002",
+	    "--service=api", "--listen", "8081,8082", "--no-persistent",
+	    "--default", "api", "--target", "127.0.0.1:9001", "-q",
+	    "--serv", "web", "--balance", "roundrobin")) == CFG_OK, "%s", err);
+	ck_assert_uint_eq(cfg.nservices, 2);
+	web = &cfg.services[0];
+	api = &cfg.services[1];
+	ck_assert_str_eq(web->name, "web");
+	ck_assert_str_eq(api->name, "api");
+	ck_assert_uint_eq(cfg.default_index, 1);
+	ck_assert_int_eq(web->balance, BALANCE_ROUNDROBIN);
+	ck_assert_int_eq(api->balance, BALANCE_HASH);
+	ck_assert_int_eq(web->requeue, 4);
+	ck_assert_int_eq(api->requeue, 1);
+	ck_assert_int_eq(cfg.requeue, 1);
+	/* Daemon-wide flags stay daemon-wide wherever they are. */
+	ck_assert_int_eq(cfg.grace_ms, 1000);
+	ck_assert_int_eq(cfg.log_level, LOG_LEVEL_ERROR);
+	ck_assert_uint_eq(web->ntargets, 2);
+	ck_assert_uint_eq(api->ntargets, 1);
+	ck_assert_uint_eq(cfg.ntargets, 0);
+	ck_assert(web->persistent);
+	ck_assert(!api->persistent);
+	ck_assert(cfg.persistent);
+	ck_assert_uint_eq(api->nlistens, 2);
+	ck_assert_uint_eq(port_of(&api->listens[1].addr), 8082);
+	cfg_free(&cfg);
+}
+END_TEST
+
+/* A section overrides the file's service of that name. */
+START_TEST(test_services_cli_over_file)
+{
+	char *path = temp_text(two_services_json);
+	struct config cfg;
+	struct config *web;
+	char err[256];
+
+	ck_assert_msg(parse(&cfg, err, sizeof(err), ARGS("-c", path,
+	    "--service", "web", "--target", "127.0.0.1:9101", "--requeue", "8",
+	    "--service", "new", "--listen", "9090",
+	    "--service", "web", "--target", "127.0.0.1:9102", "--listen", "7070")) ==
+	    CFG_OK, "%s", err);
+	ck_assert_uint_eq(cfg.nservices, 3);
+	web = &cfg.services[0];
+	ck_assert_str_eq(web->name, "web");
+	ck_assert_str_eq(cfg.services[1].name, "api");
+	ck_assert_str_eq(cfg.services[2].name, "new");
+	/* The first --target of web drops the file's list; later ones add. */
+	ck_assert_uint_eq(web->ntargets, 2);
+	ck_assert_uint_eq(port_of(&web->targets[0].addr), 9101);
+	ck_assert_uint_eq(port_of(&web->targets[1].addr), 9102);
+	ck_assert_int_eq(web->requeue, 8);
+	ck_assert_int_eq(web->balance, BALANCE_ROUNDROBIN);
+	ck_assert_str_eq(web->listen, "7070");
+	ck_assert_uint_eq(cfg.services[1].ntargets, 1);
+	ck_assert_int_eq(cfg.services[1].requeue, 3);
+	ck_assert_int_eq(cfg.services[2].requeue, 3);
+	ck_assert_uint_eq(cfg.default_index, 0);
+	cfg_free(&cfg);
+	temp_remove(path);
+}
+END_TEST
+
+static const struct {
+	const char	*args[8];
+	const char	*err;
+} services_cli_bad[] = {
+	{ { "--service" }, "--service needs an argument" },
+	{ { "--service", "Web" }, "--service: bad service name 'Web'" },
+	{ { "--service", NAME63 "x" }, "--service: bad service name" },
+	{ { "--service", "web", "--listen", "8080", "--balance", "x" },
+	    "services.web.balance: bad algorithm 'x'" },
+	{ { "--service", "web", "--listen", "8080", "--target", "1.2.3.4:0" },
+	    "services.web.target: " },
+	{ { "--service", "web", "--balance", "hash" }, "services.web: listen is required" },
+	{ { "--service", "web" }, "services.web: listen is required" },
+	{ { "--listen", "4000", "--service", "web", "--listen", "8080" },
+	    "--listen: with services, each one sets its own listen" },
+	{ { "--target", "127.0.0.1:1", "--service", "web", "--listen", "8080" },
+	    "--target: with services, each one sets its own target" },
+	{ { "--service", "web", "--listen", "8080", "--service", "api", "--listen",
+	    "127.0.0.1:8080" }, "services.api.listen: 127.0.0.1:8080 is also"
+	    " services.web.listen" },
+	{ { "--service", "web", "--listen", "8080", "--default", "api" },
+	    "default: no service named 'api'" },
+	{ { "--default", "-x" }, "--default: bad service name '-x'" },
+	{ { "--service", "web", "--listen", "8080", "--unavailable", "\\q" },
+	    "services.web.unavailable: unknown escape" },
+};
+
+START_TEST(test_services_cli_bad)
+{
+	const char *args[10] = { "harmonyd" };
+	struct config cfg;
+	char err[256];
+
+	for (size_t i = 0; i < 8; i++)
+		args[i + 1] = services_cli_bad[_i].args[i];
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), args), CFG_ERROR);
+	ck_assert_err_has(err, services_cli_bad[_i].err);
+	ck_assert_ptr_null(strchr(err, '\n'));
+	cfg_free(&cfg);
+}
+END_TEST
+
+/* A JSON text of n services, each on listen port 0 (never a clash). */
+static char *
+many_services(size_t n)
+{
+	size_t cap = 64 + n * 48, len = 0;
+	char *json = malloc(cap);
+
+	ck_assert_ptr_nonnull(json);
+	len += (size_t)snprintf(json + len, cap - len, "{ \"services\": {");
+	for (size_t i = 0; i < n; i++)
+		len += (size_t)snprintf(json + len, cap - len, "%s \"s%zu\": {"
+		    " \"listen\": 0 }", i ? "," : "", i);
+	len += (size_t)snprintf(json + len, cap - len, " }, \"default\": \"s0\" }");
+	ck_assert_uint_lt(len, cap);
+	return json;
+}
+
+START_TEST(test_services_max)
+{
+	char *json = many_services(CFG_SERVICES_MAX), *path;
+	struct config cfg;
+	char err[256];
+
+	ck_assert_msg(load_validate(&cfg, json, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(cfg.nservices, CFG_SERVICES_MAX);
+	cfg_free(&cfg);
+	path = temp_text(json);
+	/* Naming one of them is fine; one more is not. */
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), ARGS("-c", path, "--service",
+	    "s7", "--requeue", "3")), CFG_OK);
+	ck_assert_int_eq(cfg.services[7].requeue, 3);
+	cfg_free(&cfg);
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), ARGS("-c", path, "--service",
+	    "extra", "--listen", "0")), CFG_ERROR);
+	ck_assert_err_has(err, "--service: more than 256 services");
+	temp_remove(path);
+	free(json);
+	json = many_services(CFG_SERVICES_MAX + 1);
+	ck_assert_int_eq(load_validate(&cfg, json, err, sizeof(err)), -1);
+	ck_assert_err_has(err, "services: more than 256 services");
+	cfg_free(&cfg);
+	free(json);
+}
+END_TEST
+
+/* A reload defers names: a service's listen and targets included. */
+START_TEST(test_services_deferred)
+{
+	struct config cfg;
+	char err[256];
+
+	gai_calls = 0;
+	ck_assert_msg(parse_ex(&cfg, err, sizeof(err), CFG_DEFER_NAMES,
+	    ARGS("--service", "web", "--listen", "lb.harmony.test:8080,8081",
+	    "--target", "web.harmony.test:80")) == CFG_OK, "%s", err);
+	ck_assert_int_eq(gai_calls, 0);
+	ck_assert_uint_eq(cfg.services[0].nlistens, 2);
+	ck_assert_str_eq(cfg.services[0].listens[0].text, "lb.harmony.test:8080");
+	ck_assert_uint_eq(cfg.services[0].listens[0].addr.len, 0);
+	ck_assert_uint_eq(port_of(&cfg.services[0].listens[1].addr), 8081);
+	ck_assert_str_eq(cfg.services[0].targets[0].name, "web.harmony.test");
+	cfg_free(&cfg);
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), ARGS("--service", "web",
+	    "--target", "web.harmony.test:80", "--listen", "8080")), CFG_ERROR);
+	ck_assert_err_has(err, "services.web.target: cannot resolve");
+	ck_assert_int_eq(gai_calls, 1);
+}
+END_TEST
+
+/* contrib/two-services.json loads and means what its comments say. */
+START_TEST(test_services_contrib)
+{
+	struct config cfg;
+	struct config *web, *api;
+	char err[512];
+
+	cfg_defaults(&cfg);
+	ck_assert_msg(cfg_load_file(&cfg, HARMONY_SRCDIR "/contrib/two-services.json",
+	    err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(cfg_validate(&cfg, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(cfg.nservices, 2);
+	web = cfg_service_find(&cfg, "web");
+	api = cfg_service_find(&cfg, "api");
+	ck_assert_ptr_nonnull(web);
+	ck_assert_ptr_nonnull(api);
+	ck_assert_ptr_eq(cfg_default_service(&cfg), web);
+	ck_assert_int_eq(web->balance, BALANCE_ROUNDROBIN);
+	ck_assert_uint_eq(port_of(&web->listens[0].addr), 8080);
+	ck_assert_uint_eq(web->ntargets, 2);
+	ck_assert_int_eq(api->balance, BALANCE_HASH);
+	ck_assert(api->persistent);
+	ck_assert_uint_eq(port_of(&api->listens[0].addr), 8081);
+	cfg_free(&cfg);
+}
+END_TEST
+
+START_TEST(test_services_help)
+{
+	enum cfg_result r;
+	char *out = parse_capturing(ARGS("--help"), &r);
+
+	ck_assert_int_eq(r, CFG_EXIT);
+	ck_assert_err_has(out, "--service NAME");
+	ck_assert_err_has(out, "--default NAME");
+	ck_assert_err_has(out, "\"services\"");
+	free(out);
+}
+END_TEST
+
 static Suite *
 config_suite(void)
 {
@@ -1082,6 +1645,21 @@ config_suite(void)
 	tcase_add_test(tc, test_token_file);
 	tcase_add_test(tc, test_token_exclusive);
 	tcase_add_test(tc, test_unavailable_file);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("services");
+	tcase_add_test(tc, test_services_file);
+	tcase_add_test(tc, test_services_none);
+	tcase_add_loop_test(tc, test_services_bad, 0, NITEMS(services_bad));
+	tcase_add_test(tc, test_services_default);
+	tcase_add_test(tc, test_services_inherit);
+	tcase_add_test(tc, test_services_cli);
+	tcase_add_test(tc, test_services_cli_over_file);
+	tcase_add_loop_test(tc, test_services_cli_bad, 0, NITEMS(services_cli_bad));
+	tcase_add_test(tc, test_services_max);
+	tcase_add_test(tc, test_services_deferred);
+	tcase_add_test(tc, test_services_contrib);
+	tcase_add_test(tc, test_services_help);
 	suite_add_tcase(s, tc);
 	return s;
 }
