@@ -55,7 +55,7 @@
 /* What an option takes, and so how text and JSON values are turned into it. */
 enum cfg_kind {
 	K_STRING,	/* char *, non-empty */
-	K_LISTEN,	/* char *, "[ADDR:]PORT", resolved by cfg_validate */
+	K_LISTEN,	/* char *, "[ADDR:]PORT[,...]", resolved by cfg_validate */
 	K_LISTEN_OFF,	/* same, and "0" disables the listener */
 	K_DURATION,	/* int64_t milliseconds, in [min, max] */
 	K_INT,		/* int64_t, in [min, max] */
@@ -70,8 +70,10 @@ enum cfg_kind {
 	K_TEXT_FILE,	/* unavailable, from a file */
 	K_TOKEN,
 	K_TOKEN_FILE,
+	K_SVCNAME,	/* char *, a service name (common/service.h) */
 	/* The kinds below are command line only. */
 	K_CONFIG,
+	K_SERVICE,	/* opens a section: see cfg_parse_args_ex */
 	K_TAKEOVER,
 	K_VERBOSE,
 	K_QUIET,
@@ -97,8 +99,14 @@ static const struct cfg_option options[] = {
 	    "JSON config file (comments allowed); flags override it" },
 	{ "host", 0, K_STRING, "ADDR", F(host), 0, 0,
 	    "bind address of listeners that give none (default: localhost)" },
-	{ "listen", 0, K_LISTEN, "[ADDR:]PORT", F(listen), 0, 0,
-	    "client traffic (default: 3000)" },
+	{ "service", 0, K_SERVICE, "NAME", 0, 0, 0,
+	    "the per-service flags after it, up to the next --service, configure"
+	    " the service NAME; the others stay daemon-wide" },
+	{ "default", 0, K_SVCNAME, "NAME", F(default_service), 0, 0,
+	    "the service of clients and routes that name none (default: the one"
+	    " named default, else the only one)" },
+	{ "listen", 0, K_LISTEN, "[ADDR:]PORT[,...]", F(listen), 0, 0,
+	    "client traffic; a comma list listens on each (default: 3000)" },
 	{ "ack-port", 0, K_LISTEN_OFF, "[ADDR:]PORT", F(ack_port), 0, 0,
 	    "raw TCP registration; 0 disables (default: 1666)" },
 	{ "http", 0, K_LISTEN_OFF, "[ADDR:]PORT", F(http), 0, 0,
@@ -215,6 +223,84 @@ opt_find(const char *name)
 		if (strcmp(options[i].name, name) == 0)
 			return &options[i];
 	return NULL;
+}
+
+/* A service may set it (CFG_SERVICE_KEYS, and --no-persistent). */
+static bool
+opt_per_service(const struct cfg_option *o)
+{
+	const char *name = o->name, *p = CFG_SERVICE_KEYS;
+	size_t n, k;
+
+	if (o->kind == K_BOOL_OFF && strncmp(name, "no-", 3) == 0)
+		name += 3;
+	n = strlen(name);
+	while (*(p += strspn(p, ", ")) != '\0') {
+		k = strcspn(p, ", ");
+		if (k == n && strncmp(p, name, n) == 0)
+			return true;
+		p += k;
+	}
+	return false;
+}
+
+/*
+ * What cfg->given records, by options[] index: whether a file or a flag
+ * set the option (a service inherits what it did not set; with services
+ * the top level may not set listen or target). --no-persistent counts as
+ * --persistent: both set the one field.
+ */
+_Static_assert(NITEMS(options) <= 64, "cfg->given has 64 bits");
+
+static uint64_t
+opt_bit(const struct cfg_option *o)
+{
+	if (o->kind == K_BOOL_OFF)
+		for (size_t i = 0; i < NITEMS(options); i++)
+			if (options[i].kind == K_BOOL && options[i].off == o->off)
+				return UINT64_C(1) << i;
+	return UINT64_C(1) << (o - options);
+}
+
+static void
+opt_mark(struct config *cfg, const struct cfg_option *o)
+{
+	cfg->given |= opt_bit(o);
+}
+
+static bool
+opt_given(const struct config *cfg, const char *name)
+{
+	const struct cfg_option *o = opt_find(name);
+
+	return o != NULL && (cfg->given & opt_bit(o)) != 0;
+}
+
+/* A name for an error message: at most 64 bytes, printable. */
+static const char *
+name_shown(const char *name, char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; name[i] != '\0' && i + 1 < len && i <= SERVICE_NAME_MAX; i++)
+		buf[i] = isprint((unsigned char)name[i]) ? name[i] : '?';
+	buf[i] = '\0';
+	return buf;
+}
+
+#define SERVICE_NAME_RULE	"lowercase letters, digits, '_' and '-', 1 to 63" \
+	" bytes, starting with a letter or digit"
+
+static int
+check_service_name(const char *name, char *err, size_t errlen)
+{
+	char shown[SERVICE_NAME_MAX + 2];
+
+	if (service_name_valid(name, strlen(name)))
+		return 0;
+	snprintf(err, errlen, "bad service name '%s' (%s)",
+	    name_shown(name, shown, sizeof(shown)), SERVICE_NAME_RULE);
+	return -1;
 }
 
 /* file_read (common/file.h), with err as "path: reason". */
@@ -682,6 +768,10 @@ opt_set_text(struct config *cfg, const struct cfg_option *o, const char *text,
 		return set_token(cfg, text, false, err, errlen);
 	case K_TOKEN_FILE:
 		return set_token(cfg, text, true, err, errlen);
+	case K_SVCNAME:
+		if (check_service_name(text, err, errlen) == -1)
+			return -1;
+		return set_string(opt_str(cfg, o), text, err, errlen);
 	case K_VERBOSE:
 		cfg->log_level = LOG_LEVEL_DEBUG;
 		return 0;
@@ -697,6 +787,7 @@ opt_set_text(struct config *cfg, const struct cfg_option *o, const char *text,
 		}
 		*opt_i64(cfg, o) = v;
 		return 0;
+	case K_SERVICE:
 	case K_HELP:
 	case K_VERSION:
 		break;
@@ -716,6 +807,73 @@ json_text(struct json_object *v)
 	if (strlen(s) != (size_t)json_object_get_string_len(v))
 		return NULL;
 	return s;
+}
+
+/* A JSON port number as text. */
+static int
+json_port(struct json_object *v, char *num, size_t numlen, char *err,
+    size_t errlen)
+{
+	int64_t i = json_object_get_int64(v);
+
+	if (i < 0 || i > 65535) {
+		snprintf(err, errlen, "bad port %lld", (long long)i);
+		return -1;
+	}
+	snprintf(num, numlen, "%lld", (long long)i);
+	return 0;
+}
+
+/*
+ * "listen": [ 8080, "127.0.0.2:8080" ] is the text "8080,127.0.0.2:8080":
+ * listen holds the comma list as given, cfg_validate splits it.
+ */
+static int
+listen_set_json(struct config *cfg, const struct cfg_option *o,
+    struct json_object *v, char *err, size_t errlen)
+{
+	char reason[CFG_REASON_MAX], num[32], *text = NULL, *grown;
+	size_t n = json_object_array_length(v), len = 0, add;
+	const char *s;
+	int rc = -1;
+
+	if (n == 0) {
+		snprintf(err, errlen, "%s: empty list", o->name);
+		return -1;
+	}
+	for (size_t k = 0; k < n; k++) {
+		struct json_object *e = json_object_array_get_idx(v, k);
+
+		if (json_object_is_type(e, json_type_int)) {
+			if (json_port(e, num, sizeof(num), reason,
+			    sizeof(reason)) == -1) {
+				snprintf(err, errlen, "%s[%zu]: %s", o->name, k,
+				    reason);
+				goto out;
+			}
+			s = num;
+		} else if ((s = json_text(e)) == NULL) {
+			snprintf(err, errlen, "%s[%zu]: expected a string or a"
+			    " port number", o->name, k);
+			goto out;
+		}
+		add = strlen(s) + 1;
+		if ((grown = realloc(text, len + add + 1)) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+		text = grown;
+		snprintf(text + len, add + 1, "%s%s", k > 0 ? "," : "", s);
+		len += k > 0 ? add : add - 1;
+	}
+	if (opt_set_text(cfg, o, text, reason, sizeof(reason)) == -1) {
+		snprintf(err, errlen, "%s: %s", o->name, reason);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(text);
+	return rc;
 }
 
 /*
@@ -783,17 +941,16 @@ opt_set_json(struct config *cfg, const struct cfg_option *o,
 		}
 		break;
 	case K_LISTEN:
+		if (json_object_is_type(v, json_type_array))
+			return listen_set_json(cfg, o, v, err, errlen);
+		/* FALLTHROUGH */
 	case K_LISTEN_OFF:
 		/* "listen": 3000 is how anyone would write it in JSON. */
 		want = "a string or a port number";
 		if (json_object_is_type(v, json_type_int)) {
-			i = json_object_get_int64(v);
-			if (i < 0 || i > 65535) {
-				snprintf(reason, sizeof(reason), "bad port %lld",
-				    (long long)i);
+			if (json_port(v, num, sizeof(num), reason,
+			    sizeof(reason)) == -1)
 				goto bad;
-			}
-			snprintf(num, sizeof(num), "%lld", (long long)i);
 			s = num;
 		}
 		break;
@@ -939,9 +1096,131 @@ line_of(const char *text, size_t off)
 	return line;
 }
 
+/* Forgets the services cfg_validate made of the top level. */
+static void
+services_drop(struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->nservices; i++)
+		cfg_free(&cfg->services[i]);
+	free(cfg->services);
+	cfg->services = NULL;
+	cfg->nservices = 0;
+	cfg->default_index = 0;
+	cfg->services_implicit = false;
+}
+
+/*
+ * The index of the service name in cfg->services, added (zeroed: it holds
+ * only what it sets, until cfg_validate) if it is not there yet.
+ */
+static int
+service_open(struct config *cfg, const char *name, size_t *index, char *err,
+    size_t errlen)
+{
+	struct config *grown;
+
+	if (check_service_name(name, err, errlen) == -1)
+		return -1;
+	if (cfg->services_implicit)
+		services_drop(cfg);
+	for (size_t i = 0; i < cfg->nservices; i++)
+		if (strcmp(cfg->services[i].name, name) == 0) {
+			*index = i;
+			return 0;
+		}
+	if (cfg->nservices >= CFG_SERVICES_MAX) {
+		snprintf(err, errlen, "more than %d services", CFG_SERVICES_MAX);
+		return -1;
+	}
+	if ((grown = realloc(cfg->services, (cfg->nservices + 1) *
+	    sizeof(*grown))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	cfg->services = grown;
+	memset(&grown[cfg->nservices], 0, sizeof(*grown));
+	grown[cfg->nservices].defer_names = cfg->defer_names;
+	if ((grown[cfg->nservices].name = strdup(name)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	*index = cfg->nservices++;
+	return 0;
+}
+
+/* One member of "services": its keys, applied in file order. */
+static int
+load_service(struct config *cfg, const char *name, struct json_object *obj,
+    char *err, size_t errlen)
+{
+	char reason[CFG_REASON_MAX], shown[SERVICE_NAME_MAX + 2];
+	const struct cfg_option *o;
+	struct config *svc;
+	size_t i;
+
+	if (service_open(cfg, name, &i, reason, sizeof(reason)) == -1) {
+		snprintf(err, errlen, "services: %s", reason);
+		return -1;
+	}
+	svc = &cfg->services[i];
+	if (!json_object_is_type(obj, json_type_object)) {
+		snprintf(err, errlen, "services.%s: expected an object",
+		    name_shown(name, shown, sizeof(shown)));
+		return -1;
+	}
+	json_object_object_foreach(obj, key, val) {
+		o = opt_find(key);
+		if (o == NULL && strcmp(key, "services") != 0) {
+			snprintf(err, errlen, "services.%s: unknown key '%s'",
+			    svc->name, key);
+			return -1;
+		}
+		if (o != NULL && opt_cli_only(o)) {
+			snprintf(err, errlen, "services.%s: '%s' is a command-line"
+			    " flag, not a config file key", svc->name, key);
+			return -1;
+		}
+		if (o == NULL || !opt_per_service(o)) {
+			snprintf(err, errlen, "services.%s: '%s' is not a"
+			    " per-service key; set it at the top level",
+			    svc->name, key);
+			return -1;
+		}
+		if (opt_set_json(svc, o, val, reason, sizeof(reason)) == -1) {
+			snprintf(err, errlen, "services.%s.%s", svc->name, reason);
+			return -1;
+		}
+		opt_mark(svc, o);
+	}
+	return 0;
+}
+
+/* "services": { "web": { "listen": 8080, ... }, ... }, in file order. */
+static int
+load_services(struct config *cfg, struct json_object *obj, char *err,
+    size_t errlen)
+{
+	if (!json_object_is_type(obj, json_type_object)) {
+		snprintf(err, errlen, "services: expected an object (service"
+		    " name -> its keys)");
+		return -1;
+	}
+	if (json_object_object_length(obj) == 0) {
+		snprintf(err, errlen, "services: empty: define at least one"
+		    " service, or leave \"services\" out");
+		return -1;
+	}
+	json_object_object_foreach(obj, name, val) {
+		if (load_service(cfg, name, val, err, errlen) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 /*
  * Keys are applied in file order; a key given twice (json-c would keep the
- * last) is refused, naming it. On error, cfg holds the keys applied so far.
+ * last) is refused, naming it, at any depth. On error, cfg holds the keys
+ * applied so far.
  */
 int
 cfg_load_json(struct config *cfg, const char *text, size_t len, char *err,
@@ -1005,6 +1284,11 @@ cfg_load_json(struct config *cfg, const char *text, size_t len, char *err,
 		goto out;
 	}
 	json_object_object_foreach(root, key, val) {
+		if (strcmp(key, "services") == 0) {
+			if (load_services(cfg, val, err, errlen) == -1)
+				goto out;
+			continue;
+		}
 		if ((o = opt_find(key)) == NULL) {
 			snprintf(err, errlen, "unknown key '%s'", key);
 			goto out;
@@ -1016,6 +1300,7 @@ cfg_load_json(struct config *cfg, const char *text, size_t len, char *err,
 		}
 		if (opt_set_json(cfg, o, val, err, errlen) == -1)
 			goto out;
+		opt_mark(cfg, o);
 	}
 	rc = 0;
 out:
@@ -1039,33 +1324,78 @@ cfg_load_file(struct config *cfg, const char *path, char *err, size_t errlen)
 	return rc;
 }
 
-/* A deep copy of src's per-service fields into the zeroed dst. */
+/* dst's unavailable text becomes a copy of src's. */
 static int
-service_copy(struct config *dst, const struct config *src, const char *name)
+unavailable_copy(struct config *dst, const struct config *src)
 {
-	dst->balance = src->balance;
-	dst->persistent = src->persistent;
-	dst->persist_ttl_ms = src->persist_ttl_ms;
-	dst->persist_max = src->persist_max;
-	dst->concurrency = src->concurrency;
-	dst->queue_max = src->queue_max;
-	dst->queue_timeout_ms = src->queue_timeout_ms;
-	dst->requeue = src->requeue;
-	dst->host_timeout_ms = src->host_timeout_ms;
-	dst->connect_timeout_ms = src->connect_timeout_ms;
-	dst->idle_timeout_ms = src->idle_timeout_ms;
-	dst->unavailable_len = src->unavailable_len;
-	dst->defer_names = src->defer_names;
-	if ((dst->name = strdup(name)) == NULL ||
-	    (src->listen != NULL && (dst->listen = strdup(src->listen)) == NULL) ||
-	    (src->unavailable_file != NULL &&
-	    (dst->unavailable_file = strdup(src->unavailable_file)) == NULL))
-		return -1;
+	char *text = NULL, *file = NULL;
+
 	if (src->unavailable != NULL) {
-		if ((dst->unavailable = malloc(src->unavailable_len + 1)) == NULL)
+		if ((text = malloc(src->unavailable_len + 1)) == NULL)
 			return -1;
-		memcpy(dst->unavailable, src->unavailable, src->unavailable_len + 1);
+		memcpy(text, src->unavailable, src->unavailable_len + 1);
 	}
+	if (src->unavailable_file != NULL &&
+	    (file = strdup(src->unavailable_file)) == NULL) {
+		free(text);
+		return -1;
+	}
+	free(dst->unavailable);
+	free(dst->unavailable_file);
+	dst->unavailable = text;
+	dst->unavailable_file = file;
+	dst->unavailable_len = src->unavailable_len;
+	return 0;
+}
+
+/*
+ * svc takes top's value of every per-service tunable it did not set. Run
+ * again, it copies the same values: cfg_validate may run twice.
+ */
+static int
+service_inherit(struct config *svc, struct config *top)
+{
+	for (size_t i = 0; i < NITEMS(options); i++) {
+		const struct cfg_option *o = &options[i];
+
+		if (!opt_per_service(o) || (svc->given & opt_bit(o)) != 0)
+			continue;
+		switch (o->kind) {
+		case K_DURATION:
+		case K_INT:
+			*opt_i64(svc, o) = *opt_i64(top, o);
+			break;
+		case K_BOOL:
+			*opt_bool(svc, o) = *opt_bool(top, o);
+			break;
+		case K_BALANCE:
+			*opt_int(svc, o) = *opt_int(top, o);
+			break;
+		case K_TEXT:
+			if (!opt_given(svc, "unavailable-file") &&
+			    unavailable_copy(svc, top) == -1)
+				return -1;
+			break;
+		default:
+			/*
+			 * Never listen and target; --no-persistent and
+			 * --unavailable-file go with their pair above.
+			 */
+			break;
+		}
+	}
+	return 0;
+}
+
+/* With no services, the zeroed dst becomes the top level's service. */
+static int
+service_copy(struct config *dst, struct config *src, const char *name)
+{
+	dst->defer_names = src->defer_names;
+	if (service_inherit(dst, src) == -1 ||
+	    (dst->name = strdup(name)) == NULL ||
+	    (dst->listen = strdup(src->listen)) == NULL)
+		return -1;
 	if (src->ntargets > 0) {
 		if ((dst->targets = calloc(src->ntargets, sizeof(*dst->targets))) == NULL)
 			return -1;
@@ -1081,6 +1411,39 @@ service_copy(struct config *dst, const struct config *src, const char *name)
 	return 0;
 }
 
+/*
+ * With services: the top level sets neither listen nor target (its
+ * default listen is simply unused), each service sets its listen and
+ * inherits the rest.
+ */
+static int
+services_check(struct config *cfg, char *err, size_t errlen)
+{
+	static const char *const own[] = { "listen", "target" };
+
+	for (size_t i = 0; i < NITEMS(own); i++)
+		if (opt_given(cfg, own[i])) {
+			snprintf(err, errlen, "--%s: with services, each one sets"
+			    " its own %s (in \"services\" or after --service NAME)",
+			    own[i], own[i]);
+			return -1;
+		}
+	for (size_t i = 0; i < cfg->nservices; i++) {
+		struct config *svc = &cfg->services[i];
+
+		if (svc->listen == NULL) {
+			snprintf(err, errlen, "services.%s: listen is required",
+			    svc->name);
+			return -1;
+		}
+		if (service_inherit(svc, cfg) == -1) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* With no services configured, the top level is the one named "default". */
 static int
 services_finish(struct config *cfg, char *err, size_t errlen)
@@ -1092,12 +1455,37 @@ services_finish(struct config *cfg, char *err, size_t errlen)
 		return -1;
 	}
 	cfg->nservices = 1;
-	cfg->default_index = 0;
 	cfg->services_implicit = true;
 	if (service_copy(&cfg->services[0], cfg, SERVICE_DEFAULT) == -1) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	return 0;
+}
+
+/* "default", else the service named "default", else the only one. */
+static int
+services_default(struct config *cfg, char *err, size_t errlen)
+{
+	struct config *svc;
+
+	if (cfg->default_service != NULL) {
+		if ((svc = cfg_service_find(cfg, cfg->default_service)) == NULL) {
+			snprintf(err, errlen, "default: no service named '%s'",
+			    cfg->default_service);
+			return -1;
+		}
+	} else if ((svc = cfg_service_find(cfg, SERVICE_DEFAULT)) == NULL) {
+		if (cfg->nservices != 1) {
+			snprintf(err, errlen, "no default service: %zu services"
+			    " and none named '%s': set \"default\" (--default"
+			    " NAME) to one of them", cfg->nservices,
+			    SERVICE_DEFAULT);
+			return -1;
+		}
+		svc = &cfg->services[0];
+	}
+	cfg->default_index = (size_t)(svc - cfg->services);
 	return 0;
 }
 
@@ -1116,100 +1504,234 @@ cfg_service_find(struct config *cfg, const char *name)
 	return NULL;
 }
 
-/* Today's one listen text as cfg->listens. */
-static int
-listens_set(struct config *cfg, const char *text, const struct net_addr *a)
+/* A listen address and who set it, for the clash check. */
+struct cfg_bound {
+	struct net_addr		 addr;
+	const struct config	*svc;		/* NULL: the top level */
+	const char		*key;		/* listen, ack-port, http */
+};
+
+/* "--http" or "services.web.listen", as errors name them. */
+static const char *
+bound_label(const struct cfg_bound *b, char *buf, size_t len)
 {
-	free(cfg->listens);
-	if ((cfg->listens = calloc(1, sizeof(*cfg->listens))) == NULL) {
-		cfg->nlistens = 0;
+	if (b->svc == NULL)
+		snprintf(buf, len, "--%s", b->key);
+	else
+		snprintf(buf, len, "services.%s.%s", b->svc->name, b->key);
+	return buf;
+}
+
+/* Adds b to the n in all, unless another listener has its address. */
+static int
+bound_add(struct cfg_bound *all, size_t *n, const struct cfg_bound *b,
+    char *err, size_t errlen)
+{
+	char mine[SERVICE_NAME_MAX + 32], theirs[SERVICE_NAME_MAX + 32];
+	char text[NET_ADDRSTRLEN];
+
+	/* Port 0 picks a free port each time: no clash possible. */
+	if (net_addr_port((const struct sockaddr *)&b->addr.ss) == 0)
+		return 0;
+	for (size_t j = 0; j < *n; j++)
+		if (net_addr_equal((const struct sockaddr *)&all[j].addr.ss,
+		    (const struct sockaddr *)&b->addr.ss)) {
+			snprintf(err, errlen, "%s: %s is also %s",
+			    bound_label(b, mine, sizeof(mine)),
+			    net_addr_text((const struct sockaddr *)&b->addr.ss,
+			    text, sizeof(text)),
+			    bound_label(&all[j], theirs, sizeof(theirs)));
+			return -1;
+		}
+	all[(*n)++] = *b;
+	return 0;
+}
+
+/* One listen text against cfg->host, numeric only with CFG_DEFER_NAMES. */
+static int
+listen_resolve(const struct config *cfg, const char *s, struct net_addr *a,
+    char *err, size_t errlen)
+{
+	return cfg->defer_names ? net_parse_listen_numeric(s, cfg->host, a, err,
+	    errlen) : net_parse_listen(s, cfg->host, a, err, errlen);
+}
+
+/*
+ * svc->listen, a comma list, into svc->listens (svc is cfg itself with no
+ * services). Listen texts are resolved only here, once every flag is
+ * applied: --host may come after --listen and changes what "3000" means.
+ */
+static int
+listens_parse(struct config *cfg, struct config *svc, struct cfg_bound *all,
+    size_t *nall, char *err, size_t errlen)
+{
+	struct cfg_bound b = { .svc = svc == cfg ? NULL : svc, .key = "listen" };
+	char reason[CFG_REASON_MAX], label[SERVICE_NAME_MAX + 32];
+	const char *p = svc->listen;
+	struct cfg_listen *ls;
+	size_t n = 0, k;
+
+	bound_label(&b, label, sizeof(label));
+	if ((ls = calloc(CFG_LISTEN_MAX, sizeof(*ls))) == NULL) {
+		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	snprintf(cfg->listens[0].text, sizeof(cfg->listens[0].text), "%s", text);
-	cfg->listens[0].addr = *a;
-	cfg->nlistens = 1;
+	for (;; p += k + 1) {
+		k = strcspn(p, ",");
+		if (k == 0) {
+			snprintf(err, errlen, "%s: empty address in '%s'", label,
+			    svc->listen);
+			goto fail;
+		}
+		if (n == CFG_LISTEN_MAX) {
+			snprintf(err, errlen, "%s: more than %d addresses", label,
+			    CFG_LISTEN_MAX);
+			goto fail;
+		}
+		if (k >= sizeof(ls[n].text)) {
+			snprintf(err, errlen, "%s: address too long", label);
+			goto fail;
+		}
+		memcpy(ls[n].text, p, k);
+		switch (listen_resolve(cfg, ls[n].text, &ls[n].addr, reason,
+		    sizeof(reason))) {
+		case -1:
+			snprintf(err, errlen, "%s: %s", label, reason);
+			goto fail;
+		case 1:
+			/* A name, not resolved here: unchecked. */
+			memset(&ls[n].addr, 0, sizeof(ls[n].addr));
+			break;
+		default:
+			b.addr = ls[n].addr;
+			if (bound_add(all, nall, &b, err, errlen) == -1)
+				goto fail;
+			break;
+		}
+		n++;
+		if (p[k] == '\0')
+			break;
+	}
+	free(svc->listens);
+	svc->listens = ls;
+	svc->nlistens = n;
+	return 0;
+fail:
+	free(ls);
+	return -1;
+}
+
+/* The ack port and the admin port, after every listen. */
+static int
+ports_check(struct config *cfg, struct cfg_bound *all, size_t *nall,
+    char *err, size_t errlen)
+{
+	char reason[CFG_REASON_MAX];
+
+	for (size_t i = 0; i < NITEMS(options); i++) {
+		const struct cfg_option *o = &options[i];
+		struct cfg_bound b = { .svc = NULL, .key = o->name };
+		const char *s;
+
+		if (o->kind != K_LISTEN_OFF)
+			continue;
+		if (strcmp(s = *opt_str(cfg, o), "0") == 0)
+			continue;
+		switch (listen_resolve(cfg, s, &b.addr, reason, sizeof(reason))) {
+		case -1:
+			snprintf(err, errlen, "--%s: %s", o->name, reason);
+			return -1;
+		case 1:
+			continue;
+		default:
+			break;
+		}
+		if (bound_add(all, nall, &b, err, errlen) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* A static target is known by its host:port: one of each, per service. */
+static int
+targets_check(const struct config *svc, char *err, size_t errlen)
+{
+	char text[NET_ADDRSTRLEN];
+
+	for (size_t i = 0; i < svc->ntargets; i++)
+		for (size_t j = 0; j < i; j++) {
+			if (!net_addr_equal((const struct sockaddr *)
+			    &svc->targets[i].addr.ss, (const struct sockaddr *)
+			    &svc->targets[j].addr.ss))
+				continue;
+			net_addr_text((const struct sockaddr *)
+			    &svc->targets[i].addr.ss, text, sizeof(text));
+			if (svc->name == NULL)
+				snprintf(err, errlen, "--target %s is given twice",
+				    text);
+			else
+				snprintf(err, errlen, "services.%s.target: %s is"
+				    " given twice", svc->name, text);
+			return -1;
+		}
 	return 0;
 }
 
 int
 cfg_validate(struct config *cfg, char *err, size_t errlen)
 {
-	struct net_addr addrs[NITEMS(options)];
-	const struct cfg_option *used[NITEMS(options)];
-	char reason[CFG_REASON_MAX], text[NET_ADDRSTRLEN];
-	size_t n = 0;
+	struct cfg_bound *all;
+	size_t nall = 0;
+	int rc = -1;
 
 	if (cfg->host == NULL || cfg->listen == NULL || cfg->ack_port == NULL ||
 	    cfg->http == NULL || cfg->web_root == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	/*
-	 * Listen texts are resolved only here, once every flag is applied:
-	 * --host may come after --listen and changes what "3000" means.
-	 */
-	for (size_t i = 0; i < NITEMS(options); i++) {
-		const struct cfg_option *o = &options[i];
-		const char *s;
-
-		if (o->kind != K_LISTEN && o->kind != K_LISTEN_OFF)
-			continue;
-		s = *opt_str(cfg, o);
-		if (o->kind == K_LISTEN_OFF && strcmp(s, "0") == 0)
-			continue;
-		switch (cfg->defer_names ? net_parse_listen_numeric(s, cfg->host,
-		    &addrs[n], reason, sizeof(reason)) : net_parse_listen(s,
-		    cfg->host, &addrs[n], reason, sizeof(reason))) {
-		case -1:
-			snprintf(err, errlen, "--%s: %s", o->name, reason);
-			return -1;
-		case 1:
-			/* A name, not resolved here: unchecked. */
-			memset(&addrs[n], 0, sizeof(addrs[n]));
-			if (o->kind == K_LISTEN && listens_set(cfg, s, &addrs[n]) == -1)
-				goto nomem;
-			continue;
-		default:
-			break;
-		}
-		if (o->kind == K_LISTEN && listens_set(cfg, s, &addrs[n]) == -1)
-			goto nomem;
-		/* Port 0 picks a free port each time: no clash possible. */
-		if (net_addr_port((struct sockaddr *)&addrs[n].ss) == 0)
-			continue;
-		for (size_t j = 0; j < n; j++) {
-			if (net_addr_equal((struct sockaddr *)&addrs[j].ss,
-			    (struct sockaddr *)&addrs[n].ss)) {
-				snprintf(err, errlen, "--%s: %s is also --%s",
-				    o->name, net_addr_text((struct sockaddr *)
-				    &addrs[n].ss, text, sizeof(text)),
-				    used[j]->name);
-				return -1;
-			}
-		}
-		used[n++] = o;
+	/* Made of the top level last time: make it again from what is now. */
+	if (cfg->services_implicit)
+		services_drop(cfg);
+	if (cfg->nservices > 0 && services_check(cfg, err, errlen) == -1)
+		return -1;
+	if ((all = calloc((cfg->nservices + 1) * CFG_LISTEN_MAX + 2,
+	    sizeof(*all))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
 	}
-	/* A static target is known by its host:port: one of each. */
-	for (size_t i = 0; i < cfg->ntargets; i++)
-		for (size_t j = 0; j < i; j++)
-			if (net_addr_equal((struct sockaddr *)&cfg->targets[i].addr.ss,
-			    (struct sockaddr *)&cfg->targets[j].addr.ss)) {
-				snprintf(err, errlen, "--target %s is given twice",
-				    net_addr_text((struct sockaddr *)
-				    &cfg->targets[i].addr.ss, text, sizeof(text)));
-				return -1;
-			}
-	return services_finish(cfg, err, errlen);
-nomem:
-	snprintf(err, errlen, "out of memory");
-	return -1;
+	if (cfg->nservices == 0) {
+		if (listens_parse(cfg, cfg, all, &nall, err, errlen) == -1 ||
+		    ports_check(cfg, all, &nall, err, errlen) == -1 ||
+		    targets_check(cfg, err, errlen) == -1)
+			goto out;
+	} else {
+		for (size_t i = 0; i < cfg->nservices; i++)
+			if (listens_parse(cfg, &cfg->services[i], all, &nall, err,
+			    errlen) == -1)
+				goto out;
+		if (ports_check(cfg, all, &nall, err, errlen) == -1)
+			goto out;
+		for (size_t i = 0; i < cfg->nservices; i++)
+			if (targets_check(&cfg->services[i], err, errlen) == -1)
+				goto out;
+	}
+	if (services_finish(cfg, err, errlen) == -1 ||
+	    services_default(cfg, err, errlen) == -1)
+		goto out;
+	rc = 0;
+out:
+	free(all);
+	return rc;
 }
 
-/* Prints help at column 31, wrapped at word boundaries to fit 79 columns. */
+/*
+ * Prints text from column col (the caller is there), wrapped at word
+ * boundaries to fit 79 columns.
+ */
 static void
-usage_help(FILE *fp, const char *help)
+usage_wrap(FILE *fp, int col, const char *help)
 {
-	const int width = 79 - 31;
+	const int width = 79 - col;
 	const char *p = help;
 	int n;
 
@@ -1221,8 +1743,7 @@ usage_help(FILE *fp, const char *help)
 			if (n == 0)
 				n = width;
 		}
-		fprintf(fp, "%s%.*s\n", p == help ? "" : "                               ",
-		    n, p);
+		fprintf(fp, "%*s%.*s\n", p == help ? 0 : col, "", n, p);
 		p += n;
 		while (*p == ' ')
 			p++;
@@ -1254,14 +1775,23 @@ cfg_usage(FILE *fp)
 			fprintf(fp, "%-30s ", left);
 		else
 			fprintf(fp, "%s\n%-30s ", left, "");
-		usage_help(fp, o->help);
+		usage_wrap(fp, 31, o->help);
 	}
 	fprintf(fp, "\n"
 	    "DUR is 500ms, 30s, 1.5m, 1h; a bare number is seconds.\n"
-	    "Every option but -c, --takeover, -v, -q, -h, -V and --no-persistent"
-	    " is also\na key of the -c file (\"persistent\": false for"
-	    " --no-persistent). Flags override\nthe file; --target and --allow on"
-	    " the command line replace the file's list.\n");
+	    "Every option but -c, --service, --takeover, -v, -q, -h, -V and"
+	    " --no-persistent\nis also a key of the -c file (\"persistent\": false"
+	    " for --no-persistent). Flags\noverride the file; --target and --allow"
+	    " on the command line replace the\nfile's list.\n\n"
+	    "Services: a \"services\" object in the file (name -> its keys) and"
+	    " --service\nNAME sections define them. Per-service keys and flags:\n"
+	    "  ");
+	usage_wrap(fp, 2, CFG_SERVICE_KEYS ".");
+	fprintf(fp, "A service takes from the top level every one it does not set"
+	    " but listen and\ntarget: each service sets its listen, and then the"
+	    " top level sets neither.\nIn a section, a list flag's first use"
+	    " replaces that service's list in the\nfile. See SERVICES in"
+	    " harmonyd(8).\n");
 }
 
 /* getopt_long's tables, built from options[]. */
@@ -1346,7 +1876,11 @@ getopt_option(int c, char *argv[], char *err, size_t errlen)
 /*
  * Two passes over argv. The first handles -c, --help and --version and
  * finds malformed flags before anything is read; then come the file and,
- * in the second pass, every other flag in order. optind = 0 makes glibc
+ * in the second pass, every other flag in order. --service NAME opens a
+ * section: the per-service flags after it, up to the next --service, set
+ * that service (the file's, or a new one after the file's), the others
+ * stay the top level's; before any --service, every flag is the top
+ * level's. optind = 0 makes glibc
  * start over completely, so this can run more than once per process.
  */
 enum cfg_result
@@ -1363,9 +1897,12 @@ cfg_parse_args_ex(struct config *cfg, int argc, char *argv[], unsigned flags,
 	struct option longopts[NITEMS(options) + 1];
 	char shortopts[3 + 2 * NITEMS(options)];
 	char reason[CFG_REASON_MAX];
-	bool cli_list[NITEMS(options)] = { false };
+	/* The list flags used so far: the top level's, then each service's. */
+	uint64_t cli_lists[1 + CFG_SERVICES_MAX] = { 0 };
 	const struct cfg_option *o;
 	const char *config_path = NULL;
+	struct config *at;
+	size_t section = 0;	/* 0: the top level, else services[section - 1] */
 	int c;
 
 	cfg_defaults(cfg);
@@ -1402,15 +1939,35 @@ cfg_parse_args_ex(struct config *cfg, int argc, char *argv[], unsigned flags,
 			goto fail;
 		if (o->kind == K_CONFIG)
 			continue;
-		/* The first list flag drops the file's list; later ones add. */
-		if (opt_is_list(o) && !cli_list[o - options]) {
-			opt_clear(cfg, o);
-			cli_list[o - options] = true;
+		if (o->kind == K_SERVICE) {
+			if (service_open(cfg, optarg, &section, reason,
+			    sizeof(reason)) == -1) {
+				snprintf(err, errlen, "--service: %s", reason);
+				goto fail;
+			}
+			section++;
+			continue;
 		}
-		if (opt_set_text(cfg, o, optarg, reason, sizeof(reason)) == -1) {
-			snprintf(err, errlen, "--%s: %s", o->name, reason);
+		/* Within a section, its per-service flags are the service's. */
+		if (section > 0 && opt_per_service(o))
+			at = &cfg->services[section - 1];
+		else
+			at = cfg;
+		/* The first list flag drops the file's list; later ones add. */
+		if (opt_is_list(o) &&
+		    (cli_lists[at == cfg ? 0 : section] & opt_bit(o)) == 0) {
+			opt_clear(at, o);
+			cli_lists[at == cfg ? 0 : section] |= opt_bit(o);
+		}
+		if (opt_set_text(at, o, optarg, reason, sizeof(reason)) == -1) {
+			if (at == cfg)
+				snprintf(err, errlen, "--%s: %s", o->name, reason);
+			else
+				snprintf(err, errlen, "services.%s.%s: %s", at->name,
+				    o->name, reason);
 			goto fail;
 		}
+		opt_mark(at, o);
 	}
 	if (cfg_validate(cfg, err, errlen) == -1)
 		goto fail;

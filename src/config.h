@@ -15,7 +15,10 @@
  * (name -> the same keys as the top level) and the command line's
  * --service NAME (the per-service flags after it belong to that service)
  * define them; a service inherits every per-service tunable it does not
- * set from the top level, but never its listen or targets. With no
+ * set from the top level, but never its listen or targets: each service
+ * sets its listen, and with services the top level may set neither. A
+ * listen is a comma list ("8080,127.0.0.2:8080"; in JSON also a number
+ * or an array), kept as given in listen, parsed into listens[]. With no
  * services configured, cfg_validate makes one named "default" of the
  * top-level values, so that the daemon always runs cfg->services[] and a
  * configuration of today means what it always meant.
@@ -107,6 +110,9 @@ struct config {
 	size_t		 nservices;		/* >= 1 after cfg_validate */
 	size_t		 default_index;		/* services[] of the default one */
 	bool		 services_implicit;	/* none configured: "default" made */
+
+	/* config.c's own: the options[] a file or flag set, by index. */
+	uint64_t	 given;
 };
 
 /*

@@ -1265,11 +1265,11 @@ static const struct {
 	{ "{ \"services\": { \"web\": { \"balance\": \"hash\" } } }",
 	    "services.web: listen is required" },
 	{ "{ \"listen\": 8080, \"services\": { \"web\": { \"listen\": 8081 } } }",
-	    "--listen: with services, each one sets its own listen: move it into"
-	    " services" },
+	    "--listen: with services, each one sets its own listen (in"
+	    " \"services\" or after --service NAME)" },
 	{ "{ \"target\": [], \"services\": { \"web\": { \"listen\": 8081 } } }",
-	    "--target: with services, each one sets its own target: move it into"
-	    " services" },
+	    "--target: with services, each one sets its own target (in"
+	    " \"services\" or after --service NAME)" },
 	/* Every listen address differs, across services and daemon ports. */
 	{ "{ \"services\": { \"web\": { \"listen\": 8081 }, \"api\": { \"listen\": \"9000,8081\" } } ,"
 	    " \"default\": \"web\" }",
