@@ -10,6 +10,13 @@
  *
  * Every setter parses into temporaries and only then replaces the old
  * value, so a struct config is consistent (and freeable) after any error.
+ *
+ * Services: the same setters fill a service's own struct config (made
+ * zeroed by service_open, from the file's "services" or a --service
+ * section), and cfg->given records which options each one set, so that
+ * cfg_validate can give a service the top level's value of every other
+ * tunable once all flags are applied, and refuse a top-level listen or
+ * target next to services.
  */
 #include "autoconfig.h"
 
