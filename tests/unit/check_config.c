@@ -332,18 +332,26 @@ static const struct {
 	{ { "--takeover", "x1" }, "--takeover: bad pid 'x1'" },
 };
 
-START_TEST(test_flag_errors)
+/* harmonyd and the n args (NULL after the last): one line holding want. */
+static void
+check_args_error(const char *const *args, size_t n, const char *want)
 {
-	const char *args[6] = { "harmonyd" };
+	const char *argv[12] = { "harmonyd" };
 	struct config cfg;
 	char err[256];
 
-	for (size_t i = 0; i < 3; i++)
-		args[i + 1] = flag_error_cases[_i].args[i];
-	ck_assert_int_eq(parse(&cfg, err, sizeof(err), args), CFG_ERROR);
-	ck_assert_err_has(err, flag_error_cases[_i].err);
+	ck_assert_uint_lt(n, NITEMS(argv) - 1);
+	for (size_t i = 0; i < n; i++)
+		argv[i + 1] = args[i];
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), argv), CFG_ERROR);
+	ck_assert_err_has(err, want);
 	ck_assert_ptr_null(strchr(err, '\n'));
 	cfg_free(&cfg);		/* already freed: must stay harmless */
+}
+
+START_TEST(test_flag_errors)
+{
+	check_args_error(flag_error_cases[_i].args, 3, flag_error_cases[_i].err);
 }
 END_TEST
 
@@ -1460,7 +1468,7 @@ START_TEST(test_services_cli_over_file)
 END_TEST
 
 static const struct {
-	const char	*args[8];
+	const char	*args[9];
 	const char	*err;
 } services_cli_bad[] = {
 	{ { "--service" }, "--service needs an argument" },
@@ -1488,16 +1496,7 @@ static const struct {
 
 START_TEST(test_services_cli_bad)
 {
-	const char *args[10] = { "harmonyd" };
-	struct config cfg;
-	char err[256];
-
-	for (size_t i = 0; i < 8; i++)
-		args[i + 1] = services_cli_bad[_i].args[i];
-	ck_assert_int_eq(parse(&cfg, err, sizeof(err), args), CFG_ERROR);
-	ck_assert_err_has(err, services_cli_bad[_i].err);
-	ck_assert_ptr_null(strchr(err, '\n'));
-	cfg_free(&cfg);
+	check_args_error(services_cli_bad[_i].args, 8, services_cli_bad[_i].err);
 }
 END_TEST
 
