@@ -457,6 +457,11 @@ harmonyd_start(struct harmonyd *h)
 		if (i == h->cfg.default_index)
 			def = svc;
 	}
+	/* cfg_validate made at least one service and chose the default. */
+	if (def == NULL) {
+		log_error("start-up: no default service");
+		return -1;
+	}
 	services_set_default(h->services, def);
 	if ((h->ackport = daemon_ackport_new(h)) == NULL) {
 		log_warn("ack port");
