@@ -376,9 +376,10 @@ start_listeners(struct harmonyd *h)
 }
 
 /*
- * "listening: service NAME ADDR" for each client listener but the
- * default service's first, which comes last, as "listening: clients
- * ADDR": tests and scripts wait for that line.
+ * "listening: service NAME ADDR" for each client listener of each
+ * configured service; last, the default service's first listener as
+ * "listening: clients ADDR" (the only line when no services are
+ * configured, as always): tests and scripts wait for it.
  */
 static void
 log_client_listeners(struct harmonyd *h)
@@ -392,7 +393,8 @@ log_client_listeners(struct harmonyd *h)
 	all = services_all(h->services, &n);
 	for (size_t i = 0; i < n; i++) {
 		nb = proxy_listeners(all[i]->proxy, bound, CFG_LISTEN_MAX);
-		for (size_t j = all[i] == def ? 1 : 0; j < nb && j < CFG_LISTEN_MAX; j++)
+		for (size_t j = all[i] == def && h->cfg.services_implicit ? 1 : 0;
+		    j < nb && j < CFG_LISTEN_MAX; j++)
 			log_info("listening: service %s %s", all[i]->name,
 			    net_addr_text((struct sockaddr *)&bound[j].ss, text,
 			    sizeof(text)));

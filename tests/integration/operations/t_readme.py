@@ -42,9 +42,31 @@ def strip_comment(cmd):
     return re.sub(r'\s+#.*$', '', cmd)
 
 
+def file_services(args):
+    """The service names a -c file of args defines (its "services" object:
+    each `"name": {` line in it, as contrib's examples write them)."""
+    if '-c' not in args:
+        return []
+    text = open(os.path.join(SRCDIR, args[args.index('-c') + 1]), encoding='utf-8').read()
+    if '"services"' not in text:
+        return []
+    body = text[text.index('"services"'):]
+    return re.findall(r'^\s*"([a-z0-9][a-z0-9_-]*)": \{', body, re.M)
+
+
 def run_harmonyd_example(cmd):
     args = shlex.split(strip_comment(cmd))[1:]
-    args += ['--listen', '127.0.0.1:0', '--ack-port', '0', '--http', '0']
+    names = file_services(args)
+    if names or '--service' in args:
+        # Services: each one's listen on a free port (a section's flags
+        # override the file's keys).
+        args = ['127.0.0.1:0' if i > 0 and args[i - 1] == '--listen' else a
+                for i, a in enumerate(args)]
+        for n in names:
+            args += ['--service', n, '--listen', '127.0.0.1:0']
+        args += ['--ack-port', '0', '--http', '0']
+    else:
+        args += ['--listen', '127.0.0.1:0', '--ack-port', '0', '--http', '0']
     p = subprocess.Popen([h.HARMONYD] + args, cwd=SRCDIR, stdin=subprocess.DEVNULL,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     err = h._LineReader(p.stderr)
@@ -104,7 +126,10 @@ def main():
     ah.need_curl()
     agent = h.AGENT
     be = h.Backend('name', name='A')
-    hd = ah.harmonyd('--ack-port', '127.0.0.1:0')
+    # The default service and "api", which the Services examples name.
+    hd = ah.harmonyd('--ack-port', '127.0.0.1:0', '--service', 'default', '--listen',
+                     '127.0.0.1:0', '--service', 'api', '--listen', '127.0.0.1:0',
+                     base=False)
     api = ah.Api(hd.http_port)
     env = dict(os.environ)
     ran = 0
@@ -116,14 +141,18 @@ def main():
             run_harmonyd_example(cmd)
         elif cmd.startswith('harmony-agent'):
             c = strip_comment(cmd).replace('127.0.0.1:1666', '127.0.0.1:%d' % hd.ack_port)
-            c = c.replace('--port 1080', '--port %d' % be.port)
+            c = re.sub(r'--port \d+', '--port %d' % be.port, c)
             args = shlex.split(c)[1:] + ['--ack', '300ms']
+            svc = args[args.index('--service') + 1] if '--service' in args else 'default'
+            route = '/api/v1/services/%s/targets' % svc
             p = subprocess.Popen([agent] + args, stdin=subprocess.DEVNULL,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             try:
                 h.check(h.wait_until(lambda: any(t['port'] == be.port and t['state'] == 'up'
-                                                 for t in api.targets()), 15),
-                        'README agent example registers: %r' % api.targets())
+                                                 for t in api.get(route).json()['targets']),
+                                     15),
+                        'README agent example registers in %s: %r'
+                        % (svc, api.get(route).json()))
             finally:
                 p.send_signal(signal.SIGTERM)
                 rc = p.wait(20)
