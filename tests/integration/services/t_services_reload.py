@@ -9,6 +9,7 @@ import json
 import os
 import signal
 import socket
+import threading
 import time
 
 import harness as h
@@ -48,6 +49,36 @@ def echo_ok(s, data):
     return got == data
 
 
+class Traffic:
+    """Short echo sessions through port, one after another, until stopped:
+    every byte must come back, whatever the reloads do elsewhere."""
+
+    def __init__(self, port):
+        self.port, self.ok, self.bad = port, 0, []
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        n = 0
+        while not self.stopping.is_set() and n < 5000:
+            n += 1
+            data = b'%d:' % n + os.urandom(2048).hex().encode() + b'\n'
+            try:
+                with h.connect(self.port, timeout=10) as s:
+                    if echo_ok(s, data):
+                        self.ok += 1
+                    else:
+                        self.bad.append('session %d: bytes lost' % n)
+            except OSError as e:
+                self.bad.append('session %d: %s' % (n, e))
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join(30)
+        return self.ok, self.bad
+
+
 def main():
     web, api_be, db = h.Backend('echo'), h.Backend('echo'), h.Backend('name', name='DB')
     path = h.write_file('svc.json', config({
@@ -63,6 +94,7 @@ def main():
     h.check(echo_ok(ws, b'before\n'), 'web session works')
     as_ = h.connect(api_port)
     h.check(echo_ok(as_, b'api before\n'), 'api session works')
+    traffic = Traffic(web_port)
 
     # 1: api removed, db added.
     reloads = hd.log_text().count('SIGHUP: configuration reloaded')
@@ -105,6 +137,9 @@ def main():
     h.check(hd.wait_log(r'SIGHUP: .*keeping the running configuration', 15)
             is not None, 'a bad file is refused')
     h.check(sorted(listeners(api)) == ['db', 'web'], 'nothing changed')
+    ok, bad = traffic.stop()
+    h.check(ok > 0 and not bad, 'web traffic across three reloads: %d sessions,'
+            ' failures %r' % (ok, bad[:5]))
 
     # The removed service's session ends within --grace (5 s).
     as_.settimeout(15)
