@@ -2,9 +2,19 @@
  * Harmony dashboard: live over Server-Sent Events (/api/v1/events), with a
  * fallback to polling the REST API. No framework, no build step.
  *
- * Rows are keyed (targets by id, persistence entries by client) and updated
- * in place, so a weight being typed is never overwritten by a refresh.
+ * Rows are keyed (services by name, targets by id, persistence entries by
+ * client) and updated in place, so a weight being typed is never
+ * overwritten by a refresh, and an event costs only the cells that changed.
  * Every text from the server goes in through textContent, never as HTML.
+ *
+ * Services: with one, the page is what it always was. With several, a
+ * table of services (listeners, algorithm, targets up, sessions, rate)
+ * comes first and picks the service whose targets and persistence table
+ * are shown below (#service=NAME keeps the choice); only that service's
+ * rows exist in the page. The list comes with the snapshot ("services");
+ * from a harmonyd whose snapshot has none, from GET /api/v1/services. A
+ * service the snapshot's targets or persistence do not cover is read from
+ * /api/v1/services/{name}/targets and /persistence.
  */
 'use strict';
 
@@ -15,6 +25,9 @@
 	var POLL_MS = 2000;
 	var SSE_GRACE_MS = 5000;	/* no event for this long: poll meanwhile */
 	var SPARK_POINTS = 60;
+	var SERVICES_MS = 2000;		/* GET /api/v1/services, when the snapshot has no list */
+	var SERVICES_RETRY_MS = 30000;	/* ... and when harmonyd had no such route */
+	var DETAIL_MS = 1500;		/* a service read from its own routes */
 
 	var state = {
 		snap: null,		/* the last snapshot: status, config, targets, persistence */
@@ -23,11 +36,25 @@
 		lastEvent: 0,
 		pollTimer: null,
 		rates: [],		/* new sessions per second, oldest first */
-		lastAccepted: null,
-		lastSample: 0
+		counters: {},		/* rate key -> { acc, at, rate } */
+		services: null,		/* the services, or null: not known (yet) */
+		servicesAt: 0,		/* Date.now() when they came */
+		servicesLive: false,	/* they came with the snapshot */
+		servicesFetch: { busy: false, at: 0, missing: false },
+		selected: null,		/* the service picked, by name */
+		/* The picked service, when read from its own routes. */
+		detail: { name: null, targets: null, persistence: null, at: 0, busy: false, again: false },
+		need: { targets: false, persistence: false },
+		rows: { services: new Map(), targets: new Map(), clients: new Map() }
 	};
 
 	function $(id) { return document.getElementById(id); }
+
+	/* Writes only what changed: most cells stay as they are between events. */
+	function setText(node, text) {
+		if (node.textContent !== text)
+			node.textContent = text;
+	}
 
 	function el(tag, attrs, text) {
 		var e = document.createElement(tag);
@@ -106,6 +133,8 @@
 				notice(done, 'ok');
 			if (state.mode !== 'live')
 				pollOnce();
+			if (state.need.targets || state.need.persistence)
+				fetchDetail(true);
 			return data;
 		}).catch(function (err) {
 			if (err.status === 401)
@@ -166,28 +195,315 @@
 		return Date.now() - state.receivedAt;
 	}
 
+	/* --- services -------------------------------------------------------- */
+
+	function multi() {
+		return !!state.services && state.services.length > 1;
+	}
+
+	function defaultService() {
+		var s = state.services;
+		return s.filter(function (x) { return x.default; })[0] || s[0];
+	}
+
+	/* The service whose targets and persistence are shown (several only). */
+	function current() {
+		var name = state.selected;
+		return state.services.filter(function (x) { return x.name === name; })[0] ||
+		    defaultService();
+	}
+
+	function serviceNamed(name) {
+		return state.services && state.services.filter(function (x) {
+			return x.name === name;
+		})[0];
+	}
+
+	function serviceApi(name) {
+		return API + '/services/' + encodeURIComponent(name);
+	}
+
+	/* The persistence routes: the picked service's, or today's without a list. */
+	function persistApi() {
+		if (!state.services)
+			return API + '/persistence';
+		return serviceApi(multi() ? current().name : state.services[0].name) + '/persistence';
+	}
+
+	function selectedFromHash() {
+		var m = /^#service=([a-z0-9][a-z0-9_-]{0,62})$/.exec(location.hash);
+		return m ? m[1] : null;
+	}
+
+	function select(name) {
+		if (state.selected === name)
+			return;
+		state.selected = name;
+		try {
+			history.replaceState(null, '', '#service=' + name);
+		} catch (e) { /* a page from file:// or a sandbox: the choice lives as long as the page */ }
+		render();
+	}
+
+	/*
+	 * What to show for the picked service. The snapshot's targets carry
+	 * their service: when some are the picked service's, it covers it.
+	 * Its persistence table is the default service's, unless its entries
+	 * say their service. What it does not cover is read from the
+	 * service's own routes (state.detail); `since` is the age of the data.
+	 */
+	function viewTargets() {
+		var s = state.snap;
+		state.need.targets = false;
+		if (!multi())
+			return { list: s.targets, at: state.receivedAt };
+		var svc = current(), def = defaultService().name;
+		var list = s.targets.filter(function (t) { return (t.service || def) === svc.name; });
+		if (list.length > 0 || svc.default || !svc.targets || svc.targets.total === 0)
+			return { list: list, at: state.receivedAt };
+		state.need.targets = true;
+		var d = state.detail;
+		if (d.name === svc.name && d.targets)
+			return { list: d.targets, at: d.at };
+		return { list: [], at: state.receivedAt, pending: true };
+	}
+
+	function viewPersistence() {
+		var p = state.snap.persistence;
+		state.need.persistence = false;
+		if (!multi())
+			return { table: p, at: state.receivedAt };
+		var svc = current();
+		if (p.entries.length > 0 && p.entries[0].service !== undefined) {
+			var mine = p.entries.filter(function (e) { return e.service === svc.name; });
+			var count = svc.persistence_entries;
+			return { table: { count: count, truncated: count > mine.length, entries: mine },
+			    at: state.receivedAt };
+		}
+		if (svc.default)
+			return { table: p, at: state.receivedAt };
+		if (!svc.persistence_entries)
+			return { table: { count: 0, truncated: false, entries: [] }, at: state.receivedAt };
+		state.need.persistence = true;
+		var d = state.detail;
+		if (d.name === svc.name && d.persistence)
+			return { table: d.persistence, at: d.at };
+		return { table: { count: svc.persistence_entries, truncated: false, entries: [] },
+		    at: state.receivedAt, pending: true };
+	}
+
+	/* Reads the picked service from its own routes, at most every DETAIL_MS. */
+	function fetchDetail(force) {
+		var d = state.detail, need = state.need;
+		if (!multi() || !(need.targets || need.persistence))
+			return;
+		var name = current().name;
+		if (d.busy) {
+			d.again = d.again || force;
+			return;
+		}
+		if (!force && d.name === name && Date.now() - d.at < DETAIL_MS)
+			return;
+		d.busy = true;
+		var base = serviceApi(name);
+		Promise.all([
+			need.targets ? request('GET', base + '/targets') : null,
+			need.persistence ? request('GET', base + '/persistence?limit=200') : null
+		]).then(function (r) {
+			if (d.name !== name) {
+				d.targets = null;
+				d.persistence = null;
+			}
+			d.name = name;
+			if (r[0])
+				d.targets = r[0].targets;
+			if (r[1])
+				d.persistence = r[1];
+			d.at = Date.now();
+		}).catch(function () {
+			d.at = Date.now();	/* and try again later */
+		}).then(function () {
+			var again = d.again;
+			d.busy = false;
+			d.again = false;
+			render();
+			if (again)
+				fetchDetail(true);
+		});
+	}
+
+	function setServices(list, live) {
+		state.services = list;
+		state.servicesAt = Date.now();
+		state.servicesLive = live;
+	}
+
+	/* For a harmonyd whose snapshot has no "services": one cheap GET now and then. */
+	function fetchServices() {
+		var f = state.servicesFetch;
+		if (f.busy || Date.now() - f.at < (f.missing ? SERVICES_RETRY_MS : SERVICES_MS))
+			return;
+		f.busy = true;
+		f.at = Date.now();
+		request('GET', API + '/services').then(function (r) {
+			f.missing = false;
+			if (r && Array.isArray(r.services) && r.services.length > 0)
+				setServices(r.services, false);
+			render();
+		}).catch(function (err) {
+			if (err.status === 404) {
+				f.missing = true;
+				state.services = null;
+				render();
+			}
+		}).then(function () {
+			f.busy = false;
+		});
+	}
+
 	/* --- rendering ------------------------------------------------------- */
 
+	function upOf(counts) {
+		return counts.up + counts['static'];
+	}
+
+	/* The cards: the one service's status, or the sums over the services. */
 	function renderStatus(st) {
-		$('version').textContent = 'v' + st.version;
-		$('uptime').textContent = 'up ' + fmtDuration(st.uptime_ms + since());
-		$('stat-active').textContent = fmtInt(st.active);
-		$('stat-queued').textContent = fmtInt(st.queued);
-		$('stat-concurrency').textContent = fmtConcurrency(st.concurrency);
-		$('stat-targets').textContent = fmtInt(st.targets.up + st.targets['static']) +
-		    ' / ' + fmtInt(st.targets.total);
-		$('stat-accepted').textContent = fmtInt(st.totals.accepted);
-		$('stat-unavailable').textContent = fmtInt(st.totals.unavailable);
-		$('stat-failures').textContent = fmtInt(st.totals.connect_failures);
-		$('stat-persist').textContent = fmtInt(st.persistence_entries);
-		$('stat-algorithm').textContent = st.algorithm + ', persistence ' +
-		    (st.persistent ? 'on' : 'off') + ', requeue ' + st.requeue;
+		setText($('version'), 'v' + st.version);
+		setText($('uptime'), 'up ' + fmtDuration(st.uptime_ms + since()));
 		var b = $('pause-toggle');
+		if (multi()) {
+			var sum = { active: 0, queued: 0, up: 0, total: 0, accepted: 0, unavailable: 0,
+			    failures: 0, persist: 0 };
+			state.services.forEach(function (s) {
+				sum.active += s.active;
+				sum.queued += s.queued;
+				sum.up += upOf(s.targets);
+				sum.total += s.targets.total;
+				sum.accepted += s.totals.accepted;
+				sum.unavailable += s.totals.unavailable;
+				sum.failures += s.totals.connect_failures;
+				sum.persist += s.persistence_entries;
+			});
+			setText($('stat-active'), fmtInt(sum.active));
+			setText($('stat-queued'), fmtInt(sum.queued));
+			setText($('stat-concurrency-label'), 'Services');
+			setText($('stat-concurrency'), fmtInt(state.services.length));
+			b.hidden = true;
+			setText($('stat-targets'), fmtInt(sum.up) + ' / ' + fmtInt(sum.total));
+			setText($('stat-accepted'), fmtInt(sum.accepted));
+			setText($('stat-unavailable'), fmtInt(sum.unavailable));
+			setText($('stat-failures'), fmtInt(sum.failures));
+			setText($('stat-persist'), fmtInt(sum.persist));
+			setText($('stat-algorithm'), 'all ' + state.services.length + ' services');
+			return;
+		}
+		setText($('stat-active'), fmtInt(st.active));
+		setText($('stat-queued'), fmtInt(st.queued));
+		setText($('stat-concurrency-label'), 'Concurrency');
+		setText($('stat-concurrency'), fmtConcurrency(st.concurrency));
+		setText($('stat-targets'), fmtInt(upOf(st.targets)) + ' / ' + fmtInt(st.targets.total));
+		setText($('stat-accepted'), fmtInt(st.totals.accepted));
+		setText($('stat-unavailable'), fmtInt(st.totals.unavailable));
+		setText($('stat-failures'), fmtInt(st.totals.connect_failures));
+		setText($('stat-persist'), fmtInt(st.persistence_entries));
+		var line = st.algorithm + ', persistence ' + (st.persistent ? 'on' : 'off') +
+		    ', requeue ' + st.requeue;
+		var one = state.services && state.services[0];
+		if (one && one.listeners && one.listeners.length)
+			line += ', clients on ' + one.listeners.join(', ');
+		setText($('stat-algorithm'), line);
 		var paused = st.concurrency === 0;
+		b.hidden = false;
 		b.disabled = false;
-		b.textContent = paused ? 'Resume' : 'Pause';
+		setText(b, paused ? 'Resume' : 'Pause');
 		b.setAttribute('data-paused', paused ? 'true' : 'false');
 		b.className = paused ? 'primary' : '';
+	}
+
+	function serviceRow(s) {
+		var tr = el('tr', { 'data-service': s.name });
+		var name = el('td', { 'data-field': 'name' });
+		name.appendChild(el('button', { 'type': 'button', 'class': 'link mono',
+		    'data-action': 'select-service', 'data-service': s.name,
+		    'title': 'Show the targets and persistence of ' + s.name }, s.name));
+		name.appendChild(el('span', { 'class': 'badge tag-default', 'data-field': 'default',
+		    'hidden': '' }, 'default'));
+		tr.appendChild(name);
+		tr.appendChild(el('td', { 'data-field': 'listeners', 'class': 'mono listeners' }));
+		tr.appendChild(el('td', { 'data-field': 'algorithm' }));
+		tr.appendChild(el('td', { 'data-field': 'targets', 'class': 'num' }));
+		tr.appendChild(el('td', { 'data-field': 'sessions', 'class': 'num' }));
+		tr.appendChild(el('td', { 'data-field': 'rate', 'class': 'num' }));
+		var conc = el('td', { 'data-field': 'concurrency', 'class': 'col-conc' });
+		var wrap = el('div', { 'class': 'actions' });
+		wrap.appendChild(el('span', { 'data-field': 'concurrency-value' }));
+		wrap.appendChild(el('button', { 'type': 'button', 'class': 'small',
+		    'data-action': 'pause-service', 'data-service': s.name }, 'Pause'));
+		conc.appendChild(wrap);
+		tr.appendChild(conc);
+		return tr;
+	}
+
+	function updateServiceRow(tr, s, picked) {
+		tr.setAttribute('data-selected', picked ? 'yes' : 'no');
+		var pick = tr.querySelector('[data-action="select-service"]');
+		if (picked)
+			pick.setAttribute('aria-current', 'true');
+		else
+			pick.removeAttribute('aria-current');
+		cell(tr, 'default').hidden = !s.default;
+		setText(cell(tr, 'listeners'), s.listeners && s.listeners.length ?
+		    s.listeners.join(', ') : '—');
+		setText(cell(tr, 'algorithm'), s.algorithm + (s.persistent ? ', persistent' : ''));
+		var up = upOf(s.targets);
+		setText(cell(tr, 'targets'), fmtInt(up) + ' / ' + fmtInt(s.targets.total));
+		cell(tr, 'targets').setAttribute('data-health', s.targets.total === 0 ? 'none' :
+		    up === 0 ? 'bad' : up < s.targets.total ? 'partial' : 'ok');
+		setText(cell(tr, 'sessions'), fmtInt(s.active) +
+		    (s.queued ? ' + ' + fmtInt(s.queued) + ' queued' : ''));
+		var c = state.counters['svc:' + s.name];
+		setText(cell(tr, 'rate'), c && c.rate !== null ? c.rate.toFixed(1) + '/s' : '–');
+		setText(cell(tr, 'concurrency-value'), fmtConcurrency(s.concurrency));
+		var b = tr.querySelector('[data-action="pause-service"]');
+		var paused = s.concurrency === 0;
+		setText(b, paused ? 'Resume' : 'Pause');
+		b.setAttribute('data-paused', paused ? 'true' : 'false');
+		b.className = paused ? 'small primary' : 'small';
+	}
+
+	function renderServices() {
+		var m = multi();
+		$('services-panel').hidden = !m;
+		$('targets-service').hidden = !m;
+		$('persist-service').hidden = !m;
+		var rows = state.rows.services;
+		if (!m) {
+			rows.forEach(function (tr) { tr.remove(); });
+			rows.clear();
+			return;
+		}
+		var body = $('services-body'), seen = {}, picked = current();
+		state.services.forEach(function (s, i) {
+			var tr = rows.get(s.name);
+			if (!tr) {
+				tr = serviceRow(s);
+				rows.set(s.name, tr);
+			}
+			updateServiceRow(tr, s, s === picked);
+			if (body.children[i] !== tr)
+				body.insertBefore(tr, body.children[i] || null);
+			seen[s.name] = true;
+		});
+		rows.forEach(function (tr, name) {
+			if (!seen[name]) {
+				tr.remove();
+				rows.delete(name);
+			}
+		});
+		setText($('services-count'), state.services.length + ' services');
+		setText($('targets-service'), picked.name);
+		setText($('persist-service'), picked.name);
 	}
 
 	function stateBadge(st) {
@@ -236,58 +552,70 @@
 		return tr.querySelector('[data-field="' + field + '"]');
 	}
 
-	function updateTargetRow(tr, t) {
+	function updateTargetRow(tr, t, age) {
 		tr.setAttribute('data-state', t.state);
 		var note = tr.querySelector('.target-note');
-		note.textContent = t.note || '';
+		setText(note, t.note || '');
 		note.hidden = !t.note;
 		tr.setAttribute('data-weight', String(t.weight));
 		var input = tr.querySelector('.weight-input');
 		/* Never overwrite what someone is typing. */
-		if (document.activeElement !== input && input.getAttribute('data-dirty') !== 'yes') {
+		if (document.activeElement !== input && input.getAttribute('data-dirty') !== 'yes' &&
+		    input.defaultValue !== String(t.weight)) {
 			input.defaultValue = String(t.weight);
 			input.value = String(t.weight);
 		}
 		var sc = cell(tr, 'state');
 		var badge = sc.firstChild;
-		if (!badge || badge.getAttribute('data-state') !== t.state) {
+		if (!badge || badge.getAttribute('data-state') !== t.state ||
+		    (sc.childNodes.length > 1) !== !!t.leaving) {
 			sc.textContent = '';
 			sc.appendChild(stateBadge(t.state));
 			if (t.leaving)
 				sc.appendChild(el('span', { 'class': 'muted small-text' }, ' leaving'));
 		}
-		cell(tr, 'sessions').textContent = fmtInt(t.active) + ' / ' + fmtInt(t.total);
-		cell(tr, 'heartbeat').textContent = t.last_ack_ms_ago === null ? 'static' :
-		    fmtAge(t.last_ack_ms_ago + since());
+		setText(cell(tr, 'sessions'), fmtInt(t.active) + ' / ' + fmtInt(t.total));
+		setText(cell(tr, 'heartbeat'), t.last_ack_ms_ago === null ? 'static' :
+		    fmtAge(t.last_ack_ms_ago + age));
 		cell(tr, 'heartbeat').title = t.timeout_ms ? 'timeout ' + (t.timeout_ms / 1000) + ' s' : '';
-		cell(tr, 'source').textContent = t.source;
-		cell(tr, 'failures').textContent = fmtInt(t.failures);
+		setText(cell(tr, 'source'), t.source);
+		setText(cell(tr, 'failures'), fmtInt(t.failures));
 		var drain = tr.querySelector('[data-action="drain"], [data-action="undrain"]');
 		var draining = t.state === 'draining';
 		drain.setAttribute('data-action', draining ? 'undrain' : 'drain');
-		drain.textContent = draining ? 'Undrain' : 'Drain';
+		setText(drain, draining ? 'Undrain' : 'Drain');
 		drain.disabled = draining && t.leaving;
 	}
 
-	function renderTargets(targets) {
-		var body = $('targets-body');
+	function renderTargets(view) {
+		var body = $('targets-body'), rows = state.rows.targets;
+		var targets = view.list, age = Date.now() - view.at;
 		var seen = {};
 		targets.forEach(function (t, i) {
 			var key = String(t.id);
-			var tr = body.querySelector('tr[data-target-id="' + key + '"]');
+			var tr = rows.get(key);
 			seen[key] = true;
-			if (!tr)
+			if (!tr) {
 				tr = targetRow(t);
-			updateTargetRow(tr, t);
+				rows.set(key, tr);
+			}
+			updateTargetRow(tr, t, age);
 			if (body.children[i] !== tr)
 				body.insertBefore(tr, body.children[i] || null);
 		});
-		Array.prototype.slice.call(body.children).forEach(function (tr) {
-			if (!seen[tr.getAttribute('data-target-id')])
-				body.removeChild(tr);
+		rows.forEach(function (tr, key) {
+			if (!seen[key]) {
+				tr.remove();
+				rows.delete(key);
+			}
 		});
-		$('targets-empty').hidden = targets.length > 0;
-		$('targets-count').textContent = targets.length ? targets.length + ' listed' : '';
+		var empty = $('targets-empty');
+		empty.hidden = targets.length > 0 || !!view.pending;
+		var path = multi() && !current().default ?
+		    serviceApi(current().name) + '/targets' : API + '/targets';
+		setText($('targets-empty-cmd'), 'curl -X POST -H \'Content-Type: application/json\'' +
+		    ' -d \'{"port":8080}\' http://HOST:1667' + path);
+		setText($('targets-count'), targets.length ? targets.length + ' listed' : '');
 	}
 
 	function persistRow(e) {
@@ -303,8 +631,9 @@
 		return tr;
 	}
 
-	function renderPersistence(p) {
-		var body = $('persistence-body');
+	function renderPersistence(view) {
+		var p = view.table, age = Date.now() - view.at;
+		var body = $('persistence-body'), rows = state.rows.clients;
 		var filter = $('persist-filter').value.trim().toLowerCase();
 		var seen = {}, shown = 0;
 		p.entries.forEach(function (e) {
@@ -312,27 +641,33 @@
 			if (filter && e.client.toLowerCase().indexOf(filter) < 0 &&
 			    target.toLowerCase().indexOf(filter) < 0)
 				return;
-			var tr = body.querySelector('tr[data-client="' + CSS.escape(e.client) + '"]');
-			if (!tr)
+			var tr = rows.get(e.client);
+			if (!tr) {
 				tr = persistRow(e);
+				rows.set(e.client, tr);
+			}
 			tr.setAttribute('data-target-id', String(e.target));
-			cell(tr, 'target').textContent = target;
-			cell(tr, 'hits').textContent = fmtInt(e.hits);
-			cell(tr, 'last-use').textContent = fmtAge(e.last_use_ms_ago + since());
+			setText(cell(tr, 'target'), target);
+			setText(cell(tr, 'hits'), fmtInt(e.hits));
+			setText(cell(tr, 'last-use'), fmtAge(e.last_use_ms_ago + age));
 			if (body.children[shown] !== tr)
 				body.insertBefore(tr, body.children[shown] || null);
 			seen[e.client] = true;
 			shown++;
 		});
-		Array.prototype.slice.call(body.children).forEach(function (tr) {
-			if (!seen[tr.getAttribute('data-client')])
-				body.removeChild(tr);
+		rows.forEach(function (tr, client) {
+			if (!seen[client]) {
+				tr.remove();
+				rows.delete(client);
+			}
 		});
-		$('persist-empty').hidden = shown > 0;
+		var empty = $('persist-empty');
+		empty.hidden = shown > 0;
+		setText(empty, view.pending ? 'Loading…' : 'No client is remembered.');
 		var count = fmtInt(p.count) + (p.count === 1 ? ' client' : ' clients');
 		if (p.truncated)
 			count += ', the ' + p.entries.length + ' most recent shown';
-		$('persist-count').textContent = count;
+		setText($('persist-count'), count);
 		$('forget-all').disabled = p.count === 0;
 	}
 
@@ -340,27 +675,56 @@
 		var s = state.snap;
 		if (!s)
 			return;
+		renderServices();
 		renderStatus(s.status);
-		renderTargets(s.targets);
-		renderPersistence(s.persistence);
+		renderTargets(viewTargets());
+		renderPersistence(viewPersistence());
+		fetchDetail(false);
 	}
 
-	/* --- sparkline ------------------------------------------------------- */
+	/* --- rates and the sparkline ----------------------------------------- */
+
+	/*
+	 * New sessions per second of one counter, over at least 0.9 s. `at` is
+	 * when acc was true: now for what the event stream keeps current (no
+	 * event means no change), the time of the answer for what is fetched.
+	 */
+	function rateOf(key, acc, at) {
+		var c = state.counters[key];
+		if (!c) {
+			state.counters[key] = { acc: acc, at: at, rate: null };
+			return null;
+		}
+		if (at - c.at >= 900) {
+			c.rate = Math.max(0, (acc - c.acc) * 1000 / (at - c.at));
+			c.acc = acc;
+			c.at = at;
+		}
+		return c.rate;
+	}
 
 	function sample() {
-		var s = state.snap, now = Date.now();
+		var s = state.snap, now = Date.now(), rate;
 		if (!s)
 			return;
-		var acc = s.status.totals.accepted;
-		if (state.lastAccepted !== null && now > state.lastSample) {
-			var rate = Math.max(0, (acc - state.lastAccepted) * 1000 / (now - state.lastSample));
-			state.rates.push(rate);
-			if (state.rates.length > SPARK_POINTS)
-				state.rates.shift();
-			$('stat-rate').textContent = '(' + rate.toFixed(1) + '/s now)';
+		if (state.services) {
+			var at = state.servicesLive ? now : state.servicesAt;
+			var sum = 0;
+			state.services.forEach(function (x) {
+				rateOf('svc:' + x.name, x.totals.accepted, at);
+				sum += x.totals.accepted;
+			});
+			if (multi())
+				rate = rateOf('all', sum, at);
 		}
-		state.lastAccepted = acc;
-		state.lastSample = now;
+		if (!multi())
+			rate = rateOf('status', s.status.totals.accepted, now);
+		if (rate === null || rate === undefined)
+			return;
+		state.rates.push(rate);
+		if (state.rates.length > SPARK_POINTS)
+			state.rates.shift();
+		setText($('stat-rate'), '(' + rate.toFixed(1) + '/s now)');
 		drawSparkline();
 	}
 
@@ -395,7 +759,13 @@
 	function accept(snap) {
 		state.snap = snap;
 		state.receivedAt = Date.now();
+		if (Array.isArray(snap.services) && snap.services.length > 0)
+			setServices(snap.services, true);
+		else
+			fetchServices();
 		document.body.setAttribute('data-loaded', 'yes');
+		document.body.setAttribute('data-updates',
+		    String(Number(document.body.getAttribute('data-updates') || 0) + 1));
 		render();
 	}
 
@@ -468,9 +838,9 @@
 	/* --- actions --------------------------------------------------------- */
 
 	function targetName(id) {
-		var t = state.snap && state.snap.targets.filter(function (x) {
-			return String(x.id) === String(id);
-		})[0];
+		var d = state.detail;
+		var all = (state.snap ? state.snap.targets : []).concat(d.targets || []);
+		var t = all.filter(function (x) { return String(x.id) === String(id); })[0];
 		return t ? t.name : '#' + id;
 	}
 
@@ -527,28 +897,35 @@
 				    ).catch(function () {});
 			break;
 		case 'forget':
-			write('DELETE', API + '/persistence/' + encodeURIComponent(b.getAttribute('data-client')),
+			write('DELETE', persistApi() + '/' + encodeURIComponent(b.getAttribute('data-client')),
 			    undefined, 'Forgot ' + b.getAttribute('data-client') + '.').catch(function () {});
+			break;
+		case 'select-service':
+			select(b.getAttribute('data-service'));
+			break;
+		case 'pause-service':
+			var svc = serviceNamed(b.getAttribute('data-service'));
+			if (svc)
+				togglePause(svc.concurrency, PREV_CONC_KEY + '.' + svc.name,
+				    serviceApi(svc.name), svc.name + ': ');
 			break;
 		}
 	}
 
-	function togglePause() {
-		var st = state.snap && state.snap.status;
-		if (!st)
-			return;
-		var next;
-		if (st.concurrency === 0) {
-			var prev = Number(sessionStorage.getItem(PREV_CONC_KEY));
-			next = Number.isInteger(prev) && prev !== 0 && sessionStorage.getItem(PREV_CONC_KEY) !== null
-			    ? prev : -1;
+	/* Pause is concurrency 0; Resume brings back what it was before. */
+	function togglePause(conc, key, path, who) {
+		var next, prev;
+		try { prev = sessionStorage.getItem(key); } catch (e) { prev = null; }
+		if (conc === 0) {
+			next = prev !== null && Number.isInteger(Number(prev)) && Number(prev) !== 0 ?
+			    Number(prev) : -1;
 		} else {
-			try { sessionStorage.setItem(PREV_CONC_KEY, String(st.concurrency)); } catch (e) {}
+			try { sessionStorage.setItem(key, String(conc)); } catch (e) {}
 			next = 0;
 		}
-		write('PATCH', API + '/config', { concurrency: next },
-		    next === 0 ? 'Paused: new clients wait in the queue.' :
-		    'Resumed (concurrency ' + fmtConcurrency(next) + ').').catch(function () {});
+		write('PATCH', path, { concurrency: next },
+		    who + (next === 0 ? 'Paused: new clients wait in the queue.' :
+		    'Resumed (concurrency ' + fmtConcurrency(next) + ').')).catch(function () {});
 	}
 
 	function init() {
@@ -584,11 +961,28 @@
 			}
 		});
 		document.addEventListener('click', onClick);
-		$('pause-toggle').addEventListener('click', togglePause);
+		/* A click anywhere on a service's row picks it, as its name does. */
+		$('services-body').addEventListener('click', function (ev) {
+			var tr = ev.target.closest('tr[data-service]');
+			if (tr && !ev.target.closest('button'))
+				select(tr.getAttribute('data-service'));
+		});
+		$('pause-toggle').addEventListener('click', function () {
+			var st = state.snap && state.snap.status;
+			if (st)
+				togglePause(st.concurrency, PREV_CONC_KEY, API + '/config', '');
+		});
 		$('forget-all').addEventListener('click', function (ev) {
 			if (confirmed(ev.currentTarget))
-				write('DELETE', API + '/persistence', undefined,
-				    'The persistence table is empty.').catch(function () {});
+				write('DELETE', persistApi(), undefined,
+				    'The persistence table' + (multi() ? ' of ' + current().name : '') +
+				    ' is empty.').catch(function () {});
+		});
+		state.selected = selectedFromHash();
+		window.addEventListener('hashchange', function () {
+			var name = selectedFromHash();
+			if (name)
+				select(name);
 		});
 		$('persist-filter').addEventListener('input', render);
 		/* Ages move on between snapshots; so does the rate. */
