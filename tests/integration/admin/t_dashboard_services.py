@@ -1,0 +1,210 @@
+#!/usr/bin/env python3
+"""The dashboard and services (issue 15), in real headless Chromium, live
+over SSE, against a real harmonyd.
+
+1. One service: the page is what it was, with no chrome that says nothing
+   (no table of services, no service tag on the panels, the Concurrency
+   card and its Pause), and it says where clients connect. An event
+   updates the rows in place: the same row elements stay.
+2. Two services (a config file with "services"): both in the table of
+   services with their listeners as bound and their algorithms; picking
+   the second shows its targets only, and its Drain and Forget reach it
+   (checked over REST). Skips (77) while harmonyd refuses a config with
+   services (the configuration part of issue 15 not in yet).
+
+Skips (77) without Chromium (Debian: apt-get install chromium).
+"""
+
+import base64
+import json
+import os
+
+import harness as h
+from adminhttp import Api, harmonyd, need_curl, web_root
+from chromium import find_chromium, start_chromium
+
+TOKEN = 'svc-dash-7d2e'
+
+
+def rows(page, body):
+    return page.eval('Array.from(document.querySelectorAll("#%s tr"))'
+                     '.map(tr => tr.dataset.targetId || tr.dataset.client || tr.dataset.service)'
+                     % body)
+
+
+def visible(page, sel):
+    return page.eval('(() => { const e = document.querySelector(%s);'
+                     ' return !!e && e.offsetParent !== null; })()' % json.dumps(sel))
+
+
+def updates(page):
+    return int(page.eval('document.body.dataset.updates || "0"'))
+
+
+def one_service(chrome):
+    backends = [h.Backend('name', name=n) for n in 'AB']
+    hd = harmonyd('--token', TOKEN, '--web-root', web_root())
+    api = Api(hd.http_port, token=TOKEN)
+    ts = [api.register(be.port) for be in backends]
+    for i in range(2, 5):
+        h.name_of(hd.port, source='127.0.0.%d' % i)
+    proc, page = start_chromium(chrome)
+    try:
+        page.viewport(1280, 900)
+        page.call('Page.navigate', url='http://127.0.0.1:%d/' % hd.http_port)
+        page.wait('document.getElementById("conn-status").dataset.mode === "live" && '
+                  'document.querySelectorAll("#targets-body tr").length === 2 && '
+                  'document.querySelectorAll("#persistence-body tr").length === 3',
+                  30, 'the live page with 2 targets and 3 clients')
+        # Give the page the time to learn the services (with the snapshot,
+        # or from GET /api/v1/services): what it shows then must not change.
+        page.wait('document.getElementById("stat-algorithm").textContent'
+                  '.indexOf("clients on 127.0.0.1:%d") >= 0' % hd.port, 10,
+                  'the one service\'s listener in the summary line')
+        for sel in ('#services-panel', '#targets-service', '#persist-service',
+                    'tr[data-service]'):
+            h.check(not visible(page, sel), 'one service shows %s' % sel)
+        h.check(page.eval('document.getElementById("stat-concurrency-label").textContent')
+                == 'Concurrency' and visible(page, '#pause-toggle'),
+                'one service: the Concurrency card with its Pause')
+        heads = page.eval('Array.from(document.querySelectorAll("h2"))'
+                          '.filter(e => e.offsetParent !== null).map(e => e.textContent)')
+        h.check(heads == ['Targets', 'Persistence'], 'one service: headings %r' % heads)
+
+        # In place: the rows an event finds are the rows it leaves.
+        page.eval('document.querySelectorAll("#targets-body tr, #persistence-body tr")'
+                  '.forEach(tr => { tr.__kept = true; })')
+        before = updates(page)
+        for i in range(5, 9):
+            h.name_of(hd.port, source='127.0.0.%d' % i)
+        page.wait('Number(document.body.dataset.updates) >= %d && '
+                  'document.querySelectorAll("#persistence-body tr").length === 7'
+                  % (before + 2), 20, 'more snapshots, with the new clients')
+        kept = page.eval('Array.from(document.querySelectorAll("#targets-body tr,'
+                         ' #persistence-body tr")).filter(tr => tr.__kept).length')
+        h.check(kept == 5, '%d of the 5 rows were kept across events (replaced rows)'
+                % kept)
+        h.check(sorted(rows(page, 'targets-body')) == sorted(str(t['id']) for t in ts),
+                'target rows %r' % rows(page, 'targets-body'))
+        try:
+            page.call('Browser.close')
+        except (h.Failure, OSError):
+            pass
+    finally:
+        page.close()
+    proc.terminate(20)
+    hd.stop()
+
+
+def start_two(cf):
+    """harmonyd with the config file; None if it refuses it."""
+    proc = h.Proc('harmonyd (2 services)', h.HARMONYD_WRAPPER + [
+        h.HARMONYD, '-c', cf, '--ack-port', '0', '--http', '127.0.0.1:0',
+        '--token', TOKEN, '--web-root', web_root()])
+    m = proc.err.wait_for(r'listening: http (\S+)', 30)
+    if m is None:
+        h.check(h.wait_until(lambda: not proc.alive(), 10),
+                'harmonyd neither listened nor exited:\n' + proc.err.text())
+        return None, proc.err.text()
+    return proc, int(m.group(1).rsplit(':', 1)[1])
+
+
+def two_services(chrome):
+    cf = os.path.join(h.tmpdir(), 'two.json')
+    with open(cf, 'w') as f:
+        json.dump({'default': 'web', 'services': {
+            'web': {'listen': '127.0.0.1:0', 'balance': 'roundrobin'},
+            'api': {'listen': '127.0.0.1:0', 'balance': 'hash'}}}, f)
+    hd, port = start_two(cf)
+    if hd is None:
+        h.skip('harmonyd refuses a config with two services (issue 15\'s '
+               'configuration not in yet): %s' % port.strip().splitlines()[-1:])
+    api = Api(port, token=TOKEN)
+    svcs = {s['name']: s for s in api.expect(200, 'GET', '/api/v1/services').json()['services']}
+    h.check(sorted(svcs) == ['api', 'web'], 'services %r' % sorted(svcs))
+    h.check(svcs['web']['default'] and svcs['web']['algorithm'] == 'roundrobin' and
+            svcs['api']['algorithm'] == 'hash', 'services %r' % svcs)
+    a, b, c = (h.Backend('name', name=n) for n in 'ABC')
+    web = api.expect(201, 'POST', '/api/v1/services/web/targets', {'port': a.port}).json()
+    apis = [api.expect(201, 'POST', '/api/v1/services/api/targets', {'port': be.port}).json()
+            for be in (b, c)]
+    api_port = int(svcs['api']['listeners'][0].rsplit(':', 1)[1])
+    h.check(h.name_of(api_port, source='127.0.0.9') in ('B', 'C'),
+            'a client of api is served by one of its targets')
+
+    proc, page = start_chromium(chrome)
+    try:
+        page.viewport(1280, 900)
+        page.call('Page.navigate', url='http://127.0.0.1:%d/' % port)
+        page.wait('document.getElementById("conn-status").dataset.mode === "live" && '
+                  'document.querySelectorAll("#services-body tr").length === 2',
+                  30, 'the live page with 2 services')
+        h.check(visible(page, '#services-panel'), 'the table of services is shown')
+        for name, s in svcs.items():
+            row = page.eval('(() => { const tr = document.querySelector(\'tr[data-service="%s"]\');'
+                            ' const f = n => tr.querySelector(\'[data-field="\' + n + \'"]\')'
+                            '.textContent; return { listeners: f("listeners"),'
+                            ' algorithm: f("algorithm"), targets: f("targets") }; })()' % name)
+            h.check(row['listeners'] == ', '.join(s['listeners']), '%s listeners %r, API %r'
+                    % (name, row['listeners'], s['listeners']))
+            h.check(row['algorithm'].split(',')[0] == s['algorithm'], '%s algorithm %r'
+                    % (name, row['algorithm']))
+        page.wait('document.querySelector(\'tr[data-service="api"] [data-field="targets"]\')'
+                  '.textContent === "2 / 2"', 10, 'api with its 2 targets up')
+        # The default service is picked first: only its targets are rows.
+        page.wait('document.querySelectorAll("#targets-body tr").length === 1 && '
+                  'document.querySelector(\'#targets-body tr[data-target-id="%d"]\')'
+                  % web['id'], 10, 'web\'s one target')
+        h.check(page.eval('document.getElementById("targets-service").textContent') == 'web',
+                'the targets panel names web')
+
+        page.click('button[data-action="select-service"][data-service="api"]')
+        want = sorted(str(t['id']) for t in apis)
+        page.wait('Array.from(document.querySelectorAll("#targets-body tr"))'
+                  '.map(tr => tr.dataset.targetId).sort().join() === "%s"' % ','.join(want),
+                  10, 'api\'s targets %r once api is picked' % want)
+        page.wait('!!document.querySelector(\'#persistence-body tr[data-client="127.0.0.9"]\')',
+                  10, 'api\'s persistence entry')
+
+        page.type_into('#token-input', TOKEN)
+        page.wait('document.getElementById("token-status").dataset.set === "yes"', 10,
+                  'the token taken')
+        tid = apis[1]['id']
+        page.click('button[data-action="drain"][data-target-id="%d"]' % tid)
+        h.check(h.wait_until(lambda: api.target(tid)['state'] == 'draining', 10),
+                'Drain on a target of api did not reach it')
+        h.check(api.target(tid)['service'] == 'api', 'the drained target is api\'s')
+        h.check(api.target(web['id'])['state'] == 'up', 'web\'s target was left alone')
+        page.wait('document.querySelector(\'tr[data-target-id="%d"]\').dataset.state'
+                  ' === "draining"' % tid, 10, 'the draining state shown')
+
+        page.click('button[data-action="forget"][data-client="127.0.0.9"]')
+        h.check(h.wait_until(lambda: api.expect(200, 'GET', '/api/v1/services/api/persistence')
+                             .json()['count'] == 0, 10), 'Forget did not reach api\'s table')
+
+        page.eval('document.activeElement && document.activeElement.blur(), '
+                  'window.scrollTo(0, 0), document.getElementById("notice").hidden = true')
+        shot = base64.b64decode(page.call('Page.captureScreenshot', format='png')['data'])
+        out = os.environ.get('DASHBOARD_SERVICES_PNG') or os.path.join(h.tmpdir(),
+                                                                       'services.png')
+        with open(out, 'wb') as f:
+            f.write(shot)
+        h.log('screenshot: %s (%d bytes)' % (out, len(shot)))
+        try:
+            page.call('Browser.close')
+        except (h.Failure, OSError):
+            pass
+    finally:
+        page.close()
+    proc.terminate(20)
+    hd.stop()
+
+
+def main():
+    chrome = find_chromium()
+    need_curl()
+    one_service(chrome)
+    two_services(chrome)
+
+
+h.run(main)
