@@ -140,12 +140,17 @@ class WebSocket:
 
 
 class Page:
-    """One page over CDP."""
+    """One page over CDP. on(event, fn) has fn(params) called for each such
+    event, between calls (other events are dropped)."""
 
     def __init__(self, ws_url, timeout=60):
         self.ws = WebSocket(ws_url)
         self.ws.sock.settimeout(timeout)
         self.next_id = 0
+        self.handlers, self.pending, self.dispatching = {}, [], False
+
+    def on(self, event, fn):
+        self.handlers[event] = fn
 
     def call(self, method, **params):
         self.next_id += 1
@@ -155,7 +160,23 @@ class Page:
             msg = json.loads(self.ws.recv())
             if msg.get('id') == mid:
                 h.check('error' not in msg, '%s failed: %r' % (method, msg.get('error')))
-                return msg.get('result', {})
+                break
+            if msg.get('method') in self.handlers:
+                self.pending.append(msg)
+        self._dispatch()
+        return msg.get('result', {})
+
+    def _dispatch(self):
+        # A handler's own calls queue events; they are handled after it.
+        if self.dispatching:
+            return
+        self.dispatching = True
+        try:
+            while self.pending:
+                msg = self.pending.pop(0)
+                self.handlers[msg['method']](msg.get('params', {}))
+        finally:
+            self.dispatching = False
 
     def eval(self, expr):
         r = self.call('Runtime.evaluate', expression=expr, returnByValue=True,

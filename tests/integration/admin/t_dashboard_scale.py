@@ -1,0 +1,303 @@
+#!/usr/bin/env python3
+"""The dashboard at 20 services of 50 targets each, in real headless
+Chromium, live over SSE.
+
+The page's side of issue 15's scale, run today: the API is a stand-in (a
+Python server) whose JSON is cloned from a real harmonyd's answers (one
+target, one persistence entry, one service), multiplied to 20 services of
+50 targets with 5 remembered clients each; it sends a snapshot with a
+"services" list every 250 ms, with today's targets and persistence (the
+default service's) in it, and records the writes it gets.
+
+Pinned: every service in one table with its listeners and algorithm and a
+rate; the cards sum the services; only the picked service's rows are in
+the page (not 1000); a snapshot updates the rows in place and costs little
+script time; picking another service reads its own routes and shows its
+targets and table; Drain and Forget on it go to its target and to its
+persistence route; #service=NAME picks a service on load.
+
+Skips (77) without Chromium (Debian: apt-get install chromium).
+"""
+
+import copy
+import http.server
+import json
+import os
+import threading
+import time
+import urllib.parse
+
+import harness as h
+from adminhttp import Api, harmonyd, web_root
+from chromium import find_chromium, start_chromium
+
+NSVC, NTGT, NCLI = 20, 50, 5
+ALGOS = ('leastconn', 'roundrobin', 'hash')
+
+
+def templates():
+    """One of each object, as a real harmonyd writes it."""
+    be = h.Backend('name', name='A')
+    hd = harmonyd()
+    api = Api(hd.http_port)
+    api.register(be.port)
+    h.name_of(hd.port, source='127.0.0.2')
+    t = {
+        'status': api.status(),
+        'config': api.expect(200, 'GET', '/api/v1/config').json(),
+        'target': api.targets()[0],
+        'entry': api.persistence()['entries'][0],
+        'service': api.expect(200, 'GET', '/api/v1/services').json()['services'][0],
+    }
+    hd.stop()
+    be.terminate()
+    return t
+
+
+class Model:
+    def __init__(self, tpl):
+        self.lock = threading.Lock()
+        self.tpl = tpl
+        self.writes = []
+        self.gets = []
+        self.targets = {}       # service -> [target]
+        self.clients = {}       # service -> [entry]
+        self.services = []
+        for i in range(NSVC):
+            name = 's%02d' % i
+            ts = []
+            for j in range(NTGT):
+                t = copy.deepcopy(tpl['target'])
+                t.update(id=i * NTGT + j + 1, service=name, host='10.%d.0.%d' % (i, j + 1),
+                         port=8000 + j, state='up', weight=500, active=0, total=0)
+                t['name'] = '%s:%d' % (t['host'], t['port'])
+                ts.append(t)
+            self.targets[name] = ts
+            self.clients[name] = []
+            for k in range(NCLI):
+                e = copy.deepcopy(tpl['entry'])
+                e.update(client='192.0.2.%d' % (k + 1), target=ts[k]['id'],
+                         target_name=ts[k]['name'], hits=k + 1)
+                self.clients[name].append(e)
+            s = copy.deepcopy(tpl['service'])
+            s.update(name=name, default=(i == 0), listeners=['127.0.0.1:%d' % (4000 + i)],
+                     algorithm=ALGOS[i % 3], persistence_entries=NCLI)
+            s['targets'] = dict(s['targets'], total=NTGT, up=NTGT)
+            s['totals'] = dict(s['totals'], accepted=0)
+            self.services.append(s)
+
+    def tick(self, n):
+        with self.lock:
+            for i, s in enumerate(self.services):
+                s['totals']['accepted'] += i            # s05: 20 new sessions a second
+                t = self.targets[s['name']][n % NTGT]
+                t['total'] += 1
+
+    def table(self, name):
+        es = self.clients[name]
+        return {'count': len(es), 'truncated': False, 'entries': es}
+
+    def snapshot(self):
+        with self.lock:
+            return json.dumps({'status': self.tpl['status'], 'config': self.tpl['config'],
+                               'targets': self.targets['s00'],
+                               'persistence': self.table('s00'),
+                               'services': self.services})
+
+    def find(self, tid):
+        for ts in self.targets.values():
+            for t in ts:
+                if t['id'] == tid:
+                    return t
+        return None
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = 'HTTP/1.1'
+    FILES = {'/': 'index.html', '/index.html': 'index.html', '/app.js': 'app.js',
+             '/style.css': 'style.css'}
+    TYPES = {'html': 'text/html', 'js': 'text/javascript', 'css': 'text/css'}
+
+    def log_message(self, *args):
+        pass
+
+    def send(self, status, body=b'', ctype='application/json'):
+        self.send_response(status)
+        self.send_header('Content-Type', ctype)
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def json(self, obj, status=200):
+        self.send(status, json.dumps(obj).encode())
+
+    def do_GET(self):
+        m = self.server.model
+        path = urllib.parse.urlparse(self.path).path
+        with m.lock:
+            m.gets.append(path)
+        if path in self.FILES:
+            name = self.FILES[path]
+            with open(os.path.join(web_root(), name), 'rb') as f:
+                return self.send(200, f.read(), self.TYPES[name.rsplit('.', 1)[1]])
+        if path == '/api/v1/events':
+            self.send_response(200)
+            self.send_header('Content-Type', 'text/event-stream')
+            self.send_header('Cache-Control', 'no-store')
+            self.end_headers()
+            try:
+                while not self.server.stopping.is_set():
+                    self.wfile.write(b'event: snapshot\ndata: %s\n\n'
+                                     % m.snapshot().encode())
+                    self.wfile.flush()
+                    time.sleep(0.25)
+            except OSError:
+                pass
+            self.close_connection = True
+            return None
+        parts = path.split('/')
+        with m.lock:
+            if path == '/api/v1/services':
+                return self.json({'services': m.services})
+            if path == '/api/v1/status':
+                return self.json(m.tpl['status'])
+            if path == '/api/v1/config':
+                return self.json(m.tpl['config'])
+            if len(parts) == 6 and parts[3] == 'services' and parts[4] in m.targets:
+                if parts[5] == 'targets':
+                    return self.json({'targets': m.targets[parts[4]]})
+                if parts[5] == 'persistence':
+                    return self.json(m.table(parts[4]))
+        return self.json({'error': 'no such route in the stand-in'}, 404)
+
+    def do_PATCH(self):
+        m = self.server.model
+        body = json.loads(self.rfile.read(int(self.headers.get('Content-Length', 0))) or b'{}')
+        with m.lock:
+            m.writes.append(('PATCH', self.path, body))
+            parts = self.path.split('/')
+            t = m.find(int(parts[4])) if len(parts) == 5 and parts[3] == 'targets' else None
+            if t is None:
+                return self.json({'error': 'not a target'}, 404)
+            t.update(body)
+            return self.json(t)
+
+    def do_DELETE(self):
+        m = self.server.model
+        with m.lock:
+            m.writes.append(('DELETE', self.path, None))
+        self.send(204)
+
+
+def serve(model):
+    srv = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+    srv.daemon_threads = True
+    srv.handle_error = lambda request, address: None  # a page gone mid-answer
+    srv.model = model
+    srv.stopping = threading.Event()
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+
+    def ticker():
+        n = 0
+        while not srv.stopping.wait(0.25):
+            model.tick(n)
+            n += 1
+    threading.Thread(target=ticker, daemon=True).start()
+    return srv
+
+
+def script_seconds(page):
+    metrics = page.call('Performance.getMetrics')['metrics']
+    return {m['name']: m['value'] for m in metrics}['ScriptDuration']
+
+
+def main():
+    chrome = find_chromium()
+    model = Model(templates())
+    srv = serve(model)
+    base = 'http://127.0.0.1:%d/' % srv.server_address[1]
+    proc, page = start_chromium(chrome)
+    try:
+        page.viewport(1280, 900)
+        page.call('Performance.enable')
+        page.call('Page.navigate', url=base)
+        page.wait('document.getElementById("conn-status").dataset.mode === "live" && '
+                  'document.querySelectorAll("#services-body tr").length === %d && '
+                  'document.querySelectorAll("#targets-body tr").length === %d'
+                  % (NSVC, NTGT), 30, 'the live page with %d services' % NSVC)
+        for s in model.services:
+            got = page.eval('(() => { const tr = document.querySelector(\'tr[data-service="%s"]\');'
+                            ' const f = n => tr.querySelector(\'[data-field="\' + n + \'"]\')'
+                            '.textContent; return [f("listeners"), f("algorithm"), f("targets")];'
+                            ' })()' % s['name'])
+            h.check(got[0] == s['listeners'][0] and got[1].split(',')[0] == s['algorithm'] and
+                    got[2] == '%d / %d' % (NTGT, NTGT), '%s row %r' % (s['name'], got))
+        h.check(page.eval('document.getElementById("stat-concurrency-label").textContent')
+                == 'Services' and
+                page.eval('document.getElementById("stat-concurrency").textContent') == '20',
+                'the Services card')
+        h.check(page.eval('document.getElementById("stat-targets").textContent')
+                == '1,000 / 1,000', 'the cards sum the services\' targets')
+        trs = page.eval('document.querySelectorAll("tr").length')
+        h.check(trs <= NSVC + NTGT + NCLI + 3, '%d rows in the page: more than the picked'
+                ' service\'s' % trs)
+        page.wait('parseFloat(document.querySelector(\'tr[data-service="s05"]'
+                  ' [data-field="rate"]\').textContent) >= 10', 10, 's05\'s rate (20/s)')
+
+        # Snapshots: in place, and cheap.
+        page.eval('document.querySelectorAll("tr").forEach(tr => { tr.__kept = true; })')
+        n0, s0 = int(page.eval('document.body.dataset.updates')), script_seconds(page)
+        page.wait('Number(document.body.dataset.updates) >= %d' % (n0 + 16), 20,
+                  '16 more snapshots')
+        n1, s1 = int(page.eval('document.body.dataset.updates')), script_seconds(page)
+        per = (s1 - s0) / (n1 - n0)
+        h.log('%.1f ms of script per snapshot of %d services, %d targets'
+              % (per * 1000, NSVC, NSVC * NTGT))
+        h.check(per < 0.05, '%.1f ms of script per snapshot' % (per * 1000))
+        kept = page.eval('Array.from(document.querySelectorAll("tr"))'
+                         '.filter(tr => !tr.__kept).length')
+        h.check(kept == 0, '%d rows replaced by snapshots' % kept)
+
+        # Another service: read from its routes, acted on through them.
+        page.click('button[data-action="select-service"][data-service="s13"]')
+        ids = [t['id'] for t in model.targets['s13']]
+        page.wait('Array.from(document.querySelectorAll("#targets-body tr"))'
+                  '.map(tr => Number(tr.dataset.targetId)).join() === "%s" && '
+                  'document.querySelectorAll("#persistence-body tr").length === %d'
+                  % (','.join(map(str, ids)), NCLI), 10, 's13\'s targets and clients')
+        h.check(page.eval('document.querySelector(\'#persistence-body tr[data-client='
+                          '"192.0.2.2"]\').dataset.targetId') == str(ids[1]),
+                'a client of s13 shows s13\'s target')
+        h.check({'/api/v1/services/s13/targets', '/api/v1/services/s13/persistence'}
+                <= set(model.gets), 's13 read from its routes: %r' % model.gets[-5:])
+        tid = ids[7]
+        page.click('button[data-action="drain"][data-target-id="%d"]' % tid)
+        h.check(h.wait_until(lambda: ('PATCH', '/api/v1/targets/%d' % tid,
+                                      {'state': 'draining'}) in model.writes, 10),
+                'Drain went out as %r' % model.writes)
+        page.wait('document.querySelector(\'tr[data-target-id="%d"]\').dataset.state'
+                  ' === "draining"' % tid, 10, 'the draining state shown')
+        page.click('button[data-action="forget"][data-client="192.0.2.3"]')
+        h.check(h.wait_until(lambda: ('DELETE', '/api/v1/services/s13/persistence/192.0.2.3',
+                                      None) in model.writes, 10),
+                'Forget went out as %r' % model.writes)
+        h.check(page.eval('location.hash') == '#service=s13', 'the pick is kept in the URL')
+
+        page.call('Page.navigate', url=base + '#service=s07')
+        page.call('Page.reload')
+        page.wait('document.querySelector(\'tr[data-service="s07"]\')'
+                  '?.dataset.selected === "yes" && '
+                  'document.querySelector(\'#targets-body tr[data-target-id="%d"]\')'
+                  % model.targets['s07'][0]['id'], 20, '#service=s07 picks s07 on load')
+        try:
+            page.call('Browser.close')
+        except (h.Failure, OSError):
+            pass
+    finally:
+        page.close()
+        srv.stopping.set()
+        srv.shutdown()
+    proc.terminate(20)
+
+
+h.run(main)
