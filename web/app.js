@@ -245,6 +245,14 @@
 		render();
 	}
 
+	/* Picked by a click: if its targets are below the screen, bring them up. */
+	function picked(name) {
+		select(name);
+		var head = $('targets-title').closest('.panel');
+		if (head.getBoundingClientRect().top > window.innerHeight - 80)
+			head.scrollIntoView({ block: 'start' });
+	}
+
 	/*
 	 * What to show for the picked service. The snapshot's targets carry
 	 * their service: when some are the picked service's, it covers it.
@@ -901,7 +909,7 @@
 			    undefined, 'Forgot ' + b.getAttribute('data-client') + '.').catch(function () {});
 			break;
 		case 'select-service':
-			select(b.getAttribute('data-service'));
+			picked(b.getAttribute('data-service'));
 			break;
 		case 'pause-service':
 			var svc = serviceNamed(b.getAttribute('data-service'));
@@ -965,7 +973,7 @@
 		$('services-body').addEventListener('click', function (ev) {
 			var tr = ev.target.closest('tr[data-service]');
 			if (tr && !ev.target.closest('button'))
-				select(tr.getAttribute('data-service'));
+				picked(tr.getAttribute('data-service'));
 		});
 		$('pause-toggle').addEventListener('click', function () {
 			var st = state.snap && state.snap.status;

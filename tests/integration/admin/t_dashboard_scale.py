@@ -6,19 +6,23 @@ The page's side of issue 15's scale, run today: the API is a stand-in (a
 Python server) whose JSON is cloned from a real harmonyd's answers (one
 target, one persistence entry, one service), multiplied to 20 services of
 50 targets with 5 remembered clients each; it sends a snapshot with a
-"services" list every 250 ms, with today's targets and persistence (the
-default service's) in it, and records the writes it gets.
+"services" list every 250 ms, with the targets of every service and the
+default service's persistence (docs/API.md, "Events"), and records the
+writes it gets.
 
 Pinned: every service in one table with its listeners and algorithm and a
 rate; the cards sum the services; only the picked service's rows are in
 the page (not 1000); a snapshot updates the rows in place and costs little
 script time; picking another service reads its own routes and shows its
 targets and table; Drain and Forget on it go to its target and to its
-persistence route; #service=NAME picks a service on load.
+persistence route; a snapshot that has only the default service's targets
+(all_targets False) makes the page read the picked one's from its route;
+#service=NAME picks a service on load.
 
 Skips (77) without Chromium (Debian: apt-get install chromium).
 """
 
+import base64
 import copy
 import http.server
 import json
@@ -58,6 +62,7 @@ class Model:
     def __init__(self, tpl):
         self.lock = threading.Lock()
         self.tpl = tpl
+        self.all_targets = True
         self.writes = []
         self.gets = []
         self.targets = {}       # service -> [target]
@@ -100,7 +105,8 @@ class Model:
     def snapshot(self):
         with self.lock:
             return json.dumps({'status': self.tpl['status'], 'config': self.tpl['config'],
-                               'targets': self.targets['s00'],
+                               'targets': sum(self.targets.values(), []) if
+                               self.all_targets else self.targets['s00'],
                                'persistence': self.table('s00'),
                                'services': self.services})
 
@@ -258,6 +264,13 @@ def main():
                          '.filter(tr => !tr.__kept).length')
         h.check(kept == 0, '%d rows replaced by snapshots' % kept)
 
+        page.call('Input.dispatchMouseEvent', type='mouseMoved', x=1, y=1)
+        shot = base64.b64decode(page.call('Page.captureScreenshot', format='png')['data'])
+        out = os.environ.get('DASHBOARD_SCALE_PNG') or os.path.join(h.tmpdir(), 'scale.png')
+        with open(out, 'wb') as f:
+            f.write(shot)
+        h.log('screenshot: %s (%d bytes)' % (out, len(shot)))
+
         # Another service: read from its routes, acted on through them.
         page.click('button[data-action="select-service"][data-service="s13"]')
         ids = [t['id'] for t in model.targets['s13']]
@@ -268,8 +281,10 @@ def main():
         h.check(page.eval('document.querySelector(\'#persistence-body tr[data-client='
                           '"192.0.2.2"]\').dataset.targetId') == str(ids[1]),
                 'a client of s13 shows s13\'s target')
-        h.check({'/api/v1/services/s13/targets', '/api/v1/services/s13/persistence'}
-                <= set(model.gets), 's13 read from its routes: %r' % model.gets[-5:])
+        h.check('/api/v1/services/s13/persistence' in model.gets and
+                '/api/v1/services/s13/targets' not in model.gets,
+                's13\'s table read from its route, its targets from the snapshot: %r'
+                % model.gets[-5:])
         tid = ids[7]
         page.click('button[data-action="drain"][data-target-id="%d"]' % tid)
         h.check(h.wait_until(lambda: ('PATCH', '/api/v1/targets/%d' % tid,
@@ -283,8 +298,22 @@ def main():
                 'Forget went out as %r' % model.writes)
         h.check(page.eval('location.hash') == '#service=s13', 'the pick is kept in the URL')
 
-        page.call('Page.navigate', url=base + '#service=s07')
-        page.call('Page.reload')
+        with model.lock:
+            model.all_targets = False
+        n = int(page.eval('document.body.dataset.updates'))
+        page.wait('Number(document.body.dataset.updates) >= %d' % (n + 2), 10,
+                  'snapshots with the default service\'s targets only')
+        page.click('tr[data-service="s14"] [data-field="algorithm"]')
+        ids = [t['id'] for t in model.targets['s14']]
+        page.wait('Array.from(document.querySelectorAll("#targets-body tr"))'
+                  '.map(tr => Number(tr.dataset.targetId)).join() === "%s"'
+                  % ','.join(map(str, ids)), 10, 's14\'s targets from its route')
+        h.check('/api/v1/services/s14/targets' in model.gets, 's14\'s targets from its route')
+        with model.lock:
+            model.all_targets = True
+
+        # A new load (the query differs), not a move within the page.
+        page.call('Page.navigate', url=base + '?again#service=s07')
         page.wait('document.querySelector(\'tr[data-service="s07"]\')'
                   '?.dataset.selected === "yes" && '
                   'document.querySelector(\'#targets-body tr[data-target-id="%d"]\')'
