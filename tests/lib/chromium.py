@@ -192,6 +192,11 @@ class Page:
         h.check(ok, 'page: %s within %d s' % (what or expr, timeout))
         return ok
 
+    def visible(self, selector):
+        """Whether an element matches and is rendered (not hidden)."""
+        return self.eval('(() => { const e = document.querySelector(%s);'
+                         ' return !!e && e.offsetParent !== null; })()' % json.dumps(selector))
+
     def click(self, selector):
         pos = self.eval('(() => { const e = document.querySelector(%s); if (!e) return null;'
                         ' e.scrollIntoView({block: "center"}); const r = e.getBoundingClientRect();'

@@ -1,18 +1,14 @@
 #!/usr/bin/env python3
-"""The dashboard and services (issue 15), in real headless Chromium, live
-over SSE, against a real harmonyd.
+"""The dashboard with two services (issue 15), in real headless Chromium,
+live over SSE, against a real harmonyd (a config file with "services"):
+both are in the table of services with their listeners as bound and
+their algorithms; the default one is picked first; picking the second
+shows its targets only, and its Drain and Forget reach it (checked over
+REST), leaving the other's alone. One service: t_dashboard_single.py.
 
-1. One service: the page is what it was, with no chrome that says nothing
-   (no table of services, no service tag on the panels, the Concurrency
-   card and its Pause), and it says where clients connect. An event
-   updates the rows in place: the same row elements stay.
-2. Two services (a config file with "services"): both in the table of
-   services with their listeners as bound and their algorithms; picking
-   the second shows its targets only, and its Drain and Forget reach it
-   (checked over REST). Skips (77) while harmonyd refuses a config with
-   services (the configuration part of issue 15 not in yet).
-
-Skips (77) without Chromium (Debian: apt-get install chromium).
+Skips (77) while harmonyd refuses a config with services (the
+configuration part of issue 15 not in yet), and without Chromium
+(Debian: apt-get install chromium).
 """
 
 import base64
@@ -20,80 +16,10 @@ import json
 import os
 
 import harness as h
-from adminhttp import Api, harmonyd, need_curl, web_root
+from adminhttp import Api, need_curl, web_root
 from chromium import find_chromium, start_chromium
 
 TOKEN = 'svc-dash-7d2e'
-
-
-def rows(page, body):
-    return page.eval('Array.from(document.querySelectorAll("#%s tr"))'
-                     '.map(tr => tr.dataset.targetId || tr.dataset.client || tr.dataset.service)'
-                     % body)
-
-
-def visible(page, sel):
-    return page.eval('(() => { const e = document.querySelector(%s);'
-                     ' return !!e && e.offsetParent !== null; })()' % json.dumps(sel))
-
-
-def updates(page):
-    return int(page.eval('document.body.dataset.updates || "0"'))
-
-
-def one_service(chrome):
-    backends = [h.Backend('name', name=n) for n in 'AB']
-    hd = harmonyd('--token', TOKEN, '--web-root', web_root())
-    api = Api(hd.http_port, token=TOKEN)
-    ts = [api.register(be.port) for be in backends]
-    for i in range(2, 5):
-        h.name_of(hd.port, source='127.0.0.%d' % i)
-    proc, page = start_chromium(chrome)
-    try:
-        page.viewport(1280, 900)
-        page.call('Page.navigate', url='http://127.0.0.1:%d/' % hd.http_port)
-        page.wait('document.getElementById("conn-status").dataset.mode === "live" && '
-                  'document.querySelectorAll("#targets-body tr").length === 2 && '
-                  'document.querySelectorAll("#persistence-body tr").length === 3',
-                  30, 'the live page with 2 targets and 3 clients')
-        # Give the page the time to learn the services (with the snapshot,
-        # or from GET /api/v1/services): what it shows then must not change.
-        page.wait('document.getElementById("stat-algorithm").textContent'
-                  '.indexOf("clients on 127.0.0.1:%d") >= 0' % hd.port, 10,
-                  'the one service\'s listener in the summary line')
-        for sel in ('#services-panel', '#targets-service', '#persist-service',
-                    'tr[data-service]'):
-            h.check(not visible(page, sel), 'one service shows %s' % sel)
-        h.check(page.eval('document.getElementById("stat-concurrency-label").textContent')
-                == 'Concurrency' and visible(page, '#pause-toggle'),
-                'one service: the Concurrency card with its Pause')
-        heads = page.eval('Array.from(document.querySelectorAll("h2"))'
-                          '.filter(e => e.offsetParent !== null).map(e => e.textContent)')
-        h.check(heads == ['Targets', 'Persistence'], 'one service: headings %r' % heads)
-
-        # In place: the rows an event finds are the rows it leaves.
-        page.eval('document.querySelectorAll("#targets-body tr, #persistence-body tr")'
-                  '.forEach(tr => { tr.__kept = true; })')
-        before = updates(page)
-        for i in range(5, 9):
-            h.name_of(hd.port, source='127.0.0.%d' % i)
-        page.wait('Number(document.body.dataset.updates) >= %d && '
-                  'document.querySelectorAll("#persistence-body tr").length === 7'
-                  % (before + 2), 20, 'more snapshots, with the new clients')
-        kept = page.eval('Array.from(document.querySelectorAll("#targets-body tr,'
-                         ' #persistence-body tr")).filter(tr => tr.__kept).length')
-        h.check(kept == 5, '%d of the 5 rows were kept across events (replaced rows)'
-                % kept)
-        h.check(sorted(rows(page, 'targets-body')) == sorted(str(t['id']) for t in ts),
-                'target rows %r' % rows(page, 'targets-body'))
-        try:
-            page.call('Browser.close')
-        except (h.Failure, OSError):
-            pass
-    finally:
-        page.close()
-    proc.terminate(20)
-    hd.stop()
 
 
 def start_two(cf):
@@ -139,7 +65,7 @@ def two_services(chrome):
         page.wait('document.getElementById("conn-status").dataset.mode === "live" && '
                   'document.querySelectorAll("#services-body tr").length === 2',
                   30, 'the live page with 2 services')
-        h.check(visible(page, '#services-panel'), 'the table of services is shown')
+        h.check(page.visible('#services-panel'), 'the table of services is shown')
         for name, s in svcs.items():
             row = page.eval('(() => { const tr = document.querySelector(\'tr[data-service="%s"]\');'
                             ' const f = n => tr.querySelector(\'[data-field="\' + n + \'"]\')'
@@ -203,7 +129,6 @@ def two_services(chrome):
 def main():
     chrome = find_chromium()
     need_curl()
-    one_service(chrome)
     two_services(chrome)
 
 
