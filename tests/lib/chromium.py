@@ -5,12 +5,13 @@ the socket module.
 
     chrome = find_chromium()
     html = dump_dom(chrome, url)            # polling transport: ?transport=poll
-    proc, page = start_chromium(chrome)
+    proc, page = start_chromium(chrome)     # or: with browser(chrome) as page:
     page.call('Page.navigate', url=url)
     page.wait('document.body.dataset.loaded === "yes"', 30, 'the page')
 """
 
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -197,6 +198,13 @@ class Page:
         return self.eval('(() => { const e = document.querySelector(%s);'
                          ' return !!e && e.offsetParent !== null; })()' % json.dumps(selector))
 
+    def fields(self, selector, *names):
+        """The texts of the [data-field=NAME] cells of the element matched."""
+        return self.eval('(() => { const e = document.querySelector(%s); const out = {};'
+                         ' for (const n of %s) { const f = e && e.querySelector('
+                         '\'[data-field="\' + n + \'"]\'); out[n] = f ? f.textContent : null; }'
+                         ' return out; })()' % (json.dumps(selector), json.dumps(list(names))))
+
     def click(self, selector):
         pos = self.eval('(() => { const e = document.querySelector(%s); if (!e) return null;'
                         ' e.scrollIntoView({block: "center"}); const r = e.getBoundingClientRect();'
@@ -251,3 +259,18 @@ def start_chromium(chrome):
         return bool(targets)
     h.check(h.wait_until(pages, 30), 'chromium shows no page over DevTools')
     return proc, Page(targets[0]['webSocketDebuggerUrl'])
+
+
+@contextlib.contextmanager
+def browser(chrome):
+    """A Chromium and its page, closed at the end of the block."""
+    proc, page = start_chromium(chrome)
+    try:
+        yield page
+        try:
+            page.call('Browser.close')
+        except (h.Failure, OSError):
+            pass
+    finally:
+        page.close()
+        proc.terminate(20)

@@ -22,7 +22,7 @@ import time
 
 import harness as h
 from adminhttp import Api, harmonyd, web_root
-from chromium import dump_dom, find_chromium, start_chromium
+from chromium import browser, dump_dom, find_chromium
 
 TOKEN = 'dash-token-5f1c'
 
@@ -104,8 +104,7 @@ def main():
                 'persistence row of %s' % e['client'])
 
     # 2. Live, driven like a person would.
-    proc, page = start_chromium(chrome)
-    try:
+    with browser(chrome) as page:
         page.viewport(1280, 900)
         page.call('Page.navigate', url=base)
         page.wait('document.body.dataset.loaded === "yes" && '
@@ -193,13 +192,6 @@ def main():
                 'Remove did not reach the API')
         page.wait('!document.querySelector(\'tr[data-target-id="%d"]\')' % gone, 10,
                   'the removed target gone from the page')
-        try:
-            page.call('Browser.close')
-        except (h.Failure, OSError):
-            pass
-    finally:
-        page.close()
-    proc.terminate(20)
     hd.stop()
 
 

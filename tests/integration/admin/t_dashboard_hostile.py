@@ -21,7 +21,7 @@ import json
 
 import harness as h
 from adminhttp import Api, harmonyd, web_root
-from chromium import find_chromium, start_chromium
+from chromium import browser, find_chromium
 
 IMG = '<img/src=x/onerror=window.pwned=1>&amp;'
 SVG = '<svg/onload=window.pwned=2>'
@@ -54,23 +54,23 @@ def main():
     shown = '%s:%d' % (IMG, t['port'])
     base = 'http://127.0.0.1:%d/' % hd.http_port
 
-    proc, page = start_chromium(chrome)
-    seen = []
+    with browser(chrome) as page:
+        seen = []
 
-    def paused(p):
-        rid, url = p['requestId'], p['request']['url']
-        if p.get('responseStatusCode') != 200 or p['request']['method'] != 'GET':
-            page.call('Fetch.continueRequest', requestId=rid)
-            return
-        r = page.call('Fetch.getResponseBody', requestId=rid)
-        body = base64.b64decode(r['body']) if r.get('base64Encoded') else r['body'].encode()
-        data = rewrite(url, json.loads(body))
-        seen.append(url)
-        page.call('Fetch.fulfillRequest', requestId=rid, responseCode=200,
-                  responseHeaders=[{'name': 'Content-Type', 'value': 'application/json'},
-                                   {'name': 'Cache-Control', 'value': 'no-store'}],
-                  body=base64.b64encode(json.dumps(data).encode()).decode())
-    try:
+        def paused(p):
+            rid, url = p['requestId'], p['request']['url']
+            if p.get('responseStatusCode') != 200 or p['request']['method'] != 'GET':
+                page.call('Fetch.continueRequest', requestId=rid)
+                return
+            r = page.call('Fetch.getResponseBody', requestId=rid)
+            body = base64.b64decode(r['body']) if r.get('base64Encoded') else r['body'].encode()
+            data = rewrite(url, json.loads(body))
+            seen.append(url)
+            page.call('Fetch.fulfillRequest', requestId=rid, responseCode=200,
+                      responseHeaders=[{'name': 'Content-Type', 'value': 'application/json'},
+                                       {'name': 'Cache-Control', 'value': 'no-store'}],
+                      body=base64.b64encode(json.dumps(data).encode()).decode())
+
         page.on('Fetch.requestPaused', paused)
         page.call('Fetch.enable', patterns=[{'urlPattern': '*/api/v1/*',
                                              'requestStage': 'Response'}])
@@ -81,13 +81,12 @@ def main():
                   '!!document.querySelector(%s)' % json.dumps(row), 30,
                   'the page with the target and its persistence entry')
         h.check(any('/api/v1/targets' in u for u in seen), 'no answer rewritten: %r' % seen)
-        got = page.eval('(() => { const tr = document.querySelector(%s);'
-                        ' const p = document.querySelector("#persistence-body tr");'
-                        ' return { name: tr.querySelector(\'[data-field="name"] .mono\').textContent,'
-                        ' note: tr.querySelector(".target-note").textContent,'
-                        ' client: p.querySelector(\'[data-field="client"]\').textContent,'
-                        ' target: p.querySelector(\'[data-field="target"]\').textContent,'
-                        ' html: tr.innerHTML + p.innerHTML }; })()' % json.dumps(row))
+        got = page.fields(row, 'note', 'name')
+        got.update(page.fields('#persistence-body tr', 'client', 'target'))
+        got['name'] = page.eval('document.querySelector(%s).querySelector(".mono").textContent'
+                                % json.dumps(row))
+        got['html'] = page.eval('document.querySelector(%s).innerHTML + document.querySelector('
+                                '"#persistence-body tr").innerHTML' % json.dumps(row))
         h.check(got['name'] == shown, 'the target\'s name shown %r' % got['name'])
         h.check(got['note'] == 'note ' + SVG, 'its note shown %r' % got['note'])
         h.check(got['client'] == SVG + '127.0.0.2', 'the client shown %r' % got['client'])
@@ -104,13 +103,6 @@ def main():
         h.check(page.eval('document.querySelectorAll("img, table svg, #notice *").length')
                 == 0, 'the markup made elements')
         h.check(page.eval('window.pwned === undefined'), 'the markup ran in the page')
-        try:
-            page.call('Browser.close')
-        except (h.Failure, OSError):
-            pass
-    finally:
-        page.close()
-    proc.terminate(20)
     hd.stop()
 
 

@@ -33,7 +33,7 @@ import urllib.parse
 
 import harness as h
 from adminhttp import Api, harmonyd, web_root
-from chromium import find_chromium, start_chromium
+from chromium import browser, find_chromium
 
 NSVC, NTGT, NCLI = 20, 50, 5
 ALGOS = ('leastconn', 'roundrobin', 'hash')
@@ -222,111 +222,102 @@ def main():
     model = Model(templates())
     srv = serve(model)
     base = 'http://127.0.0.1:%d/' % srv.server_address[1]
-    proc, page = start_chromium(chrome)
-    try:
-        page.viewport(1280, 900)
-        page.call('Performance.enable')
-        page.call('Page.navigate', url=base)
-        page.wait('document.getElementById("conn-status").dataset.mode === "live" && '
-                  'document.querySelectorAll("#services-body tr").length === %d && '
-                  'document.querySelectorAll("#targets-body tr").length === %d'
-                  % (NSVC, NTGT), 30, 'the live page with %d services' % NSVC)
-        for s in model.services:
-            got = page.eval('(() => { const tr = document.querySelector(\'tr[data-service="%s"]\');'
-                            ' const f = n => tr.querySelector(\'[data-field="\' + n + \'"]\')'
-                            '.textContent; return [f("listeners"), f("algorithm"), f("targets")];'
-                            ' })()' % s['name'])
-            h.check(got[0] == s['listeners'][0] and got[1].split(',')[0] == s['algorithm'] and
-                    got[2] == '%d / %d' % (NTGT, NTGT), '%s row %r' % (s['name'], got))
-        h.check(page.eval('document.getElementById("stat-concurrency-label").textContent')
-                == 'Services' and
-                page.eval('document.getElementById("stat-concurrency").textContent') == '20',
-                'the Services card')
-        h.check(page.eval('document.getElementById("stat-targets").textContent')
-                == '1,000 / 1,000', 'the cards sum the services\' targets')
-        trs = page.eval('document.querySelectorAll("tr").length')
-        h.check(trs <= NSVC + NTGT + NCLI + 3, '%d rows in the page: more than the picked'
-                ' service\'s' % trs)
-        page.wait('parseFloat(document.querySelector(\'tr[data-service="s05"]'
-                  ' [data-field="rate"]\').textContent) >= 10', 10, 's05\'s rate (20/s)')
+    with browser(chrome) as page:
+            page.viewport(1280, 900)
+            page.call('Performance.enable')
+            page.call('Page.navigate', url=base)
+            page.wait('document.getElementById("conn-status").dataset.mode === "live" && '
+                      'document.querySelectorAll("#services-body tr").length === %d && '
+                      'document.querySelectorAll("#targets-body tr").length === %d'
+                      % (NSVC, NTGT), 30, 'the live page with %d services' % NSVC)
+            for s in model.services:
+                f = page.fields('tr[data-service="%s"]' % s['name'], 'listeners', 'algorithm',
+                                'targets')
+                got = [f['listeners'], f['algorithm'], f['targets']]
+                h.check(got[0] == s['listeners'][0] and got[1].split(',')[0] == s['algorithm'] and
+                        got[2] == '%d / %d' % (NTGT, NTGT), '%s row %r' % (s['name'], got))
+            h.check(page.eval('document.getElementById("stat-concurrency-label").textContent')
+                    == 'Services' and
+                    page.eval('document.getElementById("stat-concurrency").textContent') == '20',
+                    'the Services card')
+            h.check(page.eval('document.getElementById("stat-targets").textContent')
+                    == '1,000 / 1,000', 'the cards sum the services\' targets')
+            trs = page.eval('document.querySelectorAll("tr").length')
+            h.check(trs <= NSVC + NTGT + NCLI + 3, '%d rows in the page: more than the picked'
+                    ' service\'s' % trs)
+            page.wait('parseFloat(document.querySelector(\'tr[data-service="s05"]'
+                      ' [data-field="rate"]\').textContent) >= 10', 10, 's05\'s rate (20/s)')
 
-        # Snapshots: in place, and cheap.
-        page.eval('document.querySelectorAll("tr").forEach(tr => { tr.__kept = true; })')
-        n0, s0 = int(page.eval('document.body.dataset.updates')), script_seconds(page)
-        page.wait('Number(document.body.dataset.updates) >= %d' % (n0 + 16), 20,
-                  '16 more snapshots')
-        n1, s1 = int(page.eval('document.body.dataset.updates')), script_seconds(page)
-        per = (s1 - s0) / (n1 - n0)
-        h.log('%.1f ms of script per snapshot of %d services, %d targets'
-              % (per * 1000, NSVC, NSVC * NTGT))
-        h.check(per < 0.05, '%.1f ms of script per snapshot' % (per * 1000))
-        kept = page.eval('Array.from(document.querySelectorAll("tr"))'
-                         '.filter(tr => !tr.__kept).length')
-        h.check(kept == 0, '%d rows replaced by snapshots' % kept)
+            # Snapshots: in place, and cheap.
+            page.eval('document.querySelectorAll("tr").forEach(tr => { tr.__kept = true; })')
+            n0, s0 = int(page.eval('document.body.dataset.updates')), script_seconds(page)
+            page.wait('Number(document.body.dataset.updates) >= %d' % (n0 + 16), 20,
+                      '16 more snapshots')
+            n1, s1 = int(page.eval('document.body.dataset.updates')), script_seconds(page)
+            per = (s1 - s0) / (n1 - n0)
+            h.log('%.1f ms of script per snapshot of %d services, %d targets'
+                  % (per * 1000, NSVC, NSVC * NTGT))
+            h.check(per < 0.05, '%.1f ms of script per snapshot' % (per * 1000))
+            kept = page.eval('Array.from(document.querySelectorAll("tr"))'
+                             '.filter(tr => !tr.__kept).length')
+            h.check(kept == 0, '%d rows replaced by snapshots' % kept)
 
-        page.call('Input.dispatchMouseEvent', type='mouseMoved', x=1, y=1)
-        shot = base64.b64decode(page.call('Page.captureScreenshot', format='png')['data'])
-        out = os.environ.get('DASHBOARD_SCALE_PNG') or os.path.join(h.tmpdir(), 'scale.png')
-        with open(out, 'wb') as f:
-            f.write(shot)
-        h.log('screenshot: %s (%d bytes)' % (out, len(shot)))
+            page.call('Input.dispatchMouseEvent', type='mouseMoved', x=1, y=1)
+            shot = base64.b64decode(page.call('Page.captureScreenshot', format='png')['data'])
+            out = os.environ.get('DASHBOARD_SCALE_PNG') or os.path.join(h.tmpdir(), 'scale.png')
+            with open(out, 'wb') as f:
+                f.write(shot)
+            h.log('screenshot: %s (%d bytes)' % (out, len(shot)))
 
-        # Another service: read from its routes, acted on through them.
-        page.click('button[data-action="select-service"][data-service="s13"]')
-        ids = [t['id'] for t in model.targets['s13']]
-        page.wait('Array.from(document.querySelectorAll("#targets-body tr"))'
-                  '.map(tr => Number(tr.dataset.targetId)).join() === "%s" && '
-                  'document.querySelectorAll("#persistence-body tr").length === %d'
-                  % (','.join(map(str, ids)), NCLI), 10, 's13\'s targets and clients')
-        h.check(page.eval('document.querySelector(\'#persistence-body tr[data-client='
-                          '"192.0.2.2"]\').dataset.targetId') == str(ids[1]),
-                'a client of s13 shows s13\'s target')
-        h.check('/api/v1/services/s13/persistence' in model.gets and
-                '/api/v1/services/s13/targets' not in model.gets,
-                's13\'s table read from its route, its targets from the snapshot: %r'
-                % model.gets[-5:])
-        tid = ids[7]
-        page.click('button[data-action="drain"][data-target-id="%d"]' % tid)
-        h.check(h.wait_until(lambda: ('PATCH', '/api/v1/targets/%d' % tid,
-                                      {'state': 'draining'}) in model.writes, 10),
-                'Drain went out as %r' % model.writes)
-        page.wait('document.querySelector(\'tr[data-target-id="%d"]\').dataset.state'
-                  ' === "draining"' % tid, 10, 'the draining state shown')
-        page.click('button[data-action="forget"][data-client="192.0.2.3"]')
-        h.check(h.wait_until(lambda: ('DELETE', '/api/v1/services/s13/persistence/192.0.2.3',
-                                      None) in model.writes, 10),
-                'Forget went out as %r' % model.writes)
-        h.check(page.eval('location.hash') == '#service=s13', 'the pick is kept in the URL')
+            # Another service: read from its routes, acted on through them.
+            page.click('button[data-action="select-service"][data-service="s13"]')
+            ids = [t['id'] for t in model.targets['s13']]
+            page.wait('Array.from(document.querySelectorAll("#targets-body tr"))'
+                      '.map(tr => Number(tr.dataset.targetId)).join() === "%s" && '
+                      'document.querySelectorAll("#persistence-body tr").length === %d'
+                      % (','.join(map(str, ids)), NCLI), 10, 's13\'s targets and clients')
+            h.check(page.eval('document.querySelector(\'#persistence-body tr[data-client='
+                              '"192.0.2.2"]\').dataset.targetId') == str(ids[1]),
+                    'a client of s13 shows s13\'s target')
+            h.check('/api/v1/services/s13/persistence' in model.gets and
+                    '/api/v1/services/s13/targets' not in model.gets,
+                    's13\'s table read from its route, its targets from the snapshot: %r'
+                    % model.gets[-5:])
+            tid = ids[7]
+            page.click('button[data-action="drain"][data-target-id="%d"]' % tid)
+            h.check(h.wait_until(lambda: ('PATCH', '/api/v1/targets/%d' % tid,
+                                          {'state': 'draining'}) in model.writes, 10),
+                    'Drain went out as %r' % model.writes)
+            page.wait('document.querySelector(\'tr[data-target-id="%d"]\').dataset.state'
+                      ' === "draining"' % tid, 10, 'the draining state shown')
+            page.click('button[data-action="forget"][data-client="192.0.2.3"]')
+            h.check(h.wait_until(lambda: ('DELETE', '/api/v1/services/s13/persistence/192.0.2.3',
+                                          None) in model.writes, 10),
+                    'Forget went out as %r' % model.writes)
+            h.check(page.eval('location.hash') == '#service=s13', 'the pick is kept in the URL')
 
-        with model.lock:
-            model.all_targets = False
-        n = int(page.eval('document.body.dataset.updates'))
-        page.wait('Number(document.body.dataset.updates) >= %d' % (n + 2), 10,
-                  'snapshots with the default service\'s targets only')
-        page.click('tr[data-service="s14"] [data-field="algorithm"]')
-        ids = [t['id'] for t in model.targets['s14']]
-        page.wait('Array.from(document.querySelectorAll("#targets-body tr"))'
-                  '.map(tr => Number(tr.dataset.targetId)).join() === "%s"'
-                  % ','.join(map(str, ids)), 10, 's14\'s targets from its route')
-        h.check('/api/v1/services/s14/targets' in model.gets, 's14\'s targets from its route')
-        with model.lock:
-            model.all_targets = True
+            with model.lock:
+                model.all_targets = False
+            n = int(page.eval('document.body.dataset.updates'))
+            page.wait('Number(document.body.dataset.updates) >= %d' % (n + 2), 10,
+                      'snapshots with the default service\'s targets only')
+            page.click('tr[data-service="s14"] [data-field="algorithm"]')
+            ids = [t['id'] for t in model.targets['s14']]
+            page.wait('Array.from(document.querySelectorAll("#targets-body tr"))'
+                      '.map(tr => Number(tr.dataset.targetId)).join() === "%s"'
+                      % ','.join(map(str, ids)), 10, 's14\'s targets from its route')
+            h.check('/api/v1/services/s14/targets' in model.gets, 's14\'s targets from its route')
+            with model.lock:
+                model.all_targets = True
 
-        # A new load (the query differs), not a move within the page.
-        page.call('Page.navigate', url=base + '?again#service=s07')
-        page.wait('document.querySelector(\'tr[data-service="s07"]\')'
-                  '?.dataset.selected === "yes" && '
-                  'document.querySelector(\'#targets-body tr[data-target-id="%d"]\')'
-                  % model.targets['s07'][0]['id'], 20, '#service=s07 picks s07 on load')
-        try:
-            page.call('Browser.close')
-        except (h.Failure, OSError):
-            pass
-    finally:
-        page.close()
-        srv.stopping.set()
-        srv.shutdown()
-    proc.terminate(20)
+            # A new load (the query differs), not a move within the page.
+            page.call('Page.navigate', url=base + '?again#service=s07')
+            page.wait('document.querySelector(\'tr[data-service="s07"]\')'
+                      '?.dataset.selected === "yes" && '
+                      'document.querySelector(\'#targets-body tr[data-target-id="%d"]\')'
+                      % model.targets['s07'][0]['id'], 20, '#service=s07 picks s07 on load')
+    srv.stopping.set()
+    srv.shutdown()
 
 
 h.run(main)

@@ -17,7 +17,7 @@ import os
 
 import harness as h
 from adminhttp import Api, need_curl, web_root
-from chromium import find_chromium, start_chromium
+from chromium import browser, find_chromium
 
 TOKEN = 'svc-dash-7d2e'
 
@@ -58,8 +58,7 @@ def two_services(chrome):
     h.check(h.name_of(api_port, source='127.0.0.9') in ('B', 'C'),
             'a client of api is served by one of its targets')
 
-    proc, page = start_chromium(chrome)
-    try:
+    with browser(chrome) as page:
         page.viewport(1280, 900)
         page.call('Page.navigate', url='http://127.0.0.1:%d/' % port)
         page.wait('document.getElementById("conn-status").dataset.mode === "live" && '
@@ -67,10 +66,7 @@ def two_services(chrome):
                   30, 'the live page with 2 services')
         h.check(page.visible('#services-panel'), 'the table of services is shown')
         for name, s in svcs.items():
-            row = page.eval('(() => { const tr = document.querySelector(\'tr[data-service="%s"]\');'
-                            ' const f = n => tr.querySelector(\'[data-field="\' + n + \'"]\')'
-                            '.textContent; return { listeners: f("listeners"),'
-                            ' algorithm: f("algorithm"), targets: f("targets") }; })()' % name)
+            row = page.fields('tr[data-service="%s"]' % name, 'listeners', 'algorithm')
             h.check(row['listeners'] == ', '.join(s['listeners']), '%s listeners %r, API %r'
                     % (name, row['listeners'], s['listeners']))
             h.check(row['algorithm'].split(',')[0] == s['algorithm'], '%s algorithm %r'
@@ -116,13 +112,6 @@ def two_services(chrome):
         with open(out, 'wb') as f:
             f.write(shot)
         h.log('screenshot: %s (%d bytes)' % (out, len(shot)))
-        try:
-            page.call('Browser.close')
-        except (h.Failure, OSError):
-            pass
-    finally:
-        page.close()
-    proc.terminate(20)
     hd.stop()
 
 

@@ -13,7 +13,7 @@ import time
 
 import harness as h
 from adminhttp import Api, harmonyd, web_root
-from chromium import find_chromium, start_chromium
+from chromium import browser, find_chromium
 
 TOKEN = 'svc-dash-one-41c9'
 
@@ -31,8 +31,7 @@ def main():
     ts = [api.register(be.port) for be in backends]
     for i in range(2, 5):
         h.name_of(hd.port, source='127.0.0.%d' % i)
-    proc, page = start_chromium(chrome)
-    try:
+    with browser(chrome) as page:
         page.viewport(1280, 900)
         page.call('Page.navigate', url='http://127.0.0.1:%d/' % hd.http_port)
         page.wait('document.getElementById("conn-status").dataset.mode === "live" && '
@@ -70,13 +69,6 @@ def main():
                 % kept)
         h.check(sorted(rows(page, 'targets-body')) == sorted(str(t['id']) for t in ts),
                 'target rows %r' % rows(page, 'targets-body'))
-        try:
-            page.call('Browser.close')
-        except (h.Failure, OSError):
-            pass
-    finally:
-        page.close()
-    proc.terminate(20)
     hd.stop()
 
 
