@@ -37,6 +37,9 @@ from chromium import browser, find_chromium
 
 NSVC, NTGT, NCLI = 20, 50, 5
 ALGOS = ('leastconn', 'roundrobin', 'hash')
+NAMES = ('web', 'api', 'auth', 'search', 'media', 'cart', 'checkout', 'payments', 'orders',
+         'inventory', 'users', 'mail', 'chat', 'reports', 'ws', 'grpc-gw', 'metrics', 'logs',
+         'db-ro', 'cache')
 
 
 def templates():
@@ -62,6 +65,7 @@ class Model:
     def __init__(self, tpl):
         self.lock = threading.Lock()
         self.tpl = tpl
+        tpl['status']['uptime_ms'] = (3 * 24 + 4) * 3600 * 1000      # for the screenshot
         self.all_targets = True
         self.writes = []
         self.gets = []
@@ -69,7 +73,7 @@ class Model:
         self.clients = {}       # service -> [entry]
         self.services = []
         for i in range(NSVC):
-            name = 's%02d' % i
+            name = NAMES[i]
             ts = []
             for j in range(NTGT):
                 t = copy.deepcopy(tpl['target'])
@@ -86,7 +90,8 @@ class Model:
                 self.clients[name].append(e)
             s = copy.deepcopy(tpl['service'])
             s.update(name=name, default=(i == 0), listeners=['127.0.0.1:%d' % (4000 + i)],
-                     algorithm=ALGOS[i % 3], persistence_entries=NCLI)
+                     algorithm=ALGOS[i % 3], persistence_entries=NCLI,
+                     active=i * 7 % 13)
             s['targets'] = dict(s['targets'], total=NTGT, up=NTGT)
             s['totals'] = dict(s['totals'], accepted=0)
             self.services.append(s)
@@ -94,7 +99,7 @@ class Model:
     def tick(self, n):
         with self.lock:
             for i, s in enumerate(self.services):
-                s['totals']['accepted'] += i            # s05: 20 new sessions a second
+                s['totals']['accepted'] += i            # cart (5): 20 new sessions a second
                 t = self.targets[s['name']][n % NTGT]
                 t['total'] += 1
 
@@ -106,8 +111,8 @@ class Model:
         with self.lock:
             return json.dumps({'status': self.tpl['status'], 'config': self.tpl['config'],
                                'targets': sum(self.targets.values(), []) if
-                               self.all_targets else self.targets['s00'],
-                               'persistence': self.table('s00'),
+                               self.all_targets else self.targets['web'],
+                               'persistence': self.table('web'),
                                'services': self.services})
 
     def find(self, tid):
@@ -245,8 +250,8 @@ def main():
             trs = page.eval('document.querySelectorAll("tr").length')
             h.check(trs <= NSVC + NTGT + NCLI + 3, '%d rows in the page: more than the picked'
                     ' service\'s' % trs)
-            page.wait('parseFloat(document.querySelector(\'tr[data-service="s05"]'
-                      ' [data-field="rate"]\').textContent) >= 10', 10, 's05\'s rate (20/s)')
+            page.wait('parseFloat(document.querySelector(\'tr[data-service="cart"]'
+                      ' [data-field="rate"]\').textContent) >= 10', 10, 'cart\'s rate (20/s)')
 
             # Snapshots: in place, and cheap.
             page.eval('document.querySelectorAll("tr").forEach(tr => { tr.__kept = true; })')
@@ -270,18 +275,18 @@ def main():
             h.log('screenshot: %s (%d bytes)' % (out, len(shot)))
 
             # Another service: read from its routes, acted on through them.
-            page.click('button[data-action="select-service"][data-service="s13"]')
-            ids = [t['id'] for t in model.targets['s13']]
+            page.click('button[data-action="select-service"][data-service="reports"]')
+            ids = [t['id'] for t in model.targets['reports']]
             page.wait('Array.from(document.querySelectorAll("#targets-body tr"))'
                       '.map(tr => Number(tr.dataset.targetId)).join() === "%s" && '
                       'document.querySelectorAll("#persistence-body tr").length === %d'
-                      % (','.join(map(str, ids)), NCLI), 10, 's13\'s targets and clients')
+                      % (','.join(map(str, ids)), NCLI), 10, 'reports\'s targets and clients')
             h.check(page.eval('document.querySelector(\'#persistence-body tr[data-client='
                               '"192.0.2.2"]\').dataset.targetId') == str(ids[1]),
-                    'a client of s13 shows s13\'s target')
-            h.check('/api/v1/services/s13/persistence' in model.gets and
-                    '/api/v1/services/s13/targets' not in model.gets,
-                    's13\'s table read from its route, its targets from the snapshot: %r'
+                    'a client of reports shows reports\'s target')
+            h.check('/api/v1/services/reports/persistence' in model.gets and
+                    '/api/v1/services/reports/targets' not in model.gets,
+                    'reports\'s table read from its route, its targets from the snapshot: %r'
                     % model.gets[-5:])
             tid = ids[7]
             page.click('button[data-action="drain"][data-target-id="%d"]' % tid)
@@ -291,31 +296,31 @@ def main():
             page.wait('document.querySelector(\'tr[data-target-id="%d"]\').dataset.state'
                       ' === "draining"' % tid, 10, 'the draining state shown')
             page.click('button[data-action="forget"][data-client="192.0.2.3"]')
-            h.check(h.wait_until(lambda: ('DELETE', '/api/v1/services/s13/persistence/192.0.2.3',
+            h.check(h.wait_until(lambda: ('DELETE', '/api/v1/services/reports/persistence/192.0.2.3',
                                           None) in model.writes, 10),
                     'Forget went out as %r' % model.writes)
-            h.check(page.eval('location.hash') == '#service=s13', 'the pick is kept in the URL')
+            h.check(page.eval('location.hash') == '#service=reports', 'the pick is kept in the URL')
 
             with model.lock:
                 model.all_targets = False
             n = int(page.eval('document.body.dataset.updates'))
             page.wait('Number(document.body.dataset.updates) >= %d' % (n + 2), 10,
                       'snapshots with the default service\'s targets only')
-            page.click('tr[data-service="s14"] [data-field="algorithm"]')
-            ids = [t['id'] for t in model.targets['s14']]
+            page.click('tr[data-service="ws"] [data-field="algorithm"]')
+            ids = [t['id'] for t in model.targets['ws']]
             page.wait('Array.from(document.querySelectorAll("#targets-body tr"))'
                       '.map(tr => Number(tr.dataset.targetId)).join() === "%s"'
-                      % ','.join(map(str, ids)), 10, 's14\'s targets from its route')
-            h.check('/api/v1/services/s14/targets' in model.gets, 's14\'s targets from its route')
+                      % ','.join(map(str, ids)), 10, 'ws\'s targets from its route')
+            h.check('/api/v1/services/ws/targets' in model.gets, 'ws\'s targets from its route')
             with model.lock:
                 model.all_targets = True
 
             # A new load (the query differs), not a move within the page.
-            page.call('Page.navigate', url=base + '?again#service=s07')
-            page.wait('document.querySelector(\'tr[data-service="s07"]\')'
+            page.call('Page.navigate', url=base + '?again#service=payments')
+            page.wait('document.querySelector(\'tr[data-service="payments"]\')'
                       '?.dataset.selected === "yes" && '
                       'document.querySelector(\'#targets-body tr[data-target-id="%d"]\')'
-                      % model.targets['s07'][0]['id'], 20, '#service=s07 picks s07 on load')
+                      % model.targets['payments'][0]['id'], 20, '#service=payments picks payments on load')
     srv.stopping.set()
     srv.shutdown()
 
