@@ -258,7 +258,8 @@
 	 * their service: when some are the picked service's, it covers it.
 	 * Its persistence table is the default service's, unless its entries
 	 * say their service. What it does not cover is read from the
-	 * service's own routes (state.detail); `since` is the age of the data.
+	 * service's own routes (state.detail). `at` is when the data came
+	 * (ages are shown as they are now); `pending`: not read yet.
 	 */
 	function viewTargets() {
 		var s = state.snap;
@@ -568,10 +569,11 @@
 		tr.setAttribute('data-weight', String(t.weight));
 		var input = tr.querySelector('.weight-input');
 		/* Never overwrite what someone is typing. */
-		if (document.activeElement !== input && input.getAttribute('data-dirty') !== 'yes' &&
-		    input.defaultValue !== String(t.weight)) {
-			input.defaultValue = String(t.weight);
-			input.value = String(t.weight);
+		if (document.activeElement !== input && input.getAttribute('data-dirty') !== 'yes') {
+			if (input.defaultValue !== String(t.weight))
+				input.defaultValue = String(t.weight);
+			if (input.value !== String(t.weight))
+				input.value = String(t.weight);
 		}
 		var sc = cell(tr, 'state');
 		var badge = sc.firstChild;

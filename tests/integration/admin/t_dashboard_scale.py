@@ -13,11 +13,12 @@ writes it gets.
 Pinned: every service in one table with its listeners and algorithm and a
 rate; the cards sum the services; only the picked service's rows are in
 the page (not 1000); a snapshot updates the rows in place and costs little
-script time; picking another service reads its own routes and shows its
-targets and table; Drain and Forget on it go to its target and to its
-persistence route; a snapshot that has only the default service's targets
-(all_targets False) makes the page read the picked one's from its route;
-#service=NAME picks a service on load.
+script time; Pause and Resume of a service go to its route; picking
+another service shows its targets (from the snapshot) and its table (from
+its route); Drain and Forget on it go to its target and to its
+persistence route; a snapshot that has only the default service's
+targets (all_targets False) makes the page read the picked one's from its
+route; #service=NAME picks a service on load.
 
 Skips (77) without Chromium (Debian: apt-get install chromium).
 """
@@ -187,6 +188,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with m.lock:
             m.writes.append(('PATCH', self.path, body))
             parts = self.path.split('/')
+            if len(parts) == 5 and parts[3] == 'services':
+                svc = [x for x in m.services if x['name'] == parts[4]][0]
+                svc.update(concurrency=body['concurrency'], paused=body['concurrency'] == 0)
+                return self.json(svc)
             t = m.find(int(parts[4])) if len(parts) == 5 and parts[3] == 'targets' else None
             if t is None:
                 return self.json({'error': 'not a target'}, 404)
@@ -273,6 +278,17 @@ def main():
             with open(out, 'wb') as f:
                 f.write(shot)
             h.log('screenshot: %s (%d bytes)' % (out, len(shot)))
+
+            # Pause one service, and Resume it.
+            sel = 'button[data-action="pause-service"][data-service="cart"]'
+            page.click(sel)
+            h.check(h.wait_until(lambda: ('PATCH', '/api/v1/services/cart', {'concurrency': 0})
+                                 in model.writes, 10), 'Pause went out as %r' % model.writes)
+            page.wait('document.querySelector(%s).dataset.paused === "true"' % json.dumps(sel),
+                      10, 'cart shown paused')
+            page.click(sel)
+            h.check(h.wait_until(lambda: ('PATCH', '/api/v1/services/cart', {'concurrency': -1})
+                                 in model.writes, 10), 'Resume went out as %r' % model.writes)
 
             # Another service: read from its routes, acted on through them.
             page.click('button[data-action="select-service"][data-service="reports"]')
