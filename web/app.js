@@ -557,8 +557,16 @@
 		return tr;
 	}
 
+	/* A row's cells, found once: rows live long, and are updated often. */
 	function cell(tr, field) {
-		return tr.querySelector('[data-field="' + field + '"]');
+		var c = tr.harmonyCells;
+		if (!c) {
+			c = tr.harmonyCells = {};
+			Array.prototype.forEach.call(tr.querySelectorAll('[data-field]'), function (e) {
+				c[e.getAttribute('data-field')] = e;
+			});
+		}
+		return c[field];
 	}
 
 	function updateTargetRow(tr, t, age) {

@@ -18,7 +18,8 @@ another service shows its targets (from the snapshot) and its table (from
 its route); Drain and Forget on it go to its target and to its
 persistence route; a snapshot that has only the default service's
 targets (all_targets False) makes the page read the picked one's from its
-route; #service=NAME picks a service on load.
+route; #service=NAME picks a service on load; at phone width nothing
+overflows.
 
 Skips (77) without Chromium (Debian: apt-get install chromium).
 """
@@ -278,6 +279,13 @@ def main():
             with open(out, 'wb') as f:
                 f.write(shot)
             h.log('screenshot: %s (%d bytes)' % (out, len(shot)))
+
+            # Phone width: the table of services scrolls inside its panel.
+            page.viewport(390, 844, mobile=True)
+            page.wait('document.documentElement.scrollWidth <= 392', 10,
+                      'no horizontal overflow at 390 px (scrollWidth %s)'
+                      % page.eval('document.documentElement.scrollWidth'))
+            page.viewport(1280, 900)
 
             # Pause one service, and Resume it.
             sel = 'button[data-action="pause-service"][data-service="cart"]'
