@@ -3,12 +3,10 @@
 live over SSE, against a real harmonyd (a config file with "services"):
 both are in the table of services with their listeners as bound and
 their algorithms; the default one is picked first; picking the second
-shows its targets only, and its Drain and Forget reach it (checked over
-REST), leaving the other's alone. One service: t_dashboard_single.py.
+shows its targets and persistence table only, and its Drain and Forget
+reach it (checked over REST), leaving the other's alone. One service: t_dashboard_single.py.
 
-Skips (77) while harmonyd refuses a config with services (the
-configuration part of issue 15 not in yet), and without Chromium
-(Debian: apt-get install chromium).
+Skips (77) without Chromium (Debian: apt-get install chromium).
 """
 
 import base64
@@ -16,23 +14,10 @@ import json
 import os
 
 import harness as h
-from adminhttp import Api, need_curl, web_root
+from adminhttp import Api, harmonyd, web_root
 from chromium import browser, find_chromium
 
 TOKEN = 'svc-dash-7d2e'
-
-
-def start_two(cf):
-    """harmonyd with the config file; None if it refuses it."""
-    proc = h.Proc('harmonyd (2 services)', h.HARMONYD_WRAPPER + [
-        h.HARMONYD, '-c', cf, '--ack-port', '0', '--http', '127.0.0.1:0',
-        '--token', TOKEN, '--web-root', web_root()])
-    m = proc.err.wait_for(r'listening: http (\S+)', 30)
-    if m is None:
-        h.check(h.wait_until(lambda: not proc.alive(), 10),
-                'harmonyd neither listened nor exited:\n' + proc.err.text())
-        return None, proc.err.text()
-    return proc, int(m.group(1).rsplit(':', 1)[1])
 
 
 def two_services(chrome):
@@ -41,10 +26,10 @@ def two_services(chrome):
         json.dump({'default': 'web', 'services': {
             'web': {'listen': '127.0.0.1:0', 'balance': 'roundrobin'},
             'api': {'listen': '127.0.0.1:0', 'balance': 'hash'}}}, f)
-    hd, port = start_two(cf)
-    if hd is None:
-        h.skip('harmonyd refuses a config with two services (issue 15\'s '
-               'configuration not in yet): %s' % port.strip().splitlines()[-1:])
+    # The clients line is the default service's (web's).
+    hd = harmonyd('-c', cf, '--ack-port', '0', '--token', TOKEN, '--web-root', web_root(),
+                  base=False)
+    port = hd.http_port
     api = Api(port, token=TOKEN)
     svcs = {s['name']: s for s in api.expect(200, 'GET', '/api/v1/services').json()['services']}
     h.check(sorted(svcs) == ['api', 'web'], 'services %r' % sorted(svcs))
@@ -57,6 +42,7 @@ def two_services(chrome):
     api_port = int(svcs['api']['listeners'][0].rsplit(':', 1)[1])
     h.check(h.name_of(api_port, source='127.0.0.9') in ('B', 'C'),
             'a client of api is served by one of its targets')
+    h.check(h.name_of(hd.port, source='127.0.0.8') == 'A', 'a client of web served by A')
 
     with browser(chrome) as page:
         page.viewport(1280, 900)
@@ -79,14 +65,18 @@ def two_services(chrome):
                   % web['id'], 10, 'web\'s one target')
         h.check(page.eval('document.getElementById("targets-service").textContent') == 'web',
                 'the targets panel names web')
+        page.wait('Array.from(document.querySelectorAll("#persistence-body tr"))'
+                  '.map(tr => tr.dataset.client).join() === "127.0.0.8"', 10,
+                  'web\'s persistence table: its client only')
 
         page.click('button[data-action="select-service"][data-service="api"]')
         want = sorted(str(t['id']) for t in apis)
         page.wait('Array.from(document.querySelectorAll("#targets-body tr"))'
                   '.map(tr => tr.dataset.targetId).sort().join() === "%s"' % ','.join(want),
                   10, 'api\'s targets %r once api is picked' % want)
-        page.wait('!!document.querySelector(\'#persistence-body tr[data-client="127.0.0.9"]\')',
-                  10, 'api\'s persistence entry')
+        page.wait('Array.from(document.querySelectorAll("#persistence-body tr"))'
+                  '.map(tr => tr.dataset.client).join() === "127.0.0.9"', 10,
+                  'api\'s persistence table: its client only')
 
         page.type_into('#token-input', TOKEN)
         page.wait('document.getElementById("token-status").dataset.set === "yes"', 10,
@@ -103,6 +93,8 @@ def two_services(chrome):
         page.click('button[data-action="forget"][data-client="127.0.0.9"]')
         h.check(h.wait_until(lambda: api.expect(200, 'GET', '/api/v1/services/api/persistence')
                              .json()['count'] == 0, 10), 'Forget did not reach api\'s table')
+        h.check([e['client'] for e in api.expect(200, 'GET', '/api/v1/services/web/persistence')
+                 .json()['entries']] == ['127.0.0.8'], 'Forget on api left web\'s table alone')
 
         page.eval('document.activeElement && document.activeElement.blur(), '
                   'window.scrollTo(0, 0), document.getElementById("notice").hidden = true')
@@ -116,9 +108,7 @@ def two_services(chrome):
 
 
 def main():
-    chrome = find_chromium()
-    need_curl()
-    two_services(chrome)
+    two_services(find_chromium())
 
 
 h.run(main)
