@@ -34,6 +34,7 @@
 #include "common/file.h"
 #include "common/addr.h"
 #include "common/log.h"
+#include "common/service.h"
 #include "core/child.h"
 #include "core/jsondup.h"
 #include "core/net.h"
@@ -51,7 +52,15 @@
 struct save_ctx {
 	FILE	*fp;
 	int64_t	 now;
+	int	 indent;
 	bool	 first;
+};
+
+/* What one section of the file is made of (state_part, read only). */
+struct save_part {
+	const char		*name;	/* NULL: a file of one pool, unnamed */
+	const struct pool	*pool;
+	const struct persist	*persist;
 };
 
 static void
@@ -59,15 +68,15 @@ save_persist_entry(const struct persist_entry_info *e, void *arg)
 {
 	struct save_ctx *c = arg;
 
-	fprintf(c->fp, "%s\n    {\"client\": \"%s\", \"target\": %u, \"idle_ms\": %lld}",
-	    c->first ? "" : ",", e->client, (unsigned)e->target_id,
+	fprintf(c->fp, "%s\n%*s{\"client\": \"%s\", \"target\": %u, \"idle_ms\": %lld}",
+	    c->first ? "" : ",", c->indent, "", e->client, (unsigned)e->target_id,
 	    (long long)(c->now > e->last_use ? c->now - e->last_use : 0));
 	c->first = false;
 }
 
 /* Static targets: only their identity, so that each keeps its id. */
 static void
-save_static(FILE *fp, const struct pool *pool)
+save_static(FILE *fp, const struct pool *pool, int indent)
 {
 	const struct target *t;
 	bool first = true;
@@ -75,14 +84,15 @@ save_static(FILE *fp, const struct pool *pool)
 	TAILQ_FOREACH(t, pool_targets(pool), entry) {
 		if (t->source != TARGET_SRC_STATIC)
 			continue;
-		fprintf(fp, "%s\n    {\"id\": %u, \"host\": \"%s\", \"port\": %u}",
-		    first ? "" : ",", (unsigned)t->id, t->host, (unsigned)t->port);
+		fprintf(fp, "%s\n%*s{\"id\": %u, \"host\": \"%s\", \"port\": %u}",
+		    first ? "" : ",", indent, "", (unsigned)t->id, t->host,
+		    (unsigned)t->port);
 		first = false;
 	}
 }
 
 static void
-save_targets(FILE *fp, const struct pool *pool)
+save_targets(FILE *fp, const struct pool *pool, int indent)
 {
 	const struct target *t;
 	bool first = true;
@@ -91,14 +101,56 @@ save_targets(FILE *fp, const struct pool *pool)
 		/* Static targets come from the configuration; leaving ones are gone. */
 		if (t->source == TARGET_SRC_STATIC || t->leaving)
 			continue;
-		fprintf(fp, "%s\n    {\"id\": %u, \"key\": \"%s\", \"host\": \"%s\", "
+		fprintf(fp, "%s\n%*s{\"id\": %u, \"key\": \"%s\", \"host\": \"%s\", "
 		    "\"port\": %u, \"weight\": %u, \"source\": \"%s\", "
 		    "\"timeout_ms\": %lld, \"own_timeout\": %s, \"state\": \"%s\"}",
-		    first ? "" : ",", (unsigned)t->id, t->key, t->host,
+		    first ? "" : ",", indent, "", (unsigned)t->id, t->key, t->host,
 		    (unsigned)t->port, (unsigned)t->weight, target_source_name(t->source),
 		    (long long)t->timeout_ms, t->own_timeout ? "true" : "false",
 		    t->state == TARGET_DRAINING ? "draining" : "up");
 		first = false;
+	}
+}
+
+/* A section's three lists, their keys at indent, their entries deeper. */
+static void
+save_lists(FILE *fp, const struct save_part *sp, int64_t now, int indent)
+{
+	struct save_ctx ctx = { .fp = fp, .now = now, .indent = indent + 2,
+	    .first = true };
+
+	fprintf(fp, "\"static\": [");
+	save_static(fp, sp->pool, indent + 2);
+	fprintf(fp, "\n%*s],\n%*s\"targets\": [", indent, "", indent, "");
+	save_targets(fp, sp->pool, indent + 2);
+	fprintf(fp, "\n%*s],\n%*s\"persistence\": [", indent, "", indent, "");
+	persist_foreach(sp->persist, save_persist_entry, &ctx);
+	fprintf(fp, "\n%*s]", indent, "");
+}
+
+/*
+ * The default service's section at the top level, as a file of one pool
+ * always was; the others' under "services", which only a file of several
+ * has. Names are written as they are: service_name_valid needs no escape.
+ */
+static void
+save_body(FILE *fp, const struct save_part *sp, size_t n, int64_t now)
+{
+	fprintf(fp, "{\n  \"harmony_state\": %d,\n", STATE_FORMAT);
+	if (sp[0].name != NULL)
+		fprintf(fp, "  \"service\": \"%s\",\n", sp[0].name);
+	fprintf(fp, "  \"next_id\": %u,\n  ", (unsigned)pool_next_id(sp[0].pool));
+	save_lists(fp, &sp[0], now, 2);
+	fprintf(fp, ",\n");
+	if (n > 1) {
+		fprintf(fp, "  \"services\": {");
+		for (size_t i = 1; i < n; i++) {
+			fprintf(fp, "%s\n    \"%s\": {\n      ", i > 1 ? "," : "",
+			    sp[i].name);
+			save_lists(fp, &sp[i], now, 6);
+			fprintf(fp, "\n    }");
+		}
+		fprintf(fp, "\n  },\n");
 	}
 }
 
@@ -133,11 +185,10 @@ fail_saved(int fd, FILE *fp, const char *tmp)
 	return -1;
 }
 
-int
-state_save(const char *path, const struct pool *pool, const struct persist *persist,
+static int
+save_file(const char *path, const struct save_part *sp, size_t n,
     struct json_object *runtime, int64_t now)
 {
-	struct save_ctx ctx;
 	char tmp[4096];
 	FILE *fp;
 	int fd;
@@ -154,15 +205,8 @@ state_save(const char *path, const struct pool *pool, const struct persist *pers
 		return fail_saved(fd, NULL, tmp);
 	if ((fp = fdopen(fd, "w")) == NULL)
 		return fail_saved(fd, NULL, tmp);
-	fprintf(fp, "{\n  \"harmony_state\": %d,\n  \"next_id\": %u,\n  \"static\": [",
-	    STATE_FORMAT, (unsigned)pool_next_id(pool));
-	save_static(fp, pool);
-	fprintf(fp, "\n  ],\n  \"targets\": [");
-	save_targets(fp, pool);
-	fprintf(fp, "\n  ],\n  \"persistence\": [");
-	ctx = (struct save_ctx){ .fp = fp, .now = now, .first = true };
-	persist_foreach(persist, save_persist_entry, &ctx);
-	fprintf(fp, "\n  ],\n  \"runtime\": %s\n}\n", runtime ?
+	save_body(fp, sp, n, now);
+	fprintf(fp, "  \"runtime\": %s\n}\n", runtime ?
 	    json_object_to_json_string_ext(runtime, JSON_C_TO_STRING_PLAIN |
 	    JSON_C_TO_STRING_NOSLASHESCAPE) : "null");
 	if (fflush(fp) == EOF || ferror(fp) || fsync(fd) == -1)
@@ -176,23 +220,86 @@ state_save(const char *path, const struct pool *pool, const struct persist *pers
 	return 0;
 }
 
+int
+state_save(const char *path, const struct pool *pool, const struct persist *persist,
+    struct json_object *runtime, int64_t now)
+{
+	const struct save_part sp = { .pool = pool, .persist = persist };
+
+	return save_file(path, &sp, 1, runtime, now);
+}
+
+int
+state_save_parts(const char *path, const struct state_part *parts, size_t n,
+    struct json_object *runtime, int64_t now)
+{
+	struct save_part *sp;
+	int rc, saved;
+
+	if (n == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (parts[i].name == NULL ||
+		    !service_name_valid(parts[i].name, strlen(parts[i].name))) {
+			errno = EINVAL;
+			return -1;
+		}
+	if ((sp = calloc(n, sizeof(*sp))) == NULL)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		sp[i] = (struct save_part){ .name = parts[i].name,
+		    .pool = parts[i].pool, .persist = parts[i].persist };
+	rc = save_file(path, sp, n, runtime, now);
+	saved = errno;
+	free(sp);
+	errno = saved;
+	return rc;
+}
+
+/*
+ * As fork. The child works on a copy-on-write snapshot of the registry.
+ * It must not keep the parent's listeners or state lock alive, nor run
+ * the parent's signal handlers, nor flush the parent's stdio buffers.
+ */
+static pid_t
+save_fork(void)
+{
+	pid_t pid = fork();
+
+	if (pid == 0)
+		child_enter(3);
+	return pid;
+}
+
+/* The child's end: the save's errno is its exit status. */
+static _Noreturn void
+save_exit(int rc)
+{
+	_exit(rc == 0 ? 0 : (errno > 0 && errno < 256 ? errno : EIO));
+}
+
 pid_t
 state_save_start(const char *path, const struct pool *pool,
     const struct persist *persist, struct json_object *runtime, int64_t now)
 {
 	pid_t pid;
-	int rc;
 
-	if ((pid = fork()) != 0)
+	if ((pid = save_fork()) != 0)
 		return pid;		/* the parent, or -1 */
-	/*
-	 * The child: a copy-on-write snapshot of the registry. It must not
-	 * keep the parent's listeners or state lock alive, nor run the
-	 * parent's signal handlers, nor flush the parent's stdio buffers.
-	 */
-	child_enter(3);
-	rc = state_save(path, pool, persist, runtime, now);
-	_exit(rc == 0 ? 0 : (errno > 0 && errno < 256 ? errno : EIO));
+	save_exit(state_save(path, pool, persist, runtime, now));
+}
+
+pid_t
+state_save_parts_start(const char *path, const struct state_part *parts,
+    size_t n, struct json_object *runtime, int64_t now)
+{
+	pid_t pid;
+
+	if ((pid = save_fork()) != 0)
+		return pid;		/* the parent, or -1 */
+	save_exit(state_save_parts(path, parts, n, runtime, now));
 }
 
 int
@@ -439,28 +546,107 @@ check_target(json_object *o, struct saved_target *st, char *err, size_t errlen)
 	return 0;
 }
 
-/* With pool NULL, only checks. */
+/*
+ * One section of a file being loaded: its lists as parsed, its targets
+ * once checked, and the service it goes to (NULL: dropped).
+ */
+struct section {
+	const char		*name;		/* NULL: the top one, unnamed */
+	json_object		*stat;		/* NULL if absent */
+	json_object		*targets;
+	json_object		*pers;
+	struct saved_target	*st;		/* the targets, checked */
+	const struct state_part	*part;
+};
+
 static int
-load_static(json_object *arr, struct pool *pool, char *err, size_t errlen)
+static_entry(json_object *o, int64_t *id, struct net_addr *a)
+{
+	const char *host;
+	int64_t port;
+
+	if (!json_object_is_type(o, json_type_object) ||
+	    !get_int(o, "id", 1, UINT32_MAX, id) ||
+	    (host = get_string(o, "host")) == NULL ||
+	    !get_int(o, "port", 1, 65535, &port) ||
+	    parse_host(host, (uint16_t)port, a) == -1)
+		return -1;
+	return 0;
+}
+
+static int
+check_static(json_object *arr, char *err, size_t errlen)
 {
 	size_t n = arr != NULL ? json_object_array_length(arr) : 0;
 
 	for (size_t i = 0; i < n; i++) {
-		json_object *o = json_object_array_get_idx(arr, i);
-		const char *host;
-		int64_t id, port;
 		struct net_addr a;
+		int64_t id;
 
-		if (!json_object_is_type(o, json_type_object) ||
-		    !get_int(o, "id", 1, UINT32_MAX, &id) ||
-		    (host = get_string(o, "host")) == NULL ||
-		    !get_int(o, "port", 1, 65535, &port) ||
-		    parse_host(host, (uint16_t)port, &a) == -1) {
+		if (static_entry(json_object_array_get_idx(arr, i), &id, &a) == -1) {
 			snprintf(err, errlen, "static target %zu is malformed", i);
 			return -1;
 		}
-		if (pool != NULL && pool_remember_static_id(pool,
-		    (struct sockaddr *)&a.ss, a.len, (uint32_t)id) == -1) {
+	}
+	return 0;
+}
+
+static bool
+static_list_has(json_object *arr, int64_t id)
+{
+	size_t n = arr != NULL ? json_object_array_length(arr) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct net_addr a;
+		int64_t got;
+
+		if (static_entry(json_object_array_get_idx(arr, i), &got, &a) == 0 &&
+		    got == id)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Another service's already: one of its targets has the id, or a section
+ * restored before this one gives it to one of its static targets. Within
+ * one pool the pool sorts it out (a static target takes only a free id).
+ */
+static bool
+static_id_taken(const struct section *secs, size_t which, int64_t id)
+{
+	struct pool *pool = secs[which].part->pool;
+	const struct target *t = pools_find_id(pool, (uint32_t)id);
+
+	if (t != NULL && t->pool != pool)
+		return true;
+	for (size_t i = 0; i < which; i++)
+		if (secs[i].part != NULL && secs[i].part->pool != pool &&
+		    static_list_has(secs[i].stat, id))
+			return true;
+	return false;
+}
+
+static int
+restore_static(const struct section *secs, size_t which, char *err, size_t errlen)
+{
+	const struct section *sec = &secs[which];
+	size_t n = sec->stat != NULL ? json_object_array_length(sec->stat) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct net_addr a;
+		int64_t id;
+
+		if (static_entry(json_object_array_get_idx(sec->stat, i), &id, &a) == -1)
+			continue;	/* checked before: cannot be */
+		if (static_id_taken(secs, which, id)) {
+			log_warnx("state: the static id %lld of service %s not given"
+			    " back: another service holds it", (long long)id,
+			    sec->part->name);
+			continue;
+		}
+		if (pool_remember_static_id(sec->part->pool, (struct sockaddr *)&a.ss,
+		    a.len, (uint32_t)id) == -1) {
 			snprintf(err, errlen, "out of memory");
 			return -1;
 		}
@@ -468,39 +654,40 @@ load_static(json_object *arr, struct pool *pool, char *err, size_t errlen)
 	return 0;
 }
 
-static int
-load_targets(json_object *arr, struct pool *pool, size_t *restored, char *err,
-    size_t errlen)
+static void
+restore_targets(const struct section *sec, size_t *restored)
 {
-	size_t n = json_object_array_length(arr);
-	struct saved_target *st = calloc(n + 1, sizeof(*st));
-	int rc = -1;
+	struct pool *pool = sec->part->pool;
+	size_t n = json_object_array_length(sec->targets);
 
-	if (st == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	for (size_t i = 0; i < n; i++)
-		if (check_target(json_object_array_get_idx(arr, i), &st[i], err, errlen) == -1)
-			goto out;
 	for (size_t i = 0; i < n; i++) {
-		struct target *t = pool_restore(pool, st[i].source,
-		    (struct sockaddr *)&st[i].addr.ss, st[i].addr.len, st[i].weight,
-		    st[i].timeout_ms, st[i].id, st[i].key);
+		const struct saved_target *st = &sec->st[i];
+		struct target *t;
 
-		if (t == NULL) {
-			/* A duplicate or bad entry: skip it, keep the rest. */
-			log_warn("state: target %u not restored", (unsigned)st[i].id);
+		/* Ids and keys are daemon-wide: a hand-edited file may repeat one. */
+		if ((t = pools_find_id(pool, st->id)) != NULL && t->pool != pool) {
+			log_warnx("state: target %u of service %s not restored: service"
+			    " %s has that id", (unsigned)st->id, sec->part->name,
+			    pool_name(t->pool));
 			continue;
 		}
-		if (st[i].draining)
+		if ((t = pools_find_key(pool, st->key)) != NULL && t->pool != pool) {
+			log_warnx("state: target %u of service %s not restored: its key"
+			    " is target %u's, of service %s", (unsigned)st->id,
+			    sec->part->name, (unsigned)t->id, pool_name(t->pool));
+			continue;
+		}
+		t = pool_restore(pool, st->source, (const struct sockaddr *)&st->addr.ss,
+		    st->addr.len, st->weight, st->timeout_ms, st->id, st->key);
+		if (t == NULL) {
+			/* A duplicate or bad entry: skip it, keep the rest. */
+			log_warn("state: target %u not restored", (unsigned)st->id);
+			continue;
+		}
+		if (st->draining)
 			pool_drain(t);
 		(*restored)++;
 	}
-	rc = 0;
-out:
-	free(st);
-	return rc;
 }
 
 static int
@@ -574,20 +761,188 @@ keep_aside(const char *path)
 		log_warnx("state: kept the bad file as %s", bad);
 }
 
-enum state_load_result
-state_load(const char *path, struct pool *pool, struct persist *persist,
-    struct json_object **runtime, int64_t now, size_t *restored, char *err,
+/* Everything in a section checked, its targets kept for restoring. */
+static int
+check_section(struct section *sec, char *err, size_t errlen)
+{
+	size_t n = json_object_array_length(sec->targets);
+
+	if (load_persistence(sec->pers, NULL, 0, err, errlen) == -1 ||
+	    check_static(sec->stat, err, errlen) == -1)
+		return -1;
+	if ((sec->st = calloc(n + 1, sizeof(*sec->st))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (check_target(json_object_array_get_idx(sec->targets, i),
+		    &sec->st[i], err, errlen) == -1)
+			return -1;
+	return 0;
+}
+
+/* A "services" entry's lists: the same as the top level's. */
+static int
+section_of(const char *name, json_object *o, struct section *sec, char *err,
     size_t errlen)
 {
-	json_tokener *tok;
-	json_object *root = NULL, *targets, *pers, *rt, *stat_ids = NULL, *v;
+	char why[256];
+
+	sec->name = name;
+	if (!service_name_valid(name, strlen(name))) {
+		snprintf(err, errlen, "services: a name that is no service name");
+		return -1;
+	}
+	if (!json_object_is_type(o, json_type_object) ||
+	    !json_object_object_get_ex(o, "targets", &sec->targets) ||
+	    !json_object_is_type(sec->targets, json_type_array) ||
+	    !json_object_object_get_ex(o, "persistence", &sec->pers) ||
+	    !json_object_is_type(sec->pers, json_type_array) ||
+	    (json_object_object_get_ex(o, "static", &sec->stat) &&
+	    !json_object_is_type(sec->stat, json_type_array))) {
+		snprintf(err, errlen, "service %s: not a section of targets,"
+		    " static and persistence lists", name);
+		return -1;
+	}
+	if (check_section(sec, why, sizeof(why)) == -1) {
+		snprintf(err, errlen, "service %s: %s", name, why);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The whole file checked, its sections in *secs (the top one first);
+ * nothing restored yet. -1 with the reason in err.
+ */
+static int
+check_file(json_object *root, struct section **secs, size_t *nsecs,
+    int64_t *next_id, char *err, size_t errlen)
+{
+	json_object *services = NULL, *v;
+	struct section *top;
+	int64_t format;
+	size_t n = 1;
+
+	*secs = NULL;
+	*nsecs = 0;
+	if (json_object_is_type(root, json_type_object) &&
+	    json_object_object_get_ex(root, "services", &services)) {
+		if (!json_object_is_type(services, json_type_object)) {
+			snprintf(err, errlen, "services is not an object");
+			return -1;
+		}
+		n += (size_t)json_object_object_length(services);
+	}
+	if ((*secs = top = calloc(n, sizeof(*top))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	*nsecs = n;
+	if (!json_object_is_type(root, json_type_object) ||
+	    !get_int(root, "harmony_state", STATE_FORMAT, STATE_FORMAT, &format) ||
+	    !json_object_object_get_ex(root, "targets", &top->targets) ||
+	    !json_object_is_type(top->targets, json_type_array) ||
+	    !json_object_object_get_ex(root, "persistence", &top->pers) ||
+	    !json_object_is_type(top->pers, json_type_array)) {
+		snprintf(err, errlen, "not a harmony state file (format %d)", STATE_FORMAT);
+		return -1;
+	}
+	/* Both optional: files written before them give ids by position. */
+	if (json_object_object_get_ex(root, "next_id", &v) &&
+	    !get_int(root, "next_id", 1, UINT32_MAX, next_id)) {
+		snprintf(err, errlen, "bad next_id");
+		return -1;
+	}
+	if (json_object_object_get_ex(root, "static", &top->stat) &&
+	    !json_object_is_type(top->stat, json_type_array)) {
+		snprintf(err, errlen, "bad static list");
+		return -1;
+	}
+	/* Optional too: files of one pool name no service. */
+	if (json_object_object_get_ex(root, "service", &v) &&
+	    ((top->name = get_string(root, "service")) == NULL ||
+	    !service_name_valid(top->name, strlen(top->name)))) {
+		snprintf(err, errlen, "bad service name");
+		return -1;
+	}
+	if (check_section(top, err, errlen) == -1)
+		return -1;
+	if (services == NULL)
+		return 0;
+	n = 1;
+	json_object_object_foreach(services, name, o) {
+		if (top->name != NULL && strcmp(name, top->name) == 0) {
+			snprintf(err, errlen, "service %s: given twice", name);
+			return -1;
+		}
+		if (section_of(name, o, &top[n++], err, errlen) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static const struct state_part *
+part_named(const struct state_part *parts, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(parts[i].name, name) == 0)
+			return &parts[i];
+	return NULL;
+}
+
+/*
+ * Each section to the service it names. The top one, unnamed or of a
+ * service gone, is the default's, unless the default has one of its own:
+ * no service gets two.
+ */
+static void
+assign_sections(struct section *secs, size_t nsecs,
+    const struct state_part *parts, size_t nparts)
+{
+	for (size_t i = 1; i < nsecs; i++)
+		secs[i].part = part_named(parts, nparts, secs[i].name);
+	if (secs[0].name != NULL &&
+	    (secs[0].part = part_named(parts, nparts, secs[0].name)) != NULL)
+		return;
+	secs[0].part = &parts[0];
+	for (size_t i = 1; i < nsecs; i++)
+		if (secs[i].part == &parts[0])
+			secs[0].part = NULL;
+}
+
+static void
+say_dropped(const struct section *sec)
+{
+	size_t nt = json_object_array_length(sec->targets);
+	size_t np = json_object_array_length(sec->pers);
+
+	log_warnx("state: service %s is no longer configured: dropped its %zu"
+	    " target%s and %zu persistence entr%s", sec->name != NULL ?
+	    sec->name : "of the top level", nt, nt == 1 ? "" : "s", np,
+	    np == 1 ? "y" : "ies");
+}
+
+static void
+sections_free(struct section *secs, size_t n)
+{
+	if (secs == NULL)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(secs[i].st);
+	free(secs);
+}
+
+/* The file parsed strictly into *root; STATE_LOADED if it was. */
+static enum state_load_result
+read_root(const char *path, json_object **root, char *err, size_t errlen)
+{
 	enum json_tokener_error jerr;
-	int64_t format, next_id = 1;
+	json_tokener *tok;
 	size_t len = 0;
 	char *text;
 
-	*runtime = NULL;
-	*restored = 0;
+	*root = NULL;
 	/* Unreadable is not bad: it is left alone, and nothing saved over it. */
 	/*
 	 * Never through a symbolic link (the saver replaces the file by
@@ -599,10 +954,10 @@ state_load(const char *path, struct pool *pool, struct persist *persist,
 	if ((tok = json_tokener_new_ex(STATE_DEPTH)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		free(text);
-		goto bad;
+		return STATE_BAD;
 	}
 	json_tokener_set_flags(tok, STATE_JSON_FLAGS);
-	root = json_tokener_parse_ex(tok, text, (int)len + 1);
+	*root = json_tokener_parse_ex(tok, text, (int)len + 1);
 	jerr = json_tokener_get_error(tok);
 	if (jerr == json_tokener_success && json_tokener_get_parse_end(tok) != len) {
 		snprintf(err, errlen, "trailing data");
@@ -615,45 +970,67 @@ state_load(const char *path, struct pool *pool, struct persist *persist,
 	}
 	json_tokener_free(tok);
 	free(text);
-	if (jerr != json_tokener_success)
-		goto bad;
-	if (!json_object_is_type(root, json_type_object) ||
-	    !get_int(root, "harmony_state", STATE_FORMAT, STATE_FORMAT, &format) ||
-	    !json_object_object_get_ex(root, "targets", &targets) ||
-	    !json_object_is_type(targets, json_type_array) ||
-	    !json_object_object_get_ex(root, "persistence", &pers) ||
-	    !json_object_is_type(pers, json_type_array)) {
-		snprintf(err, errlen, "not a harmony state file (format %d)", STATE_FORMAT);
-		goto bad;
+	return jerr == json_tokener_success ? STATE_LOADED : STATE_BAD;
+}
+
+enum state_load_result
+state_load_parts(const char *path, const struct state_part *parts, size_t nparts,
+    struct json_object **runtime, int64_t now, size_t *restored, char *err,
+    size_t errlen)
+{
+	json_object *root, *rt;
+	struct section *secs = NULL;
+	enum state_load_result r;
+	int64_t next_id = 1;
+	size_t nsecs = 0;
+
+	*runtime = NULL;
+	*restored = 0;
+	if (nparts == 0) {
+		snprintf(err, errlen, "no service to restore into");
+		return STATE_UNREADABLE;
 	}
-	/* Both optional: files written before them give ids by position. */
-	if (json_object_object_get_ex(root, "next_id", &v) &&
-	    !get_int(root, "next_id", 1, UINT32_MAX, &next_id)) {
-		snprintf(err, errlen, "bad next_id");
+	if ((r = read_root(path, &root, err, errlen)) == STATE_NONE ||
+	    r == STATE_UNREADABLE)
+		return r;
+	if (r == STATE_BAD ||
+	    check_file(root, &secs, &nsecs, &next_id, err, errlen) == -1)
 		goto bad;
+	assign_sections(secs, nsecs, parts, nparts);
+	for (size_t i = 0; i < nsecs; i++)
+		if (secs[i].part != NULL)
+			restore_targets(&secs[i], restored);
+	pool_reserve_ids(parts[0].pool, (uint32_t)next_id);
+	for (size_t i = 0; i < nsecs; i++) {
+		if (secs[i].part == NULL) {
+			say_dropped(&secs[i]);
+			continue;
+		}
+		if (restore_static(secs, i, err, errlen) == -1 ||
+		    load_persistence(secs[i].pers, secs[i].part->persist, now, err,
+		    errlen) == -1)
+			goto bad;
 	}
-	if (json_object_object_get_ex(root, "static", &stat_ids) &&
-	    !json_object_is_type(stat_ids, json_type_array)) {
-		snprintf(err, errlen, "bad static list");
-		goto bad;
-	}
-	if (load_persistence(pers, NULL, now, err, errlen) == -1 ||
-	    load_static(stat_ids, NULL, err, errlen) == -1)
-		goto bad;
-	/* load_targets checks every entry before it restores any. */
-	if (load_targets(targets, pool, restored, err, errlen) == -1)
-		goto bad;
-	pool_reserve_ids(pool, (uint32_t)next_id);
-	if (load_static(stat_ids, pool, err, errlen) == -1 ||
-	    load_persistence(pers, persist, now, err, errlen) == -1)
-		goto bad;
 	if (json_object_object_get_ex(root, "runtime", &rt) &&
 	    json_object_is_type(rt, json_type_object))
 		*runtime = json_object_get(rt);
+	sections_free(secs, nsecs);
 	json_object_put(root);
 	return STATE_LOADED;
 bad:
+	sections_free(secs, nsecs);
 	json_object_put(root);
 	keep_aside(path);
 	return STATE_BAD;
+}
+
+enum state_load_result
+state_load(const char *path, struct pool *pool, struct persist *persist,
+    struct json_object **runtime, int64_t now, size_t *restored, char *err,
+    size_t errlen)
+{
+	const struct state_part part = { .name = pool_name(pool), .pool = pool,
+	    .persist = persist };
+
+	return state_load_parts(path, &part, 1, runtime, now, restored, err, errlen);
 }

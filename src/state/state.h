@@ -17,6 +17,18 @@
  * settings changed at run time); state borrows it when saving and hands a
  * new reference back when loading.
  *
+ * Services (issue 15): the file holds every service's part, its static
+ * ids, registered targets and persistence entries. The default service's
+ * are at the top level, as a file of one pool always was, with its name
+ * in "service"; every other service's are in "services" (name -> the same
+ * three lists); "next_id" is one for all, since the pools share one id
+ * space (pool_shared, registry/pool.h). Loading gives a section to the
+ * service it names; the top one, if that service is gone or it names none
+ * (a file of one pool), to the default service, unless the default has a
+ * section of its own. A section of a service no longer configured is
+ * dropped, and said; a target whose id or key another service holds
+ * already (a hand-edited file) is skipped, and said.
+ *
  * FILE.lock beside it, flock'ed and holding the holder's pid, keeps a
  * second harmonyd off the same file.
  */
@@ -32,7 +44,22 @@ struct json_object;
 struct persist;
 struct pool;
 
-/* Synchronous; -1 with errno (the temporary file is removed). */
+/*
+ * One service's part of the file. Functions taking an array of them take
+ * the default service's first; the pools share one id space.
+ */
+struct state_part {
+	const char	*name;		/* service_name_valid (common/service.h) */
+	struct pool	*pool;
+	struct persist	*persist;
+};
+
+/*
+ * Synchronous; -1 with errno (the temporary file is removed). Of n >= 1
+ * parts (EINVAL for a bad name); state_save writes one pool's, unnamed.
+ */
+int	state_save_parts(const char *path, const struct state_part *, size_t n,
+	    struct json_object *runtime, int64_t now);
 int	state_save(const char *path, const struct pool *, const struct persist *,
 	    struct json_object *runtime, int64_t now);
 /*
@@ -40,6 +67,8 @@ int	state_save(const char *path, const struct pool *, const struct persist *,
  * caller's loop goes on while the file is written and fsync'ed. Returns
  * the child's pid (reap it with state_save_reap) or -1 with errno.
  */
+pid_t	state_save_parts_start(const char *path, const struct state_part *,
+	    size_t n, struct json_object *runtime, int64_t now);
 pid_t	state_save_start(const char *path, const struct pool *,
 	    const struct persist *, struct json_object *runtime, int64_t now);
 /* 0: still running (with wait false); 1: saved; -1: failed, why in err. */
@@ -53,10 +82,15 @@ enum state_load_result {
 };
 
 /*
- * Restores into an empty pool and table, before the static targets are
+ * Restores into empty pools and tables, before the static targets are
  * added; *runtime is NULL or the caller's to put; *restored counts the
- * registered targets restored.
+ * registered targets restored. The file is checked whole first: a bad
+ * entry in any section, even a dropped one, restores nothing. state_load
+ * restores into one pool, as the default service named pool_name's.
  */
+enum state_load_result state_load_parts(const char *path,
+	    const struct state_part *, size_t n, struct json_object **runtime,
+	    int64_t now, size_t *restored, char *err, size_t errlen);
 enum state_load_result state_load(const char *path, struct pool *, struct persist *,
 	    struct json_object **runtime, int64_t now, size_t *restored,
 	    char *err, size_t errlen);
