@@ -184,21 +184,54 @@ state_acquire(struct harmonyd *h)
 	return -1;
 }
 
+/*
+ * The state file's parts (state.h): every live service's, the default's
+ * first. A new array (saver_parts_fn), NULL on ENOMEM.
+ */
+static struct state_part *
+state_parts(void *arg, size_t *n)
+{
+	struct harmonyd *h = arg;
+	struct service *def = services_default(h->services);
+	struct service *const *all = services_all(h->services, n);
+	struct state_part *parts = calloc(*n + 1, sizeof(*parts));
+	size_t k = 0;
+
+	if (parts == NULL)
+		return NULL;
+	parts[k++] = (struct state_part){ def->name, def->pool, def->persist };
+	for (size_t i = 0; i < *n; i++)
+		if (all[i] != def)
+			parts[k++] = (struct state_part){ all[i]->name, all[i]->pool,
+			    all[i]->persist };
+	*n = k;
+	return parts;
+}
+
 static int
 state_start(struct harmonyd *h)
 {
-	struct service *def = services_default(h->services);
 	struct json_object *runtime = NULL;
-	size_t restored;
+	struct state_part *parts;
+	size_t restored, n, entries = 0;
+	enum state_load_result r;
 	char err[256];
 
 	if (h->cfg.state_file == NULL)
 		return 0;
-	switch (state_load(h->cfg.state_file, def->pool, def->persist, &runtime,
-	    loop_now(h->loop), &restored, err, sizeof(err))) {
+	if ((parts = state_parts(h, &n)) == NULL) {
+		log_warn("state");
+		return -1;
+	}
+	r = state_load_parts(h->cfg.state_file, parts, n, &runtime,
+	    loop_now(h->loop), &restored, err, sizeof(err));
+	for (size_t i = 0; i < n; i++)
+		entries += persist_count(parts[i].persist);
+	free(parts);
+	switch (r) {
 	case STATE_LOADED:
 		log_info("state: restored %zu targets and %zu persistence entries from %s",
-		    restored, persist_count(def->persist), h->cfg.state_file);
+		    restored, entries, h->cfg.state_file);
 		break;
 	case STATE_NONE:
 		log_info("state: %s does not exist yet", h->cfg.state_file);
@@ -218,9 +251,8 @@ state_start(struct harmonyd *h)
 		json_object_put(runtime);
 	}
 	h->saver = saver_new(&(struct saver_params){ .path = h->cfg.state_file,
-	    .loop = h->loop, .pool = def->pool, .persist = def->persist,
-	    .runtime = runtime_of, .arg = h, .touch_ms = touch_interval(&h->cfg) },
-	    h->state_lock);
+	    .loop = h->loop, .parts = state_parts, .runtime = runtime_of,
+	    .arg = h, .touch_ms = touch_interval(&h->cfg) }, h->state_lock);
 	if (h->saver == NULL) {
 		log_warn("state");
 		return -1;

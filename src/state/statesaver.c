@@ -7,10 +7,15 @@
  * versions and runtime text a child writes are kept aside (pending) and
  * become the saved ones only when it succeeds, so a change made during a
  * save, or a failed save, is saved by the next one.
+ *
+ * With several services the versions are the sums of every service's, and
+ * the services' names (in order: the first is the top level's) are kept
+ * too, so that a service added or removed is saved even when no sum moves.
  */
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
@@ -30,9 +35,10 @@
 #define SAVER_RELOCK_AFTER_MS	35000
 
 struct saved {
-	uint64_t	 pool;		/* pool_state_version */
-	uint64_t	 persist;	/* persist_state_version */
+	uint64_t	 pool;		/* pool_state_version, summed */
+	uint64_t	 persist;	/* persist_state_version, summed */
 	uint64_t	 touch;		/* persist_version: recency too */
+	char		*names;		/* the services', one a line */
 	char		*runtime;	/* the runtime object's text */
 	int64_t		 at;		/* loop ms the snapshot was taken */
 };
@@ -47,6 +53,7 @@ struct saver {
 	int64_t			 handed_at;	/* loop ms of the handover */
 	struct saved		 saved;
 	struct saved		 pending;	/* what the child writes */
+	struct state_part	 one;		/* without p.parts: p.pool's */
 	struct loop_timer	 timer;
 };
 
@@ -59,16 +66,66 @@ runtime_text(struct json_object *rt)
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) : "null");
 }
 
-/* Takes rt's text and the versions now; false on ENOMEM. */
-static bool
-snapshot(struct saver *s, struct json_object *rt, struct saved *out)
+/* The parts to save now (free them with parts_done); NULL on ENOMEM. */
+static struct state_part *
+parts_now(struct saver *s, size_t *n)
 {
-	out->pool = pool_state_version(s->p.pool);
-	out->persist = persist_state_version(s->p.persist);
-	out->touch = persist_version(s->p.persist);
-	out->at = loop_now(s->p.loop);
+	if (s->p.parts != NULL)
+		return s->p.parts(s->p.arg, n);
+	s->one = (struct state_part){ .name = pool_name(s->p.pool),
+	    .pool = s->p.pool, .persist = s->p.persist };
+	*n = 1;
+	return &s->one;
+}
+
+static void
+parts_done(struct saver *s, struct state_part *parts)
+{
+	if (parts != &s->one)
+		free(parts);
+}
+
+static char *
+names_text(const struct state_part *parts, size_t n)
+{
+	size_t len = 1, off = 0;
+	char *text;
+
+	for (size_t i = 0; i < n; i++)
+		len += strlen(parts[i].name) + 1;
+	if ((text = malloc(len)) == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		off += (size_t)snprintf(text + off, len - off, "%s\n", parts[i].name);
+	text[off] = '\0';
+	return text;
+}
+
+static void
+saved_clear(struct saved *sv)
+{
+	free(sv->names);
+	free(sv->runtime);
+	sv->names = sv->runtime = NULL;
+}
+
+/* Takes rt's text, the names and the versions now; false on ENOMEM. */
+static bool
+snapshot(struct saver *s, const struct state_part *parts, size_t n,
+    struct json_object *rt, struct saved *out)
+{
+	*out = (struct saved){ .at = loop_now(s->p.loop) };
+	for (size_t i = 0; i < n; i++) {
+		out->pool += pool_state_version(parts[i].pool);
+		out->persist += persist_state_version(parts[i].persist);
+		out->touch += persist_version(parts[i].persist);
+	}
+	out->names = names_text(parts, n);
 	out->runtime = runtime_text(rt);
-	return out->runtime != NULL;
+	if (out->names != NULL && out->runtime != NULL)
+		return true;
+	saved_clear(out);
+	return false;
 }
 
 static bool
@@ -77,7 +134,8 @@ changed(const struct saver *s, const struct saved *now)
 	const struct saved *was = &s->saved;
 
 	if (now->pool != was->pool || now->persist != was->persist ||
-	    was->runtime == NULL || strcmp(now->runtime, was->runtime) != 0)
+	    was->runtime == NULL || strcmp(now->runtime, was->runtime) != 0 ||
+	    was->names == NULL || strcmp(now->names, was->names) != 0)
 		return true;
 	/* Only recency moved: worth a save now and then, not every second. */
 	return now->touch != was->touch && now->at - was->at >= s->p.touch_ms;
@@ -86,30 +144,58 @@ changed(const struct saver *s, const struct saved *now)
 static void
 saved_replace(struct saved *dst, struct saved *src)
 {
-	free(dst->runtime);
+	saved_clear(dst);
 	*dst = *src;
-	src->runtime = NULL;
+	src->names = src->runtime = NULL;
+}
+
+/* One pool's file stays unnamed, as before services. */
+static pid_t
+save_start(struct saver *s, const struct state_part *parts, size_t n,
+    struct json_object *rt, int64_t now)
+{
+	if (s->p.parts == NULL)
+		return state_save_start(s->p.path, s->p.pool, s->p.persist, rt, now);
+	return state_save_parts_start(s->p.path, parts, n, rt, now);
+}
+
+static int
+save_now(struct saver *s, const struct state_part *parts, size_t n,
+    struct json_object *rt, int64_t now)
+{
+	if (s->p.parts == NULL)
+		return state_save(s->p.path, s->p.pool, s->p.persist, rt, now);
+	return state_save_parts(s->p.path, parts, n, rt, now);
 }
 
 struct saver *
 saver_new(const struct saver_params *p, int lock_fd)
 {
+	struct state_part *parts;
 	struct saver *s;
 	struct json_object *rt;
+	size_t n;
+	bool ok;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
 	s->p = *p;
 	s->lock_fd = lock_fd;
 	s->saving = true;
-	rt = p->runtime(p->arg);
-	if (!snapshot(s, rt, &s->saved)) {
-		json_object_put(rt);
+	if ((parts = parts_now(s, &n)) == NULL) {
 		free(s);
 		errno = ENOMEM;
 		return NULL;
 	}
+	rt = p->runtime(p->arg);
+	ok = snapshot(s, parts, n, rt, &s->saved);
 	json_object_put(rt);
+	parts_done(s, parts);
+	if (!ok) {
+		free(s);
+		errno = ENOMEM;
+		return NULL;
+	}
 	loop_timer_init(&s->timer, saver_on_timer, s);
 	loop_timer_add(p->loop, &s->timer, SAVER_EVERY_MS);
 	return s;
@@ -142,8 +228,7 @@ try_relock(struct saver *s)
 	if ((s->lock_fd = state_lock(s->p.path, 0, &holder, err, sizeof(err))) == -1)
 		return;
 	s->saving = true;
-	free(s->saved.runtime);
-	s->saved.runtime = NULL;	/* differs from anything: save at once */
+	saved_clear(&s->saved);		/* differs from anything: save at once */
 	log_warnx("state: %s is free again (the next harmonyd is gone): saving it"
 	    " again", s->p.path);
 }
@@ -160,8 +245,7 @@ reaped(struct saver *s, int rc, const char *err)
 		s->failing = false;
 		return true;
 	}
-	free(s->pending.runtime);
-	s->pending.runtime = NULL;
+	saved_clear(&s->pending);
 	/* Retried every second: say it once, and again when it works. */
 	if (!s->failing)
 		log_warnx("state: cannot write %s: %s", s->p.path, err);
@@ -173,9 +257,11 @@ static int64_t
 saver_on_timer(struct loop *l, struct loop_timer *t, void *arg)
 {
 	struct saver *s = arg;
+	struct state_part *parts;
 	struct json_object *rt;
 	struct saved now;
 	char err[256];
+	size_t n;
 	int rc;
 
 	(void)l;
@@ -193,24 +279,31 @@ saver_on_timer(struct loop *l, struct loop_timer *t, void *arg)
 		if (!s->saving)
 			return SAVER_EVERY_MS;
 	}
+	if ((parts = parts_now(s, &n)) == NULL) {
+		log_warnx("state: out of memory");
+		return SAVER_EVERY_MS;
+	}
 	rt = s->p.runtime(s->p.arg);
-	if (!snapshot(s, rt, &now)) {
+	if (!snapshot(s, parts, n, rt, &now)) {
 		json_object_put(rt);
+		parts_done(s, parts);
 		log_warnx("state: out of memory");
 		return SAVER_EVERY_MS;
 	}
 	if (!changed(s, &now)) {
 		json_object_put(rt);
-		free(now.runtime);
+		parts_done(s, parts);
+		saved_clear(&now);
 		if (s->handover)
 			finish_handover(s);
 		return SAVER_EVERY_MS;
 	}
-	s->child = state_save_start(s->p.path, s->p.pool, s->p.persist, rt, now.at);
+	s->child = save_start(s, parts, n, rt, now.at);
 	json_object_put(rt);
+	parts_done(s, parts);
 	if (s->child == -1) {
 		s->child = 0;
-		free(now.runtime);
+		saved_clear(&now);
 		log_warn("state: cannot start saving %s", s->p.path);
 		if (s->handover)
 			finish_handover(s);
@@ -235,10 +328,28 @@ saver_handover(struct saver *s)
 		loop_timer_add(s->p.loop, &s->timer, 0);
 }
 
+/* Synchronously: at exit, with the loop stopped. */
+static void
+save_last(struct saver *s)
+{
+	struct state_part *parts;
+	struct json_object *rt;
+	size_t n;
+
+	if ((parts = parts_now(s, &n)) == NULL) {
+		log_warnx("state: out of memory: %s not saved at exit", s->p.path);
+		return;
+	}
+	rt = s->p.runtime(s->p.arg);
+	if (save_now(s, parts, n, rt, loop_now(s->p.loop)) == -1)
+		log_warn("state: cannot write %s", s->p.path);
+	json_object_put(rt);
+	parts_done(s, parts);
+}
+
 void
 saver_free(struct saver *s)
 {
-	struct json_object *rt;
 	char err[256];
 	int rc;
 
@@ -250,15 +361,10 @@ saver_free(struct saver *s)
 		rc = state_save_reap(s->child, true, err, sizeof(err));
 		reaped(s, rc, err);
 	}
-	if (s->saving) {
-		rt = s->p.runtime(s->p.arg);
-		if (state_save(s->p.path, s->p.pool, s->p.persist, rt,
-		    loop_now(s->p.loop)) == -1)
-			log_warn("state: cannot write %s", s->p.path);
-		json_object_put(rt);
-	}
+	if (s->saving)
+		save_last(s);
 	state_unlock(s->lock_fd);
-	free(s->saved.runtime);
-	free(s->pending.runtime);
+	saved_clear(&s->saved);
+	saved_clear(&s->pending);
 	free(s);
 }
