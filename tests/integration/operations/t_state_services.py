@@ -78,7 +78,8 @@ def main():
     for name, src, want in (('web', '127.0.3.1', 'W'), ('api', '127.0.3.2', 'A')):
         with h.connect(service_port(hd, name), source=src) as s:
             got = h.recv_line(s)
-        h.check(got == want, 'service %s answered %r, not %r' % (name, got, want))
+        h.check(got.strip() == want.encode(), 'service %s answered %r, not %r'
+                % (name, got, want))
     hd.stop()
 
     with open(sf) as f:
