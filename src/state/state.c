@@ -241,7 +241,7 @@ state_save_parts(const char *path, const struct state_part *parts, size_t n,
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++)
-		if (parts[i].name == NULL ||
+		if (parts[i].name == NULL ? n > 1 :
 		    !service_name_valid(parts[i].name, strlen(parts[i].name))) {
 			errno = EINVAL;
 			return -1;

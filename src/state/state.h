@@ -56,7 +56,8 @@ struct state_part {
 
 /*
  * Synchronous; -1 with errno (the temporary file is removed). Of n >= 1
- * parts (EINVAL for a bad name); state_save writes one pool's, unnamed.
+ * parts (EINVAL for a bad name); a lone part may have no name, and its
+ * file is as before services: what state_save writes of one pool.
  */
 int	state_save_parts(const char *path, const struct state_part *, size_t n,
 	    struct json_object *runtime, int64_t now);

@@ -66,14 +66,16 @@ runtime_text(struct json_object *rt)
 	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE) : "null");
 }
 
-/* The parts to save now (free them with parts_done); NULL on ENOMEM. */
+/*
+ * The parts to save now (free them with parts_done); NULL on ENOMEM.
+ * Without p.parts, p.pool's, unnamed: its file is as before services.
+ */
 static struct state_part *
 parts_now(struct saver *s, size_t *n)
 {
 	if (s->p.parts != NULL)
 		return s->p.parts(s->p.arg, n);
-	s->one = (struct state_part){ .name = pool_name(s->p.pool),
-	    .pool = s->p.pool, .persist = s->p.persist };
+	s->one = (struct state_part){ .pool = s->p.pool, .persist = s->p.persist };
 	*n = 1;
 	return &s->one;
 }
@@ -92,11 +94,12 @@ names_text(const struct state_part *parts, size_t n)
 	char *text;
 
 	for (size_t i = 0; i < n; i++)
-		len += strlen(parts[i].name) + 1;
+		len += (parts[i].name != NULL ? strlen(parts[i].name) : 0) + 1;
 	if ((text = malloc(len)) == NULL)
 		return NULL;
 	for (size_t i = 0; i < n; i++)
-		off += (size_t)snprintf(text + off, len - off, "%s\n", parts[i].name);
+		off += (size_t)snprintf(text + off, len - off, "%s\n",
+		    parts[i].name != NULL ? parts[i].name : "");
 	text[off] = '\0';
 	return text;
 }
@@ -147,25 +150,6 @@ saved_replace(struct saved *dst, struct saved *src)
 	saved_clear(dst);
 	*dst = *src;
 	src->names = src->runtime = NULL;
-}
-
-/* One pool's file stays unnamed, as before services. */
-static pid_t
-save_start(struct saver *s, const struct state_part *parts, size_t n,
-    struct json_object *rt, int64_t now)
-{
-	if (s->p.parts == NULL)
-		return state_save_start(s->p.path, s->p.pool, s->p.persist, rt, now);
-	return state_save_parts_start(s->p.path, parts, n, rt, now);
-}
-
-static int
-save_now(struct saver *s, const struct state_part *parts, size_t n,
-    struct json_object *rt, int64_t now)
-{
-	if (s->p.parts == NULL)
-		return state_save(s->p.path, s->p.pool, s->p.persist, rt, now);
-	return state_save_parts(s->p.path, parts, n, rt, now);
 }
 
 struct saver *
@@ -298,7 +282,7 @@ saver_on_timer(struct loop *l, struct loop_timer *t, void *arg)
 			finish_handover(s);
 		return SAVER_EVERY_MS;
 	}
-	s->child = save_start(s, parts, n, rt, now.at);
+	s->child = state_save_parts_start(s->p.path, parts, n, rt, now.at);
 	json_object_put(rt);
 	parts_done(s, parts);
 	if (s->child == -1) {
@@ -341,7 +325,7 @@ save_last(struct saver *s)
 		return;
 	}
 	rt = s->p.runtime(s->p.arg);
-	if (save_now(s, parts, n, rt, loop_now(s->p.loop)) == -1)
+	if (state_save_parts(s->p.path, parts, n, rt, loop_now(s->p.loop)) == -1)
 		log_warn("state: cannot write %s", s->p.path);
 	json_object_put(rt);
 	parts_done(s, parts);

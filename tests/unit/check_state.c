@@ -43,16 +43,32 @@ struct fixture {
 	struct persist	*persist;
 };
 
+/* A temporary directory of the test's own, the state file's name in it. */
 static void
-fx_init(struct fixture *fx)
+dir_make(char *dir, size_t dirlen, char *path, size_t pathlen)
 {
 	const char *tmp = getenv("TMPDIR");
 
-	memset(fx, 0, sizeof(*fx));
-	snprintf(fx->dir, sizeof(fx->dir), "%s/check_state.XXXXXX",
+	snprintf(dir, dirlen, "%s/check_state.XXXXXX",
 	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(fx->dir));
-	snprintf(fx->path, sizeof(fx->path), "%s/state.json", fx->dir);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, pathlen, "%s/state.json", dir);
+}
+
+static void
+dir_remove(const char *dir)
+{
+	char cmd[300];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static void
+fx_init(struct fixture *fx)
+{
+	memset(fx, 0, sizeof(*fx));
+	dir_make(fx->dir, sizeof(fx->dir), fx->path, sizeof(fx->path));
 	ck_assert_ptr_nonnull(fx->loop = loop_new());
 	ck_assert_ptr_nonnull(fx->pool = pool_new(fx->loop, 60000));
 	ck_assert_ptr_nonnull(fx->persist = persist_new(100, 0));
@@ -71,13 +87,10 @@ fx_restart(struct fixture *fx)
 static void
 fx_done(struct fixture *fx)
 {
-	char cmd[300];
-
 	pool_free(fx->pool);
 	persist_free(fx->persist);
 	loop_free(fx->loop);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
-	ck_assert_int_eq(system(cmd), 0);
+	dir_remove(fx->dir);
 }
 
 static struct target *
@@ -496,13 +509,8 @@ svc_free(struct svcfix *fx)
 static void
 svc_init(struct svcfix *fx, const char *const *names)
 {
-	const char *tmp = getenv("TMPDIR");
-
 	memset(fx, 0, sizeof(*fx));
-	snprintf(fx->dir, sizeof(fx->dir), "%s/check_state.XXXXXX",
-	    tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
-	ck_assert_ptr_nonnull(mkdtemp(fx->dir));
-	snprintf(fx->path, sizeof(fx->path), "%s/state.json", fx->dir);
+	dir_make(fx->dir, sizeof(fx->dir), fx->path, sizeof(fx->path));
 	ck_assert_ptr_nonnull(fx->loop = loop_new());
 	svc_make(fx, names);
 }
@@ -518,12 +526,9 @@ svc_restart(struct svcfix *fx, const char *const *names)
 static void
 svc_done(struct svcfix *fx)
 {
-	char cmd[300];
-
 	svc_free(fx);
 	loop_free(fx->loop);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
-	ck_assert_int_eq(system(cmd), 0);
+	dir_remove(fx->dir);
 }
 
 /* The part of that name. */
@@ -610,6 +615,21 @@ svc_load(struct svcfix *fx, size_t *restored, char *err, size_t errlen,
 		*logged = read_text(logf);
 	json_object_put(rt);
 	return r;
+}
+
+/* Saved, then loaded at the next start, with names configured: restored. */
+static size_t
+svc_cycle(struct svcfix *fx, const char *const *names, char **logged)
+{
+	char err[256];
+	size_t restored;
+
+	ck_assert_int_eq(state_save_parts(fx->path, fx->parts, fx->n, NULL,
+	    loop_now(fx->loop)), 0);
+	svc_restart(fx, names);
+	ck_assert_msg(svc_load(fx, &restored, err, sizeof(err), logged) ==
+	    STATE_LOADED, "not loaded: %s", err);
+	return restored;
 }
 
 static const char *const svc_api_web[] = { "api", "web", NULL };
@@ -755,19 +775,12 @@ START_TEST(test_svc_default_changed)
 {
 	struct svcfix fx;
 	uint32_t aid, wid;
-	char err[256];
-	size_t restored;
 
 	log_init("check_state", LOG_LEVEL_WARN);
 	svc_init(&fx, svc_api_web);
 	aid = svc_reg(&fx, "api", TARGET_SRC_HTTP, "127.0.0.1", 91)->id;
 	wid = svc_reg(&fx, "web", TARGET_SRC_HTTP, "127.0.0.1", 92)->id;
-	ck_assert_int_eq(state_save_parts(fx.path, fx.parts, fx.n, NULL,
-	    loop_now(fx.loop)), 0);
-	svc_restart(&fx, svc_web_api);
-	ck_assert_int_eq(svc_load(&fx, &restored, err, sizeof(err), NULL),
-	    STATE_LOADED);
-	ck_assert_uint_eq(restored, 2);
+	ck_assert_uint_eq(svc_cycle(&fx, svc_web_api, NULL), 2);
 	ck_assert_ptr_nonnull(pool_find_id(svc(&fx, "api")->pool, aid));
 	ck_assert_ptr_nonnull(pool_find_id(svc(&fx, "web")->pool, wid));
 	ck_assert_uint_eq(pool_size(svc(&fx, "api")->pool), 1);
@@ -776,12 +789,7 @@ START_TEST(test_svc_default_changed)
 	/* The default renamed: its section goes to the default now. */
 	svc_restart(&fx, svc_api_only);
 	aid = svc_reg(&fx, "api", TARGET_SRC_HTTP, "127.0.0.1", 91)->id;
-	ck_assert_int_eq(state_save_parts(fx.path, fx.parts, fx.n, NULL,
-	    loop_now(fx.loop)), 0);
-	svc_restart(&fx, svc_web_only);
-	ck_assert_int_eq(svc_load(&fx, &restored, err, sizeof(err), NULL),
-	    STATE_LOADED);
-	ck_assert_uint_eq(restored, 1);
+	ck_assert_uint_eq(svc_cycle(&fx, svc_web_only, NULL), 1);
 	ck_assert_ptr_nonnull(pool_find_id(svc(&fx, "web")->pool, aid));
 	svc_done(&fx);
 }
@@ -793,8 +801,7 @@ START_TEST(test_svc_removed)
 	struct svcfix fx;
 	struct sockaddr_in cl = sin_of("127.0.0.7", 0);
 	uint32_t aid, wid, oid;
-	char err[256], *logged;
-	size_t restored;
+	char *logged;
 
 	log_init("check_state", LOG_LEVEL_WARN);
 	svc_init(&fx, svc_api_web_old);
@@ -804,12 +811,7 @@ START_TEST(test_svc_removed)
 	ck_assert_ptr_nonnull(svc_reg(&fx, "old", TARGET_SRC_ACK, "127.0.0.1", 94));
 	ck_assert_int_eq(persist_set(svc(&fx, "old")->persist,
 	    (struct sockaddr *)&cl, oid, loop_now(fx.loop)), 0);
-	ck_assert_int_eq(state_save_parts(fx.path, fx.parts, fx.n, NULL,
-	    loop_now(fx.loop)), 0);
-	svc_restart(&fx, svc_api_web);
-	ck_assert_int_eq(svc_load(&fx, &restored, err, sizeof(err), &logged),
-	    STATE_LOADED);
-	ck_assert_uint_eq(restored, 2);
+	ck_assert_uint_eq(svc_cycle(&fx, svc_api_web, &logged), 2);
 	ck_assert_ptr_nonnull(pool_find_id(svc(&fx, "api")->pool, aid));
 	ck_assert_ptr_nonnull(pool_find_id(svc(&fx, "web")->pool, wid));
 	ck_assert_ptr_null(pools_find_id(svc(&fx, "api")->pool, oid));
@@ -828,12 +830,7 @@ START_TEST(test_svc_removed)
 	svc_restart(&fx, svc_api_web);
 	aid = svc_reg(&fx, "api", TARGET_SRC_HTTP, "127.0.0.1", 91)->id;
 	wid = svc_reg(&fx, "web", TARGET_SRC_HTTP, "127.0.0.1", 92)->id;
-	ck_assert_int_eq(state_save_parts(fx.path, fx.parts, fx.n, NULL,
-	    loop_now(fx.loop)), 0);
-	svc_restart(&fx, svc_web_only);
-	ck_assert_int_eq(svc_load(&fx, &restored, err, sizeof(err), &logged),
-	    STATE_LOADED);
-	ck_assert_uint_eq(restored, 1);
+	ck_assert_uint_eq(svc_cycle(&fx, svc_web_only, &logged), 1);
 	ck_assert_ptr_nonnull(pool_find_id(svc(&fx, "web")->pool, wid));
 	ck_assert_ptr_null(pools_find_id(svc(&fx, "web")->pool, aid));
 	ck_assert_msg(strstr(logged, "api") != NULL && strstr(logged, "1 target")
