@@ -642,7 +642,7 @@ restore_static(const struct section *secs, size_t which, char *err, size_t errle
 		if (static_id_taken(secs, which, id)) {
 			log_warnx("state: the static id %lld of service %s not given"
 			    " back: another service holds it", (long long)id,
-			    sec->part->name);
+			    pool_name(sec->part->pool));
 			continue;
 		}
 		if (pool_remember_static_id(sec->part->pool, (struct sockaddr *)&a.ss,
@@ -667,14 +667,14 @@ restore_targets(const struct section *sec, size_t *restored)
 		/* Ids and keys are daemon-wide: a hand-edited file may repeat one. */
 		if ((t = pools_find_id(pool, st->id)) != NULL && t->pool != pool) {
 			log_warnx("state: target %u of service %s not restored: service"
-			    " %s has that id", (unsigned)st->id, sec->part->name,
+			    " %s has that id", (unsigned)st->id, pool_name(pool),
 			    pool_name(t->pool));
 			continue;
 		}
 		if ((t = pools_find_key(pool, st->key)) != NULL && t->pool != pool) {
 			log_warnx("state: target %u of service %s not restored: its key"
 			    " is target %u's, of service %s", (unsigned)st->id,
-			    sec->part->name, (unsigned)t->id, pool_name(t->pool));
+			    pool_name(pool), (unsigned)t->id, pool_name(t->pool));
 			continue;
 		}
 		t = pool_restore(pool, st->source, (const struct sockaddr *)&st->addr.ss,
@@ -886,7 +886,7 @@ static const struct state_part *
 part_named(const struct state_part *parts, size_t n, const char *name)
 {
 	for (size_t i = 0; i < n; i++)
-		if (strcmp(parts[i].name, name) == 0)
+		if (parts[i].name != NULL && strcmp(parts[i].name, name) == 0)
 			return &parts[i];
 	return NULL;
 }
