@@ -894,9 +894,13 @@ api_handle(struct api_env *env, const struct api_request *rq, struct api_reply *
 	api_auth_check(&pol, rq->peer, rq->authorization, t != NULL ? t->key : NULL,
 	    &auth);
 	if ((st = api_auth_decide(&pol, &auth, r)) != 0) {
-		api_reply_error(rp, st, st == 401 ? "a valid token is required"
-		    " (Authorization: Bearer TOKEN)" : "writes are allowed from"
-		    " loopback and --allow networks only");
+		/* A token sent but wrong is told apart: the operator mistyped. */
+		api_reply_error(rp, st, st == 403 ? "writes are allowed from"
+		    " loopback and --allow networks only" :
+		    api_bearer(rq->authorization, &(size_t){ 0 }) != NULL ?
+		    "the token given is wrong: a valid token is required"
+		    " (Authorization: Bearer TOKEN)" : "a valid token is required"
+		    " (Authorization: Bearer TOKEN)");
 		rp->challenge = st == 401;
 		return;
 	}

@@ -887,7 +887,16 @@ START_TEST(test_handlers_token)
 
 	world_init(&w, "s3cret");
 	ck_assert_int_eq(call(&w, "POST", "/api/v1/targets", "127.0.0.1", NULL,
-	    "{\"port\":1080}", NULL), 401);
+	    "{\"port\":1080}", &o), 401);
+	ck_assert_str_eq(jstr(o, "error"), "a valid token is required"
+	    " (Authorization: Bearer TOKEN)");
+	json_object_put(o);
+	/* A wrong token is told apart from none: the operator mistyped it. */
+	ck_assert_int_eq(call(&w, "PATCH", "/api/v1/config", "10.0.0.9", "Bearer s3cre",
+	    "{\"requeue\":2}", &o), 401);
+	ck_assert_str_eq(jstr(o, "error"), "the token given is wrong: a valid token"
+	    " is required (Authorization: Bearer TOKEN)");
+	json_object_put(o);
 	ck_assert_int_eq(call(&w, "POST", "/api/v1/targets", "10.0.0.9", "Bearer s3cret",
 	    "{\"port\":1080,\"host\":\"10.0.0.5\"}", &o), 201);
 	ck_assert_str_eq(jstr(o, "host"), "10.0.0.5");
