@@ -1,8 +1,8 @@
 /*
  * persist: see persist.h.
  *
- * A chained hash table of power-of-two size, keyed with SipHash-2-4 under a
- * random per-table key (clients choose their addresses, so they must not be
+ * A chained hash table of power-of-two size, keyed with SipHash-2-4
+ * (common/hash.h) under a random per-table key (clients choose their addresses, so they must not be
  * able to aim at one chain), plus an LRU list whose head is the most
  * recently used entry. The table doubles while entries outnumber buckets,
  * up to the bucket count that max_entries needs; if growing fails the
@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hash.h"
 #include "common/random.h"
 #include "registry/persist.h"
 
@@ -50,52 +51,6 @@ struct persist {
 	uint64_t		  state_version;	/* entries or their targets */
 	uint64_t		  sipkey[2];
 };
-
-/* --- SipHash-2-4 (Aumasson, Bernstein), for 16-byte keys ----------------- */
-
-#define ROTL64(x, b)	(((x) << (b)) | ((x) >> (64 - (b))))
-
-static void
-sip_round(uint64_t v[4])
-{
-	v[0] += v[1]; v[1] = ROTL64(v[1], 13); v[1] ^= v[0]; v[0] = ROTL64(v[0], 32);
-	v[2] += v[3]; v[3] = ROTL64(v[3], 16); v[3] ^= v[2];
-	v[0] += v[3]; v[3] = ROTL64(v[3], 21); v[3] ^= v[0];
-	v[2] += v[1]; v[1] = ROTL64(v[1], 17); v[1] ^= v[2]; v[2] = ROTL64(v[2], 32);
-}
-
-static uint64_t
-le64(const uint8_t *p)
-{
-	uint64_t x = 0;
-
-	for (int i = 7; i >= 0; i--)
-		x = (x << 8) | p[i];
-	return x;
-}
-
-static uint64_t
-siphash16(const uint64_t k[2], const uint8_t in[16])
-{
-	uint64_t v[4] = {
-		k[0] ^ UINT64_C(0x736f6d6570736575),
-		k[1] ^ UINT64_C(0x646f72616e646f6d),
-		k[0] ^ UINT64_C(0x6c7967656e657261),
-		k[1] ^ UINT64_C(0x7465646279746573),
-	};
-	uint64_t m[3] = { le64(in), le64(in + 8), (uint64_t)16 << 56 };
-
-	for (int i = 0; i < 3; i++) {
-		v[3] ^= m[i];
-		sip_round(v);
-		sip_round(v);
-		v[0] ^= m[i];
-	}
-	v[2] ^= 0xff;
-	for (int i = 0; i < 4; i++)
-		sip_round(v);
-	return v[0] ^ v[1] ^ v[2] ^ v[3];
-}
 
 /* --- keys ---------------------------------------------------------------- */
 
@@ -138,7 +93,7 @@ key_text(const uint8_t key[16], char *buf, size_t len)
 static struct persist_entry **
 bucket_of(const struct persist *ps, const uint8_t key[16])
 {
-	return &ps->buckets[siphash16(ps->sipkey, key) & (ps->nbuckets - 1)];
+	return &ps->buckets[hash_sip(ps->sipkey, key, 16) & (ps->nbuckets - 1)];
 }
 
 static struct persist_entry *

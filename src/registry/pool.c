@@ -11,8 +11,25 @@
  * waits for removal, draining waits for removal if no ack comes either.
  *
  * Deleted keys live in a small array (POOL_DELETED_MAX), searched in full
- * with constant-time comparisons like the listed keys; the oldest in use
- * makes room.
+ * with constant-time comparisons; the oldest in use makes room.
+ *
+ * Every lookup a request or a heartbeat makes goes through an index, so
+ * that none depends on the number of targets: by id, by key, by host:port
+ * (targets with a port) and by host (port-less ones: pool_find_lost; the
+ * lost flag is set outside, by ackreg.c, so the index holds every port-less
+ * target and the lookup filters). Each is an open-addressing table of
+ * (hash, target) with linear probing and no tombstones, kept at a load of a
+ * half at most: it doubles as targets come, halves as they go, so its
+ * memory follows the pool, and a rebuild moves at most POOL_MAX_TARGETS
+ * pointers plus the static targets (well under a millisecond). Room for
+ * one more target in every index is made before a target is, so that
+ * listing it cannot fail halfway. Keys and addresses are hashed with
+ * SipHash under the pool's random key: peers choose addresses and must not
+ * aim at one run, and a key lookup compares only the candidates whose hash
+ * matches, in constant time, so its time says nothing about how close a
+ * guess was. Where several targets match (only port-less ones of one host,
+ * or keys a state file repeats) the first listed wins, as a walk of the
+ * list would have it (target.order).
  */
 #include "autoconfig.h"
 
@@ -22,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/hash.h"
 #include "common/log.h"
 #include "common/random.h"
 #include "common/service.h"
@@ -48,7 +66,22 @@ struct pool_shared {
 	uint32_t		 next_id;
 	TAILQ_HEAD(, pool)	 pools;		/* every pool made in it */
 	struct pool		*first;		/* the default one (pool.h) */
+	uint64_t		 steps;		/* pool_lookup_steps */
 };
+
+/* One index (see the top): hash 0 is a valid hash, t NULL a free slot. */
+struct ix_slot {
+	uint64_t		 h;
+	struct target		*t;
+};
+
+struct tindex {
+	struct ix_slot		*slots;
+	size_t			 cap;		/* a power of two, or 0 */
+	size_t			 n;
+};
+
+#define IX_CAP_MIN	16
 
 struct pool {
 	TAILQ_ENTRY(pool)	 sibling;	/* in shared->pools */
@@ -72,6 +105,9 @@ struct pool {
 	uint64_t		 state_version;
 	struct static_id	*static_ids;	/* host:port -> id, grows only */
 	size_t			 nstatic_ids;
+	struct tindex		 by_id, by_key, by_addr, by_host;
+	uint64_t		 sipkey[2];	/* for by_key, by_addr, by_host */
+	uint64_t		 next_order;
 };
 
 /* A static target's identity: the id its address had before. */
@@ -222,6 +258,222 @@ addr_same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *
 		return memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0 &&
 		    x->sin6_scope_id == y->sin6_scope_id;
 	}
+}
+
+/* --- the indexes (see the top) -------------------------------------- */
+
+/* Puts (h, t) in the first free slot of its run; room was made. */
+static void
+ix_put(struct tindex *ix, uint64_t h, struct target *t)
+{
+	size_t mask = ix->cap - 1, i = (size_t)h & mask;
+
+	while (ix->slots[i].t != NULL)
+		i = (i + 1) & mask;
+	ix->slots[i].h = h;
+	ix->slots[i].t = t;
+	ix->n++;
+}
+
+/* Rebuilds ix at cap slots (>= 2 n). -1 on ENOMEM, ix untouched. */
+static int
+ix_resize(struct tindex *ix, size_t cap)
+{
+	struct ix_slot *old = ix->slots;
+	size_t oldcap = ix->cap;
+
+	if ((ix->slots = calloc(cap, sizeof(*ix->slots))) == NULL) {
+		ix->slots = old;
+		return -1;
+	}
+	ix->cap = cap;
+	ix->n = 0;
+	for (size_t i = 0; i < oldcap; i++) {
+		if (old[i].t != NULL)
+			ix_put(ix, old[i].h, old[i].t);
+	}
+	free(old);
+	return 0;
+}
+
+/* Room for one more at a load of a half. -1 on ENOMEM. */
+static int
+ix_room(struct tindex *ix)
+{
+	size_t cap = ix->cap != 0 ? ix->cap : IX_CAP_MIN;
+
+	while (cap / 2 < ix->n + 1)
+		cap *= 2;
+	return cap == ix->cap ? 0 : ix_resize(ix, cap);
+}
+
+/*
+ * Takes t out; the slots after it in its run move back (no tombstones).
+ * Then halves while an eighth of the slots would still hold every entry:
+ * what is left keeps room for one more (ix_room), and a pool that shrank
+ * gives its memory back. A failed shrink (ENOMEM) only keeps it larger.
+ */
+static void
+ix_del(struct tindex *ix, uint64_t h, const struct target *t)
+{
+	size_t mask = ix->cap - 1, i, j, cap;
+
+	if (ix->cap == 0)
+		return;
+	for (i = (size_t)h & mask; ix->slots[i].t != t; i = (i + 1) & mask) {
+		if (ix->slots[i].t == NULL)
+			return;
+	}
+	ix->slots[i].t = NULL;
+	ix->n--;
+	for (j = (i + 1) & mask; ix->slots[j].t != NULL; j = (j + 1) & mask) {
+		size_t home = (size_t)ix->slots[j].h & mask;
+
+		/* j stays if its home lies cyclically in (i, j]. */
+		if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
+			continue;
+		ix->slots[i] = ix->slots[j];
+		ix->slots[j].t = NULL;
+		i = j;
+	}
+	for (cap = ix->cap; cap > IX_CAP_MIN && cap / 8 > ix->n; cap /= 2)
+		;
+	if (cap != ix->cap)
+		(void)ix_resize(ix, cap);
+}
+
+static void
+ix_release(struct tindex *ix)
+{
+	free(ix->slots);
+	ix->slots = NULL;
+	ix->cap = ix->n = 0;
+}
+
+typedef bool	ix_match_fn(const struct target *, const void *arg);
+
+/*
+ * The first listed target of h's run that match accepts. Only slots
+ * whose hash is h are offered to match (for keys: the only ones compared).
+ */
+static struct target *
+ix_find(const struct pool *p, const struct tindex *ix, uint64_t h,
+    ix_match_fn *match, const void *arg)
+{
+	struct target *found = NULL;
+	size_t mask = ix->cap - 1;
+
+	if (ix->cap == 0)
+		return NULL;
+	for (size_t i = (size_t)h & mask; ix->slots[i].t != NULL; i = (i + 1) & mask) {
+		struct target *t = ix->slots[i].t;
+
+		p->shared->steps++;
+		if (ix->slots[i].h == h && match(t, arg) &&
+		    (found == NULL || t->order < found->order))
+			found = t;
+	}
+	return found;
+}
+
+static uint64_t
+id_hash(uint32_t id)
+{
+	return hash_mix64(id);
+}
+
+/* Over the key's 32 characters: any string of that length can be looked up. */
+static uint64_t
+key_hash(const struct pool *p, const char *key)
+{
+	return hash_sip(p->sipkey, key, TARGET_KEY_LEN);
+}
+
+/* Host (address, IPv6 scope) and port: what addr_same_host and a port tell apart. */
+static uint64_t
+host_hash(const struct pool *p, const struct sockaddr_storage *ss, uint16_t port)
+{
+	uint8_t b[1 + 16 + 4 + 2];
+	size_t n = 0;
+
+	if (ss->ss_family == AF_INET) {
+		b[n++] = 4;
+		memcpy(b + n, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+		n += 4;
+	} else {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+
+		b[n++] = 6;
+		memcpy(b + n, &sin6->sin6_addr, 16);
+		n += 16;
+		memcpy(b + n, &sin6->sin6_scope_id, 4);
+		n += 4;
+	}
+	b[n++] = (uint8_t)(port >> 8);
+	b[n++] = (uint8_t)(port & 0xff);
+	return hash_sip(p->sipkey, b, n);
+}
+
+/* by_addr holds the targets with a port, by_host the port-less ones. */
+static struct tindex *
+addr_index(struct pool *p, uint16_t port)
+{
+	return port != 0 ? &p->by_addr : &p->by_host;
+}
+
+static void
+index_add(struct pool *p, struct target *t)
+{
+	ix_put(&p->by_id, id_hash(t->id), t);
+	ix_put(&p->by_key, key_hash(p, t->key), t);
+	ix_put(addr_index(p, t->port), host_hash(p, &t->addr, t->port), t);
+}
+
+static void
+index_del(struct pool *p, const struct target *t)
+{
+	ix_del(&p->by_id, id_hash(t->id), t);
+	ix_del(&p->by_key, key_hash(p, t->key), t);
+	ix_del(addr_index(p, t->port), host_hash(p, &t->addr, t->port), t);
+}
+
+/* What a host:port lookup looks for. */
+struct hostport {
+	const struct sockaddr_storage	*ss;
+	uint16_t			 port;
+	const struct target		*self;	/* not this one */
+};
+
+static bool
+match_hostport(const struct target *t, const void *arg)
+{
+	const struct hostport *w = arg;
+
+	return t != w->self && t->port == w->port && addr_same_host(&t->addr, w->ss);
+}
+
+static bool
+match_lost(const struct target *t, const void *arg)
+{
+	return t->lost && t->port == 0 && !t->leaving && addr_same_host(&t->addr, arg);
+}
+
+static bool
+match_id(const struct target *t, const void *arg)
+{
+	return t->id == *(const uint32_t *)arg;
+}
+
+/* In full, whatever differs first: the time says nothing of a guess. */
+static bool
+match_key(const struct target *t, const void *arg)
+{
+	const char *key = arg;
+	unsigned char diff = 0;
+
+	for (size_t i = 0; i < TARGET_KEY_LEN; i++)
+		diff |= (unsigned char)(t->key[i] ^ key[i]);
+	return diff == 0;
 }
 
 static void
@@ -391,6 +643,13 @@ pool_new_shared(struct loop *l, int64_t default_timeout_ms, struct pool_shared *
 
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return NULL;
+	if (random_fill(p->sipkey, sizeof(p->sipkey)) == -1) {
+		int saved = errno;
+
+		free(p);
+		errno = saved;
+		return NULL;
+	}
 	p->shared = sh;
 	p->loop = l;
 	memcpy(p->name, SERVICE_DEFAULT, sizeof(SERVICE_DEFAULT));
@@ -446,6 +705,10 @@ pool_free(struct pool *p)
 	if (p->own_shared)
 		pool_shared_free(p->shared);
 	free(p->static_ids);
+	ix_release(&p->by_id);
+	ix_release(&p->by_key);
+	ix_release(&p->by_addr);
+	ix_release(&p->by_host);
 	free(p);
 }
 
@@ -534,13 +797,10 @@ static struct target *
 find_hostport(const struct pool *p, const struct sockaddr_storage *ss,
     uint16_t port, const struct target *self)
 {
-	struct target *t;
+	const struct hostport w = { ss, port, self };
 
-	TAILQ_FOREACH(t, &p->targets, entry) {
-		if (t != self && t->port == port && addr_same_host(&t->addr, ss))
-			return t;
-	}
-	return NULL;
+	return ix_find(p, port != 0 ? &p->by_addr : &p->by_host,
+	    host_hash(p, ss, port), match_hostport, &w);
 }
 
 static struct static_id *
@@ -598,6 +858,9 @@ target_create(struct pool *p, enum target_source src,
 		errno = ENOSPC;
 		return NULL;
 	}
+	if (ix_room(&p->by_id) == -1 || ix_room(&p->by_key) == -1 ||
+	    ix_room(addr_index(p, addr_port(ss))) == -1)
+		return NULL;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
 	if (key != NULL) {
@@ -634,6 +897,8 @@ target_create(struct pool *p, enum target_source src,
 	t->listed = true;
 	loop_timer_init(&t->deadline, deadline_fire, t);
 	TAILQ_INSERT_TAIL(&p->targets, t, entry);
+	t->order = p->next_order++;
+	index_add(p, t);
 	p->count++;
 	deadline_arm(t);
 	bump(p, true);
@@ -737,6 +1002,8 @@ pool_set_port(struct target *t, uint16_t port)
 	addr_set_port(&want, port);
 	if (is_self(t->pool, &want))
 		return -1;
+	if (ix_room(&t->pool->by_addr) == -1)
+		return -1;
 	if ((dup = find_hostport(t->pool, &t->addr, port, t)) != NULL) {
 		/*
 		 * An agent heartbeating over HTTP keeps its target: replacing
@@ -750,8 +1017,11 @@ pool_set_port(struct target *t, uint16_t port)
 		/* The same backend registered again: the newer one wins. */
 		pool_remove(dup);
 	}
+	/* Removing dup left room: an index only shrinks to keep one more. */
+	ix_del(addr_index(t->pool, t->port), host_hash(t->pool, &t->addr, t->port), t);
 	t->addr = want;
 	target_set_names(t);
+	ix_put(&t->pool->by_addr, host_hash(t->pool, &t->addr, t->port), t);
 	t->lost = false;
 	if (t->state == TARGET_PORTLESS)
 		t->state = TARGET_UP;
@@ -891,6 +1161,7 @@ pool_remove(struct target *t)
 	if (!t->listed)
 		return;
 	TAILQ_REMOVE(&p->targets, t, entry);
+	index_del(p, t);
 	p->count--;
 	t->listed = false;
 	loop_timer_cancel(p->loop, &t->deadline);
@@ -1008,49 +1279,30 @@ pool_find_lost(const struct pool *p, const struct sockaddr *host)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen;
-	struct target *t;
 
 	if (addr_normalise(host, sa_len(host), &ss, &sslen) == -1)
 		return NULL;
-	TAILQ_FOREACH(t, &p->targets, entry) {
-		if (t->lost && t->port == 0 && !t->leaving && addr_same_host(&t->addr, &ss))
-			return t;
-	}
-	return NULL;
+	addr_set_port(&ss, 0);
+	return ix_find(p, &p->by_host, host_hash(p, &ss, 0), match_lost, &ss);
 }
 
 struct target *
 pool_find_id(const struct pool *p, uint32_t id)
 {
-	struct target *t;
-
-	TAILQ_FOREACH(t, &p->targets, entry) {
-		if (t->id == id)
-			return t;
-	}
-	return NULL;
+	return ix_find(p, &p->by_id, id_hash(id), match_id, &id);
 }
 
 /*
- * Every listed key is compared in full, whatever matched before, so the
- * time taken tells nothing about how much of a guess was right.
+ * Only the candidates whose keyed hash matches are compared, each in full
+ * (match_key): without the pool's SipHash key a guess cannot be aimed at
+ * a run, so the time taken tells nothing about how much of it was right.
  */
 struct target *
 pool_find_key(const struct pool *p, const char *key)
 {
-	struct target *t, *found = NULL;
-
 	if (key == NULL || strnlen(key, TARGET_KEY_LEN + 1) != TARGET_KEY_LEN)
 		return NULL;
-	TAILQ_FOREACH(t, &p->targets, entry) {
-		unsigned char diff = 0;
-
-		for (size_t i = 0; i < TARGET_KEY_LEN; i++)
-			diff |= (unsigned char)(t->key[i] ^ key[i]);
-		if (diff == 0 && found == NULL)
-			found = t;
-	}
-	return found;
+	return ix_find(p, &p->by_key, key_hash(p, key), match_key, key);
 }
 
 struct target *
@@ -1058,15 +1310,16 @@ pool_find_addr(const struct pool *p, const struct sockaddr *sa)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen;
-	socklen_t salen;
 
-	if (sa == NULL)
-		return NULL;
-	salen = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
-	    sizeof(struct sockaddr_in);
-	if (addr_normalise(sa, salen, &ss, &sslen) == -1)
+	if (sa == NULL || addr_normalise(sa, sa_len(sa), &ss, &sslen) == -1)
 		return NULL;
 	return find_hostport(p, &ss, addr_port(&ss), NULL);
+}
+
+uint64_t
+pool_lookup_steps(const struct pool *p)
+{
+	return p->shared->steps;
 }
 
 const struct target_list *

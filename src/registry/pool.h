@@ -112,6 +112,7 @@ struct target {
 	struct loop_timer	 deadline;
 	int64_t			 deadline_set;	/* loop ms it was last armed */
 	bool			 deadline_grace;	/* fired late once: waiting */
+	uint64_t		 order;		/* pool.c: its place in the list */
 };
 
 TAILQ_HEAD(target_list, target);
@@ -232,6 +233,11 @@ struct target	*pool_find_key(const struct pool *, const char *key);
 struct target	*pool_find_addr(const struct pool *, const struct sockaddr *);
 const struct target_list *pool_targets(const struct pool *);
 size_t		 pool_count(const struct pool *);
+/*
+ * The targets the lookups above (and registration's own) have looked at
+ * so far: what proves them independent of the pool's size (check_pool).
+ */
+uint64_t	 pool_lookup_steps(const struct pool *);
 
 /* Chosen in the first round: up or static, with a port, or failing whose backoff is over. */
 bool		 target_choosable(const struct target *, int64_t now);

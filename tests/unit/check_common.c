@@ -285,6 +285,19 @@ START_TEST(test_hash_vectors)
 	    UINT64_C(0x85944171f73967e8));
 	ck_assert_uint_eq(hash_mix64(0), 0);
 	ck_assert_uint_ne(hash_mix64(1), hash_mix64(2));
+	{
+		/* SipHash-2-4's reference vectors (key 00..0f, input 00..n-1). */
+		uint64_t k[2] = { UINT64_C(0x0706050403020100),
+		    UINT64_C(0x0f0e0d0c0b0a0908) };
+		uint8_t in[16];
+
+		for (size_t i = 0; i < sizeof(in); i++)
+			in[i] = (uint8_t)i;
+		ck_assert_uint_eq(hash_sip(k, in, 0), UINT64_C(0x726fdb47dd0e0e31));
+		ck_assert_uint_eq(hash_sip(k, in, 7), UINT64_C(0xab0200f58b01d137));
+		ck_assert_uint_eq(hash_sip(k, in, 8), UINT64_C(0x93f5f5799a932462));
+		ck_assert_uint_eq(hash_sip(k, in, 15), UINT64_C(0xa129ca6149be45e5));
+	}
 }
 END_TEST
 
