@@ -1181,6 +1181,170 @@ START_TEST(test_remove_watchers)
 }
 END_TEST
 
+/* --- indexes: lookups independent of the pool's size ----------------- */
+
+/* Average targets looked at per lookup, at a load of a half at most. */
+#define STEPS_PER_LOOKUP	4
+
+static void
+host_of(char *buf, size_t len, int i)
+{
+	snprintf(buf, len, "10.%d.%d.%d", (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff);
+}
+
+/* Every listed target is found by id, key and address, and by nothing else. */
+static void
+check_all_found(struct fixture *fx)
+{
+	const struct target_list *list = pool_targets(fx->pool);
+	uint64_t steps = pool_lookup_steps(fx->pool);
+	struct target *t;
+	size_t n = 0;
+
+	TAILQ_FOREACH(t, list, entry) {
+		ck_assert_ptr_eq(pool_find_id(fx->pool, t->id), t);
+		ck_assert_ptr_eq(pool_find_key(fx->pool, t->key), t);
+		if (t->port != 0)
+			ck_assert_ptr_eq(pool_find_addr(fx->pool,
+			    (const struct sockaddr *)&t->addr), t);
+		n++;
+	}
+	ck_assert_uint_eq(n, pool_count(fx->pool));
+	if (n > 0)
+		ck_assert_uint_le(pool_lookup_steps(fx->pool) - steps,
+		    3 * n * STEPS_PER_LOOKUP);
+}
+
+START_TEST(test_index_many)
+{
+	struct fixture fx;
+	struct sockaddr_storage ss;
+	struct target *t, *next;
+	char host[32], key[TARGET_KEY_LEN + 1];
+	uint64_t steps;
+	int i;
+
+	fx_init(&fx);
+	for (i = 0; i < POOL_MAX_TARGETS; i++) {
+		host_of(host, sizeof(host), i);
+		reg_new(&fx, i % 2 ? TARGET_SRC_ACK : TARGET_SRC_HTTP, host,
+		    (uint16_t)(1000 + i % 7));
+	}
+	ck_assert_ptr_null(reg(&fx, TARGET_SRC_HTTP, "10.255.0.1", 80, 0, NULL));
+	ck_assert_int_eq(errno, ENOSPC);
+	check_all_found(&fx);
+
+	/* Misses cost as little as hits: unknown ids, keys, addresses. */
+	steps = pool_lookup_steps(fx.pool);
+	memset(key, 'f', TARGET_KEY_LEN);
+	key[TARGET_KEY_LEN] = '\0';
+	for (i = 0; i < 1000; i++) {
+		ck_assert_ptr_null(pool_find_id(fx.pool, (uint32_t)(POOL_MAX_TARGETS + 1 + i)));
+		snprintf(key, sizeof(key), "%032x", (unsigned)i);
+		ck_assert_ptr_null(pool_find_key(fx.pool, key));
+		host_of(host, sizeof(host), i);
+		make_addr(&ss, host, 999);
+		ck_assert_ptr_null(pool_find_addr(fx.pool, (struct sockaddr *)&ss));
+	}
+	ck_assert_uint_le(pool_lookup_steps(fx.pool) - steps, 3 * 1000 * STEPS_PER_LOOKUP);
+
+	/* Every other one removed: gone from every index, the others stay. */
+	i = 0;
+	for (t = TAILQ_FIRST(pool_targets(fx.pool)); t != NULL; t = next) {
+		next = TAILQ_NEXT(t, entry);
+		if (i++ % 2 == 0) {
+			uint32_t id = t->id;
+
+			memcpy(key, t->key, sizeof(key));
+			ss = t->addr;
+			pool_remove(t);
+			ck_assert_ptr_null(pool_find_id(fx.pool, id));
+			ck_assert_ptr_null(pool_find_key(fx.pool, key));
+			ck_assert_ptr_null(pool_find_addr(fx.pool, (struct sockaddr *)&ss));
+		}
+	}
+	ck_assert_uint_eq(pool_count(fx.pool), POOL_MAX_TARGETS / 2);
+	check_all_found(&fx);
+
+	/* Down to a few (the indexes shrink), then up again. */
+	while (pool_count(fx.pool) > 3)
+		pool_remove(TAILQ_FIRST(pool_targets(fx.pool)));
+	check_all_found(&fx);
+	for (i = 0; i < 5000; i++) {
+		host_of(host, sizeof(host), i);
+		reg_new(&fx, TARGET_SRC_HTTP, host, 2000);
+	}
+	check_all_found(&fx);
+	fx_done(&fx);
+}
+END_TEST
+
+/* A port given, a duplicate replaced, a target restored: the indexes follow. */
+START_TEST(test_index_changes)
+{
+	struct fixture fx;
+	struct sockaddr_storage ss;
+	struct target *a, *b, *c, *r, *r2;
+	char key[TARGET_KEY_LEN + 1];
+	uint32_t bid;
+	socklen_t len;
+
+	fx_init(&fx);
+	for (int i = 0; i < 100; i++) {
+		char host[32];
+
+		host_of(host, sizeof(host), i);
+		reg_new(&fx, TARGET_SRC_HTTP, host, 80);
+	}
+	a = reg_new(&fx, TARGET_SRC_ACK, "10.9.0.1", 0);
+	b = reg_new(&fx, TARGET_SRC_ACK, "10.9.0.1", 7000);
+	bid = b->id;
+	memcpy(key, b->key, sizeof(key));
+	make_addr(&ss, "10.9.0.1", 0);
+	ck_assert_ptr_null(pool_find_lost(fx.pool, (struct sockaddr *)&ss));
+	a->lost = true;
+	ck_assert_ptr_eq(pool_find_lost(fx.pool, (struct sockaddr *)&ss), a);
+	/* Another host's port-less targets are not its. */
+	c = reg_new(&fx, TARGET_SRC_ACK, "10.9.0.2", 0);
+	c->lost = true;
+	ck_assert_ptr_eq(pool_find_lost(fx.pool, (struct sockaddr *)&ss), a);
+
+	/* a takes b's port: b is replaced, a found at its new address only. */
+	ck_assert_int_eq(pool_set_port(a, 7000), 0);
+	ck_assert_ptr_null(pool_find_id(fx.pool, bid));
+	ck_assert_ptr_null(pool_find_key(fx.pool, key));
+	ck_assert_ptr_null(pool_find_lost(fx.pool, (struct sockaddr *)&ss));
+	make_addr(&ss, "10.9.0.1", 7000);
+	ck_assert_ptr_eq(pool_find_addr(fx.pool, (struct sockaddr *)&ss), a);
+	ck_assert_int_eq(pool_set_port(a, 7001), 0);
+	ck_assert_ptr_null(pool_find_addr(fx.pool, (struct sockaddr *)&ss));
+	make_addr(&ss, "10.9.0.1", 7001);
+	ck_assert_ptr_eq(pool_find_addr(fx.pool, (struct sockaddr *)&ss), a);
+	check_all_found(&fx);
+
+	/* Restored with its id and key; a second one with the same key is found after. */
+	len = make_addr(&ss, "10.9.1.1", 81);
+	memset(key, 'a', TARGET_KEY_LEN);
+	key[TARGET_KEY_LEN] = '\0';
+	ck_assert_ptr_nonnull(r = pool_restore(fx.pool, TARGET_SRC_ACK,
+	    (struct sockaddr *)&ss, len, LIMIT_WEIGHT_DEFAULT, 0, 5000, key));
+	len = make_addr(&ss, "10.9.1.2", 81);
+	ck_assert_ptr_nonnull(r2 = pool_restore(fx.pool, TARGET_SRC_ACK,
+	    (struct sockaddr *)&ss, len, LIMIT_WEIGHT_DEFAULT, 0, 4000, key));
+	ck_assert_ptr_eq(pool_find_id(fx.pool, 5000), r);
+	ck_assert_ptr_eq(pool_find_id(fx.pool, 4000), r2);
+	ck_assert_ptr_eq(pool_find_key(fx.pool, key), r);	/* the first listed */
+	ck_assert_ptr_eq(pool_find_addr(fx.pool, (struct sockaddr *)&ss), r2);
+	ck_assert_ptr_null(pool_restore(fx.pool, TARGET_SRC_ACK,
+	    (struct sockaddr *)&ss, len, LIMIT_WEIGHT_DEFAULT, 0, 6000, key));
+	ck_assert_int_eq(errno, EEXIST);
+	pool_remove(r);
+	ck_assert_ptr_eq(pool_find_key(fx.pool, key), r2);
+	check_all_found(&fx);
+	fx_done(&fx);
+}
+END_TEST
+
 static Suite *
 pool_suite(void)
 {
@@ -1198,6 +1362,12 @@ pool_suite(void)
 	tcase_add_test(tc, test_slow_heartbeats);
 	tcase_add_test(tc, test_bad_args);
 	tcase_add_test(tc, test_keys);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("index");
+	tcase_add_test(tc, test_index_many);
+	tcase_add_test(tc, test_index_changes);
+	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("liveness");
