@@ -6,7 +6,19 @@
  * able to aim at one chain), plus an LRU list whose head is the most
  * recently used entry. The table doubles while entries outnumber buckets,
  * up to the bucket count that max_entries needs; if growing fails the
- * chains just get longer.
+ * chains just get longer. Growing never rehashes everything at once (100
+ * 000 entries would hold the loop for milliseconds): the old table stays
+ * beside the new one, and every operation moves PERSIST_MOVE_STEP of its
+ * buckets over, so the old one is empty (and freed) long before the new
+ * one fills; until then a key is looked for in the old bucket if that has
+ * not moved yet.
+ *
+ * The entries of one target id are also linked in a group (a second,
+ * smaller chained table, by id), so that forgetting a target (when it is
+ * removed) costs its own entries, not a walk of the table. Groups come
+ * and go with their entries; their table doubles and halves with their
+ * number, which is at most the number of target ids in use (the pool's,
+ * POOL_MAX_TARGETS), rehashed at once: well under a millisecond.
  *
  * Hits count the lookups that found the entry. Re-pointing a client at
  * another target starts its count again (the hits belong to the pairing);
@@ -28,10 +40,17 @@
 #include "registry/persist.h"
 
 #define PERSIST_BUCKETS_MIN	64
+#define PERSIST_GROUPS_MIN	16
+/* Old buckets moved to a grown table per operation (see the top). */
+#define PERSIST_MOVE_STEP	16
+
+struct persist_group;
 
 struct persist_entry {
 	struct persist_entry		*next;	/* hash chain */
 	TAILQ_ENTRY(persist_entry)	 lru;
+	TAILQ_ENTRY(persist_entry)	 same;	/* its group's */
+	struct persist_group		*group;	/* of its target id */
 	uint8_t				 key[16];	/* IPv6, IPv4-mapped */
 	uint32_t			 target_id;
 	uint64_t			 hits;
@@ -40,16 +59,30 @@ struct persist_entry {
 
 TAILQ_HEAD(persist_lru, persist_entry);
 
+/* The entries that point at one target id. */
+struct persist_group {
+	struct persist_group	*next;		/* hash chain */
+	struct persist_lru	 entries;	/* by .same */
+	uint32_t		 id;
+};
+
 struct persist {
 	struct persist_entry	**buckets;
 	size_t			  nbuckets;	/* power of two */
+	struct persist_entry	**old;		/* while growing: the table before */
+	size_t			  nold;
+	size_t			  moved;	/* old buckets moved so far */
 	size_t			  count;
 	size_t			  max;
 	int64_t			  ttl;
 	struct persist_lru	  lru;		/* head: most recent */
+	struct persist_group	**groups;	/* by target id */
+	size_t			  ngroups_buckets;	/* power of two */
+	size_t			  ngroups;
 	uint64_t		  version;
 	uint64_t		  state_version;	/* entries or their targets */
 	uint64_t		  sipkey[2];
+	uint64_t		  steps;	/* persist_steps */
 };
 
 /* --- keys ---------------------------------------------------------------- */
@@ -90,23 +123,147 @@ key_text(const uint8_t key[16], char *buf, size_t len)
 	buf[0] = '\0';
 }
 
+/* The chain key is on: the old table's if its bucket has not moved yet. */
 static struct persist_entry **
 bucket_of(const struct persist *ps, const uint8_t key[16])
 {
-	return &ps->buckets[hash_sip(ps->sipkey, key, 16) & (ps->nbuckets - 1)];
+	uint64_t h = hash_sip(ps->sipkey, key, 16);
+
+	if (ps->old != NULL && (size_t)(h & (ps->nold - 1)) >= ps->moved)
+		return &ps->old[h & (ps->nold - 1)];
+	return &ps->buckets[h & (ps->nbuckets - 1)];
 }
 
 static struct persist_entry *
-find(const struct persist *ps, const uint8_t key[16])
+find(struct persist *ps, const uint8_t key[16])
 {
 	struct persist_entry *e;
 
 	for (e = *bucket_of(ps, key); e != NULL; e = e->next) {
+		ps->steps++;
 		if (memcmp(e->key, key, 16) == 0)
 			return e;
 	}
 	return NULL;
 }
+
+/* Moves up to n old buckets into the new table; frees the old one when done. */
+static void
+move_some(struct persist *ps, size_t n)
+{
+	for (; ps->old != NULL && n > 0; n--) {
+		struct persist_entry *e = ps->old[ps->moved], *next;
+
+		ps->old[ps->moved++] = NULL;
+		for (; e != NULL; e = next) {
+			struct persist_entry **b = &ps->buckets[hash_sip(ps->sipkey,
+			    e->key, 16) & (ps->nbuckets - 1)];
+
+			next = e->next;
+			e->next = *b;
+			*b = e;
+		}
+		if (ps->moved == ps->nold) {
+			free(ps->old);
+			ps->old = NULL;
+			ps->nold = ps->moved = 0;
+		}
+	}
+}
+
+/* --- groups: the entries of a target id ---------------------------------- */
+
+static struct persist_group **
+group_bucket(struct persist_group **groups, size_t n, uint32_t id)
+{
+	return &groups[hash_mix64(id) & (n - 1)];
+}
+
+static struct persist_group *
+group_find(struct persist *ps, uint32_t id)
+{
+	struct persist_group *g;
+
+	for (g = *group_bucket(ps->groups, ps->ngroups_buckets, id); g != NULL;
+	    g = g->next) {
+		ps->steps++;
+		if (g->id == id)
+			return g;
+	}
+	return NULL;
+}
+
+/* Rehashes the groups into n buckets; ENOMEM keeps the table as it is. */
+static void
+groups_resize(struct persist *ps, size_t n)
+{
+	struct persist_group **nb, *g, *next;
+
+	if ((nb = calloc(n, sizeof(*nb))) == NULL)
+		return;
+	for (size_t i = 0; i < ps->ngroups_buckets; i++) {
+		for (g = ps->groups[i]; g != NULL; g = next) {
+			struct persist_group **b = group_bucket(nb, n, g->id);
+
+			next = g->next;
+			g->next = *b;
+			*b = g;
+		}
+	}
+	free(ps->groups);
+	ps->groups = nb;
+	ps->ngroups_buckets = n;
+}
+
+/* id's group, made if it has none. NULL on ENOMEM. */
+static struct persist_group *
+group_get(struct persist *ps, uint32_t id)
+{
+	struct persist_group *g, **b;
+
+	if ((g = group_find(ps, id)) != NULL)
+		return g;
+	if ((g = calloc(1, sizeof(*g))) == NULL)
+		return NULL;
+	g->id = id;
+	TAILQ_INIT(&g->entries);
+	if (ps->ngroups >= ps->ngroups_buckets && ps->ngroups_buckets <= SIZE_MAX / 4)
+		groups_resize(ps, ps->ngroups_buckets * 2);
+	b = group_bucket(ps->groups, ps->ngroups_buckets, id);
+	g->next = *b;
+	*b = g;
+	ps->ngroups++;
+	return g;
+}
+
+/* A group left without entries goes; the table halves when mostly empty. */
+static void
+group_put(struct persist *ps, struct persist_group *g)
+{
+	struct persist_group **pp;
+
+	if (!TAILQ_EMPTY(&g->entries))
+		return;
+	pp = group_bucket(ps->groups, ps->ngroups_buckets, g->id);
+	while (*pp != g)
+		pp = &(*pp)->next;
+	*pp = g->next;
+	free(g);
+	ps->ngroups--;
+	if (ps->ngroups_buckets > PERSIST_GROUPS_MIN &&
+	    ps->ngroups < ps->ngroups_buckets / 8)
+		groups_resize(ps, ps->ngroups_buckets / 2);
+}
+
+static void
+group_join(struct persist_entry *e, struct persist_group *g)
+{
+	e->group = g;
+	e->target_id = g->id;
+	TAILQ_INSERT_TAIL(&g->entries, e, same);
+}
+
+/* --- entries --------------------------------------------------------------- */
 
 static void
 entry_delete(struct persist *ps, struct persist_entry *e)
@@ -117,6 +274,8 @@ entry_delete(struct persist *ps, struct persist_entry *e)
 		pp = &(*pp)->next;
 	*pp = e->next;
 	TAILQ_REMOVE(&ps->lru, e, lru);
+	TAILQ_REMOVE(&e->group->entries, e, same);
+	group_put(ps, e->group);
 	ps->count--;
 	ps->version++;
 	ps->state_version++;
@@ -140,23 +299,22 @@ buckets_cap(size_t max)
 	return n;
 }
 
+/* Starts moving to a table twice the size (see the top). */
 static void
 grow(struct persist *ps)
 {
-	struct persist_entry **nb, *e;
+	struct persist_entry **nb;
 	size_t n = ps->nbuckets * 2;
 
-	if (n > buckets_cap(ps->max) || (nb = calloc(n, sizeof(*nb))) == NULL)
+	/* Not while a move goes on: it ends within nbuckets / 2 operations. */
+	if (ps->old != NULL || n > buckets_cap(ps->max) ||
+	    (nb = calloc(n, sizeof(*nb))) == NULL)
 		return;
-	free(ps->buckets);
+	ps->old = ps->buckets;
+	ps->nold = ps->nbuckets;
+	ps->moved = 0;
 	ps->buckets = nb;
 	ps->nbuckets = n;
-	TAILQ_FOREACH(e, &ps->lru, lru) {
-		struct persist_entry **b = bucket_of(ps, e->key);
-
-		e->next = *b;
-		*b = e;
-	}
 }
 
 static void
@@ -183,6 +341,9 @@ persist_new(size_t max_entries, int64_t ttl_ms)
 	ps->nbuckets = PERSIST_BUCKETS_MIN;
 	if ((ps->buckets = calloc(ps->nbuckets, sizeof(*ps->buckets))) == NULL)
 		goto fail;
+	ps->ngroups_buckets = PERSIST_GROUPS_MIN;
+	if ((ps->groups = calloc(ps->ngroups_buckets, sizeof(*ps->groups))) == NULL)
+		goto fail;
 	if (random_fill(ps->sipkey, sizeof(ps->sipkey)) == -1)
 		goto fail;
 	return ps;
@@ -191,6 +352,7 @@ fail:
 		int saved = errno;
 
 		free(ps->buckets);
+		free(ps->groups);
 		free(ps);
 		errno = saved;
 	}
@@ -204,6 +366,7 @@ persist_free(struct persist *ps)
 		return;
 	persist_flush(ps);
 	free(ps->buckets);
+	free(ps->groups);
 	free(ps);
 }
 
@@ -221,6 +384,7 @@ persist_lookup(struct persist *ps, const struct sockaddr *client, int64_t now)
 	struct persist_entry *e;
 	uint8_t key[16];
 
+	move_some(ps, PERSIST_MOVE_STEP);
 	if (key_of(client, key) == -1 || (e = find(ps, key)) == NULL)
 		return 0;
 	if (expired(ps, e, now)) {
@@ -240,15 +404,23 @@ persist_set(struct persist *ps, const struct sockaddr *client,
     uint32_t target_id, int64_t now)
 {
 	struct persist_entry *e, **b;
+	struct persist_group *g;
 	uint8_t key[16];
 
 	if (key_of(client, key) == -1) {
 		errno = EINVAL;
 		return -1;
 	}
+	move_some(ps, PERSIST_MOVE_STEP);
 	if ((e = find(ps, key)) != NULL) {
 		if (e->target_id != target_id) {
-			e->target_id = target_id;
+			struct persist_group *was = e->group;
+
+			if ((g = group_get(ps, target_id)) == NULL)
+				return -1;
+			TAILQ_REMOVE(&was->entries, e, same);
+			group_join(e, g);
+			group_put(ps, was);
 			e->hits = 0;
 			ps->state_version++;
 		}
@@ -261,10 +433,14 @@ persist_set(struct persist *ps, const struct sockaddr *client,
 	if (ps->max == 0)
 		return 0;	/* persistence that keeps nothing */
 	evict_to(ps, ps->max - 1);
-	if ((e = calloc(1, sizeof(*e))) == NULL)
+	if ((g = group_get(ps, target_id)) == NULL)
 		return -1;
+	if ((e = calloc(1, sizeof(*e))) == NULL) {
+		group_put(ps, g);
+		return -1;
+	}
 	memcpy(e->key, key, sizeof(e->key));
-	e->target_id = target_id;
+	group_join(e, g);
 	e->last_use = now;
 	if (ps->count >= ps->nbuckets)
 		grow(ps);
@@ -314,16 +490,18 @@ persist_forget(struct persist *ps, const struct sockaddr *client)
 size_t
 persist_forget_target(struct persist *ps, uint32_t target_id)
 {
-	struct persist_entry *e, *next;
+	struct persist_group *g = group_find(ps, target_id);
+	struct persist_entry *e;
 	size_t n = 0;
+	bool last = false;
 
-	/* O(n), but only when a target goes away. */
-	for (e = TAILQ_FIRST(&ps->lru); e != NULL; e = next) {
-		next = TAILQ_NEXT(e, lru);
-		if (e->target_id == target_id) {
-			entry_delete(ps, e);
-			n++;
-		}
+	/* The last entry_delete frees g along with its last entry. */
+	while (g != NULL && !last) {
+		e = TAILQ_FIRST(&g->entries);
+		last = TAILQ_NEXT(e, same) == NULL;
+		ps->steps++;
+		entry_delete(ps, e);
+		n++;
 	}
 	return n;
 }
@@ -337,9 +515,14 @@ persist_flush(struct persist *ps)
 		return;
 	while ((e = TAILQ_FIRST(&ps->lru)) != NULL) {
 		TAILQ_REMOVE(&ps->lru, e, lru);
+		TAILQ_REMOVE(&e->group->entries, e, same);
+		group_put(ps, e->group);
 		free(e);
 	}
 	memset(ps->buckets, 0, ps->nbuckets * sizeof(*ps->buckets));
+	free(ps->old);
+	ps->old = NULL;
+	ps->nold = ps->moved = 0;
 	ps->count = 0;
 	ps->version++;
 	ps->state_version++;
@@ -393,4 +576,10 @@ uint64_t
 persist_state_version(const struct persist *ps)
 {
 	return ps->state_version;
+}
+
+uint64_t
+persist_steps(const struct persist *ps)
+{
+	return ps->steps;
 }

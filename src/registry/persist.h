@@ -6,8 +6,10 @@
  * never pointers: the caller resolves them with pool_find_id and replaces an
  * entry whose target is gone or not choosable.
  *
- * Lookup, insert, touch and evict are O(1) (hash table + LRU list); idle
- * expiry walks the LRU tail and is bounded per call.
+ * Lookup, insert, touch, evict and forgetting a target are O(1) (hash
+ * table, LRU list, the entries of each target id; forgetting a target costs
+ * its own entries); the table grows without a pause; idle expiry walks the
+ * LRU tail and is bounded per call.
  */
 #ifndef HARMONY_PERSIST_H
 #define HARMONY_PERSIST_H
@@ -52,5 +54,10 @@ void		 persist_foreach(const struct persist *, persist_visit_fn *, void *arg);
 uint64_t	 persist_version(const struct persist *);
 /* Changes only when an entry comes, goes or changes its target, not on a hit. */
 uint64_t	 persist_state_version(const struct persist *);
+/*
+ * The entries (and target ids) lookups and forgetting have looked at so
+ * far: what proves them independent of the table's size (check_persist).
+ */
+uint64_t	 persist_steps(const struct persist *);
 
 #endif

@@ -312,6 +312,101 @@ START_TEST(test_many)
 }
 END_TEST
 
+/* --- indexes: the cost independent of the table's size ------------- */
+
+static const struct sockaddr *
+client_n(struct sockaddr_in *sin, uint32_t i)
+{
+	memset(sin, 0, sizeof(*sin));
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = htonl(UINT32_C(0x0a000000) | i);
+	return (const struct sockaddr *)sin;
+}
+
+#define BIG		100000
+#define BIG_TARGETS	1000
+
+/*
+ * 100 000 entries over 1000 targets, every one checked while the table
+ * grows (old and new tables side by side): forgetting a target looks only
+ * at its own entries, a lookup at a couple.
+ */
+START_TEST(test_forget_target_indexed)
+{
+	struct persist *ps = persist_new(2 * BIG, 0);
+	struct sockaddr_in sin;
+	uint64_t steps;
+
+	for (uint32_t i = 0; i < BIG; i++) {
+		ck_assert_int_eq(persist_set(ps, client_n(&sin, i),
+		    i % BIG_TARGETS + 1, i), 0);
+		/* The one just set, and one long there, whichever table holds it. */
+		ck_assert_uint_eq(persist_lookup(ps, client_n(&sin, i), i), i % BIG_TARGETS + 1);
+		ck_assert_uint_eq(persist_lookup(ps, client_n(&sin, i / 2), i),
+		    i / 2 % BIG_TARGETS + 1);
+	}
+	ck_assert_uint_eq(persist_count(ps), BIG);
+
+	steps = persist_steps(ps);
+	for (uint32_t i = 0; i < BIG; i++) {
+		if (persist_lookup(ps, client_n(&sin, i), BIG) != i % BIG_TARGETS + 1)
+			ck_abort_msg("entry %u lost", i);
+	}
+	ck_assert_uint_le(persist_steps(ps) - steps, 3 * BIG);
+
+	/* Re-pointed: 10.0.0.7 leaves target 8 for target 9. */
+	ck_assert_int_eq(persist_set(ps, client_n(&sin, 7), 9, BIG), 0);
+	steps = persist_steps(ps);
+	ck_assert_uint_eq(persist_forget_target(ps, 8), BIG / BIG_TARGETS - 1);
+	ck_assert_uint_le(persist_steps(ps) - steps, BIG / BIG_TARGETS + 8);
+	ck_assert_uint_eq(persist_lookup(ps, client_n(&sin, 7), BIG), 9);
+	ck_assert_uint_eq(persist_lookup(ps, client_n(&sin, 7 + BIG_TARGETS), BIG), 0);
+	ck_assert_uint_eq(persist_forget_target(ps, 9), BIG / BIG_TARGETS + 1);
+	ck_assert_uint_eq(persist_lookup(ps, client_n(&sin, 7), BIG), 0);
+	ck_assert_uint_eq(persist_lookup(ps, client_n(&sin, 8), BIG), 0);
+	ck_assert_uint_eq(persist_lookup(ps, client_n(&sin, 9), BIG), 10);
+	ck_assert_uint_eq(persist_count(ps), BIG - 2 * BIG / BIG_TARGETS);
+
+	/* A target no entry names costs nothing; one forgotten twice, nothing more. */
+	steps = persist_steps(ps);
+	ck_assert_uint_eq(persist_forget_target(ps, BIG_TARGETS + 5), 0);
+	ck_assert_uint_eq(persist_forget_target(ps, 8), 0);
+	ck_assert_uint_le(persist_steps(ps) - steps, 8);
+
+	/* Every target forgotten: nothing left, and the table works on. */
+	for (uint32_t id = 1; id <= BIG_TARGETS; id++)
+		persist_forget_target(ps, id);
+	ck_assert_uint_eq(persist_count(ps), 0);
+	ck_assert_int_eq(persist_set(ps, client_n(&sin, 1), 3, BIG), 0);
+	ck_assert_uint_eq(persist_forget_target(ps, 3), 1);
+	persist_free(ps);
+}
+END_TEST
+
+/* Entries that leave by other ways (evicted, expired, forgotten, flushed) leave their target's group. */
+START_TEST(test_forget_target_after)
+{
+	struct persist *ps = persist_new(100, 1000);
+	struct sockaddr_in sin;
+
+	for (uint32_t i = 0; i < 100; i++)
+		ck_assert_int_eq(persist_set(ps, client_n(&sin, i), i % 2 + 1, i), 0);
+	/* 20 more evict the 20 oldest: ten of each target. */
+	for (uint32_t i = 100; i < 120; i++)
+		ck_assert_int_eq(persist_set(ps, client_n(&sin, i), 3, 100), 0);
+	ck_assert(persist_forget(ps, client_n(&sin, 21)));
+	ck_assert_uint_eq(persist_forget_target(ps, 2), 39);
+	ck_assert_uint_eq(persist_expire(ps, 1099, SIZE_MAX), 40);	/* target 1s, used before 100 */
+	ck_assert_uint_eq(persist_forget_target(ps, 1), 0);
+	ck_assert_uint_eq(persist_count(ps), 20);
+	persist_flush(ps);
+	ck_assert_uint_eq(persist_forget_target(ps, 3), 0);
+	ck_assert_int_eq(persist_set(ps, client_n(&sin, 5), 3, 2000), 0);
+	ck_assert_uint_eq(persist_forget_target(ps, 3), 1);
+	persist_free(ps);
+}
+END_TEST
+
 START_TEST(test_bad_family)
 {
 	struct persist *ps = persist_new(10, 1000);
@@ -355,6 +450,9 @@ persist_suite(void)
 	tcase_add_test(tc, test_foreach_order);
 	tcase_add_test(tc, test_version);
 	tcase_add_test(tc, test_bad_family);
+	tcase_add_test(tc, test_forget_target_indexed);
+	tcase_add_test(tc, test_forget_target_after);
+	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;
 }
