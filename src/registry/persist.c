@@ -553,10 +553,17 @@ persist_count(const struct persist *ps)
 void
 persist_foreach(const struct persist *ps, persist_visit_fn *fn, void *arg)
 {
+	persist_foreach_max(ps, SIZE_MAX, fn, arg);
+}
+
+void
+persist_foreach_max(const struct persist *ps, size_t max, persist_visit_fn *fn,
+    void *arg)
+{
 	const struct persist_entry *e;
 	struct persist_entry_info info;
 
-	TAILQ_FOREACH(e, &ps->lru, lru) {
+	for (e = TAILQ_FIRST(&ps->lru); e != NULL && max > 0; e = TAILQ_NEXT(e, lru), max--) {
 		memset(&info, 0, sizeof(info));
 		key_text(e->key, info.client, sizeof(info.client));
 		info.target_id = e->target_id;

@@ -50,6 +50,9 @@ size_t		 persist_expire(struct persist *, int64_t now, size_t budget);
 size_t		 persist_count(const struct persist *);
 /* Most recently used first. */
 void		 persist_foreach(const struct persist *, persist_visit_fn *, void *arg);
+/* The same for the max most recent only: a read that shows a few costs a few. */
+void		 persist_foreach_max(const struct persist *, size_t max,
+		    persist_visit_fn *, void *arg);
 /* Changes with every use too (a hit touches its entry). */
 uint64_t	 persist_version(const struct persist *);
 /* Changes only when an entry comes, goes or changes its target, not on a hit. */

@@ -14,10 +14,13 @@
  * with constant-time comparisons; the oldest in use makes room.
  *
  * Every lookup a request or a heartbeat makes goes through an index, so
- * that none depends on the number of targets: by id, by key, by host:port
- * (targets with a port) and by host (port-less ones: pool_find_lost; the
- * lost flag is set outside, by ackreg.c, so the index holds every port-less
- * target and the lookup filters). Each is an open-addressing table of
+ * that none depends on the number of targets: by id and by key in the
+ * shared part (ids and keys are daemon-wide: pools_find_id, pools_find_key; a
+ * pool's own lookups filter on the pool), by host:port (targets with a port) and
+ * by host (port-less ones: pool_find_lost; the lost flag is set outside,
+ * by ackreg.c, so the index holds every port-less target and the lookup
+ * filters) in each pool. The targets in each state are counted as they
+ * change (pool_count_state), for status reads that would otherwise walk. Each is an open-addressing table of
  * (hash, target) with linear probing and no tombstones, kept at a load of a
  * half at most: it doubles as targets come, halves as they go, so its
  * memory follows the pool, and a rebuild moves at most POOL_MAX_TARGETS
@@ -60,15 +63,6 @@ struct deleted {
 	int64_t			 keep_ms;	/* remembered this long after */
 };
 
-/* What the pools of one harmonyd share (pool.h). */
-struct pool_shared {
-	struct selfaddr		*self;
-	uint32_t		 next_id;
-	TAILQ_HEAD(, pool)	 pools;		/* every pool made in it */
-	struct pool		*first;		/* the default one (pool.h) */
-	uint64_t		 steps;		/* pool_lookup_steps */
-};
-
 /* One index (see the top): hash 0 is a valid hash, t NULL a free slot. */
 struct ix_slot {
 	uint64_t		 h;
@@ -82,6 +76,22 @@ struct tindex {
 };
 
 #define IX_CAP_MIN	16
+
+/*
+ * What the pools of one harmonyd share (pool.h): ids and keys are
+ * daemon-wide, so their indexes are here, over every pool's targets
+ * (pool_find_id and pool_find_key keep to their pool's).
+ */
+struct pool_shared {
+	struct selfaddr		*self;
+	uint32_t		 next_id;
+	TAILQ_HEAD(, pool)	 pools;		/* every pool made in it */
+	struct pool		*first;		/* the default one (pool.h) */
+	uint64_t		 steps;		/* pool_lookup_steps */
+	struct tindex		 by_id, by_key;
+	uint64_t		 sipkey[2];	/* for by_key and the pools' by_addr, by_host */
+	uint64_t		 next_order;	/* target.order */
+};
 
 struct pool {
 	TAILQ_ENTRY(pool)	 sibling;	/* in shared->pools */
@@ -105,9 +115,8 @@ struct pool {
 	uint64_t		 state_version;
 	struct static_id	*static_ids;	/* host:port -> id, grows only */
 	size_t			 nstatic_ids;
-	struct tindex		 by_id, by_key, by_addr, by_host;
-	uint64_t		 sipkey[2];	/* for by_key, by_addr, by_host */
-	uint64_t		 next_order;
+	struct tindex		 by_addr, by_host;
+	size_t			 nstate[TARGET_PORTLESS + 1];	/* pool_count_state */
 };
 
 /* A static target's identity: the id its address had before. */
@@ -166,6 +175,10 @@ set_state(struct target *t, enum target_state st)
 	/* The state file keeps draining or not; up, down and failing are live. */
 	if ((t->state == TARGET_DRAINING) != (st == TARGET_DRAINING))
 		bump_state(t->pool);
+	if (t->listed) {
+		t->pool->nstate[t->state]--;
+		t->pool->nstate[st]++;
+	}
 	t->state = st;
 	bump(t->pool, true);
 }
@@ -357,7 +370,7 @@ typedef bool	ix_match_fn(const struct target *, const void *arg);
  * whose hash is h are offered to match (for keys: the only ones compared).
  */
 static struct target *
-ix_find(const struct pool *p, const struct tindex *ix, uint64_t h,
+ix_find(struct pool_shared *sh, const struct tindex *ix, uint64_t h,
     ix_match_fn *match, const void *arg)
 {
 	struct target *found = NULL;
@@ -368,7 +381,7 @@ ix_find(const struct pool *p, const struct tindex *ix, uint64_t h,
 	for (size_t i = (size_t)h & mask; ix->slots[i].t != NULL; i = (i + 1) & mask) {
 		struct target *t = ix->slots[i].t;
 
-		p->shared->steps++;
+		sh->steps++;
 		if (ix->slots[i].h == h && match(t, arg) &&
 		    (found == NULL || t->order < found->order))
 			found = t;
@@ -384,9 +397,9 @@ id_hash(uint32_t id)
 
 /* Over the key's 32 characters: any string of that length can be looked up. */
 static uint64_t
-key_hash(const struct pool *p, const char *key)
+key_hash(const struct pool_shared *sh, const char *key)
 {
-	return hash_sip(p->sipkey, key, TARGET_KEY_LEN);
+	return hash_sip(sh->sipkey, key, TARGET_KEY_LEN);
 }
 
 /* Host (address, IPv6 scope) and port: what addr_same_host and a port tell apart. */
@@ -411,7 +424,7 @@ host_hash(const struct pool *p, const struct sockaddr_storage *ss, uint16_t port
 	}
 	b[n++] = (uint8_t)(port >> 8);
 	b[n++] = (uint8_t)(port & 0xff);
-	return hash_sip(p->sipkey, b, n);
+	return hash_sip(p->shared->sipkey, b, n);
 }
 
 /* by_addr holds the targets with a port, by_host the port-less ones. */
@@ -424,16 +437,16 @@ addr_index(struct pool *p, uint16_t port)
 static void
 index_add(struct pool *p, struct target *t)
 {
-	ix_put(&p->by_id, id_hash(t->id), t);
-	ix_put(&p->by_key, key_hash(p, t->key), t);
+	ix_put(&p->shared->by_id, id_hash(t->id), t);
+	ix_put(&p->shared->by_key, key_hash(p->shared, t->key), t);
 	ix_put(addr_index(p, t->port), host_hash(p, &t->addr, t->port), t);
 }
 
 static void
 index_del(struct pool *p, const struct target *t)
 {
-	ix_del(&p->by_id, id_hash(t->id), t);
-	ix_del(&p->by_key, key_hash(p, t->key), t);
+	ix_del(&p->shared->by_id, id_hash(t->id), t);
+	ix_del(&p->shared->by_key, key_hash(p->shared, t->key), t);
 	ix_del(addr_index(p, t->port), host_hash(p, &t->addr, t->port), t);
 }
 
@@ -458,22 +471,31 @@ match_lost(const struct target *t, const void *arg)
 	return t->lost && t->port == 0 && !t->leaving && addr_same_host(&t->addr, arg);
 }
 
+/* An id or a key, in one pool or (NULL) in any of the shared part's. */
+struct idkey {
+	const struct pool	*pool;
+	uint32_t		 id;
+	const char		*key;
+};
+
 static bool
 match_id(const struct target *t, const void *arg)
 {
-	return t->id == *(const uint32_t *)arg;
+	const struct idkey *w = arg;
+
+	return t->id == w->id && (w->pool == NULL || t->pool == w->pool);
 }
 
 /* In full, whatever differs first: the time says nothing of a guess. */
 static bool
 match_key(const struct target *t, const void *arg)
 {
-	const char *key = arg;
+	const struct idkey *w = arg;
 	unsigned char diff = 0;
 
 	for (size_t i = 0; i < TARGET_KEY_LEN; i++)
-		diff |= (unsigned char)(t->key[i] ^ key[i]);
-	return diff == 0;
+		diff |= (unsigned char)(t->key[i] ^ w->key[i]);
+	return diff == 0 && (w->pool == NULL || t->pool == w->pool);
 }
 
 static void
@@ -612,8 +634,12 @@ pool_shared_new(void)
 
 	if ((sh = calloc(1, sizeof(*sh))) == NULL)
 		return NULL;
-	if ((sh->self = selfaddr_new()) == NULL) {
+	if (random_fill(sh->sipkey, sizeof(sh->sipkey)) == -1 ||
+	    (sh->self = selfaddr_new()) == NULL) {
+		int saved = errno;
+
 		free(sh);
+		errno = saved;
 		return NULL;
 	}
 	sh->next_id = 1;
@@ -627,6 +653,8 @@ pool_shared_free(struct pool_shared *sh)
 	if (sh == NULL)
 		return;
 	selfaddr_free(sh->self);
+	ix_release(&sh->by_id);
+	ix_release(&sh->by_key);
 	free(sh);
 }
 
@@ -643,13 +671,6 @@ pool_new_shared(struct loop *l, int64_t default_timeout_ms, struct pool_shared *
 
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return NULL;
-	if (random_fill(p->sipkey, sizeof(p->sipkey)) == -1) {
-		int saved = errno;
-
-		free(p);
-		errno = saved;
-		return NULL;
-	}
 	p->shared = sh;
 	p->loop = l;
 	memcpy(p->name, SERVICE_DEFAULT, sizeof(SERVICE_DEFAULT));
@@ -689,6 +710,8 @@ pool_free(struct pool *p)
 		p->watchers[i].fn(p, NULL, p->watchers[i].arg);
 	while ((t = TAILQ_FIRST(&p->targets)) != NULL) {
 		TAILQ_REMOVE(&p->targets, t, entry);
+		/* The shared part's indexes outlive this pool. */
+		index_del(p, t);
 		loop_timer_cancel(p->loop, &t->deadline);
 		free(t);
 	}
@@ -705,8 +728,6 @@ pool_free(struct pool *p)
 	if (p->own_shared)
 		pool_shared_free(p->shared);
 	free(p->static_ids);
-	ix_release(&p->by_id);
-	ix_release(&p->by_key);
 	ix_release(&p->by_addr);
 	ix_release(&p->by_host);
 	free(p);
@@ -799,7 +820,7 @@ find_hostport(const struct pool *p, const struct sockaddr_storage *ss,
 {
 	const struct hostport w = { ss, port, self };
 
-	return ix_find(p, port != 0 ? &p->by_addr : &p->by_host,
+	return ix_find(p->shared, port != 0 ? &p->by_addr : &p->by_host,
 	    host_hash(p, ss, port), match_hostport, &w);
 }
 
@@ -858,7 +879,7 @@ target_create(struct pool *p, enum target_source src,
 		errno = ENOSPC;
 		return NULL;
 	}
-	if (ix_room(&p->by_id) == -1 || ix_room(&p->by_key) == -1 ||
+	if (ix_room(&p->shared->by_id) == -1 || ix_room(&p->shared->by_key) == -1 ||
 	    ix_room(addr_index(p, addr_port(ss))) == -1)
 		return NULL;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
@@ -897,7 +918,8 @@ target_create(struct pool *p, enum target_source src,
 	t->listed = true;
 	loop_timer_init(&t->deadline, deadline_fire, t);
 	TAILQ_INSERT_TAIL(&p->targets, t, entry);
-	t->order = p->next_order++;
+	t->order = p->shared->next_order++;
+	p->nstate[t->state]++;
 	index_add(p, t);
 	p->count++;
 	deadline_arm(t);
@@ -1023,8 +1045,11 @@ pool_set_port(struct target *t, uint16_t port)
 	target_set_names(t);
 	ix_put(&t->pool->by_addr, host_hash(t->pool, &t->addr, t->port), t);
 	t->lost = false;
-	if (t->state == TARGET_PORTLESS)
+	if (t->state == TARGET_PORTLESS) {
+		t->pool->nstate[TARGET_PORTLESS]--;
+		t->pool->nstate[TARGET_UP]++;
 		t->state = TARGET_UP;
+	}
 	bump(t->pool, true);
 	bump_state(t->pool);
 	return 0;
@@ -1162,6 +1187,7 @@ pool_remove(struct target *t)
 		return;
 	TAILQ_REMOVE(&p->targets, t, entry);
 	index_del(p, t);
+	p->nstate[t->state]--;
 	p->count--;
 	t->listed = false;
 	loop_timer_cancel(p->loop, &t->deadline);
@@ -1283,13 +1309,31 @@ pool_find_lost(const struct pool *p, const struct sockaddr *host)
 	if (addr_normalise(host, sa_len(host), &ss, &sslen) == -1)
 		return NULL;
 	addr_set_port(&ss, 0);
-	return ix_find(p, &p->by_host, host_hash(p, &ss, 0), match_lost, &ss);
+	return ix_find(p->shared, &p->by_host, host_hash(p, &ss, 0), match_lost, &ss);
+}
+
+static struct target *
+find_id(struct pool_shared *sh, const struct pool *p, uint32_t id)
+{
+	const struct idkey w = { .pool = p, .id = id };
+
+	return ix_find(sh, &sh->by_id, id_hash(id), match_id, &w);
+}
+
+static struct target *
+find_key(struct pool_shared *sh, const struct pool *p, const char *key)
+{
+	const struct idkey w = { .pool = p, .key = key };
+
+	if (key == NULL || strnlen(key, TARGET_KEY_LEN + 1) != TARGET_KEY_LEN)
+		return NULL;
+	return ix_find(sh, &sh->by_key, key_hash(sh, key), match_key, &w);
 }
 
 struct target *
 pool_find_id(const struct pool *p, uint32_t id)
 {
-	return ix_find(p, &p->by_id, id_hash(id), match_id, &id);
+	return find_id(p->shared, p, id);
 }
 
 /*
@@ -1300,9 +1344,13 @@ pool_find_id(const struct pool *p, uint32_t id)
 struct target *
 pool_find_key(const struct pool *p, const char *key)
 {
-	if (key == NULL || strnlen(key, TARGET_KEY_LEN + 1) != TARGET_KEY_LEN)
-		return NULL;
-	return ix_find(p, &p->by_key, key_hash(p, key), match_key, key);
+	return find_key(p->shared, p, key);
+}
+
+size_t
+pool_count_state(const struct pool *p, enum target_state st)
+{
+	return (size_t)st < sizeof(p->nstate) / sizeof(p->nstate[0]) ? p->nstate[st] : 0;
 }
 
 struct target *
@@ -1585,28 +1633,17 @@ pool_sibling(const struct pool *p, const char *name)
 	return strcmp(name, SERVICE_DEFAULT) == 0 ? p->shared->first : NULL;
 }
 
+/* One lookup in the shared part's index, however many siblings there are. */
 struct target *
 pools_find_id(const struct pool *p, uint32_t id)
 {
-	struct pool *q;
-	struct target *t;
-
-	TAILQ_FOREACH(q, &p->shared->pools, sibling)
-		if ((t = pool_find_id(q, id)) != NULL)
-			return t;
-	return NULL;
+	return find_id(p->shared, NULL, id);
 }
 
 struct target *
 pools_find_key(const struct pool *p, const char *key)
 {
-	struct pool *q;
-	struct target *t;
-
-	TAILQ_FOREACH(q, &p->shared->pools, sibling)
-		if ((t = pool_find_key(q, key)) != NULL)
-			return t;
-	return NULL;
+	return find_key(p->shared, NULL, key);
 }
 
 bool

@@ -144,7 +144,8 @@ const char	*pool_name(const struct pool *);
 struct pool	*pool_sibling(const struct pool *, const char *name);
 /*
  * Ids and keys name a target daemon-wide: these look in every sibling
- * (the ack port's ID, ACK and CLOSE; /api/v1/targets/{id}).
+ * (the ack port's ID, ACK and CLOSE; /api/v1/targets/{id}), with one
+ * lookup in the shared part's index however many siblings there are.
  */
 struct target	*pools_find_id(const struct pool *, uint32_t id);
 struct target	*pools_find_key(const struct pool *, const char *key);
@@ -233,9 +234,12 @@ struct target	*pool_find_key(const struct pool *, const char *key);
 struct target	*pool_find_addr(const struct pool *, const struct sockaddr *);
 const struct target_list *pool_targets(const struct pool *);
 size_t		 pool_count(const struct pool *);
+/* The listed targets in state st, counted as they change: no walk. */
+size_t		 pool_count_state(const struct pool *, enum target_state st);
 /*
  * The targets the lookups above (and registration's own) have looked at
- * so far: what proves them independent of the pool's size (check_pool).
+ * so far, in every pool of p's shared part: what proves them independent
+ * of the pool's size (check_pool).
  */
 uint64_t	 pool_lookup_steps(const struct pool *);
 

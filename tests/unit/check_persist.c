@@ -254,6 +254,17 @@ START_TEST(test_foreach_order)
 	ck_assert_uint_eq(c.e[0].hits, 1);
 	ck_assert_int_eq(c.e[0].last_use, 4);
 	ck_assert_uint_eq(c.e[1].target_id, 4);
+	/* The most recent few only. */
+	c.n = 0;
+	persist_foreach_max(ps, 2, collect, &c);
+	ck_assert_uint_eq(c.n, 2);
+	ck_assert_str_eq(c.e[0].client, want[0]);
+	ck_assert_str_eq(c.e[1].client, want[1]);
+	c.n = 0;
+	persist_foreach_max(ps, 0, collect, &c);
+	ck_assert_uint_eq(c.n, 0);
+	persist_foreach_max(ps, 100, collect, &c);
+	ck_assert_uint_eq(c.n, 4);
 	persist_free(ps);
 }
 END_TEST

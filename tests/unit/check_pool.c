@@ -1192,6 +1192,22 @@ host_of(char *buf, size_t len, int i)
 	snprintf(buf, len, "10.%d.%d.%d", (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff);
 }
 
+/* pool_count_state agrees with a walk of the list. */
+static void
+check_state_counts(const struct pool *p)
+{
+	size_t counts[TARGET_PORTLESS + 1] = { 0 }, total = 0;
+	const struct target *t;
+
+	TAILQ_FOREACH(t, pool_targets(p), entry)
+		counts[t->state]++;
+	for (int st = TARGET_UP; st <= TARGET_PORTLESS; st++) {
+		ck_assert_uint_eq(pool_count_state(p, (enum target_state)st), counts[st]);
+		total += counts[st];
+	}
+	ck_assert_uint_eq(total, pool_count(p));
+}
+
 /* Every listed target is found by id, key and address, and by nothing else. */
 static void
 check_all_found(struct fixture *fx)
@@ -1210,6 +1226,7 @@ check_all_found(struct fixture *fx)
 		n++;
 	}
 	ck_assert_uint_eq(n, pool_count(fx->pool));
+	check_state_counts(fx->pool);
 	if (n > 0)
 		ck_assert_uint_le(pool_lookup_steps(fx->pool) - steps,
 		    3 * n * STEPS_PER_LOOKUP);
@@ -1345,6 +1362,122 @@ START_TEST(test_index_changes)
 }
 END_TEST
 
+/* Counts by state follow every change of state, listing and removal. */
+START_TEST(test_state_counts)
+{
+	struct fixture fx;
+	struct target *a, *b, *c, *d, *e;
+
+	fx_init(&fx);
+	a = reg_new(&fx, TARGET_SRC_HTTP, "10.0.0.1", 80);
+	b = reg_new(&fx, TARGET_SRC_STATIC, "10.0.0.2", 80);
+	c = reg_new(&fx, TARGET_SRC_ACK, "10.0.0.3", 0);
+	d = reg_new(&fx, TARGET_SRC_ACK, "10.0.0.4", 80);
+	e = reg_new(&fx, TARGET_SRC_ACK, "10.0.0.5", 80);
+	ck_assert_uint_eq(pool_count_state(fx.pool, TARGET_UP), 3);
+	ck_assert_uint_eq(pool_count_state(fx.pool, TARGET_STATIC), 1);
+	ck_assert_uint_eq(pool_count_state(fx.pool, TARGET_PORTLESS), 1);
+	check_state_counts(fx.pool);
+	ck_assert_int_eq(pool_set_port(c, 81), 0);
+	check_state_counts(fx.pool);
+	pool_drain(a);
+	pool_connect_failed(d);
+	check_state_counts(fx.pool);
+	ck_assert_uint_eq(pool_count_state(fx.pool, TARGET_FAILING), 1);
+	ck_assert_uint_eq(pool_count_state(fx.pool, TARGET_DRAINING), 1);
+	pool_session_begin(e);
+	fx_advance(&fx, TIMEOUT + 1);		/* every ack target down */
+	check_state_counts(fx.pool);
+	ck_assert_uint_eq(pool_count_state(fx.pool, TARGET_DOWN), 3);
+	pool_ack(c);
+	pool_undrain(a);
+	pool_make_static(d);
+	check_state_counts(fx.pool);
+	pool_remove(e);				/* still referenced */
+	pool_connect_failed(e);			/* unlisted: counts nothing */
+	pool_connect_ok(e);
+	check_state_counts(fx.pool);
+	pool_session_end(e, 0, 0);
+	pool_deregister(a);
+	fx_advance(&fx, 10 * TIMEOUT + 1);
+	check_state_counts(fx.pool);
+	(void)b;
+	fx_done(&fx);
+}
+END_TEST
+
+/*
+ * Two pools of one shared part: ids and keys are found daemon-wide by the
+ * shared lookups, each pool's own only in it, and what a freed pool held
+ * is gone from the shared indexes.
+ */
+START_TEST(test_shared_lookups)
+{
+	struct fixture fx;
+	struct pool_shared *sh;
+	struct pool *p1, *p2;
+	struct sockaddr_storage ss;
+	struct target *t1[100], *t2[100];
+	char host[32];
+	socklen_t len;
+
+	fx_init(&fx);
+	ck_assert_ptr_nonnull(sh = pool_shared_new());
+	ck_assert_ptr_nonnull(p1 = pool_new_shared(fx.loop, TIMEOUT, sh));
+	ck_assert_ptr_nonnull(p2 = pool_new_shared(fx.loop, TIMEOUT, sh));
+	for (int i = 0; i < 100; i++) {
+		host_of(host, sizeof(host), i);
+		len = make_addr(&ss, host, 80);
+		/* The same address in both: services may share a backend. */
+		ck_assert_ptr_nonnull(t1[i] = pool_register(p1, TARGET_SRC_HTTP,
+		    (struct sockaddr *)&ss, len, LIMIT_WEIGHT_DEFAULT, 0, NULL));
+		ck_assert_ptr_nonnull(t2[i] = pool_register(p2, TARGET_SRC_ACK,
+		    (struct sockaddr *)&ss, len, LIMIT_WEIGHT_DEFAULT, 0, NULL));
+		ck_assert_ptr_ne(t1[i], t2[i]);
+		ck_assert_uint_ne(t1[i]->id, t2[i]->id);
+	}
+	for (int i = 0; i < 100; i++) {
+		ck_assert_ptr_eq(pool_find_id(p1, t1[i]->id), t1[i]);
+		ck_assert_ptr_null(pool_find_id(p2, t1[i]->id));
+		ck_assert_ptr_eq(pool_find_key(p2, t2[i]->key), t2[i]);
+		ck_assert_ptr_null(pool_find_key(p1, t2[i]->key));
+		ck_assert_ptr_eq(pools_find_id(p1, t1[i]->id), t1[i]);
+		ck_assert_ptr_eq(pools_find_id(p1, t2[i]->id), t2[i]);
+		ck_assert_ptr_eq(pools_find_key(p1, t1[i]->key), t1[i]);
+		ck_assert_ptr_eq(pools_find_key(p1, t2[i]->key), t2[i]);
+		ck_assert_ptr_eq(pool_find_addr(p1, (struct sockaddr *)&t1[i]->addr), t1[i]);
+		ck_assert_ptr_eq(pool_find_addr(p2, (struct sockaddr *)&t1[i]->addr), t2[i]);
+	}
+	ck_assert_ptr_null(pools_find_key(p1, "short"));
+	ck_assert_ptr_null(pools_find_id(p1, 100000));
+	{
+		uint32_t id = t2[7]->id;
+		char key[TARGET_KEY_LEN + 1];
+
+		memcpy(key, t2[7]->key, sizeof(key));
+		pool_remove(t2[7]);
+		ck_assert_ptr_null(pools_find_id(p1, id));
+		ck_assert_ptr_null(pools_find_key(p1, key));
+	}
+	{
+		uint32_t ids[100];
+
+		for (int i = 0; i < 100; i++)
+			ids[i] = i == 7 ? 0 : t2[i]->id;
+		pool_free(p2);
+		for (int i = 0; i < 100; i++)
+			ck_assert_ptr_null(pools_find_id(p1, ids[i]));
+	}
+	for (int i = 0; i < 100; i++) {
+		ck_assert_ptr_eq(pools_find_key(p1, t1[i]->key), t1[i]);
+		ck_assert_ptr_eq(pools_find_id(p1, t1[i]->id), t1[i]);
+	}
+	pool_free(p1);
+	pool_shared_free(sh);
+	fx_done(&fx);
+}
+END_TEST
+
 static Suite *
 pool_suite(void)
 {
@@ -1367,6 +1500,8 @@ pool_suite(void)
 	tc = tcase_create("index");
 	tcase_add_test(tc, test_index_many);
 	tcase_add_test(tc, test_index_changes);
+	tcase_add_test(tc, test_state_counts);
+	tcase_add_test(tc, test_shared_lookups);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 
