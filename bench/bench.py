@@ -35,6 +35,7 @@ import platform
 import re
 import resource
 import select
+import selectors
 import shutil
 import signal
 import socket
@@ -42,6 +43,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -51,7 +53,7 @@ STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so"
 PROXIES = ["harmonyd", "haproxy", "nginx", "pen"]
 # "base" is a second harmonyd build (--base PATH), to measure a change A/B.
 ROWS = ["direct", "harmonyd", "base", "haproxy", "nginx", "pen"]
-WORKLOADS = ["ka", "close", "bulk", "idle"]
+WORKLOADS = ["ka", "close", "bulk", "idle", "scale"]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 MARK_BEGIN = "<!-- bench:results:begin -->"
@@ -174,6 +176,23 @@ def cpu_ticks(pids):
     return total
 
 
+def cpu_ns(pid):
+    """CPU time of every thread of pid in ns (/proc/PID/task/*/schedstat):
+    finer than the ticks of /proc/PID/stat, for small per-event costs."""
+    total = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0
+    for t in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{t}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return total
+
+
 def status_kib(pid, key):
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -231,13 +250,15 @@ def render(template, out, **subst):
 
 # --- packages -------------------------------------------------------------
 
-def have_tools():
+def have_tools(scale_only=False):
+    if scale_only:
+        return all(shutil.which(t) for t in ("nginx", "wrk"))
     return all(shutil.which(t) for t in ("haproxy", "nginx", "pen", "wrk")) and \
         os.path.exists(STREAM_MODULE)
 
 
-def ensure_packages(allow_install):
-    if have_tools():
+def ensure_packages(allow_install, scale_only=False):
+    if have_tools(scale_only):
         return
     if not allow_install or os.geteuid() != 0:
         raise BenchError("missing tools; as root run: apt-get install -y " + " ".join(PACKAGES))
@@ -261,7 +282,7 @@ def ensure_packages(allow_install):
         if made_policy:
             os.unlink(policy)
     stop_system_services()
-    if not have_tools():
+    if not have_tools(scale_only):
         raise BenchError("tools still missing after apt-get install")
 
 
@@ -564,12 +585,13 @@ class Bench:
     def run(self):
         self.start_backends()
         rows = [p for p in ROWS if p in self.args.proxies]
+        workloads = [w for w in self.args.workloads if w != "scale"]
         try:
-            for rnd in range(1, self.args.rounds + 1):
+            for rnd in range(1, self.args.rounds + 1 if workloads else 1):
                 # rotate the order each round so nobody always goes first
                 k = (rnd - 1) % len(rows)
                 order = rows[k:] + rows[:k]
-                for wl in self.args.workloads:
+                for wl in workloads:
                     for name in order:
                         self.run_one(rnd, wl, name)
         except TimeoutError:
@@ -581,6 +603,670 @@ class Bench:
         self.procs.stop_all()
         if not self.args.keep:
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+# --- the scale workload -----------------------------------------------------
+#
+# harmonyd alone (no other proxy): one daemon holding 20 services, 10 000
+# targets registered over the ack port and heartbeating, 100 000 persistence
+# entries and 5 SSE watchers, while ka runs through one service; against a
+# daemon with one service and two targets. See RESULTS.md "Scale".
+
+SCALE_SERVICES = 20
+SCALE_MARK_BEGIN = "<!-- bench:scale:begin -->"
+SCALE_MARK_END = "<!-- bench:scale:end -->"
+NID_PER_CONN = 10               # ackproto.h allows 16 NIDs per connection
+HB_CONNS = 32                   # heartbeat connections, one per source address
+MAX_INFLIGHT = 256              # connections opened at once by a phase
+
+
+def loopback(block, i):
+    """The i-th address of a loopback block (127.block.y.z, z in 1..254):
+    a source address of its own for each simulated client or backend host."""
+    b, y, z = block + i // (256 * 254), (i // 254) % 256, i % 254 + 1
+    if b > 254:
+        raise BenchError("loopback block exhausted")
+    return f"127.{b}.{y}.{z}"
+
+
+def bound_socket(src):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setblocking(False)
+    # The port comes at connect: 100 000 sources need no port each.
+    s.setsockopt(socket.SOL_IP, getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24), 1)
+    s.bind((src, 0))
+    return s
+
+
+class Conn:
+    """A non-blocking client connection of a phase, with what it has read."""
+
+    def __init__(self, sock, job):
+        self.sock, self.job = sock, job
+        self.out = b""
+        self.buf = b""
+        self.connected = False
+        self.started = time.monotonic()
+
+
+def run_conns(jobs, make, on_data, deadline, inflight=MAX_INFLIGHT):
+    """Runs jobs, at most inflight at once: make(job) -> (socket, first
+    bytes, port); on_data(conn, eof) -> True when the job is finished (the
+    socket is then closed). Returns the jobs not finished by deadline."""
+    sel = selectors.DefaultSelector()
+    todo = list(jobs)
+    todo.reverse()
+    live = 0
+    unfinished = []
+    try:
+        while (todo or live) and time.monotonic() < deadline:
+            while todo and live < inflight:
+                job = todo.pop()
+                try:
+                    s, first, port = make(job)
+                except OSError as e:
+                    raise BenchError(f"socket for {job}: {e}")
+                e = s.connect_ex(("127.0.0.1", port))
+                if e not in (0, errno.EINPROGRESS):
+                    s.close()
+                    unfinished.append(job)
+                    continue
+                c = Conn(s, job)
+                c.out = first
+                sel.register(s, selectors.EVENT_WRITE | selectors.EVENT_READ, c)
+                live += 1
+            for key, ev in sel.select(0.5):
+                c = key.data
+                done = False
+                if ev & selectors.EVENT_WRITE and c.out:
+                    try:
+                        n = c.sock.send(c.out)
+                        c.out = c.out[n:]
+                    except BlockingIOError:
+                        pass
+                    except OSError:
+                        done = True
+                        unfinished.append(c.job)
+                    if not c.out and not done:
+                        sel.modify(c.sock, selectors.EVENT_READ, c)
+                if not done and ev & selectors.EVENT_READ:
+                    try:
+                        data = c.sock.recv(65536)
+                    except BlockingIOError:
+                        continue
+                    except OSError:
+                        data = None
+                    if data:
+                        c.buf += data
+                        done = on_data(c, False)
+                    else:
+                        done = on_data(c, True)
+                        if not done:
+                            unfinished.append(c.job)
+                            done = True
+                if done:
+                    sel.unregister(c.sock)
+                    c.sock.close()
+                    live -= 1
+            # a connection stuck for 10 s: given up (retried by the caller)
+            now = time.monotonic()
+            for key in list(sel.get_map().values()):
+                c = key.data
+                if now - c.started > 10:
+                    sel.unregister(c.sock)
+                    c.sock.close()
+                    live -= 1
+                    unfinished.append(c.job)
+    finally:
+        for key in list(sel.get_map().values()):
+            key.data.sock.close()
+            unfinished.append(key.data.job)
+        sel.close()
+    todo.reverse()
+    return unfinished + todo
+
+
+def http_json(port, method, path, body=None, timeout=30):
+    import http.client
+    import json
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        hdrs = {"Content-Type": "application/json"} if body is not None else {}
+        c.request(method, path, json.dumps(body) if body is not None else None, hdrs)
+        r = c.getresponse()
+        data = r.read()
+        return r.status, (json.loads(data) if data else None)
+    finally:
+        c.close()
+
+
+class Background(threading.Thread):
+    """Heartbeats for every key at the given rate, over HB_CONNS ack
+    connections, and SSE watchers reading /api/v1/events; until stopped."""
+
+    def __init__(self, ack_port, http_port, keys, beat_s, watchers):
+        super().__init__(daemon=True)
+        self.ack_port, self.http_port = ack_port, http_port
+        self.keys, self.rate = keys, len(keys) / beat_s
+        self.nwatch = watchers
+        self.watching = False       # watchers opened once this is set
+        self.lock = threading.Lock()
+        self.beating = True
+        self.stopping = False
+        self.sent = self.acked = self.bids = 0
+        self.sse_bytes = self.sse_events = 0
+        self.sse_conns = 0
+        self.error = None
+
+    def counters(self):
+        with self.lock:
+            return dict(sent=self.sent, acked=self.acked, bids=self.bids,
+                        sse_bytes=self.sse_bytes, sse_events=self.sse_events,
+                        sse_conns=self.sse_conns)
+
+    def watch(self):
+        with self.lock:
+            self.watching = True
+
+    def pause(self, paused):
+        with self.lock:
+            self.beating = not paused
+
+    def stop(self):
+        self.stopping = True
+        self.join(10)
+
+    def _hb_conn(self, i):
+        s = socket.socket()
+        s.bind((loopback(2, i), 0))
+        s.settimeout(5)
+        s.connect(("127.0.0.1", self.ack_port))
+        s.setblocking(False)
+        return s
+
+    def _sse_conn(self):
+        s = socket.create_connection(("127.0.0.1", self.http_port), timeout=5)
+        s.sendall(f"GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1:{self.http_port}\r\n"
+                  "Accept: text/event-stream\r\n\r\n".encode())
+        s.setblocking(False)
+        return s
+
+    def run(self):
+        try:
+            self._run()
+        except Exception as e:      # reported by the caller
+            self.error = repr(e)
+
+    def _run(self):
+        sel = selectors.DefaultSelector()
+        hb = [None] * HB_CONNS
+        pend = [b""] * HB_CONNS
+        tail = {}
+        sse = []
+        cursor = 0
+        owed = 0.0
+        last = time.monotonic()
+        while not self.stopping:
+            now = time.monotonic()
+            with self.lock:
+                beating, watching = self.beating, self.watching
+            while watching and len(sse) < self.nwatch:
+                s = self._sse_conn()
+                sse.append(s)
+                sel.register(s, selectors.EVENT_READ, ("sse", s))
+                with self.lock:
+                    self.sse_conns = len(sse)
+            if beating:
+                owed = min(owed + (now - last) * self.rate, self.rate)   # at most 1 s behind
+            last = now
+            n = int(owed)
+            if n > 0:
+                owed -= n
+                per = [[] for _ in range(HB_CONNS)]
+                for j in range(n):
+                    per[(cursor + j) % HB_CONNS].append(self.keys[(cursor + j) % len(self.keys)])
+                cursor = (cursor + n) % (len(self.keys) * HB_CONNS)
+                for i, ks in enumerate(per):
+                    if not ks:
+                        continue
+                    if hb[i] is None:
+                        hb[i] = self._hb_conn(i)
+                        tail[hb[i]] = b""
+                        sel.register(hb[i], selectors.EVENT_READ, ("hb", i))
+                    pend[i] += b"".join(b"ACK:" + k + b":" for k in ks)
+                    try:
+                        m = hb[i].send(pend[i])
+                        pend[i] = pend[i][m:]
+                    except BlockingIOError:
+                        pass
+                    except OSError:
+                        self._drop(sel, hb, tail, i)
+                        pend[i] = b""
+                    with self.lock:
+                        self.sent += len(ks)
+            for key, _ in sel.select(0.02):
+                kind, x = key.data
+                if kind == "sse":
+                    try:
+                        data = x.recv(1 << 20)
+                    except BlockingIOError:
+                        continue
+                    if not data:
+                        raise BenchError("an SSE watcher's stream ended")
+                    with self.lock:
+                        self.sse_bytes += len(data)
+                        self.sse_events += data.count(b"event: snapshot")
+                    continue
+                s = hb[x]
+                try:
+                    data = s.recv(1 << 16)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    data = b""
+                if not data:        # idle close (ackport.h): reopened when needed
+                    self._drop(sel, hb, tail, x)
+                    continue
+                # answers come in pairs VERB:ARG:; a pair cut by the read waits
+                toks = (tail[s] + data).split(b":")
+                partial = toks.pop()
+                if len(toks) % 2:
+                    partial = toks.pop() + b":" + partial
+                tail[s] = partial
+                acks = sum(1 for t in toks[0::2] if t == b"ACK")
+                bids = sum(1 for t in toks[0::2] if t == b"BID")
+                with self.lock:
+                    self.acked += acks
+                    self.bids += bids
+            for i in range(HB_CONNS):
+                if hb[i] is not None and pend[i]:
+                    try:
+                        m = hb[i].send(pend[i])
+                        pend[i] = pend[i][m:]
+                    except (BlockingIOError, InterruptedError):
+                        pass
+                    except OSError:
+                        self._drop(sel, hb, tail, i)
+                        pend[i] = b""
+        for s in sse + [h for h in hb if h is not None]:
+            s.close()
+        sel.close()
+
+    @staticmethod
+    def _drop(sel, hb, tail, i):
+        s = hb[i]
+        if s is None:
+            return
+        sel.unregister(s)
+        tail.pop(s, None)
+        s.close()
+        hb[i] = None
+
+
+class Scale:
+    def __init__(self, bench):
+        self.b = bench
+        self.a = bench.args
+        self.notes = []
+        self.res = {}
+        self.samples = []       # dicts: round, row, wrk result
+
+    # -- daemons --
+
+    def write_conf(self, name, conf):
+        import json
+        path = os.path.join(self.b.tmp, name + ".json")
+        with open(path, "w") as f:
+            json.dump(conf, f, indent=1)
+        return path
+
+    def start_daemon(self, name, conf):
+        d = os.path.join(self.b.tmp, name)
+        os.makedirs(d, exist_ok=True)
+        path = self.write_conf(name, conf)
+        p = self.b.procs.start(name, [self.a.harmonyd, "-c", path, "--log-level", "warn"],
+                               os.path.join(d, "stdout.log"))
+        return p, os.path.join(d, "stdout.log")
+
+    def stop(self, p):
+        if p is not None:
+            self.b.procs.stop(p, grace=5)
+
+    def daemon_conf(self, services):
+        """Listen ports, ack port, http port and the config object."""
+        b1, b2 = self.b.backend_ports
+        statics = [f"127.0.0.1:{b1}", f"127.0.0.1:{b2}"]
+        ports = free_ports(SCALE_SERVICES + 2)
+        ack, http = ports[0], ports[1]
+        top = {"ack-port": f"127.0.0.1:{ack}", "http": f"127.0.0.1:{http}",
+               "host-timeout": f"{self.a.scale_timeout}s"}
+        listens = {}
+        if services:
+            svc = {}
+            for i in range(SCALE_SERVICES):
+                name = f"s{i + 1:02d}"
+                listens[name] = ports[2 + i]
+                svc[name] = {"listen": f"127.0.0.1:{ports[2 + i]}"}
+            # s01: ka's, as the baseline; s02: the persistence entries' clients.
+            svc["s01"].update({"target": statics, "persistent": False,
+                               "balance": "leastconn"})
+            svc["s02"].update({"target": statics, "persistent": True,
+                               "persist-max": self.a.scale_entries + 1000})
+            top.update({"services": svc, "default": "s01"})
+        else:
+            listens["default"] = ports[2]
+            top.update({"listen": f"127.0.0.1:{ports[2]}", "target": statics,
+                        "persistent": True, "persist-max": self.a.scale_entries + 1000})
+        return ack, http, listens, top
+
+    def wait_up(self, p, port, logf):
+        try:
+            wait_port(port, p, timeout=15)
+        except BenchError:
+            with open(logf, errors="replace") as f:
+                raise BenchError(f"harmonyd did not start: {f.read()[-500:]}")
+
+    # -- phases --
+
+    def register(self, ack, services):
+        """self.a.scale_targets targets from 1000 source addresses over the
+        ack port (NID, SPORT), spread over the services; returns the keys."""
+        n = self.a.scale_targets
+        jobs = []
+        for peer in range((n + NID_PER_CONN - 1) // NID_PER_CONN):
+            ports = [20000 + k for k in range(min(NID_PER_CONN, n - peer * NID_PER_CONN))]
+            jobs.append((peer, services[peer % len(services)], ports))
+        keys = {}
+
+        def make(job):
+            peer, svc, ports = job
+            s = bound_socket(loopback(1, peer))
+            msg = f"SVC:{svc}:" + "".join(f"NID::SPORT:{p}:" for p in ports)
+            return s, msg.encode(), ack
+
+        def on_data(c, eof):
+            peer, svc, ports = c.job
+            toks = c.buf.split(b":")
+            got = [toks[i + 1] for i in range(0, len(toks) - 1, 2) if toks[i] == b"NID"
+                   and toks[i + 1]]
+            err = any(toks[i] == b"ERR" for i in range(0, len(toks) - 1, 2))
+            if len(got) >= len(ports) or eof or err:
+                for k, port in zip(got, ports):
+                    keys[(peer, port)] = k
+                rest = ports[len(got):]
+                if rest:
+                    retry.append((peer, svc, rest))
+                    if err:
+                        reasons[c.buf.split(b"ERR:")[-1].split(b":")[0].decode()] = 1
+                return True
+            return False
+
+        t0 = time.monotonic()
+        deadline = t0 + self.a.scale_phase_s
+        reasons = {}
+        attempt = 0
+        while jobs and time.monotonic() < deadline:
+            retry = []
+            # few at once: each answering ack connection holds a 64 KiB
+            # buffer (ackport.h), which would count in RSS per target
+            left = run_conns(jobs, make, on_data, deadline, inflight=16)
+            jobs = retry + left
+            attempt += 1
+            if jobs:
+                # the ack port's NID rate (ackport.h): 1 a second per peer after a burst
+                log(f"scale: {len(keys)} registered, {sum(len(j[2]) for j in jobs)} to retry"
+                    f" ({', '.join(reasons) or 'connect'})")
+                time.sleep(2)
+        self.res["register_s"] = time.monotonic() - t0
+        self.res["registered"] = len(keys)
+        if len(keys) < n:
+            self.notes.append(f"only {len(keys)} of {n} targets registered in "
+                              f"{self.a.scale_phase_s} s")
+        return list(keys.values())
+
+    def drain_all(self, http_port):
+        """One service only: the registered targets would take ka's traffic
+        (their ports have no backend): drained, they stay listed and
+        heartbeating but are never chosen."""
+        import http.client
+        import json
+        st, body = http_json(http_port, "GET", "/api/v1/targets", timeout=60)
+        ids = [t["id"] for t in body["targets"] if t.get("source") == "ack"]
+        c = http.client.HTTPConnection("127.0.0.1", http_port, timeout=30)
+        done = 0
+        try:
+            for i in ids:
+                for _ in range(2):
+                    try:
+                        c.request("PATCH", f"/api/v1/targets/{i}",
+                                  json.dumps({"state": "draining"}),
+                                  {"Content-Type": "application/json"})
+                        r = c.getresponse()
+                        r.read()
+                        done += r.status == 200
+                        break
+                    except (OSError, http.client.HTTPException):
+                        c.close()
+                        c = http.client.HTTPConnection("127.0.0.1", http_port, timeout=30)
+        finally:
+            c.close()
+        self.res["drained"] = done
+
+    def fill_persistence(self, port):
+        """self.a.scale_entries clients, each from its own loopback address,
+        one HTTP/1.0 request each through the persistence service: one entry
+        each."""
+        n = self.a.scale_entries
+        req = b"GET /100b HTTP/1.0\r\nHost: x\r\n\r\n"
+        ok = [0]
+
+        def make(i):
+            return bound_socket(loopback(3, i)), req, port
+
+        def on_data(c, eof):
+            if eof:
+                if c.buf.startswith(b"HTTP/1.1 200") and c.buf.endswith(b"x" * 99 + b"\n"):
+                    ok[0] += 1
+                    return True
+                return False
+            return False
+
+        t0 = time.monotonic()
+        left = run_conns(range(n), make, on_data, t0 + self.a.scale_phase_s)
+        if left:
+            left = run_conns(left, make, on_data, t0 + 2 * self.a.scale_phase_s)
+        self.res["fill_s"] = time.monotonic() - t0
+        self.res["filled"] = ok[0]
+        if left:
+            self.notes.append(f"{len(left)} of {n} persistence clients failed")
+
+    def persist_count(self, http, svc):
+        path = "/api/v1/persistence" if svc is None else f"/api/v1/services/{svc}/persistence"
+        st, body = http_json(http, "GET", path, timeout=60)
+        if st != 200:
+            return None
+        return body.get("count", len(body.get("entries", [])))
+
+    # -- the run --
+
+    def run(self):
+        a = self.a
+        base_p = scale_p = bg = None
+        try:
+            # the scale daemon: 20 services if this harmonyd has them
+            ack, http, listens, conf = self.daemon_conf(True)
+            scale_p, logf = self.start_daemon("scale", conf)
+            time.sleep(0.5)
+            services = True
+            if scale_p.poll() is not None:
+                with open(logf, errors="replace") as f:
+                    why = f.read().strip().splitlines()[-1:]
+                services = False
+                self.notes.append("this harmonyd has no \"services\" config yet "
+                                  f"({why[0] if why else '?'}): one service only")
+                ack, http, listens, conf = self.daemon_conf(False)
+                scale_p, logf = self.start_daemon("scale", conf)
+            self.wait_up(scale_p, list(listens.values())[0], logf)
+            self.res["mode"] = f"{SCALE_SERVICES} services" if services else "one service"
+            ka_svc = "s01" if services else "default"
+            pers_svc = "s02" if services else None
+            hb_svcs = [f"s{i + 1:02d}" for i in range(2, SCALE_SERVICES)] if services \
+                else ["default"]
+            http_get_len(listens[ka_svc], "/100b")
+            time.sleep(0.5)
+            rss0 = status_kib(scale_p.pid, "VmRSS")
+            keys = self.register(ack, hb_svcs)
+            time.sleep(1)
+            rss1 = status_kib(scale_p.pid, "VmRSS")
+            self.res["rss_per_target"] = (rss1 - rss0) * 1024 / max(len(keys), 1)
+            log(f"scale: {len(keys)} targets in {self.res['register_s']:.1f} s, "
+                f"RSS {rss0} -> {rss1} KiB")
+            if not services:
+                self.drain_all(http_port=http)
+                time.sleep(1)
+                rss1 = status_kib(scale_p.pid, "VmRSS")
+            # heartbeats from now on: none of them may time out meanwhile
+            bg = Background(ack, http, keys, a.scale_beat_s, a.scale_watchers)
+            bg.pause(True)
+            bg.start()
+            bg.pause(False)
+            self.fill_persistence(listens[pers_svc or ka_svc])
+            time.sleep(1)
+            rss2 = status_kib(scale_p.pid, "VmRSS")
+            bg.watch()
+            entries = self.res["filled"]
+            self.res["entries"] = entries
+            self.res["rss_per_entry"] = (rss2 - rss1) * 1024 / max(entries, 1)
+            self.res["rss_kib"] = rss2
+            log(f"scale: {entries} persistence entries in {self.res['fill_s']:.1f} s, "
+                f"RSS {rss1} -> {rss2} KiB")
+
+            # CPU per heartbeat: heartbeats and watchers only, no ka
+            time.sleep(3)
+            c0, t0, n0 = bg.counters(), cpu_ticks([scale_p.pid]), cpu_ns(scale_p.pid)
+            time.sleep(a.scale_cpu_s)
+            c1, t1, n1 = bg.counters(), cpu_ticks([scale_p.pid]), cpu_ns(scale_p.pid)
+            beats = c1["acked"] - c0["acked"]
+            self.res["beats_per_s"] = beats / a.scale_cpu_s
+            self.res["cpu_per_beat_us"] = (t1 - t0) / CLK_TCK / max(beats, 1) * 1e6
+            self.res["cpu_per_beat_ns_us"] = (n1 - n0) / 1e3 / max(beats, 1)
+            self.res["cpu_pct_beats"] = (t1 - t0) / CLK_TCK / a.scale_cpu_s * 100
+            if c1["bids"]:
+                self.notes.append(f"{c1['bids']} heartbeats answered BID (target lost)")
+            log(f"scale: {beats} heartbeats in {a.scale_cpu_s} s, "
+                f"{self.res['cpu_per_beat_us']:.1f} µs CPU each")
+
+            # the baseline: one service, two targets, nothing else
+            bconf = {"listen": "127.0.0.1:0", "ack-port": "0", "http": "0"}
+            bport = free_ports(1)[0]
+            b1, b2 = self.b.backend_ports
+            bconf = {"listen": f"127.0.0.1:{bport}", "ack-port": "0", "http": "0",
+                     "target": [f"127.0.0.1:{b1}", f"127.0.0.1:{b2}"],
+                     "persistent": not services}
+            base_p, blog = self.start_daemon("baseline", bconf)
+            self.wait_up(base_p, bport, blog)
+
+            for rnd in range(1, a.rounds + 1):
+                order = ["baseline", "scale"] if rnd % 2 else ["scale", "baseline"]
+                for row in order:
+                    p = base_p if row == "baseline" else scale_p
+                    port = bport if row == "baseline" else listens[ka_svc]
+                    # the baseline's machine is quiet: no heartbeats meanwhile
+                    bg.pause(row == "baseline")
+                    s0 = bg.counters()
+                    r = self.b.measure(port, "/100b", 50, False, [p.pid], p.pid)
+                    s1 = bg.counters()
+                    r.update(round=rnd, row=row,
+                             beats=s1["acked"] - s0["acked"],
+                             sse_events=s1["sse_events"] - s0["sse_events"],
+                             sse_bytes=s1["sse_bytes"] - s0["sse_bytes"])
+                    self.samples.append(r)
+                    log(f"scale r{rnd} {row:8} {r['rps']:10.0f} req/s p99 {fmt_lat(r['p99'])}"
+                        f" cpu {r['cpu_us']:.1f}us/req, {r['beats']} heartbeats,"
+                        f" {r['sse_events']} SSE snapshots ({r['sse_bytes'] >> 10} KiB)")
+                    if r["errors"] or r["non2xx"]:
+                        self.notes.append(f"round {rnd} {row}: {r['errors']} socket errors, "
+                                          f"{r['non2xx']} non-2xx")
+            bg.pause(False)
+            if bg.error:
+                raise BenchError("heartbeats/watchers: " + bg.error)
+            st, body = http_json(http, "GET", "/api/v1/status", timeout=60)
+            self.res["status_targets"] = (body or {}).get("targets")
+        finally:
+            if bg is not None:
+                bg.stop()
+            self.stop(base_p)
+            self.stop(scale_p)
+
+    # -- report --
+
+    def report(self, mach, hv):
+        res, a = self.res, self.a
+
+        def med(row, key):
+            v = [s[key] for s in self.samples if s["row"] == row and s.get(key) is not None]
+            return statistics.median(v) if v else None
+
+        def ratio(key):
+            rs = []
+            for s in self.samples:
+                if s["row"] != "scale":
+                    continue
+                for t in self.samples:
+                    if t["row"] == "baseline" and t["round"] == s["round"] and t.get(key):
+                        rs.append(s[key] / t[key])
+            return statistics.median(rs) if rs else None
+
+        md = [f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
+              f"{hv}, {res.get('mode', '?')}; machine: {mach['nproc']} CPUs "
+              f"({mach['cpu']}), Linux {mach['kernel']}, load average at start "
+              f"{mach['load']}, shared with other work.", ""]
+        md.append(f"Load: {res.get('registered', 0):,} targets registered over the ack port "
+                  f"in {res.get('register_s', 0):.0f} s, heartbeating every {a.scale_beat_s} s "
+                  f"({res.get('beats_per_s', 0):,.0f} heartbeats/s measured); "
+                  f"{res.get('entries', 0):,} persistence entries, made by as many clients "
+                  f"from their own loopback addresses in {res.get('fill_s', 0):.0f} s; "
+                  f"{a.scale_watchers} watchers on /api/v1/events.")
+        md.append("")
+        md.append("| row | ka req/s | p50 | p99 | CPU µs/req | heartbeats during ka | "
+                  "SSE snapshots received (KiB) |")
+        md.append("|---|---:|---:|---:|---:|---:|---:|")
+        for row in ("baseline", "scale"):
+            rps, p50, p99, cpu = (med(row, k) for k in ("rps", "p50", "p99", "cpu_us"))
+            if rps is None:
+                continue
+            rr = f" ({ratio('rps'):.2f}×)" if row == "scale" and ratio("rps") else ""
+            pr = f" ({ratio('p99'):.2f}×)" if row == "scale" and ratio("p99") else ""
+            md.append(f"| {row} | {rps:,.0f}{rr} | {fmt_lat(p50)} | {fmt_lat(p99)}{pr} | "
+                      f"{cpu:.1f} | {med(row, 'beats'):,.0f} | "
+                      f"{med(row, 'sse_events'):,.0f} ({med(row, 'sse_bytes') / 1024:,.0f}) |")
+        md.append("")
+        v = ratio("rps")
+        md.append("| figure | measured |")
+        md.append("|---|---:|")
+        md.append(f"| ka req/s, scale ÷ baseline (goal ≥ 0.9×) | "
+                  f"{'-' if v is None else f'{v:.2f}× ' + ('PASS' if v >= 0.9 else 'FAIL')} |")
+        v = ratio("p99")
+        md.append(f"| ka p99, scale ÷ baseline | {'-' if v is None else f'{v:.2f}×'} |")
+        md.append(f"| harmonyd CPU per heartbeat (heartbeats and watchers only, "
+                  f"{a.scale_cpu_s} s; /proc/PID/stat) | {res.get('cpu_per_beat_us', 0):.1f} µs "
+                  f"({res.get('cpu_pct_beats', 0):.0f}% of a CPU) |")
+        md.append(f"| the same from /proc/PID/task/*/schedstat (ns) | "
+                  f"{res.get('cpu_per_beat_ns_us', 0):.2f} µs |")
+        md.append(f"| RSS per registered target | {res.get('rss_per_target', 0):,.0f} B |")
+        md.append(f"| RSS per persistence entry | {res.get('rss_per_entry', 0):,.0f} B |")
+        md.append(f"| RSS at the end | {res.get('rss_kib', 0) / 1024:,.1f} MiB |")
+        if self.notes:
+            md += ["", "Notes from the run:", ""] + [f"- {n}" for n in self.notes]
+        md += ["", "<details><summary>Every ka measurement</summary>", "",
+               "| round | row | req/s | p50 | p99 | CPU µs/req | heartbeats | SSE snapshots |",
+               "|---:|---|---:|---:|---:|---:|---:|---:|"]
+        for s in self.samples:
+            md.append(f"| {s['round']} | {s['row']} | {s['rps']:.0f} | {fmt_lat(s['p50'])} | "
+                      f"{fmt_lat(s['p99'])} | {s.get('cpu_us', 0):.1f} | {s['beats']} | "
+                      f"{s['sse_events']} |")
+        md += ["", "</details>"]
+        return "\n".join(md)
 
 
 def http_get_len(port, path):
@@ -684,7 +1370,7 @@ def table(samples, workloads, rows):
              "|" + "|".join(["---"] * 2 + ["---:"] * (len(head) - 2)) + "|"]
     for wl in workloads:
         for proxy in rows:
-            if median_of(samples, wl, proxy, "rps") is None:
+            if wl == "scale" or median_of(samples, wl, proxy, "rps") is None:
                 continue
             cells = [wl, proxy]
             for key, _, kind in COLS:
@@ -817,18 +1503,18 @@ def report(b, started, finished, mach, versions, harmonyd_version):
     return "\n".join(md)
 
 
-def write_results(path, text):
+def write_results(path, text, begin=MARK_BEGIN, end=MARK_END):
     try:
         with open(path) as f:
             old = f.read()
     except OSError:
-        old = "# Benchmark results\n\n" + MARK_BEGIN + "\n" + MARK_END + "\n"
-    if MARK_BEGIN in old and MARK_END in old:
-        head, rest = old.split(MARK_BEGIN, 1)
-        _, tail = rest.split(MARK_END, 1)
-        new = head + MARK_BEGIN + "\n" + text + "\n" + MARK_END + tail
+        old = "# Benchmark results\n\n" + begin + "\n" + end + "\n"
+    if begin in old and end in old:
+        head, rest = old.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        new = head + begin + "\n" + text + "\n" + end + tail
     else:
-        new = old.rstrip("\n") + "\n\n" + MARK_BEGIN + "\n" + text + "\n" + MARK_END + "\n"
+        new = old.rstrip("\n") + "\n\n" + begin + "\n" + text + "\n" + end + "\n"
     with open(path, "w") as f:
         f.write(new)
 
@@ -864,6 +1550,20 @@ def main():
                     help="stop starting measurements after this many seconds")
     ap.add_argument("--results", default=os.path.join(HERE, "RESULTS.md"),
                     help="file whose results section is rewritten; '-' for none")
+    ap.add_argument("--scale-targets", type=int, default=10000,
+                    help="scale: targets registered over the ack port")
+    ap.add_argument("--scale-entries", type=int, default=100000,
+                    help="scale: persistence entries (clients from as many loopback addresses)")
+    ap.add_argument("--scale-beat-s", type=float, default=10.0,
+                    help="scale: seconds between two heartbeats of a target")
+    ap.add_argument("--scale-timeout", type=int, default=60,
+                    help="scale: the daemon's --host-timeout, seconds")
+    ap.add_argument("--scale-watchers", type=int, default=5,
+                    help="scale: clients watching /api/v1/events")
+    ap.add_argument("--scale-cpu-s", type=int, default=10,
+                    help="scale: seconds of heartbeats alone, for CPU per heartbeat")
+    ap.add_argument("--scale-phase-s", type=int, default=180,
+                    help="scale: at most this long to register, and to fill persistence")
     ap.add_argument("--no-install", action="store_true",
                     help="fail instead of installing missing packages")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (configs, logs)")
@@ -876,7 +1576,8 @@ def main():
     for w in args.workloads:
         if w not in WORKLOADS:
             ap.error(f"unknown workload {w}")
-    if "haproxy" not in args.proxies:
+    scale_only = args.workloads == ["scale"]
+    if "haproxy" not in args.proxies and not scale_only:
         ap.error("haproxy is the reference row: keep it in --proxies")
     if args.base:
         args.base = os.path.abspath(args.base)
@@ -901,7 +1602,7 @@ def main():
     if want < 2 * args.idle + 1000:
         raise BenchError(f"descriptor limit {want} too small for {args.idle} idle sessions")
 
-    ensure_packages(not args.no_install)
+    ensure_packages(not args.no_install, scale_only)
     args.harmonyd = find_harmonyd(args.harmonyd)
     args.wrk = shutil.which("wrk")
     hv = subprocess.run([args.harmonyd, "--version"], capture_output=True,
@@ -914,8 +1615,11 @@ def main():
 
     b = Bench(args)
     atexit.register(b.cleanup)
+    scale = Scale(b) if "scale" in args.workloads else None
     try:
         b.run()
+        if scale is not None:
+            scale.run()
     except KeyboardInterrupt:
         log("interrupted: cleaning up")
         b.cleanup()
@@ -923,11 +1627,18 @@ def main():
     finally:
         b.cleanup()
     finished = datetime.datetime.now(datetime.timezone.utc)
-    text = report(b, started, finished, mach, versions, hv)
-    print(text)
-    if args.results != "-":
-        write_results(args.results, text)
-        log(f"wrote {args.results}")
+    if not scale_only:
+        text = report(b, started, finished, mach, versions, hv)
+        print(text)
+        if args.results != "-":
+            write_results(args.results, text)
+            log(f"wrote {args.results}")
+    if scale is not None:
+        text = scale.report(mach, hv)
+        print(text)
+        if args.results != "-":
+            write_results(args.results, text, SCALE_MARK_BEGIN, SCALE_MARK_END)
+            log(f"wrote {args.results} (scale)")
     return 0
 
 
