@@ -176,6 +176,17 @@ def cpu_ticks(pids):
     return total
 
 
+def cpu_split(pid):
+    """(utime, stime) ticks of pid."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            st = f.read()
+    except OSError:
+        return 0, 0
+    fields = st[st.rfind(")") + 2:].split()
+    return int(fields[11]), int(fields[12])
+
+
 def cpu_ns(pid):
     """CPU time of every thread of pid in ns (/proc/PID/task/*/schedstat):
     finer than the ticks of /proc/PID/stat, for small per-event costs."""
@@ -618,6 +629,16 @@ SCALE_MARK_END = "<!-- bench:scale:end -->"
 NID_PER_CONN = 10               # ackproto.h allows 16 NIDs per connection
 HB_CONNS = 32                   # heartbeat connections, one per source address
 MAX_INFLIGHT = 256              # connections opened at once by a phase
+SCALE_OPTIONS = [
+    ("--scale-targets", int, 10000, "targets registered over the ack port"),
+    ("--scale-entries", int, 100000,
+     "persistence entries (clients from as many loopback addresses)"),
+    ("--scale-beat-s", float, 10.0, "seconds between two heartbeats of a target"),
+    ("--scale-timeout", int, 60, "the daemon's --host-timeout, seconds"),
+    ("--scale-watchers", int, 5, "clients watching /api/v1/events"),
+    ("--scale-cpu-s", int, 10, "seconds of heartbeats alone, for CPU per heartbeat"),
+    ("--scale-phase-s", int, 180, "at most this long to register, and to fill persistence"),
+]
 
 
 def loopback(block, i):
@@ -1080,13 +1101,6 @@ class Scale:
         if left:
             self.notes.append(f"{len(left)} of {n} persistence clients failed")
 
-    def persist_count(self, http, svc):
-        path = "/api/v1/persistence" if svc is None else f"/api/v1/services/{svc}/persistence"
-        st, body = http_json(http, "GET", path, timeout=60)
-        if st != 200:
-            return None
-        return body.get("count", len(body.get("entries", [])))
-
     # -- the run --
 
     def run(self):
@@ -1144,8 +1158,12 @@ class Scale:
             # CPU per heartbeat: heartbeats and watchers only, no ka
             time.sleep(3)
             c0, t0, n0 = bg.counters(), cpu_ticks([scale_p.pid]), cpu_ns(scale_p.pid)
+            u0 = cpu_split(scale_p.pid)
             time.sleep(a.scale_cpu_s)
             c1, t1, n1 = bg.counters(), cpu_ticks([scale_p.pid]), cpu_ns(scale_p.pid)
+            u1 = cpu_split(scale_p.pid)
+            self.res["user_share"] = (u1[0] - u0[0]) / max(t1 - t0, 1)
+            self.res["cpu_window_sse"] = c1["sse_events"] - c0["sse_events"]
             beats = c1["acked"] - c0["acked"]
             self.res["beats_per_s"] = beats / a.scale_cpu_s
             self.res["cpu_per_beat_us"] = (t1 - t0) / CLK_TCK / max(beats, 1) * 1e6
@@ -1253,6 +1271,11 @@ class Scale:
                   f"({res.get('cpu_pct_beats', 0):.0f}% of a CPU) |")
         md.append(f"| the same from /proc/PID/task/*/schedstat (ns) | "
                   f"{res.get('cpu_per_beat_ns_us', 0):.2f} µs |")
+        md.append(f"| of which user space (utime share; the rest is the kernel's: "
+                  f"a read and a write per heartbeat) | "
+                  f"{res.get('user_share', 0) * 100:.0f} % |")
+        md.append(f"| SSE snapshots received during that window | "
+                  f"{res.get('cpu_window_sse', 0)} |")
         md.append(f"| RSS per registered target | {res.get('rss_per_target', 0):,.0f} B |")
         md.append(f"| RSS per persistence entry | {res.get('rss_per_entry', 0):,.0f} B |")
         md.append(f"| RSS at the end | {res.get('rss_kib', 0) / 1024:,.1f} MiB |")
@@ -1550,20 +1573,8 @@ def main():
                     help="stop starting measurements after this many seconds")
     ap.add_argument("--results", default=os.path.join(HERE, "RESULTS.md"),
                     help="file whose results section is rewritten; '-' for none")
-    ap.add_argument("--scale-targets", type=int, default=10000,
-                    help="scale: targets registered over the ack port")
-    ap.add_argument("--scale-entries", type=int, default=100000,
-                    help="scale: persistence entries (clients from as many loopback addresses)")
-    ap.add_argument("--scale-beat-s", type=float, default=10.0,
-                    help="scale: seconds between two heartbeats of a target")
-    ap.add_argument("--scale-timeout", type=int, default=60,
-                    help="scale: the daemon's --host-timeout, seconds")
-    ap.add_argument("--scale-watchers", type=int, default=5,
-                    help="scale: clients watching /api/v1/events")
-    ap.add_argument("--scale-cpu-s", type=int, default=10,
-                    help="scale: seconds of heartbeats alone, for CPU per heartbeat")
-    ap.add_argument("--scale-phase-s", type=int, default=180,
-                    help="scale: at most this long to register, and to fill persistence")
+    for flag, kind, default, what in SCALE_OPTIONS:
+        ap.add_argument(flag, type=kind, default=default, help="scale: " + what)
     ap.add_argument("--no-install", action="store_true",
                     help="fail instead of installing missing packages")
     ap.add_argument("--keep", action="store_true", help="keep the temp dir (configs, logs)")
