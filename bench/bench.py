@@ -11,6 +11,10 @@ proxy in TCP mode balancing least-connections over both backends, plus a
   bulk   1 MiB bodies, keep-alive, 10 connections
   idle   8000 idle client connections held open through the proxy while
          `ka` runs beside them
+  scale  harmonyd alone: 20 services, 10 000 targets heartbeating over the
+         ack port, 100 000 persistence entries, 5 SSE watchers, while `ka`
+         runs through one service, against `ka` through a harmonyd with one
+         service and two targets (class Scale; its own section of RESULTS.md)
 
 For each (workload, proxy): requests/s, MiB/s, p50/p99 latency, the proxy's
 CPU time per request (utime+stime of its processes, /proc/PID/stat), its
