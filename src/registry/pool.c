@@ -10,8 +10,9 @@
  * the state (see deadline_when): up and failing wait for the next ack, down
  * waits for removal, draining waits for removal if no ack comes either.
  *
- * Deleted keys live in a small array (POOL_DELETED_MAX), searched in full
- * with constant-time comparisons; the oldest in use makes room.
+ * Deleted keys live in a small array (POOL_DELETED_MAX) whose oldest in
+ * use makes room, indexed by key like the listed ones (deleted_ix), so
+ * that a heartbeat with a deleted or unknown key costs one lookup.
  *
  * Every lookup a request or a heartbeat makes goes through an index, so
  * that none depends on the number of targets: by id and by key in the
@@ -63,10 +64,10 @@ struct deleted {
 	int64_t			 keep_ms;	/* remembered this long after */
 };
 
-/* One index (see the top): hash 0 is a valid hash, t NULL a free slot. */
+/* One index (see the top): hash 0 is a valid hash, p NULL a free slot. */
 struct ix_slot {
 	uint64_t		 h;
-	struct target		*t;
+	void			*p;		/* a target, or a struct deleted */
 };
 
 struct tindex {
@@ -116,6 +117,7 @@ struct pool {
 	struct static_id	*static_ids;	/* host:port -> id, grows only */
 	size_t			 nstatic_ids;
 	struct tindex		 by_addr, by_host;
+	struct tindex		 deleted_ix;	/* the deleted keys, by key */
 	size_t			 nstate[TARGET_PORTLESS + 1];	/* pool_count_state */
 };
 
@@ -275,16 +277,16 @@ addr_same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *
 
 /* --- the indexes (see the top) -------------------------------------- */
 
-/* Puts (h, t) in the first free slot of its run; room was made. */
+/* Puts (h, item) in the first free slot of its run; room was made. */
 static void
-ix_put(struct tindex *ix, uint64_t h, struct target *t)
+ix_put(struct tindex *ix, uint64_t h, void *item)
 {
 	size_t mask = ix->cap - 1, i = (size_t)h & mask;
 
-	while (ix->slots[i].t != NULL)
+	while (ix->slots[i].p != NULL)
 		i = (i + 1) & mask;
 	ix->slots[i].h = h;
-	ix->slots[i].t = t;
+	ix->slots[i].p = item;
 	ix->n++;
 }
 
@@ -302,8 +304,8 @@ ix_resize(struct tindex *ix, size_t cap)
 	ix->cap = cap;
 	ix->n = 0;
 	for (size_t i = 0; i < oldcap; i++) {
-		if (old[i].t != NULL)
-			ix_put(ix, old[i].h, old[i].t);
+		if (old[i].p != NULL)
+			ix_put(ix, old[i].h, old[i].p);
 	}
 	free(old);
 	return 0;
@@ -321,32 +323,32 @@ ix_room(struct tindex *ix)
 }
 
 /*
- * Takes t out; the slots after it in its run move back (no tombstones).
+ * Takes item out; the slots after it in its run move back (no tombstones).
  * Then halves while an eighth of the slots would still hold every entry:
  * what is left keeps room for one more (ix_room), and a pool that shrank
  * gives its memory back. A failed shrink (ENOMEM) only keeps it larger.
  */
 static void
-ix_del(struct tindex *ix, uint64_t h, const struct target *t)
+ix_del(struct tindex *ix, uint64_t h, const void *item)
 {
 	size_t mask = ix->cap - 1, i, j, cap;
 
 	if (ix->cap == 0)
 		return;
-	for (i = (size_t)h & mask; ix->slots[i].t != t; i = (i + 1) & mask) {
-		if (ix->slots[i].t == NULL)
+	for (i = (size_t)h & mask; ix->slots[i].p != item; i = (i + 1) & mask) {
+		if (ix->slots[i].p == NULL)
 			return;
 	}
-	ix->slots[i].t = NULL;
+	ix->slots[i].p = NULL;
 	ix->n--;
-	for (j = (i + 1) & mask; ix->slots[j].t != NULL; j = (j + 1) & mask) {
+	for (j = (i + 1) & mask; ix->slots[j].p != NULL; j = (j + 1) & mask) {
 		size_t home = (size_t)ix->slots[j].h & mask;
 
 		/* j stays if its home lies cyclically in (i, j]. */
 		if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
 			continue;
 		ix->slots[i] = ix->slots[j];
-		ix->slots[j].t = NULL;
+		ix->slots[j].p = NULL;
 		i = j;
 	}
 	for (cap = ix->cap; cap > IX_CAP_MIN && cap / 8 > ix->n; cap /= 2)
@@ -363,28 +365,33 @@ ix_release(struct tindex *ix)
 	ix->cap = ix->n = 0;
 }
 
-typedef bool	ix_match_fn(const struct target *, const void *arg);
+typedef bool	ix_match_fn(const void *item, const void *arg);
 
 /*
- * The first listed target of h's run that match accepts. Only slots
- * whose hash is h are offered to match (for keys: the only ones compared).
+ * The item of h's run that match accepts: for targets the first listed
+ * (targets set), else the first met. Only slots whose hash is h are
+ * offered to match (for keys: the only ones compared).
  */
-static struct target *
+static void *
 ix_find(struct pool_shared *sh, const struct tindex *ix, uint64_t h,
-    ix_match_fn *match, const void *arg)
+    ix_match_fn *match, const void *arg, bool targets)
 {
-	struct target *found = NULL;
+	void *found = NULL;
 	size_t mask = ix->cap - 1;
 
 	if (ix->cap == 0)
 		return NULL;
-	for (size_t i = (size_t)h & mask; ix->slots[i].t != NULL; i = (i + 1) & mask) {
-		struct target *t = ix->slots[i].t;
+	for (size_t i = (size_t)h & mask; ix->slots[i].p != NULL; i = (i + 1) & mask) {
+		void *item = ix->slots[i].p;
 
 		sh->steps++;
-		if (ix->slots[i].h == h && match(t, arg) &&
-		    (found == NULL || t->order < found->order))
-			found = t;
+		if (ix->slots[i].h != h || !match(item, arg))
+			continue;
+		if (!targets)
+			return item;
+		if (found == NULL || ((struct target *)item)->order <
+		    ((struct target *)found)->order)
+			found = item;
 	}
 	return found;
 }
@@ -458,16 +465,19 @@ struct hostport {
 };
 
 static bool
-match_hostport(const struct target *t, const void *arg)
+match_hostport(const void *item, const void *arg)
 {
+	const struct target *t = item;
 	const struct hostport *w = arg;
 
 	return t != w->self && t->port == w->port && addr_same_host(&t->addr, w->ss);
 }
 
 static bool
-match_lost(const struct target *t, const void *arg)
+match_lost(const void *item, const void *arg)
 {
+	const struct target *t = item;
+
 	return t->lost && t->port == 0 && !t->leaving && addr_same_host(&t->addr, arg);
 }
 
@@ -479,8 +489,9 @@ struct idkey {
 };
 
 static bool
-match_id(const struct target *t, const void *arg)
+match_id(const void *item, const void *arg)
 {
+	const struct target *t = item;
 	const struct idkey *w = arg;
 
 	return t->id == w->id && (w->pool == NULL || t->pool == w->pool);
@@ -488,14 +499,22 @@ match_id(const struct target *t, const void *arg)
 
 /* In full, whatever differs first: the time says nothing of a guess. */
 static bool
-match_key(const struct target *t, const void *arg)
+key_equal(const char *a, const char *b)
 {
-	const struct idkey *w = arg;
 	unsigned char diff = 0;
 
 	for (size_t i = 0; i < TARGET_KEY_LEN; i++)
-		diff |= (unsigned char)(t->key[i] ^ w->key[i]);
-	return diff == 0 && (w->pool == NULL || t->pool == w->pool);
+		diff |= (unsigned char)(a[i] ^ b[i]);
+	return diff == 0;
+}
+
+static bool
+match_key(const void *item, const void *arg)
+{
+	const struct target *t = item;
+	const struct idkey *w = arg;
+
+	return key_equal(t->key, w->key) && (w->pool == NULL || t->pool == w->pool);
 }
 
 static void
@@ -722,6 +741,7 @@ pool_free(struct pool *p)
 	if (p->deleted != NULL)
 		explicit_bzero(p->deleted, POOL_DELETED_MAX * sizeof(*p->deleted));
 	free(p->deleted);
+	ix_release(&p->deleted_ix);
 	TAILQ_REMOVE(&p->shared->pools, p, sibling);
 	if (p->shared->first == p)
 		p->shared->first = TAILQ_FIRST(&p->shared->pools);
@@ -821,7 +841,7 @@ find_hostport(const struct pool *p, const struct sockaddr_storage *ss,
 	const struct hostport w = { ss, port, self };
 
 	return ix_find(p->shared, port != 0 ? &p->by_addr : &p->by_host,
-	    host_hash(p, ss, port), match_hostport, &w);
+	    host_hash(p, ss, port), match_hostport, &w, true);
 }
 
 static struct static_id *
@@ -1203,6 +1223,15 @@ pool_remove(struct target *t)
 		TAILQ_INSERT_TAIL(&p->unlisted, t, entry);
 }
 
+/* Forgets d, and its place in the index. */
+static void
+deleted_clear(struct pool *p, struct deleted *d)
+{
+	if (d->key[0] != '\0')
+		ix_del(&p->deleted_ix, key_hash(p->shared, d->key), d);
+	explicit_bzero(d, sizeof(*d));
+}
+
 /* The slot for a new deleted key: a free one, an expired one, or the oldest. */
 static struct deleted *
 deleted_slot(struct pool *p, int64_t now)
@@ -1233,48 +1262,54 @@ pool_delete(struct target *t)
 	if (!t->listed)
 		return;
 	if (t->source != TARGET_SRC_STATIC && (d = deleted_slot(p, now)) != NULL) {
-		memcpy(d->key, t->key, sizeof(d->key));
-		d->host = t->addr;
-		addr_set_port(&d->host, 0);
-		d->lost = t->lost;
-		d->used = now;
-		d->keep_ms = mul_sat(t->timeout_ms, TARGET_DOWN_REMOVE_FACTOR);
+		deleted_clear(p, d);
+		/* No room in the index (ENOMEM): not remembered, as without a slot. */
+		if (ix_room(&p->deleted_ix) == 0) {
+			memcpy(d->key, t->key, sizeof(d->key));
+			d->host = t->addr;
+			addr_set_port(&d->host, 0);
+			d->lost = t->lost;
+			d->used = now;
+			d->keep_ms = mul_sat(t->timeout_ms, TARGET_DOWN_REMOVE_FACTOR);
+			ix_put(&p->deleted_ix, key_hash(p->shared, d->key), d);
+		}
 	}
 	pool_deregister(t);		/* t may be freed */
 }
 
 /* A remembered deleted entry, or NULL; expired ones are forgotten here. */
 static struct deleted *
-deleted_live(struct deleted *d, int64_t now)
+deleted_live(struct pool *p, struct deleted *d, int64_t now)
 {
 	if (d->key[0] == '\0')
 		return NULL;
 	if (now - d->used > d->keep_ms) {
-		explicit_bzero(d, sizeof(*d));
+		deleted_clear(p, d);
 		return NULL;
 	}
 	return d;
+}
+
+static bool
+match_deleted(const void *item, const void *arg)
+{
+	const struct deleted *d = item;
+
+	return key_equal(d->key, arg);
 }
 
 bool
 pool_key_deleted(struct pool *p, const char *key)
 {
 	int64_t now = loop_now(p->loop);
-	struct deleted *found = NULL;
+	struct deleted *found;
 
 	if (p->deleted == NULL || key == NULL ||
 	    strnlen(key, TARGET_KEY_LEN + 1) != TARGET_KEY_LEN)
 		return false;
-	for (size_t i = 0; i < POOL_DELETED_MAX; i++) {
-		struct deleted *d = &p->deleted[i];
-		unsigned char diff = 0;
-
-		for (size_t j = 0; j < TARGET_KEY_LEN; j++)
-			diff |= (unsigned char)(d->key[j] ^ key[j]);
-		if (diff == 0 && found == NULL)
-			found = d;
-	}
-	if (found == NULL || deleted_live(found, now) == NULL)
+	found = ix_find(p->shared, &p->deleted_ix, key_hash(p->shared, key),
+	    match_deleted, key, false);
+	if (found == NULL || deleted_live(p, found, now) == NULL)
 		return false;
 	found->used = now;
 	return true;
@@ -1290,7 +1325,7 @@ pool_deleted_lost(struct pool *p, const struct sockaddr *host)
 	if (p->deleted == NULL || addr_normalise(host, sa_len(host), &ss, &sslen) == -1)
 		return NULL;
 	for (size_t i = 0; i < POOL_DELETED_MAX; i++) {
-		struct deleted *d = deleted_live(&p->deleted[i], now);
+		struct deleted *d = deleted_live(p, &p->deleted[i], now);
 
 		if (d != NULL && d->lost && addr_same_host(&d->host, &ss)) {
 			d->used = now;
@@ -1309,7 +1344,8 @@ pool_find_lost(const struct pool *p, const struct sockaddr *host)
 	if (addr_normalise(host, sa_len(host), &ss, &sslen) == -1)
 		return NULL;
 	addr_set_port(&ss, 0);
-	return ix_find(p->shared, &p->by_host, host_hash(p, &ss, 0), match_lost, &ss);
+	return ix_find(p->shared, &p->by_host, host_hash(p, &ss, 0), match_lost, &ss,
+	    true);
 }
 
 static struct target *
@@ -1317,7 +1353,7 @@ find_id(struct pool_shared *sh, const struct pool *p, uint32_t id)
 {
 	const struct idkey w = { .pool = p, .id = id };
 
-	return ix_find(sh, &sh->by_id, id_hash(id), match_id, &w);
+	return ix_find(sh, &sh->by_id, id_hash(id), match_id, &w, true);
 }
 
 static struct target *
@@ -1327,7 +1363,7 @@ find_key(struct pool_shared *sh, const struct pool *p, const char *key)
 
 	if (key == NULL || strnlen(key, TARGET_KEY_LEN + 1) != TARGET_KEY_LEN)
 		return NULL;
-	return ix_find(sh, &sh->by_key, key_hash(sh, key), match_key, &w);
+	return ix_find(sh, &sh->by_key, key_hash(sh, key), match_key, &w, true);
 }
 
 struct target *

@@ -1478,6 +1478,56 @@ START_TEST(test_shared_lookups)
 }
 END_TEST
 
+/*
+ * Deleted keys are looked up through an index too: POOL_DELETED_MAX of
+ * them cost a few steps each, hit or miss; the oldest makes room for one
+ * more, and expired ones leave the index.
+ */
+START_TEST(test_deleted_index)
+{
+	struct fixture fx;
+	static char keys[POOL_DELETED_MAX + 1][TARGET_KEY_LEN + 1];
+	char host[32], unknown[TARGET_KEY_LEN + 1];
+	uint64_t steps;
+
+	fx_init(&fx);
+	for (int i = 0; i <= POOL_DELETED_MAX; i++) {
+		struct target *t;
+
+		host_of(host, sizeof(host), i);
+		t = reg_new(&fx, TARGET_SRC_ACK, host, 80);
+		memcpy(keys[i], t->key, sizeof(keys[i]));
+		if (i == POOL_DELETED_MAX)
+			fx_advance(&fx, 1);	/* the last one is the newest */
+		pool_delete(t);
+	}
+	ck_assert_uint_eq(pool_count(fx.pool), 0);
+	steps = pool_lookup_steps(fx.pool);
+	/* The first was the oldest: it made room for the last. */
+	ck_assert(!pool_key_deleted(fx.pool, keys[0]));
+	for (int i = 1; i <= POOL_DELETED_MAX; i++)
+		ck_assert(pool_key_deleted(fx.pool, keys[i]));
+	for (int i = 0; i < POOL_DELETED_MAX; i++) {
+		snprintf(unknown, sizeof(unknown), "%032x", (unsigned)i);
+		ck_assert(!pool_key_deleted(fx.pool, unknown));
+	}
+	ck_assert_uint_le(pool_lookup_steps(fx.pool) - steps,
+	    2 * (POOL_DELETED_MAX + 1) * STEPS_PER_LOOKUP);
+	/* Ten timeouts later all are forgotten. */
+	fx_advance(&fx, TARGET_DOWN_REMOVE_FACTOR * TIMEOUT + 2);
+	for (int i = 0; i <= POOL_DELETED_MAX; i++)
+		ck_assert(!pool_key_deleted(fx.pool, keys[i]));
+	/* ... and gone from the index: a miss meets nothing now. */
+	steps = pool_lookup_steps(fx.pool);
+	for (int i = 0; i < POOL_DELETED_MAX; i++) {
+		snprintf(unknown, sizeof(unknown), "%032x", (unsigned)i);
+		ck_assert(!pool_key_deleted(fx.pool, unknown));
+	}
+	ck_assert_uint_eq(pool_lookup_steps(fx.pool) - steps, 0);
+	fx_done(&fx);
+}
+END_TEST
+
 static Suite *
 pool_suite(void)
 {
@@ -1502,6 +1552,7 @@ pool_suite(void)
 	tcase_add_test(tc, test_index_changes);
 	tcase_add_test(tc, test_state_counts);
 	tcase_add_test(tc, test_shared_lookups);
+	tcase_add_test(tc, test_deleted_index);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 
