@@ -162,8 +162,6 @@ struct persist_walk {
 	const struct api_env	*env;
 	const struct api_service *svc;
 	struct json_object	*entries;
-	size_t			 limit;
-	size_t			 n;
 };
 
 static void
@@ -173,7 +171,7 @@ persist_visit(const struct persist_entry_info *e, void *arg)
 	struct json_object *o;
 	const struct target *t;
 
-	if (w->n++ >= w->limit || (o = json_object_new_object()) == NULL)
+	if ((o = json_object_new_object()) == NULL)
 		return;
 	api_jset(o, "client", json_object_new_string(e->client));
 	api_jset(o, "target", json_object_new_int64(e->target_id));
@@ -192,13 +190,13 @@ api_persistence_json(const struct api_env *env, const struct api_service *svc,
     size_t limit)
 {
 	struct json_object *o = json_object_new_object();
-	struct persist_walk w = { .env = env, .svc = svc, .limit = limit };
+	struct persist_walk w = { .env = env, .svc = svc };
 	size_t count = persist_count(svc->persist);
 
 	if (o == NULL)
 		return NULL;
 	if ((w.entries = json_object_new_array()) != NULL)
-		persist_foreach(svc->persist, persist_visit, &w);
+		persist_foreach_max(svc->persist, limit, persist_visit, &w);
 	api_jset(o, "count", json_object_new_uint64(count));
 	api_jset(o, "truncated", json_object_new_boolean(count > limit));
 	api_jset(o, "entries", w.entries);
@@ -240,12 +238,9 @@ api_config_json(const struct api_env *env, const struct api_service *svc)
 void
 api_count_states(const struct api_service *svc, size_t counts[API_NSTATES])
 {
-	const struct target *t;
-
-	memset(counts, 0, API_NSTATES * sizeof(counts[0]));
-	TAILQ_FOREACH(t, pool_targets(svc->pool), entry)
-		if ((size_t)t->state < API_NSTATES)
-			counts[t->state]++;
+	/* Counted as states change (pool.c): no walk of the targets. */
+	for (size_t i = 0; i < API_NSTATES; i++)
+		counts[api_all_states[i]] = pool_count_state(svc->pool, api_all_states[i]);
 }
 
 const enum target_state api_all_states[API_NSTATES] = {

@@ -11,6 +11,7 @@
 
 #include <sys/queue.h>
 #include <stdint.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,6 +57,7 @@ struct sse {
 	struct sse_snap		*snap;		/* the event of generation snap_gen */
 	uint64_t		 snap_gen;
 	int64_t			 last_ping;
+	int64_t			 build_us;	/* the last snapshot's build time */
 };
 
 #define SSE_STR(x)	#x
@@ -75,6 +77,30 @@ snap_ref(struct sse_snap *sn)
 {
 	sn->refs++;
 	return sn;
+}
+
+/* The loop's clock is in ms: a snapshot's cost is measured finer. */
+static int64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		return 0;
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/*
+ * SSE_COST_FACTOR times the build time: building snapshots never takes
+ * more than a tenth of the loop, however many targets and watchers.
+ */
+int64_t
+sse_tick_after(int64_t build_us)
+{
+	int64_t ms = build_us * SSE_COST_FACTOR / 1000;
+
+	return ms > SSE_TICK_MS ? (ms < SSE_TICK_MAX_MS ? ms : SSE_TICK_MAX_MS) :
+	    SSE_TICK_MS;
 }
 
 /* Bumps the generation if anything a snapshot shows has changed. */
@@ -98,12 +124,16 @@ sse_event(struct sse *e)
 	struct sse_snap *sn;
 	char *json;
 	size_t len = 0;
+	int64_t t0;
 
 	if (e->snap != NULL && e->snap_gen == e->gen)
 		return e->snap;
 	snap_unref(e->snap);		/* subscribers keep theirs */
 	e->snap = NULL;
-	if ((json = api_snapshot(e->env, &len)) == NULL)
+	t0 = mono_us();
+	json = api_snapshot(e->env, &len);
+	e->build_us = mono_us() - t0;
+	if (json == NULL)
 		return NULL;
 	/* PLAIN JSON has no newline, so one data: line carries it all. */
 	if ((sn = malloc(sizeof(*sn) + sizeof(head) - 1 + len + 3)) != NULL) {
@@ -274,7 +304,7 @@ sse_on_tick(struct loop *l, struct loop_timer *t, void *arg)
 	}
 	if (woke)
 		e->hooks.run(e->hooks.arg);
-	return e->nsubs > 0 ? SSE_TICK_MS : LOOP_TIMER_STOP;
+	return e->nsubs > 0 ? sse_tick_after(e->build_us) : LOOP_TIMER_STOP;
 }
 
 struct sse *

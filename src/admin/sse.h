@@ -37,6 +37,14 @@ struct sse;
 
 #define SSE_MAX		32		/* event subscribers */
 #define SSE_TICK_MS	250		/* change check: <= 4 events/s */
+#define SSE_COST_FACTOR	10		/* ... and <= 1/10 of the loop building them */
+#define SSE_TICK_MAX_MS	5000		/* ... but one at least every 5 s */
+
+/*
+ * The next change check after a snapshot that took build_us to build:
+ * SSE_TICK_MS, or longer when snapshots cost more (many thousand targets).
+ */
+int64_t		 sse_tick_after(int64_t build_us);
 #define SSE_PING_MS	15000
 #define SSE_RETRY_MS	2000		/* EventSource reconnect delay */
 

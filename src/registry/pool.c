@@ -100,6 +100,7 @@ struct pool {
 	struct pool_shared	*shared;
 	bool			 own_shared;	/* made by pool_new: freed with it */
 	char			 name[SERVICE_NAME_MAX + 1];
+	bool			 detached;	/* pool_detach: no sibling any more */
 	struct deleted		*deleted;	/* POOL_DELETED_MAX, when first needed */
 	struct target_list	 targets;	/* listed, in registration order */
 	struct target_list	 unlisted;	/* removed, still referenced */
@@ -742,9 +743,7 @@ pool_free(struct pool *p)
 		explicit_bzero(p->deleted, POOL_DELETED_MAX * sizeof(*p->deleted));
 	free(p->deleted);
 	ix_release(&p->deleted_ix);
-	TAILQ_REMOVE(&p->shared->pools, p, sibling);
-	if (p->shared->first == p)
-		p->shared->first = TAILQ_FIRST(&p->shared->pools);
+	pool_detach(p);
 	if (p->own_shared)
 		pool_shared_free(p->shared);
 	free(p->static_ids);
@@ -1669,17 +1668,32 @@ pool_sibling(const struct pool *p, const char *name)
 	return strcmp(name, SERVICE_DEFAULT) == 0 ? p->shared->first : NULL;
 }
 
+void
+pool_detach(struct pool *p)
+{
+	if (p->detached)
+		return;
+	TAILQ_REMOVE(&p->shared->pools, p, sibling);
+	if (p->shared->first == p)
+		p->shared->first = TAILQ_FIRST(&p->shared->pools);
+	p->detached = true;
+}
+
 /* One lookup in the shared part's index, however many siblings there are. */
 struct target *
 pools_find_id(const struct pool *p, uint32_t id)
 {
-	return find_id(p->shared, NULL, id);
+	struct target *t = find_id(p->shared, NULL, id);
+
+	return t != NULL && !t->pool->detached ? t : NULL;
 }
 
 struct target *
 pools_find_key(const struct pool *p, const char *key)
 {
-	return find_key(p->shared, NULL, key);
+	struct target *t = find_key(p->shared, NULL, key);
+
+	return t != NULL && !t->pool->detached ? t : NULL;
 }
 
 bool

@@ -143,6 +143,12 @@ int		 pool_set_name(struct pool *, const char *name, bool first);
 const char	*pool_name(const struct pool *);
 struct pool	*pool_sibling(const struct pool *, const char *name);
 /*
+ * No sibling any more (a retired service, service.h): no lookup by name,
+ * id or key from another pool finds it or its targets; its own sessions
+ * and lookups go on until pool_free. pool_free detaches too.
+ */
+void		 pool_detach(struct pool *);
+/*
  * Ids and keys name a target daemon-wide: these look in every sibling
  * (the ack port's ID, ACK and CLOSE; /api/v1/targets/{id}), with one
  * lookup in the shared part's index however many siblings there are.

@@ -266,6 +266,8 @@ service_retire(struct service *svc, int64_t deadline)
 	set->nlive--;
 	svc->retired = true;
 	svc->retire_deadline = deadline;
+	/* No SVC: nor ID of another service's client finds it now. */
+	pool_detach(svc->pool);
 	svc->cfg = NULL;	/* the configuration it came from goes */
 	proxy_stop_accepting(svc->proxy);
 	if (!loop_timer_armed(&set->reap_timer))

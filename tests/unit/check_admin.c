@@ -479,6 +479,16 @@ add_target(struct site *w, uint16_t port)
 	ck_assert(created);
 }
 
+/* A costly snapshot spaces the next ones: at most a tenth of the loop. */
+START_TEST(test_sse_tick_cost)
+{
+	ck_assert_int_eq(sse_tick_after(0), SSE_TICK_MS);
+	ck_assert_int_eq(sse_tick_after(2000), SSE_TICK_MS);	/* 2 ms: cheap */
+	ck_assert_int_eq(sse_tick_after(40000), 400);		/* 40 ms: 400 ms */
+	ck_assert_int_eq(sse_tick_after(3000000), SSE_TICK_MAX_MS);
+}
+END_TEST
+
 START_TEST(test_sse_events)
 {
 	struct site w;
@@ -725,6 +735,7 @@ admin_suite(void)
 
 	tc = tcase_create("events");
 	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_sse_tick_cost);
 	tcase_add_test(tc, test_sse_events);
 	tcase_add_test(tc, test_sse_closed_while_suspended);
 	tcase_add_test(tc, test_sse_bounded);

@@ -236,10 +236,11 @@ END_TEST
 START_TEST(test_retire_and_reap)
 {
 	struct fixture fx;
+	struct target *t;
 	size_t n;
 
 	fx_init(&fx, 3);
-	ck_assert_ptr_nonnull(reg(fx.svc[0]->pool, "127.0.0.1", 9000));
+	ck_assert_ptr_nonnull(t = reg(fx.svc[0]->pool, "127.0.0.1", 9000));
 	service_retire(fx.svc[0], loop_now(fx.loop) + 1000);
 	services_all(fx.set, &n);
 	ck_assert_uint_eq(n, 2);
@@ -247,6 +248,10 @@ START_TEST(test_retire_and_reap)
 	/* The default moves to the first one left. */
 	ck_assert_ptr_eq(services_default(fx.set), fx.svc[1]);
 	ck_assert_ptr_eq(pool_sibling(fx.svc[2]->pool, NULL), fx.svc[1]->pool);
+	/* Retired is gone for the ack port and for ids at once. */
+	ck_assert_ptr_null(pool_sibling(fx.svc[2]->pool, "web"));
+	ck_assert_ptr_null(pools_find_id(fx.svc[2]->pool, t->id));
+	ck_assert_ptr_null(pools_find_key(fx.svc[2]->pool, t->key));
 	/* No session: it goes at the next reap. */
 	services_reap(fx.set);
 	ck_assert_ptr_null(pool_sibling(fx.svc[2]->pool, "web"));
