@@ -1016,6 +1016,26 @@ api_stamp_equal(const struct api_stamp *a, const struct api_stamp *b)
 	return memcmp(a->v, b->v, sizeof(a->v)) == 0;
 }
 
+/* The snapshot's targets, within API_SNAPSHOT_TARGETS (api.h). */
+static void
+snapshot_targets(const struct api_env *env, struct json_object *o)
+{
+	const struct api_service *all, *def = api_service_default(env);
+	size_t n, total = 0;
+
+	all = api_services(env, &n);
+	for (size_t i = 0; i < n; i++)
+		total += pool_count(all[i].pool);
+	if (total <= API_SNAPSHOT_TARGETS) {
+		api_jset(o, "targets", api_targets_json(env, NULL));
+		api_jset(o, "targets_complete", json_object_new_boolean(true));
+		return;
+	}
+	api_jset(o, "targets", pool_count(def->pool) <= API_SNAPSHOT_TARGETS ?
+	    api_targets_json(env, def) : json_object_new_array());
+	api_jset(o, "targets_complete", json_object_new_boolean(false));
+}
+
 char *
 api_snapshot(struct api_env *env, size_t *len)
 {
@@ -1031,7 +1051,7 @@ api_snapshot(struct api_env *env, size_t *len)
 		(void)json_object_get(list);
 	json_object_put(all);
 	api_jset(o, "services", list);
-	api_jset(o, "targets", api_targets_json(env, NULL));
+	snapshot_targets(env, o);
 	api_jset(o, "persistence", api_persistence_json(env,
 	    api_service_default(env), API_SNAPSHOT_PERSIST));
 	return api_json_text(o, len);

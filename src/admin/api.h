@@ -48,6 +48,14 @@ struct target;
 #define API_PERSIST_LIMIT	1000		/* GET /api/v1/persistence default */
 #define API_PERSIST_LIMIT_MAX	10000		/* ... and its ?limit= cap */
 #define API_SNAPSHOT_PERSIST	200		/* entries in an SSE snapshot */
+/*
+ * Targets in an SSE snapshot: every service's up to this many in all,
+ * else the default service's alone if it has no more, else none
+ * ("targets_complete": false says so; GET /api/v1/services/{name}/targets
+ * has them): a snapshot is rebuilt on every change, and building megabytes
+ * of JSON in the loop would hold up every session.
+ */
+#define API_SNAPSHOT_TARGETS	8192
 
 enum api_handler {
 	API_NOT_FOUND,		/* 404 */

@@ -752,6 +752,12 @@ pool_free(struct pool *p)
 	free(p);
 }
 
+struct pool_shared *
+pool_shared_of(const struct pool *p)
+{
+	return p->shared;
+}
+
 struct selfaddr *
 pool_self(struct pool *p)
 {

@@ -130,6 +130,8 @@ struct pool_shared;
 struct pool_shared *pool_shared_new(void);
 void		 pool_shared_free(struct pool_shared *);
 struct selfaddr	*pool_shared_self(struct pool_shared *);
+/* The shared part a pool was made in (pool_new's own, or the one given). */
+struct pool_shared *pool_shared_of(const struct pool *);
 struct pool	*pool_new_shared(struct loop *, int64_t default_timeout_ms,
 		    struct pool_shared *);
 /*

@@ -1064,6 +1064,74 @@ service_error(struct world *w, const char *method, const char *path, char *buf,
 	return buf;
 }
 
+static size_t
+snapshot_targets(struct world *w, bool *complete)
+{
+	struct json_object *o, *v;
+	size_t len, n;
+	char *text;
+
+	ck_assert_ptr_nonnull(text = api_snapshot(&w->env, &len));
+	ck_assert_ptr_nonnull(o = json_tokener_parse(text));
+	free(text);
+	ck_assert(json_object_object_get_ex(o, "targets", &v));
+	n = json_object_array_length(v);
+	ck_assert(json_object_object_get_ex(o, "targets_complete", &v));
+	*complete = json_object_get_boolean(v);
+	json_object_put(o);
+	return n;
+}
+
+/* A snapshot holds every target up to API_SNAPSHOT_TARGETS, then fewer. */
+START_TEST(test_snapshot_targets_bounded)
+{
+	struct world w;
+	struct api_service two[2];
+	struct balancer *b2;
+	struct persist *p2;
+	struct proxy *x2;
+	struct pool *big;
+	struct proxy_params pp;
+	struct sockaddr_storage ss;
+	bool complete;
+
+	world_init(&w, NULL);
+	cfg_proxy_params(&w.cfg, &pp);
+	ck_assert_ptr_nonnull(big = pool_new_shared(w.loop, 60000,
+	    pool_shared_of(w.pool)));
+	ck_assert_int_eq(pool_set_name(big, "big", false), 0);
+	ck_assert_ptr_nonnull(b2 = balance_new(big, BALANCE_LEASTCONN));
+	ck_assert_ptr_nonnull(p2 = persist_new(10, 60000));
+	ck_assert_ptr_nonnull(x2 = proxy_new(w.loop, big, b2, p2, &pp));
+	two[0] = w.svc;
+	two[1] = (struct api_service){ .name = "big", .cfg = &w.cfg, .pool = big,
+	    .balancer = b2, .persist = p2, .proxy = x2 };
+	w.env.services = two;
+	w.env.nservices = 2;
+	ck_assert_ptr_nonnull(pool_register(w.pool, TARGET_SRC_HTTP,
+	    sa(&ss, "127.0.0.1", 1080), sizeof(struct sockaddr_in), 1, 0, NULL));
+	for (unsigned i = 0; i < API_SNAPSHOT_TARGETS - 1; i++) {
+		char host[32];
+
+		snprintf(host, sizeof(host), "127.1.%u.%u", i / 250, i % 250 + 1);
+		ck_assert_ptr_nonnull(pool_register(big, TARGET_SRC_HTTP,
+		    sa(&ss, host, 80), sizeof(struct sockaddr_in), 1, 0, NULL));
+	}
+	ck_assert_uint_eq(snapshot_targets(&w, &complete), API_SNAPSHOT_TARGETS);
+	ck_assert(complete);
+	/* One more: only the default service's (1) are in it. */
+	ck_assert_ptr_nonnull(pool_register(big, TARGET_SRC_HTTP,
+	    sa(&ss, "127.2.0.1", 80), sizeof(struct sockaddr_in), 1, 0, NULL));
+	ck_assert_uint_eq(snapshot_targets(&w, &complete), 1);
+	ck_assert(!complete);
+	proxy_free(x2);
+	pool_free(big);
+	balance_free(b2);
+	persist_free(p2);
+	world_free(&w);
+}
+END_TEST
+
 START_TEST(test_handlers_services)
 {
 	struct world w;
@@ -1281,6 +1349,7 @@ api_suite(void)
 	tcase_add_test(tc, test_handlers_config);
 	tcase_add_test(tc, test_handlers_errors);
 	tcase_add_test(tc, test_handlers_services);
+	tcase_add_test(tc, test_snapshot_targets_bounded);
 	tcase_add_test(tc, test_stamp);
 	suite_add_tcase(s, tc);
 	return s;
