@@ -77,6 +77,22 @@ def main():
     # An unmodified node-harmony client names no service: the default one.
     old = RefClient(hd.ack_port, legacy.port, weight=500)
     old.register()
+    # "default", which no service is called here, means the default one.
+    h.check(api.get('/api/v1/services/default').json()['name'] == 'web',
+            '/api/v1/services/default is web')
+    alias = RefClient(hd.ack_port, legacy.port, weight=500, extra=b'SVC:default:')
+    h.check(alias.register()[0][0] == 'NID', 'SVC:default: registers')
+    legacy_t = [t for t in api.targets() if t['port'] == legacy.port]
+    h.check(len(legacy_t) == 1 and legacy_t[0]['service'] == 'web',
+            'SVC:default: is the same backend again, in web: %r' % legacy_t)
+    # A service that does not exist: refused on both sides.
+    with h.connect(hd.ack_port) as s:
+        s.sendall(b'SVC:nope:NID::')
+        s.settimeout(10)
+        got = s.recv(64)
+    h.check(got.startswith(b'ERR:service:'), 'SVC:nope: answered %r' % got)
+    h.check(api.post('/api/v1/services/nope/targets', {'port': 1}).status == 404,
+            'POST to no service is 404')
 
     def names_of(service):
         return sorted(t['port'] for t in
