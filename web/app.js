@@ -45,7 +45,11 @@
 		/* The picked service, when read from its own routes. */
 		detail: { name: null, targets: null, persistence: null, at: 0, busy: false, again: false },
 		need: { targets: false, persistence: false },
-		rows: { services: new Map(), targets: new Map(), clients: new Map() }
+		rows: { services: new Map(), targets: new Map(), clients: new Map() },
+		open: new Map(),	/* target id -> its details row (toggleTarget) */
+		shown: null,		/* the targets shown: viewTargets() */
+		events: { list: [], rows: new Map(), available: false, missing: false,
+		    busy: false, timer: null }
 	};
 
 	function $(id) { return document.getElementById(id); }
@@ -82,21 +86,56 @@
 		showToken();
 	}
 
-	function showToken() {
+	/* wrong: harmonyd refused the token kept (until another is entered). */
+	function showToken(wrong) {
 		var st = $('token-status');
 		var set = token() !== '';
-		st.textContent = set ? 'token set' : 'no token';
-		st.setAttribute('data-set', set ? 'yes' : 'no');
+		st.textContent = !set ? 'no token' : wrong ? 'token wrong' : 'token set';
+		st.setAttribute('data-set', !set ? 'no' : wrong ? 'wrong' : 'yes');
 		$('token-input').value = '';
 	}
 
-	function notice(text, kind) {
+	/* Puts the cursor in the token field, to enter it (again). */
+	function askToken() {
+		var input = $('token-input');
+		input.scrollIntoView({ block: 'nearest' });
+		input.focus();
+	}
+
+	/* action: { label, fn }, a button in the notice (which then stays longer). */
+	function notice(text, kind, action) {
 		var n = $('notice');
 		n.textContent = text;
+		if (action) {
+			var b = el('button', { 'type': 'button', 'class': 'small', 'id': 'notice-action' },
+			    action.label);
+			b.addEventListener('click', function () {
+				n.hidden = true;
+				action.fn();
+			});
+			n.appendChild(b);
+		}
 		n.setAttribute('data-kind', kind || 'info');
 		n.hidden = false;
 		clearTimeout(notice.timer);
-		notice.timer = setTimeout(function () { n.hidden = true; }, kind === 'error' ? 8000 : 4000);
+		notice.timer = setTimeout(function () { n.hidden = true; },
+		    action ? 15000 : kind === 'error' ? 8000 : 4000);
+	}
+
+	/*
+	 * A 401 says which: a token was sent and is wrong (harmonyd says "the
+	 * token given is wrong"; an older one says only that a valid one is
+	 * required, but the page knows it sent one), or none was.
+	 */
+	function tokenRefused(err) {
+		if (err.sentToken || /token given is wrong/.test(err.why || '')) {
+			showToken(true);
+			notice('The admin token is wrong: harmonyd refused it (' + err.why + ').',
+			    'error', { label: 'Re-enter the token', fn: askToken });
+		} else {
+			notice('This needs the admin token: harmonyd asks for one (' + err.why + ').',
+			    'error', { label: 'Enter the token', fn: askToken });
+		}
 	}
 
 	function request(method, path, body) {
@@ -119,6 +158,8 @@
 					var why = data && data.error ? data.error : res.statusText;
 					var err = new Error(res.status + ': ' + why);
 					err.status = res.status;
+					err.why = String(why);
+					err.sentToken = !!t;
 					throw err;
 				}
 				return data;
@@ -138,7 +179,7 @@
 			return data;
 		}).catch(function (err) {
 			if (err.status === 401)
-				notice('The admin token is needed for this (enter it above).', 'error');
+				tokenRefused(err);
 			else if (err.status === 403)
 				notice('Not allowed from this address: ' + err.message, 'error');
 			else
@@ -441,9 +482,9 @@
 		tr.appendChild(name);
 		tr.appendChild(el('td', { 'data-field': 'listeners', 'class': 'mono listeners' }));
 		tr.appendChild(el('td', { 'data-field': 'algorithm' }));
-		tr.appendChild(el('td', { 'data-field': 'targets', 'class': 'num' }));
-		tr.appendChild(el('td', { 'data-field': 'sessions', 'class': 'num' }));
-		tr.appendChild(el('td', { 'data-field': 'rate', 'class': 'num' }));
+		tr.appendChild(el('td', { 'data-field': 'targets', 'class': 'num', 'data-label': 'up' }));
+		tr.appendChild(el('td', { 'data-field': 'sessions', 'class': 'num', 'data-label': 'sessions' }));
+		tr.appendChild(el('td', { 'data-field': 'rate', 'class': 'num', 'data-label': 'rate' }));
 		var conc = el('td', { 'data-field': 'concurrency', 'class': 'col-conc' });
 		var wrap = el('div', { 'class': 'actions' });
 		wrap.appendChild(el('span', { 'data-field': 'concurrency-value' }));
@@ -519,9 +560,32 @@
 		return el('span', { 'class': 'badge state-' + st, 'data-state': st }, st);
 	}
 
+	/* A class from a server word: only letters, else a neutral one. */
+	function word(s) {
+		return /^[a-z]{1,20}$/.test(String(s)) ? String(s) : 'other';
+	}
+
+	function fmtMs(ms) {
+		if (typeof ms !== 'number')
+			return '';
+		return ms < 10 ? ms.toFixed(ms < 1 ? 2 : 1).replace(/\.?0+$/, '') + ' ms' :
+		    Math.round(ms) + ' ms';
+	}
+
+	/* "passing, 3 ms": a target's check, or null when none is configured. */
+	function checkText(c) {
+		var lat = fmtMs(c.latency_ms);
+		return String(c.status) + (lat ? ', ' + lat : '');
+	}
+
 	function targetRow(t) {
 		var tr = el('tr', { 'data-target-id': String(t.id) });
 		var name = el('td', { 'data-field': 'name' });
+		/* No text in the button: the cell's text is the target's name. */
+		name.appendChild(el('button', { 'type': 'button', 'class': 'expander',
+		    'data-action': 'expand', 'data-target-id': String(t.id),
+		    'aria-expanded': 'false', 'aria-label': 'Details of ' + t.name,
+		    'title': 'Details and last changes' }));
 		name.appendChild(el('span', { 'class': 'mono' }, t.name));
 		/* What the operator should do about it (port-less, slow heartbeats). */
 		name.appendChild(el('div', { 'class': 'target-note', 'data-field': 'note', 'hidden': '' }));
@@ -542,10 +606,19 @@
 		tr.appendChild(wtd);
 
 		tr.appendChild(el('td', { 'data-field': 'state' }));
-		tr.appendChild(el('td', { 'data-field': 'sessions', 'class': 'num' }));
-		tr.appendChild(el('td', { 'data-field': 'heartbeat', 'class': 'col-hb' }));
+		tr.appendChild(el('td', { 'data-field': 'since', 'class': 'col-since',
+		    'data-label': 'for' }));
+		tr.appendChild(el('td', { 'data-field': 'check', 'class': 'col-check',
+		    'data-label': 'check' }));
+		tr.appendChild(el('td', { 'data-field': 'sessions', 'class': 'num',
+		    'data-label': 'sessions' }));
+		tr.appendChild(el('td', { 'data-field': 'rate', 'class': 'num col-rate',
+		    'data-label': 'rate' }));
+		tr.appendChild(el('td', { 'data-field': 'heartbeat', 'class': 'col-hb',
+		    'data-label': 'heartbeat' }));
 		tr.appendChild(el('td', { 'data-field': 'source', 'class': 'col-src' }));
-		tr.appendChild(el('td', { 'data-field': 'failures', 'class': 'num col-fail' }));
+		tr.appendChild(el('td', { 'data-field': 'failures', 'class': 'num col-fail',
+		    'data-label': 'connect failures' }));
 		var td = el('td', { 'data-field': 'actions' });
 		var act = el('div', { 'class': 'actions' });
 		act.appendChild(el('button', { 'type': 'button', 'class': 'small',
@@ -567,6 +640,11 @@
 			});
 		}
 		return c[field];
+	}
+
+	function rateText(key) {
+		var c = state.counters[key];
+		return c && c.rate !== null ? c.rate.toFixed(1) + '/s' : '–';
 	}
 
 	function updateTargetRow(tr, t, age) {
@@ -592,7 +670,28 @@
 			if (t.leaving)
 				sc.appendChild(el('span', { 'class': 'muted small-text' }, ' leaving'));
 		}
+		setText(cell(tr, 'since'), typeof t.state_since_ms_ago === 'number' ?
+		    fmtDuration(t.state_since_ms_ago + age) : '');
+		var ck = cell(tr, 'check'), c = t.check;
+		if (c && typeof c === 'object') {
+			var status = word(c.status);
+			if (ck.getAttribute('data-check') !== status) {
+				ck.textContent = '';
+				ck.appendChild(el('span', { 'class': 'badge check-' + status }));
+				ck.appendChild(el('span', { 'class': 'muted small-text check-latency' }));
+				ck.setAttribute('data-check', status);
+			}
+			setText(ck.firstChild, String(c.status));
+			var lat = fmtMs(c.latency_ms);
+			setText(ck.lastChild, lat ? ' ' + lat : '');
+			ck.title = c.reason ? String(c.reason) : '';
+		} else if (ck.hasAttribute('data-check')) {
+			ck.textContent = '';
+			ck.removeAttribute('data-check');
+			ck.title = '';
+		}
 		setText(cell(tr, 'sessions'), fmtInt(t.active) + ' / ' + fmtInt(t.total));
+		setText(cell(tr, 'rate'), rateText('t:' + t.id));
 		setText(cell(tr, 'heartbeat'), t.last_ack_ms_ago === null ? 'static' :
 		    fmtAge(t.last_ack_ms_ago + age));
 		cell(tr, 'heartbeat').title = t.timeout_ms ? 'timeout ' + (t.timeout_ms / 1000) + ' s' : '';
@@ -605,11 +704,174 @@
 		drain.disabled = draining && t.leaving;
 	}
 
+	/* --- a target opened: its details and last changes ------------------- */
+
+	var HISTORY_N = 5;
+
+	function openTarget(id) {
+		return state.open.get(String(id));
+	}
+
+	function toggleTarget(id) {
+		var key = String(id), o = state.open.get(key);
+		if (o) {
+			if (o.row)
+				o.row.remove();
+			state.open.delete(key);
+		} else {
+			state.open.set(key, { row: null, events: [], read: false, missing: false,
+			    busy: false, stateRead: null, fetched: false });
+			fetchTargetHistory(key);
+		}
+		render();
+	}
+
+	/*
+	 * Read once when opened, and again only when the target's state
+	 * changed since (a stream that sends events keeps it current itself).
+	 */
+	function fetchTargetHistory(key) {
+		var o = state.open.get(key);
+		if (!o || o.busy || o.missing)
+			return;
+		o.busy = true;
+		request('GET', API + '/targets/' + encodeURIComponent(key) +
+		    '/events/history?limit=' + HISTORY_N).then(function (r) {
+			if (r && Array.isArray(r.events))
+				mergeInto(o.events, r.events, HISTORY_N);
+			o.read = true;
+		}).catch(function (err) {
+			/* 404: no such route (a harmonyd without events), or no such target. */
+			if (err.status === 404)
+				o.missing = true;
+			o.read = true;
+		}).then(function () {
+			o.busy = false;
+			render();
+		});
+	}
+
+	/* Merges events into list (newest first, by seq, no seq twice), to max. */
+	function mergeInto(list, evs, max) {
+		var have = {};
+		list.forEach(function (e) { have[e.seq] = true; });
+		evs.forEach(function (e) {
+			if (e && typeof e === 'object' && typeof e.seq === 'number' && !have[e.seq]) {
+				have[e.seq] = true;
+				list.push(e);
+			}
+		});
+		list.sort(function (a, b) { return b.seq - a.seq; });
+		return list.splice(max, list.length);
+	}
+
+	function fact(dl, label, value) {
+		if (value === null || value === undefined || value === '')
+			return;
+		dl.appendChild(el('dt', null, label));
+		dl.appendChild(el('dd', null, value));
+	}
+
+	function changeText(e) {
+		var s = String(e.event);
+		if (e.from !== null && e.from !== undefined && e.to !== null && e.to !== undefined)
+			s += ' (' + e.from + ' → ' + e.to + ')';
+		if (e.weight !== null && e.weight !== undefined && e.event === 'weight')
+			s += ' to ' + e.weight;
+		return s;
+	}
+
+	function eventDetail(e) {
+		var parts = [];
+		if (e.reason !== null && e.reason !== undefined && e.reason !== '')
+			parts.push(String(e.reason));
+		if (typeof e.latency_ms === 'number')
+			parts.push(fmtMs(e.latency_ms));
+		return parts.join(', ');
+	}
+
+	function fmtClock(e) {
+		var d = new Date(typeof e.time_ms === 'number' ? e.time_ms : Date.parse(e.time));
+		if (isNaN(d.getTime()))
+			return String(e.time);
+		var p = function (n, w) { return String(n).padStart(w || 2, '0'); };
+		var clock = p(d.getHours()) + ':' + p(d.getMinutes()) + ':' + p(d.getSeconds()) +
+		    '.' + p(d.getMilliseconds(), 3);
+		var today = new Date();
+		if (d.toDateString() !== today.toDateString())
+			clock = d.getFullYear() + '-' + p(d.getMonth() + 1) + '-' + p(d.getDate()) + ' ' + clock;
+		return clock;
+	}
+
+	/* The details row under an opened target: rebuilt, it is one small row. */
+	function detailRow(t, o, cols) {
+		var tr = o.row;
+		if (!tr) {
+			tr = o.row = el('tr', { 'class': 'target-detail', 'data-detail-of': String(t.id) });
+			tr.appendChild(el('td', { 'colspan': String(cols) }));
+		}
+		var sig = JSON.stringify([t.state, t.source, t.failures, t.effective_weight, t.check,
+		    o.events.map(function (e) { return e.seq; }), o.read, o.missing,
+		    t.bytes_in, t.bytes_out, t.timeout_ms]);
+		if (tr.harmonySig === sig)
+			return tr;
+		tr.harmonySig = sig;
+		var td = tr.firstChild;
+		td.textContent = '';
+		var dl = el('dl', { 'class': 'facts' });
+		fact(dl, 'Source', t.source);
+		fact(dl, 'Connect failures', fmtInt(t.failures));
+		if (t.effective_weight !== undefined && t.effective_weight !== t.weight)
+			fact(dl, 'Weight now', fmtInt(t.effective_weight) + ' of ' + fmtInt(t.weight) +
+			    ' (ramping up)');
+		if (t.timeout_ms)
+			fact(dl, 'Heartbeat timeout', (t.timeout_ms / 1000) + ' s');
+		if (typeof t.bytes_in === 'number')
+			fact(dl, 'Bytes in / out', fmtInt(t.bytes_in) + ' / ' + fmtInt(t.bytes_out));
+		var c = t.check;
+		if (c && typeof c === 'object') {
+			fact(dl, 'Check', checkText(c) + (typeof c.last_ms_ago === 'number' ?
+			    ', last ' + fmtAge(c.last_ms_ago) : ''));
+			if (c.reason)
+				fact(dl, 'Check says', String(c.reason));
+			if (typeof c.rise === 'number')
+				fact(dl, 'Rise / fall', c.rise + ' / ' + c.fall + ' (now ' +
+				    fmtInt(c.successes) + ' passed, ' + fmtInt(c.failures) + ' failed in a row)');
+		}
+		td.appendChild(dl);
+		if (!o.missing) {
+			var box = el('div', { 'class': 'history' });
+			box.appendChild(el('div', { 'class': 'label muted' }, 'Last changes'));
+			if (o.events.length === 0) {
+				box.appendChild(el('p', { 'class': 'muted small-text', 'data-field': 'history-empty' },
+				    o.read ? 'No change kept.' : 'Loading…'));
+			} else {
+				var ul = el('ul', { 'class': 'history-list' });
+				o.events.forEach(function (e) {
+					var li = el('li', { 'data-seq': String(e.seq), 'data-event': word(e.event) });
+					li.appendChild(el('span', { 'class': 'mono muted', 'title': String(e.time) },
+					    fmtClock(e)));
+					li.appendChild(el('span', { 'class': 'ev ev-' + word(e.event) }, changeText(e)));
+					li.appendChild(el('span', { 'class': 'muted' }, 'by ' + e.by));
+					var d = eventDetail(e);
+					if (d)
+						li.appendChild(el('span', { 'class': 'reason' }, d));
+					ul.appendChild(li);
+				});
+				box.appendChild(ul);
+			}
+			td.appendChild(box);
+		}
+		return tr;
+	}
+
 	function renderTargets(view) {
 		var body = $('targets-body'), rows = state.rows.targets;
 		var targets = view.list, age = Date.now() - view.at;
-		var seen = {};
-		targets.forEach(function (t, i) {
+		var table = $('targets'), cols = table.tHead.rows[0].cells.length;
+		var seen = {}, ref = body.firstChild, checks = false, since = false;
+		state.shown = view;
+		targets.forEach(function (t) {
 			var key = String(t.id);
 			var tr = rows.get(key);
 			seen[key] = true;
@@ -617,16 +879,44 @@
 				tr = targetRow(t);
 				rows.set(key, tr);
 			}
+			checks = checks || (!!t.check && typeof t.check === 'object');
+			since = since || typeof t.state_since_ms_ago === 'number';
 			updateTargetRow(tr, t, age);
-			if (body.children[i] !== tr)
-				body.insertBefore(tr, body.children[i] || null);
+			if (ref === tr)
+				ref = ref.nextSibling;
+			else
+				body.insertBefore(tr, ref);
+			var o = state.open.get(key);
+			tr.querySelector('.expander').setAttribute('aria-expanded', o ? 'true' : 'false');
+			if (o) {
+				if (o.read && !o.busy && o.stateRead !== null && o.stateRead !== t.state)
+					fetchTargetHistory(key);
+				if (o.read && !o.busy)
+					o.stateRead = t.state;
+				var d = detailRow(t, o, cols);
+				if (ref === d)
+					ref = ref.nextSibling;
+				else
+					body.insertBefore(d, ref);
+			}
 		});
 		rows.forEach(function (tr, key) {
 			if (!seen[key]) {
 				tr.remove();
 				rows.delete(key);
+				delete state.counters['t:' + key];
 			}
 		});
+		state.open.forEach(function (o, key) {
+			if (!seen[key]) {
+				if (o.row)
+					o.row.remove();
+				state.open.delete(key);
+			}
+		});
+		/* No column that says nothing: a harmonyd without checks has none. */
+		table.setAttribute('data-checks', checks ? 'yes' : 'no');
+		table.setAttribute('data-since', since ? 'yes' : 'no');
 		var empty = $('targets-empty');
 		empty.hidden = targets.length > 0 || !!view.pending;
 		var path = multi() && !current().default ?
@@ -640,8 +930,8 @@
 		var tr = el('tr', { 'data-client': e.client });
 		tr.appendChild(el('td', { 'data-field': 'client', 'class': 'mono' }, e.client));
 		tr.appendChild(el('td', { 'data-field': 'target', 'class': 'mono' }));
-		tr.appendChild(el('td', { 'data-field': 'hits', 'class': 'num' }));
-		tr.appendChild(el('td', { 'data-field': 'last-use' }));
+		tr.appendChild(el('td', { 'data-field': 'hits', 'class': 'num', 'data-label': 'hits' }));
+		tr.appendChild(el('td', { 'data-field': 'last-use', 'data-label': 'last use' }));
 		var td = el('td', { 'data-field': 'actions' });
 		td.appendChild(el('button', { 'type': 'button', 'class': 'small',
 		    'data-action': 'forget', 'data-client': e.client }, 'Forget'));
@@ -700,6 +990,135 @@
 		fetchDetail(false);
 	}
 
+	/* --- the timeline of events ------------------------------------------ */
+
+	/*
+	 * From GET /api/v1/events/history at load (and after the stream was
+	 * lost, and with each poll when polling) and the stream's `event:
+	 * target`; newest first, at most TIMELINE_MAX. A harmonyd without
+	 * events (404, no such event) shows no timeline at all.
+	 */
+	var TIMELINE_MAX = 500;
+	var HISTORY_LOAD = 200;
+
+	function fetchEvents(limit) {
+		var ev = state.events;
+		if (ev.busy || ev.missing)
+			return;
+		ev.busy = true;
+		request('GET', API + '/events/history?limit=' + (limit || HISTORY_LOAD)).then(function (r) {
+			if (r && Array.isArray(r.events)) {
+				ev.available = true;
+				addEvents(r.events);
+			}
+		}).catch(function (err) {
+			if (err.status === 404)
+				ev.missing = true;
+		}).then(function () {
+			ev.busy = false;
+		});
+	}
+
+	function addEvents(evs) {
+		var ev = state.events;
+		var dropped = mergeInto(ev.list, evs, TIMELINE_MAX);
+		dropped.forEach(function (e) {
+			var tr = ev.rows.get(e.seq);
+			if (tr) {
+				tr.remove();
+				ev.rows.delete(e.seq);
+			}
+		});
+		if (!ev.timer)
+			ev.timer = setTimeout(function () {
+				ev.timer = null;
+				renderEvents();
+			}, 100);	/* a burst of events is one render */
+	}
+
+	/* A target event from the stream: the timeline, and its opened row. */
+	function targetEvent(e) {
+		if (!e || typeof e !== 'object' || typeof e.seq !== 'number')
+			return;
+		var ev = state.events;
+		ev.available = true;
+		ev.missing = false;
+		addEvents([e]);
+		var o = openTarget(e.target);
+		if (o) {
+			mergeInto(o.events, [e], HISTORY_N);
+			o.read = true;
+			render();
+		}
+	}
+
+	function eventRow(e) {
+		var tr = el('tr', { 'data-seq': String(e.seq), 'data-service': String(e.service),
+		    'data-event': word(e.event) });
+		tr.appendChild(el('td', { 'data-field': 'time', 'class': 'mono', 'title': String(e.time) },
+		    fmtClock(e)));
+		tr.appendChild(el('td', { 'data-field': 'service', 'class': 'mono col-evsvc' }, e.service));
+		var name = e.name !== null && e.name !== undefined ? e.name + ' (#' + e.target + ')' :
+		    '#' + e.target;
+		tr.appendChild(el('td', { 'data-field': 'target', 'class': 'mono' }, name));
+		var what = el('td', { 'data-field': 'event' });
+		what.appendChild(el('span', { 'class': 'ev ev-' + word(e.event) }, e.event));
+		tr.appendChild(what);
+		var change = '';
+		if (e.from !== null && e.from !== undefined && e.to !== null && e.to !== undefined)
+			change = e.from + ' → ' + e.to;
+		else if (e.event === 'weight' && e.weight !== null && e.weight !== undefined)
+			change = 'weight ' + e.weight;
+		tr.appendChild(el('td', { 'data-field': 'change' }, change));
+		tr.appendChild(el('td', { 'data-field': 'by', 'data-label': 'by' }, e.by));
+		tr.appendChild(el('td', { 'data-field': 'detail', 'class': 'ev-detail' }, eventDetail(e)));
+		return tr;
+	}
+
+	function renderEvents() {
+		var ev = state.events, panel = $('events-panel');
+		panel.hidden = !ev.available;
+		if (!ev.available)
+			return;
+		var body = $('events-body'), ref = body.firstChild, shown = 0;
+		var filter = $('events-filter').value;
+		var names = {};
+		(state.services || []).forEach(function (s) { names[s.name] = true; });
+		ev.list.forEach(function (e) {
+			var tr = ev.rows.get(e.seq);
+			if (!tr) {
+				tr = eventRow(e);
+				ev.rows.set(e.seq, tr);
+			}
+			names[String(e.service)] = true;
+			var hide = filter !== '' && String(e.service) !== filter;
+			if (tr.hidden !== hide)
+				tr.hidden = hide;
+			if (!hide)
+				shown++;
+			if (ref === tr)
+				ref = ref.nextSibling;
+			else
+				body.insertBefore(tr, ref);
+		});
+		/* The filter, once there is more than one service to tell apart. */
+		var sel = $('events-filter'), list = Object.keys(names).sort();
+		var want = [''].concat(list).join('\n');
+		if (sel.harmonyNames !== want) {
+			sel.harmonyNames = want;
+			while (sel.options.length > 1)
+				sel.remove(1);
+			list.forEach(function (n) { sel.appendChild(el('option', { 'value': n }, n)); });
+			sel.value = names[filter] ? filter : '';
+		}
+		$('events-filter-wrap').hidden = list.length < 2 && filter === '';
+		$('events').setAttribute('data-services', list.length < 2 ? 'one' : 'many');
+		$('events-empty').hidden = shown > 0;
+		setText($('events-count'), ev.list.length ? (filter ? shown + ' of ' : '') +
+		    ev.list.length + (ev.list.length === 1 ? ' event' : ' events') +
+		    (ev.list.length >= TIMELINE_MAX ? ' (the last ' + TIMELINE_MAX + ')' : '') : '');
+	}
+
 	/* --- rates and the sparkline ----------------------------------------- */
 
 	/*
@@ -737,6 +1156,15 @@
 		}
 		if (!multi())
 			rate = rateOf('status', s.status.totals.accepted, now);
+		/* Each target shown: its "total" is its sessions so far. */
+		var v = state.shown;
+		if (v) {
+			var tat = state.mode === 'live' && v.at === state.receivedAt ? now : v.at;
+			v.list.forEach(function (t) {
+				if (typeof t.total === 'number')
+					rateOf('t:' + t.id, t.total, tat);
+			});
+		}
 		if (rate === null || rate === undefined)
 			return;
 		state.rates.push(rate);
@@ -795,8 +1223,11 @@
 			request('GET', API + '/persistence?limit=200')
 		]).then(function (r) {
 			accept({ status: r[0], config: r[1], targets: r[2].targets, persistence: r[3] });
-			if (state.mode !== 'live')
+			if (state.mode !== 'live') {
 				setMode('polling');
+				if (state.events.available)
+					fetchEvents(50);
+			}
 		}).catch(function () {
 			if (state.mode !== 'live')
 				setMode('offline');
@@ -844,9 +1275,23 @@
 			stopPolling();
 			accept(snap);
 		});
-		es.addEventListener('open', function () { state.lastEvent = Date.now(); });
+		es.addEventListener('target', function (ev) {
+			var e;
+			try { e = JSON.parse(ev.data); } catch (x) { return; }
+			state.lastEvent = Date.now();
+			targetEvent(e);
+		});
+		var lost = false;
+		es.addEventListener('open', function () {
+			state.lastEvent = Date.now();
+			/* What happened while the stream was away. */
+			if (lost)
+				fetchEvents();
+			lost = false;
+		});
 		es.addEventListener('error', function () {
 			/* EventSource reconnects by itself; poll until it is back. */
+			lost = true;
 			if (state.mode === 'live')
 				setMode('connecting');
 			startPolling();
@@ -917,6 +1362,9 @@
 		case 'forget':
 			write('DELETE', persistApi() + '/' + encodeURIComponent(b.getAttribute('data-client')),
 			    undefined, 'Forgot ' + b.getAttribute('data-client') + '.').catch(function () {});
+			break;
+		case 'expand':
+			toggleTarget(id);
 			break;
 		case 'select-service':
 			picked(b.getAttribute('data-service'));
@@ -1003,6 +1451,8 @@
 				select(name);
 		});
 		$('persist-filter').addEventListener('input', render);
+		$('events-filter').addEventListener('change', renderEvents);
+		fetchEvents();
 		/* Ages move on between snapshots; so does the rate. */
 		setInterval(function () { sample(); render(); }, 1000);
 		startEvents();
