@@ -228,6 +228,21 @@ class Page:
         self.call('Input.dispatchKeyEvent', type='keyUp', key='Enter', code='Enter',
                   windowsVirtualKeyCode=13, nativeVirtualKeyCode=13)
 
+    def out_of_view(self, width):
+        """The rows' action buttons (tbody button[data-action]) shown but not
+        wholly within [0, width] (the viewport's), and the page's scrollWidth."""
+        return self.eval('''(() => {
+            const out = [], w = %d;
+            for (const b of document.querySelectorAll("tbody button[data-action]")) {
+                if (b.offsetParent === null) continue;
+                const r = b.getBoundingClientRect();
+                if (r.left < 0 || r.right > w) out.push(b.dataset.action + " " +
+                    (b.dataset.targetId || b.dataset.client || b.dataset.service) + " at " +
+                    Math.round(r.left) + ".." + Math.round(r.right));
+            }
+            return [out, document.documentElement.scrollWidth];
+        })()''' % width)
+
     def viewport(self, width, height, mobile=False):
         self.call('Emulation.setDeviceMetricsOverride', width=width, height=height,
                   deviceScaleFactor=1, mobile=mobile)

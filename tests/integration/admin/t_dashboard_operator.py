@@ -1,0 +1,151 @@
+#!/usr/bin/env python3
+"""The dashboard's operator view (issue 16) in real headless Chromium, live
+over SSE, against a real harmonyd: what it has today works, and what it
+does not have leaves no trace.
+
+Pinned: the favicon (web/favicon.svg, linked from index.html) is served as
+image/svg+xml; a refused write says whether the token is missing or wrong
+(harmonyd's 401 tells them apart) and offers to enter it, which puts the
+cursor in the token field; once the right one is entered the write goes
+through; each target's sessions per second follow its traffic; a target's
+row opens on its details (source, connect failures); a harmonyd whose
+targets have no "check" and no "state_since_ms_ago" has no Check and no
+For column, and one without GET /api/v1/events/history (404) has no
+timeline (one with it: its events are in the timeline); at 420 x 800 no
+row's actions are out of view and nothing overflows.
+
+Skips (77) without Chromium (Debian: apt-get install chromium).
+"""
+
+import threading
+import time
+
+import harness as h
+from adminhttp import Api, harmonyd, web_root
+from chromium import browser, find_chromium
+
+TOKEN = 'op-view-2b7e'
+
+
+def traffic(hd, stop):
+    i = 0
+    while not stop.is_set():
+        try:
+            h.name_of(hd.port, source='127.0.0.%d' % (20 + i % 6), timeout=5)
+        except OSError:
+            pass
+        i += 1
+        time.sleep(0.05)
+
+
+def notice(page):
+    return page.eval('(() => { const n = document.getElementById("notice");'
+                     ' return n.hidden ? null : [n.dataset.kind, n.textContent]; })()')
+
+
+def weight_refused(page, api, tid, said):
+    page.type_into('#weight-%d' % tid, '321')
+    page.wait('(() => { const n = document.getElementById("notice");'
+              ' return !n.hidden && n.dataset.kind === "error" &&'
+              ' n.textContent.includes(%r); })()' % said, 10,
+              'the notice %r (it says %r)' % (said, notice(page)))
+    h.check(api.target(tid)['weight'] != 321, 'a refused write went through')
+    page.click('#notice-action')
+    page.wait('document.activeElement === document.getElementById("token-input")', 5,
+              'the cursor in the token field')
+
+
+def main():
+    chrome = find_chromium()
+    backends = [h.Backend('name', name=n) for n in 'ABC']
+    hd = harmonyd('--token', TOKEN, '--web-root', web_root())
+    api = Api(hd.http_port, token=TOKEN)
+    ts = [api.register(be.port) for be in backends]
+    for i in range(2, 6):
+        h.name_of(hd.port, source='127.0.0.%d' % i)
+    base = 'http://127.0.0.1:%d/' % hd.http_port
+
+    r = api.expect(200, 'GET', '/favicon.svg')
+    h.check(r.header('Content-Type') == 'image/svg+xml' and r.text.lstrip().startswith('<svg'),
+            'favicon.svg served as %r: %r' % (r.header('Content-Type'), r.text[:60]))
+    h.check('rel="icon" href="favicon.svg"' in api.expect(200, 'GET', '/').text,
+            'index.html links no favicon.svg')
+    has_events = api.get('/api/v1/events/history').status == 200
+    t0 = api.targets()[0]
+    has_check, has_since = t0.get('check') is not None, 'state_since_ms_ago' in t0
+
+    stop = threading.Event()
+    th = threading.Thread(target=traffic, args=(hd, stop), daemon=True)
+    with browser(chrome) as page:
+        page.viewport(1280, 900)
+        page.call('Page.navigate', url=base)
+        page.wait('document.getElementById("conn-status").dataset.mode === "live" && '
+                  'document.querySelectorAll("#targets-body tr").length === 3', 30,
+                  'the live page with 3 targets')
+        h.check(page.eval('fetch(document.querySelector(\'link[rel="icon"]\').href)'
+                          '.then(r => r.ok && r.headers.get("Content-Type"))') == 'image/svg+xml',
+                'the page\'s icon link does not load')
+
+        # Today's harmonyd: no column, no panel that would say nothing.
+        time.sleep(2)       # the history read, had there been one
+        h.check(page.visible('#targets th.col-check') == has_check,
+                'the Check column shown: %s, the targets have a check: %s'
+                % (not has_check, has_check))
+        h.check(page.visible('#targets th.col-since') == has_since, 'the For column')
+        if has_events:
+            page.wait('document.querySelectorAll("#events-body tr").length >= 3', 10,
+                      'the registrations in the timeline')
+        else:
+            h.check(not page.visible('#events-panel'),
+                    'a timeline on a harmonyd without events')
+
+        # Sessions per second, per target.
+        th.start()
+        page.wait('Array.from(document.querySelectorAll(\'#targets-body [data-field="rate"]\'))'
+                  '.some(c => parseFloat(c.textContent) > 1)', 20, 'a target\'s rate')
+
+        # Opened: its details.
+        page.click('button[data-action="expand"][data-target-id="%d"]' % ts[0]['id'])
+        sel = 'tr[data-detail-of="%d"]' % ts[0]['id']
+        page.wait('!!document.querySelector(%r)' % sel, 10, 'the details row')
+        text = page.eval('document.querySelector(%r).textContent' % sel)
+        h.check('Source' in text and 'Connect failures' in text, 'the details: %r' % text)
+        if not has_events:
+            time.sleep(1)
+            h.check(not page.eval('!!document.querySelector(%r)' % (sel + ' .history')),
+                    'a history section without events')
+        page.click('button[data-action="expand"][data-target-id="%d"]' % ts[0]['id'])
+        page.wait('!document.querySelector(%r)' % sel, 10, 'the details closed')
+
+        # The token: none, then a wrong one, then the right one.
+        tid = ts[1]['id']
+        weight_refused(page, api, tid, 'needs the admin token')
+        page.type_into('#token-input', 'not-' + TOKEN)
+        page.wait('document.getElementById("token-status").dataset.set === "yes"', 10,
+                  'the wrong token taken')
+        weight_refused(page, api, tid, 'The admin token is wrong')
+        h.check(page.eval('document.getElementById("token-status").dataset.set') == 'wrong' and
+                page.eval('document.getElementById("token-status").textContent') == 'token wrong',
+                'the token status says it is wrong')
+        page.type_into('#token-input', TOKEN)
+        page.wait('document.getElementById("token-status").dataset.set === "yes"', 10,
+                  'the right token taken')
+        page.type_into('#weight-%d' % tid, '321')
+        h.check(h.wait_until(lambda: api.target(tid)['weight'] == 321, 10),
+                'the write with the right token did not go through')
+
+        # 420 px wide: the targets' and the clients' actions in view.
+        page.viewport(420, 800, mobile=True)
+        page.wait('document.documentElement.scrollWidth <= 420', 10, 'the page within 420 px')
+        out, width = page.out_of_view(420)
+        h.check(not out and width <= 420, 'at 420 px: actions out of view %r, page %d px wide'
+                % (out, width))
+        h.check(page.eval('document.querySelectorAll(\'#targets-body button[data-action="remove"],'
+                          ' #persistence-body button[data-action="forget"]\').length') >= 7,
+                'the rows\' buttons are there')
+    stop.set()
+    th.join(10)
+    hd.stop()
+
+
+h.run(main)
