@@ -775,7 +775,7 @@
 	function changeText(e) {
 		var s = String(e.event);
 		if (e.from !== null && e.from !== undefined && e.to !== null && e.to !== undefined)
-			s += ' (' + e.from + ' → ' + e.to + ')';
+			s += e.to === e.event ? ', was ' + e.from : ' (' + e.from + ' → ' + e.to + ')';
 		if (e.weight !== null && e.weight !== undefined && e.event === 'weight')
 			s += ' to ' + e.weight;
 		return s;

@@ -230,18 +230,29 @@ class Page:
 
     def out_of_view(self, width):
         """The rows' action buttons (tbody button[data-action]) shown but not
-        wholly within [0, width] (the viewport's), and the page's scrollWidth."""
+        wholly within [0, width] (the viewport's) and their table's scrolling
+        box (one scrolled out of it is not in view), and the page's scrollWidth."""
         return self.eval('''(() => {
             const out = [], w = %d;
             for (const b of document.querySelectorAll("tbody button[data-action]")) {
                 if (b.offsetParent === null) continue;
                 const r = b.getBoundingClientRect();
-                if (r.left < 0 || r.right > w) out.push(b.dataset.action + " " +
+                const box = b.closest(".table-wrap").getBoundingClientRect();
+                if (r.left < Math.max(0, box.left) || r.right > Math.min(w, box.right)) out.push(b.dataset.action + " " +
                     (b.dataset.targetId || b.dataset.client || b.dataset.service) + " at " +
                     Math.round(r.left) + ".." + Math.round(r.right));
             }
             return [out, document.documentElement.scrollWidth];
         })()''' % width)
+
+    def screenshot(self, env, name):
+        """A PNG of the page, kept at $env or else in the test's directory."""
+        shot = base64.b64decode(self.call('Page.captureScreenshot', format='png')['data'])
+        out = os.environ.get(env) or os.path.join(h.tmpdir(), name)
+        with open(out, 'wb') as f:
+            f.write(shot)
+        h.log('screenshot: %s (%d bytes)' % (out, len(shot)))
+        return shot
 
     def viewport(self, width, height, mobile=False):
         self.call('Emulation.setDeviceMetricsOverride', width=width, height=height,

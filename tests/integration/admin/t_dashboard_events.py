@@ -29,7 +29,7 @@ from standin import StandIn, Subscribers, serve, stop, templates
 
 IMG = '<img/src=x/onerror=window.pwned=1>&amp;'
 SVG = '<svg/onload=window.pwned=2>'
-T0 = 1764558765123                      # 2026-12-01T03:12:45.123Z
+T0 = 1764558765123                      # ISSUE16.md's example: 2025-12-01T03:12:45.123Z
 NHIST = 600
 
 
@@ -237,9 +237,18 @@ def main():
         h.check(page.eval('document.querySelectorAll(\'tr[data-detail-of="2"] .history-list li\')'
                           '.length') == 5, 'still the last 5')
 
+        page.call('Input.dispatchMouseEvent', type='mouseMoved', x=1, y=1)
+        out, width = page.out_of_view(1280)
+        h.check(not out and width <= 1280, 'at 1280 px: actions out of view %r, page %d px wide'
+                % (out, width))
+        page.screenshot('DASHBOARD_EVENTS_PNG', 'events.png')
+        page.eval('document.getElementById("events-panel").scrollIntoView()')
+        page.screenshot('DASHBOARD_TIMELINE_PNG', 'timeline.png')
+
         # Phone width: every row's actions in view, nothing wider than the screen.
         page.viewport(420, 800, mobile=True)
         time.sleep(0.5)
+        page.screenshot('DASHBOARD_NARROW_PNG', 'narrow.png')
         out, width = page.out_of_view(420)
         h.check(not out and width <= 420, 'at 420 px: actions out of view %r, page %d px wide'
                 % (out, width))
