@@ -1080,6 +1080,14 @@
 		panel.hidden = !ev.available;
 		if (!ev.available)
 			return;
+		var table = $('events');
+		if (!table.tHead) {
+			var head = table.createTHead().insertRow();
+			[['Time'], ['Service', 'col-evsvc'], ['Target'], ['Event'], ['Change'], ['By'],
+			    ['Details']].forEach(function (c) {
+				head.appendChild(el('th', c[1] ? { 'class': c[1] } : null, c[0]));
+			});
+		}
 		var body = $('events-body'), ref = body.firstChild, shown = 0;
 		var filter = $('events-filter').value;
 		var names = {};
