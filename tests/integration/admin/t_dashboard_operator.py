@@ -17,7 +17,7 @@ row's actions are out of view and nothing overflows.
 Skips (77) without Chromium (Debian: apt-get install chromium).
 """
 
-import threading
+import contextlib
 import time
 
 import harness as h
@@ -27,15 +27,15 @@ from chromium import browser, find_chromium
 TOKEN = 'op-view-2b7e'
 
 
-def traffic(hd, stop):
-    i = 0
-    while not stop.is_set():
-        try:
-            h.name_of(hd.port, source='127.0.0.%d' % (20 + i % 6), timeout=5)
-        except OSError:
-            pass
-        i += 1
+def clients(port, until):
+    """Clients from 6 addresses, one every 50 ms, until time.monotonic() is until."""
+    n = 0
+    while time.monotonic() < until:
+        with contextlib.suppress(OSError):
+            h.name_of(port, source='127.0.0.%d' % (20 + n % 6), timeout=5)
+        n += 1
         time.sleep(0.05)
+    return n
 
 
 def notice(page):
@@ -57,12 +57,10 @@ def weight_refused(page, api, tid, said):
 
 def main():
     chrome = find_chromium()
-    backends = [h.Backend('name', name=n) for n in 'ABC']
     hd = harmonyd('--token', TOKEN, '--web-root', web_root())
     api = Api(hd.http_port, token=TOKEN)
-    ts = [api.register(be.port) for be in backends]
-    for i in range(2, 6):
-        h.name_of(hd.port, source='127.0.0.%d' % i)
+    ts = [api.register(h.Backend('name', name=n).port) for n in 'ABC']
+    clients(hd.port, time.monotonic() + 0.5)       # some in the persistence table
     base = 'http://127.0.0.1:%d/' % hd.http_port
 
     r = api.expect(200, 'GET', '/favicon.svg')
@@ -74,8 +72,6 @@ def main():
     t0 = api.targets()[0]
     has_check, has_since = t0.get('check') is not None, 'state_since_ms_ago' in t0
 
-    stop = threading.Event()
-    th = threading.Thread(target=traffic, args=(hd, stop), daemon=True)
     with browser(chrome) as page:
         page.viewport(1280, 900)
         page.call('Page.navigate', url=base)
@@ -100,9 +96,10 @@ def main():
                     'a timeline on a harmonyd without events')
 
         # Sessions per second, per target.
-        th.start()
+        busy = h.Task(clients, hd.port, time.monotonic() + 8)
         page.wait('Array.from(document.querySelectorAll(\'#targets-body [data-field="rate"]\'))'
                   '.some(c => parseFloat(c.textContent) > 1)', 20, 'a target\'s rate')
+        h.check(busy.join(20) > 20, 'too few clients')
 
         # Opened: its details.
         page.click('button[data-action="expand"][data-target-id="%d"]' % ts[0]['id'])
@@ -119,20 +116,21 @@ def main():
 
         # The token: none, then a wrong one, then the right one.
         tid = ts[1]['id']
-        weight_refused(page, api, tid, 'needs the admin token')
-        page.type_into('#token-input', 'not-' + TOKEN)
-        page.wait('document.getElementById("token-status").dataset.set === "yes"', 10,
-                  'the wrong token taken')
-        weight_refused(page, api, tid, 'The admin token is wrong')
-        h.check(page.eval('document.getElementById("token-status").dataset.set') == 'wrong' and
-                page.eval('document.getElementById("token-status").textContent') == 'token wrong',
-                'the token status says it is wrong')
-        page.type_into('#token-input', TOKEN)
-        page.wait('document.getElementById("token-status").dataset.set === "yes"', 10,
-                  'the right token taken')
-        page.type_into('#weight-%d' % tid, '321')
-        h.check(h.wait_until(lambda: api.target(tid)['weight'] == 321, 10),
-                'the write with the right token did not go through')
+        status = 'document.getElementById("token-status").'
+        for typed, said in ((None, 'needs the admin token'),
+                            ('not-' + TOKEN, 'The admin token is wrong'), (TOKEN, None)):
+            if typed is not None:
+                page.type_into('#token-input', typed)
+                page.wait(status + 'dataset.set === "yes"', 10, 'the token %r taken' % typed)
+            if said is None:
+                page.type_into('#weight-%d' % tid, '321')
+                h.check(h.wait_until(lambda: api.target(tid)['weight'] == 321, 10),
+                        'the write with the right token did not go through')
+                continue
+            weight_refused(page, api, tid, said)
+            h.check(page.eval('[%sdataset.set, %stextContent]' % (status, status)) ==
+                    (['wrong', 'token wrong'] if typed else ['no', 'no token']),
+                    'the token status %r' % page.eval(status + 'textContent'))
 
         # 420 px wide: the targets' and the clients' actions in view.
         page.viewport(420, 800, mobile=True)
@@ -143,8 +141,6 @@ def main():
         h.check(page.eval('document.querySelectorAll(\'#targets-body button[data-action="remove"],'
                           ' #persistence-body button[data-action="forget"]\').length') >= 7,
                 'the rows\' buttons are there')
-    stop.set()
-    th.join(10)
     hd.stop()
 
 

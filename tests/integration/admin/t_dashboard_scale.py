@@ -26,16 +26,13 @@ Skips (77) without Chromium (Debian: apt-get install chromium).
 
 import base64
 import copy
-import http.server
 import json
 import os
 import threading
-import time
-import urllib.parse
 
 import harness as h
-from adminhttp import Api, harmonyd, web_root
 from chromium import browser, find_chromium
+from standin import StandIn, Subscribers, serve, stop, templates
 
 NSVC, NTGT, NCLI = 20, 50, 5
 ALGOS = ('leastconn', 'roundrobin', 'hash')
@@ -44,27 +41,9 @@ NAMES = ('web', 'api', 'auth', 'search', 'media', 'cart', 'checkout', 'payments'
          'db-ro', 'cache')
 
 
-def templates():
-    """One of each object, as a real harmonyd writes it."""
-    be = h.Backend('name', name='A')
-    hd = harmonyd()
-    api = Api(hd.http_port)
-    api.register(be.port)
-    h.name_of(hd.port, source='127.0.0.2')
-    t = {
-        'status': api.status(),
-        'config': api.expect(200, 'GET', '/api/v1/config').json(),
-        'target': api.targets()[0],
-        'entry': api.persistence()['entries'][0],
-        'service': api.expect(200, 'GET', '/api/v1/services').json()['services'][0],
-    }
-    hd.stop()
-    be.terminate()
-    return t
-
-
-class Model:
+class Model(Subscribers):
     def __init__(self, tpl):
+        super().__init__()
         self.lock = threading.Lock()
         self.tpl = tpl
         tpl['status']['uptime_ms'] = (3 * 24 + 4) * 3600 * 1000      # for the screenshot
@@ -125,102 +104,49 @@ class Model:
         return None
 
 
-class Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = 'HTTP/1.1'
-    FILES = {'/': 'index.html', '/index.html': 'index.html', '/app.js': 'app.js',
-             '/style.css': 'style.css'}
-    TYPES = {'html': 'text/html', 'js': 'text/javascript', 'css': 'text/css'}
-
-    def log_message(self, *args):
-        pass
-
-    def send(self, status, body=b'', ctype='application/json'):
-        self.send_response(status)
-        self.send_header('Content-Type', ctype)
-        self.send_header('Content-Length', str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def json(self, obj, status=200):
-        self.send(status, json.dumps(obj).encode())
-
-    def do_GET(self):
+class Handler(StandIn):
+    def route(self, method, path, query, body):
         m = self.server.model
-        path = urllib.parse.urlparse(self.path).path
-        with m.lock:
-            m.gets.append(path)
-        if path in self.FILES:
-            name = self.FILES[path]
-            with open(os.path.join(web_root(), name), 'rb') as f:
-                return self.send(200, f.read(), self.TYPES[name.rsplit('.', 1)[1]])
-        if path == '/api/v1/events':
-            self.send_response(200)
-            self.send_header('Content-Type', 'text/event-stream')
-            self.send_header('Cache-Control', 'no-store')
-            self.end_headers()
-            try:
-                while not self.server.stopping.is_set():
-                    self.wfile.write(b'event: snapshot\ndata: %s\n\n'
-                                     % m.snapshot().encode())
-                    self.wfile.flush()
-                    time.sleep(0.25)
-            except OSError:
-                pass
-            self.close_connection = True
-            return None
         parts = path.split('/')
-        with m.lock:
+        if method == 'GET':
             if path == '/api/v1/services':
-                return self.json({'services': m.services})
+                return 200, {'services': m.services}
             if path == '/api/v1/status':
-                return self.json(m.tpl['status'])
+                return 200, m.tpl['status']
             if path == '/api/v1/config':
-                return self.json(m.tpl['config'])
+                return 200, m.tpl['config']
             if len(parts) == 6 and parts[3] == 'services' and parts[4] in m.targets:
                 if parts[5] == 'targets':
-                    return self.json({'targets': m.targets[parts[4]]})
+                    return 200, {'targets': m.targets[parts[4]]}
                 if parts[5] == 'persistence':
-                    return self.json(m.table(parts[4]))
-        return self.json({'error': 'no such route in the stand-in'}, 404)
-
-    def do_PATCH(self):
-        m = self.server.model
-        body = json.loads(self.rfile.read(int(self.headers.get('Content-Length', 0))) or b'{}')
-        with m.lock:
-            m.writes.append(('PATCH', self.path, body))
-            parts = self.path.split('/')
-            if len(parts) == 5 and parts[3] == 'services':
-                svc = [x for x in m.services if x['name'] == parts[4]][0]
-                svc.update(concurrency=body['concurrency'], paused=body['concurrency'] == 0)
-                return self.json(svc)
-            t = m.find(int(parts[4])) if len(parts) == 5 and parts[3] == 'targets' else None
-            if t is None:
-                return self.json({'error': 'not a target'}, 404)
-            t.update(body)
-            return self.json(t)
-
-    def do_DELETE(self):
-        m = self.server.model
-        with m.lock:
-            m.writes.append(('DELETE', self.path, None))
-        self.send(204)
+                    return 200, m.table(parts[4])
+            return None
+        if method == 'DELETE':
+            return 204, None
+        if method != 'PATCH':
+            return None
+        if len(parts) == 5 and parts[3] == 'services':
+            svc = [x for x in m.services if x['name'] == parts[4]][0]
+            svc.update(concurrency=body['concurrency'], paused=body['concurrency'] == 0)
+            return 200, svc
+        t = m.find(int(parts[4])) if len(parts) == 5 and parts[3] == 'targets' else None
+        if t is None:
+            return 404, {'error': 'not a target'}
+        t.update(body)
+        return 200, t
 
 
-def serve(model):
-    srv = http.server.ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-    srv.daemon_threads = True
-    srv.handle_error = lambda request, address: None  # a page gone mid-answer
-    srv.model = model
-    srv.stopping = threading.Event()
-    threading.Thread(target=srv.serve_forever, daemon=True).start()
+def ticking(model):
+    """Traffic, 4 ticks a second, until the returned event is set."""
+    done = threading.Event()
 
     def ticker():
         n = 0
-        while not srv.stopping.wait(0.25):
+        while not done.wait(0.25):
             model.tick(n)
             n += 1
     threading.Thread(target=ticker, daemon=True).start()
-    return srv
+    return done
 
 
 def script_seconds(page):
@@ -231,7 +157,8 @@ def script_seconds(page):
 def main():
     chrome = find_chromium()
     model = Model(templates())
-    srv = serve(model)
+    srv = serve(model, Handler)
+    ticks = ticking(model)
     base = 'http://127.0.0.1:%d/' % srv.server_address[1]
     with browser(chrome) as page:
             page.viewport(1280, 900)
@@ -345,8 +272,8 @@ def main():
                       '?.dataset.selected === "yes" && '
                       'document.querySelector(\'#targets-body tr[data-target-id="%d"]\')'
                       % model.targets['payments'][0]['id'], 20, '#service=payments picks payments on load')
-    srv.stopping.set()
-    srv.shutdown()
+    ticks.set()
+    stop(srv)
 
 
 h.run(main)
