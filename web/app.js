@@ -48,7 +48,7 @@
 		rows: { services: new Map(), targets: new Map(), clients: new Map() },
 		open: new Map(),	/* target id -> its details row (toggleTarget) */
 		shown: null,		/* the targets shown: viewTargets() */
-		events: { list: [], rows: new Map(), available: false, missing: false,
+		events: { list: [], pending: [], rows: new Map(), available: false, missing: false,
 		    busy: false, timer: null }
 	};
 
@@ -1019,21 +1019,35 @@
 		});
 	}
 
+	/* A burst of events (a thousand targets flapping) is one merge and one render. */
 	function addEvents(evs) {
 		var ev = state.events;
-		var dropped = mergeInto(ev.list, evs, TIMELINE_MAX);
-		dropped.forEach(function (e) {
+		Array.prototype.push.apply(ev.pending, evs);
+		if (!ev.timer)
+			ev.timer = setTimeout(flushEvents, 100);
+	}
+
+	function flushEvents() {
+		var ev = state.events, evs = ev.pending, touched = false;
+		ev.timer = null;
+		ev.pending = [];
+		mergeInto(ev.list, evs, TIMELINE_MAX).forEach(function (e) {
 			var tr = ev.rows.get(e.seq);
 			if (tr) {
 				tr.remove();
 				ev.rows.delete(e.seq);
 			}
 		});
-		if (!ev.timer)
-			ev.timer = setTimeout(function () {
-				ev.timer = null;
-				renderEvents();
-			}, 100);	/* a burst of events is one render */
+		evs.forEach(function (e) {
+			var o = openTarget(e.target);
+			if (o) {
+				mergeInto(o.events, [e], HISTORY_N);
+				touched = true;
+			}
+		});
+		renderEvents();
+		if (touched)
+			render();
 	}
 
 	/* A target event from the stream: the timeline, and its opened row. */
@@ -1044,12 +1058,6 @@
 		ev.available = true;
 		ev.missing = false;
 		addEvents([e]);
-		var o = openTarget(e.target);
-		if (o) {
-			mergeInto(o.events, [e], HISTORY_N);
-			o.read = true;
-			render();
-		}
 	}
 
 	function eventRow(e) {

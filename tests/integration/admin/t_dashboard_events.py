@@ -13,7 +13,8 @@ read at load (200, newest first) and the stream's target events on top,
 at most 500; it filters by service; hostile text (a reason, a target's
 name) is shown as text; opening a target's row reads its last 5 changes
 once (not per snapshot), and a target event for it goes on top of them;
-at 420 px no row's actions are out of view and nothing overflows.
+at 420 px (and 1280) no row's actions are out of view and nothing
+overflows; polling (?transport=poll), the timeline is read from the history.
 
 Skips (77) without Chromium (Debian: apt-get install chromium).
 """
@@ -122,6 +123,12 @@ class Handler(StandIn):
             return 200, m.history(query, lambda e: e['service'] == p[4])
         if path == '/api/v1/services':
             return 200, {'services': m.services}
+        if path in ('/api/v1/status', '/api/v1/config'):
+            return 200, m.tpl[p[3]]
+        if path == '/api/v1/targets':
+            return 200, {'targets': m.targets}
+        if path == '/api/v1/persistence':
+            return 200, {'count': 0, 'truncated': False, 'entries': []}
         if len(p) == 6 and p[3] == 'services':
             if p[5] == 'targets':
                 return 200, {'targets': [t for t in m.targets if t['service'] == p[4]]}
@@ -264,6 +271,15 @@ def main():
         h.check(not page.visible('#targets th.col-check') and
                 not page.visible('tr[data-target-id="4"] [data-field="check"]'),
                 'a Check column for targets without checks')
+
+        # Polling (no stream): the timeline from the history, kept current.
+        page.call('Page.navigate', url=base + '?transport=poll')
+        page.wait('document.getElementById("conn-status").dataset.mode === "polling" && '
+                  'document.querySelectorAll("#events-body tr").length === 200', 20,
+                  'the polling page with 200 events')
+        e = model.push(3, 'down')
+        page.wait('document.querySelector("#events-body tr").dataset.seq === "%d"' % e['seq'],
+                  10, 'a new event read by polling')
     ticking.set()
     stop(srv)
 
