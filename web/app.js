@@ -772,8 +772,19 @@
 		dl.appendChild(el('dd', null, value));
 	}
 
+	/* A check event says its verdict ("passed": a boolean with them). */
+	function verdict(e) {
+		return e.event === 'check' && typeof e.passed === 'boolean' ?
+		    (e.passed ? 'passed' : 'failed') : '';
+	}
+
+	/* Its class: what kind, and a failed check as bad news. */
+	function eventClass(e) {
+		return 'ev ev-' + word(e.event) + (verdict(e) === 'failed' ? ' ev-failed' : '');
+	}
+
 	function changeText(e) {
-		var s = String(e.event);
+		var s = String(e.event) + (verdict(e) ? ' ' + verdict(e) : '');
 		if (e.from !== null && e.from !== undefined && e.to !== null && e.to !== undefined)
 			s += e.to === e.event ? ', was ' + e.from : ' (' + e.from + ' → ' + e.to + ')';
 		if (e.weight !== null && e.weight !== undefined && e.event === 'weight')
@@ -851,7 +862,7 @@
 					var li = el('li', { 'data-seq': String(e.seq), 'data-event': word(e.event) });
 					li.appendChild(el('span', { 'class': 'mono muted', 'title': String(e.time) },
 					    fmtClock(e)));
-					li.appendChild(el('span', { 'class': 'ev ev-' + word(e.event) }, changeText(e)));
+					li.appendChild(el('span', { 'class': eventClass(e) }, changeText(e)));
 					li.appendChild(el('span', { 'class': 'muted' }, 'by ' + e.by));
 					var d = eventDetail(e);
 					if (d)
@@ -1070,13 +1081,15 @@
 		    '#' + e.target;
 		tr.appendChild(el('td', { 'data-field': 'target', 'class': 'mono' }, name));
 		var what = el('td', { 'data-field': 'event' });
-		what.appendChild(el('span', { 'class': 'ev ev-' + word(e.event) }, e.event));
+		what.appendChild(el('span', { 'class': eventClass(e) }, e.event));
 		tr.appendChild(what);
 		var change = '';
 		if (e.from !== null && e.from !== undefined && e.to !== null && e.to !== undefined)
 			change = e.from + ' → ' + e.to;
 		else if (e.event === 'weight' && e.weight !== null && e.weight !== undefined)
 			change = 'weight ' + e.weight;
+		else if (verdict(e))
+			change = verdict(e);
 		tr.appendChild(el('td', { 'data-field': 'change' }, change));
 		tr.appendChild(el('td', { 'data-field': 'by', 'data-label': 'by' }, e.by));
 		tr.appendChild(el('td', { 'data-field': 'detail', 'class': 'ev-detail' }, eventDetail(e)));
@@ -1296,6 +1309,12 @@
 			try { e = JSON.parse(ev.data); } catch (x) { return; }
 			state.lastEvent = Date.now();
 			targetEvent(e);
+		});
+		/* The stream skipped events (this page fell behind): read what they were. */
+		es.addEventListener('resync', function () {
+			state.lastEvent = Date.now();
+			fetchEvents();
+			state.open.forEach(function (o, key) { fetchTargetHistory(key); });
 		});
 		var lost = false;
 		es.addEventListener('open', function () {

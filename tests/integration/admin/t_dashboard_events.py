@@ -82,11 +82,12 @@ class Model(Subscribers):
                 'reason': 'Layer4 connection problem: connection refused' if what == 'down'
                 else None, 'latency_ms': None if what == 'down' else 2, 'weight': None}
 
-    def push(self, tid, what):
+    def push(self, tid, what, **more):
         """A new event of target tid, on the stream (and in the history)."""
         with self.lock:
             t = self.targets[tid - 1]
             e = self.event(t, what, self.events[-1]['seq'] + 1)
+            e.update(more)
             self.events.append(e)
         self.publish('target', e)
         return e
@@ -219,6 +220,20 @@ def main():
                 'the api filter shows %d rows of %r' % (len(shown), set(shown)))
         page.eval('(() => { const s = document.getElementById("events-filter");'
                   ' s.value = ""; s.dispatchEvent(new Event("change")); })()')
+
+        # A check's verdict; a resync (the stream skipped events) reads the history.
+        e = model.push(3, 'check', passed=False, latency_ms=1000, reason='Layer4 timeout',
+                       **{'from': None, 'to': None})
+        sel = '#events-body tr[data-seq="%d"]' % e['seq']
+        page.wait('!!document.querySelector(%s)' % json.dumps(sel), 10, 'the check event')
+        f = page.fields(sel, 'event', 'change', 'detail')
+        h.check(f == {'event': 'check', 'change': 'failed', 'detail': 'Layer4 timeout, 1000 ms'}
+                and page.eval('document.querySelector(%s).querySelector(".ev-failed") !== null'
+                              % json.dumps(sel)), 'the failed check shown as %r' % f)
+        reads = model.gets.count('/api/v1/events/history')
+        model.publish('resync', {'missed': 1500})
+        h.check(h.wait_until(lambda: model.gets.count('/api/v1/events/history') > reads, 10),
+                'a resync did not make the page read the history')
 
         # A target opened: its last changes, read once.
         path = '/api/v1/targets/2/events/history'
