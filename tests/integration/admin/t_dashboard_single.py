@@ -49,9 +49,14 @@ def main():
         h.check(page.eval('document.getElementById("stat-concurrency-label").textContent')
                 == 'Concurrency' and page.visible('#pause-toggle'),
                 'one service: the Concurrency card with its Pause')
+        # A harmonyd with events (issue 16) also has their timeline.
+        want = ['Targets', 'Persistence']
+        if api.get('/api/v1/events/history').status == 200:
+            want.insert(1, 'Events')
+            page.wait('!document.getElementById("events-panel").hidden', 10, 'the timeline')
         heads = page.eval('Array.from(document.querySelectorAll("h2"))'
                           '.filter(e => e.offsetParent !== null).map(e => e.textContent)')
-        h.check(heads == ['Targets', 'Persistence'], 'one service: headings %r' % heads)
+        h.check(heads == want, 'one service: headings %r' % heads)
 
         # In place: the rows an event finds are the rows it leaves.
         page.eval('document.querySelectorAll("#targets-body tr, #persistence-body tr")'
