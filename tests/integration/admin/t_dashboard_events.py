@@ -10,7 +10,8 @@ Pinned: each web target shows its check's verdict and latency and its
 time in state; api's (no check) has no Check column at all; a target's
 sessions per second follow its "total"; the timeline has the history
 read at load (200, newest first) and the stream's target events on top,
-at most 500; it filters by service; hostile text (a reason, a target's
+at most 500; it filters by service; a check event says failed; `event:
+resync` makes the page read the history again; hostile text (a reason, a target's
 name) is shown as text; opening a target's row reads its last 5 changes
 once (not per snapshot), and a target event for it goes on top of them;
 at 420 px (and 1280) no row's actions are out of view and nothing
