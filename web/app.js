@@ -106,6 +106,7 @@
 	function notice(text, kind, action) {
 		var n = $('notice');
 		n.textContent = text;
+		n.title = '';
 		if (action) {
 			var b = el('button', { 'type': 'button', 'class': 'small', 'id': 'notice-action' },
 			    action.label);
@@ -130,12 +131,13 @@
 	function tokenRefused(err) {
 		if (err.sentToken || /token given is wrong/.test(err.why || '')) {
 			showToken(true);
-			notice('The admin token is wrong: harmonyd refused it (' + err.why + ').',
-			    'error', { label: 'Re-enter the token', fn: askToken });
+			notice('The admin token is wrong: harmonyd refused it.', 'error',
+			    { label: 'Re-enter the token', fn: askToken });
 		} else {
-			notice('This needs the admin token: harmonyd asks for one (' + err.why + ').',
-			    'error', { label: 'Enter the token', fn: askToken });
+			notice('This needs the admin token: none is entered.', 'error',
+			    { label: 'Enter the token', fn: askToken });
 		}
+		$('notice').title = 'harmonyd: ' + err.why;
 	}
 
 	function request(method, path, body) {
@@ -572,7 +574,7 @@
 		    Math.round(ms) + ' ms';
 	}
 
-	/* "passing, 3 ms": a target's check, or null when none is configured. */
+	/* "passing, 3 ms": a target's check (its "check" object). */
 	function checkText(c) {
 		var lat = fmtMs(c.latency_ms);
 		return String(c.status) + (lat ? ', ' + lat : '');
@@ -720,7 +722,7 @@
 			state.open.delete(key);
 		} else {
 			state.open.set(key, { row: null, events: [], read: false, missing: false,
-			    busy: false, stateRead: null, fetched: false });
+			    busy: false, stateRead: null });
 			fetchTargetHistory(key);
 		}
 		render();
