@@ -1074,7 +1074,8 @@
 	}
 
 	function eventRow(e) {
-		var tr = el('tr', { 'data-seq': String(e.seq), 'data-service': String(e.service),
+		/* data-of-service: tr[data-service] is a row of the table of services. */
+		var tr = el('tr', { 'data-seq': String(e.seq), 'data-of-service': String(e.service),
 		    'data-event': word(e.event) });
 		tr.appendChild(el('td', { 'data-field': 'time', 'class': 'mono', 'title': String(e.time) },
 		    fmtClock(e)));

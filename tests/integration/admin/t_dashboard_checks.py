@@ -72,8 +72,10 @@ def main():
         page.wait('document.getElementById("conn-status").dataset.mode === "live" && '
                   '!!document.querySelector(\'%s [data-check="passing"]\')' % row, 30,
                   'the live page with the target passing its check')
-        h.check(page.visible('#events-panel') and page.visible('#targets th.col-check'),
-                'the timeline and the Check column are shown')
+        page.wait('!document.getElementById("events-panel").hidden && '
+                  'document.querySelectorAll("#events-body tr").length > 0', 10,
+                  'the timeline, with the registration')
+        h.check(page.visible('#targets th.col-check'), 'the Check column is shown')
         page.wait('/^passing, |^passing \\d/.test(document.querySelector(\'%s'
                   ' [data-field="check"]\').textContent)' % row, 10,
                   'a latency beside the verdict: %r' % page.fields(row, 'check'))

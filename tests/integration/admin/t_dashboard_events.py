@@ -216,7 +216,7 @@ def main():
         page.eval('(() => { const s = document.getElementById("events-filter");'
                   ' s.value = "api"; s.dispatchEvent(new Event("change")); })()')
         shown = page.eval('Array.from(document.querySelectorAll("#events-body tr"))'
-                          '.filter(tr => !tr.hidden).map(tr => tr.dataset.service)')
+                          '.filter(tr => !tr.hidden).map(tr => tr.dataset.ofService)')
         h.check(shown and set(shown) == {'api'} and len(shown) == 125,
                 'the api filter shows %d rows of %r' % (len(shown), set(shown)))
         page.eval('(() => { const s = document.getElementById("events-filter");'
