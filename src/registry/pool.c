@@ -106,6 +106,7 @@ struct pool {
 	struct target_list	 unlisted;	/* removed, still referenced */
 	size_t			 count;
 	int64_t			 default_timeout;
+	int64_t			 slow_start_ms;	/* pool_set_slow_start */
 	pool_remove_fn		*on_remove;
 	void			*on_remove_arg;
 	struct pool_watcher {
@@ -184,6 +185,20 @@ set_state(struct target *t, enum target_state st)
 	}
 	t->state = st;
 	bump(t->pool, true);
+}
+
+static bool
+check_failing(const struct target *t)
+{
+	return t->check.on && t->check.status == TARGET_CHECK_FAILING;
+}
+
+/* It becomes choosable now: the slow start ramp begins (pool.h). */
+static void
+slow_start(struct target *t)
+{
+	t->slow_at = loop_now(t->pool->loop);
+	t->slow_ms = t->pool->slow_start_ms;
 }
 
 /*
@@ -571,6 +586,9 @@ deadline_when(const struct target *t)
 
 	switch (t->state) {
 	case TARGET_DOWN:
+		/* Held down by its check, it still owes its heartbeats. */
+		if (t->check_held)
+			return add_sat(t->last_ack, t->timeout_ms);
 		return add_sat(t->down_since, removal);
 	case TARGET_DRAINING:
 		return add_sat(t->last_ack, removal);
@@ -638,6 +656,13 @@ deadline_fire(struct loop *l, struct loop_timer *timer, void *arg)
 		set_state(t, TARGET_DOWN);
 		return deadline_when(t) - now;
 	case TARGET_DOWN:
+		if (t->check_held) {
+			/* Now down for its heartbeat too: that one counts. */
+			t->check_held = false;
+			t->down_since = now;
+			return deadline_when(t) - now;
+		}
+		/* FALLTHROUGH */
 	case TARGET_DRAINING:
 		pool_remove(t);
 		return LOOP_TIMER_STOP;		/* t may be freed */
@@ -940,6 +965,7 @@ target_create(struct pool *p, enum target_source src,
 	t->timeout_ms = resolve_timeout(p, timeout_ms);
 	t->own_timeout = timeout_ms > 0;
 	t->last_ack = loop_now(p->loop);
+	t->check.latency_ms = -1;
 	t->listed = true;
 	loop_timer_init(&t->deadline, deadline_fire, t);
 	TAILQ_INSERT_TAIL(&p->targets, t, entry);
@@ -1030,6 +1056,8 @@ pool_register(struct pool *p, enum target_source src,
 		return NULL;
 	if (created != NULL)
 		*created = true;
+	if (src != TARGET_SRC_STATIC && port != 0)
+		slow_start(t);
 	return t;
 }
 
@@ -1074,6 +1102,7 @@ pool_set_port(struct target *t, uint16_t port)
 		t->pool->nstate[TARGET_PORTLESS]--;
 		t->pool->nstate[TARGET_UP]++;
 		t->state = TARGET_UP;
+		slow_start(t);
 	}
 	bump(t->pool, true);
 	bump_state(t->pool);
@@ -1141,7 +1170,7 @@ pool_ack(struct target *t)
 		return;
 	check_pace(t, loop_now(t->pool->loop));
 	t->last_ack = loop_now(t->pool->loop);
-	if (t->state == TARGET_DOWN) {
+	if (t->state == TARGET_DOWN && !t->check_held) {
 		int64_t now = t->last_ack;
 
 		/*
@@ -1157,7 +1186,12 @@ pool_ack(struct target *t)
 			t->flaps = 0;
 		t->recovered_at = now;
 		t->recovery_ms = mul_sat(t->timeout_ms, (int64_t)1 << t->flaps);
-		set_state(t, base_state(t));
+		if (check_failing(t))
+			t->check_held = true;	/* alive, but its check fails */
+		else {
+			slow_start(t);
+			set_state(t, base_state(t));
+		}
 	}
 	deadline_arm(t);
 }
@@ -1181,7 +1215,13 @@ pool_undrain(struct target *t)
 {
 	if (!t->listed || t->leaving || t->state != TARGET_DRAINING)
 		return;
-	set_state(t, base_state(t));
+	if (check_failing(t)) {
+		t->check_held = true;
+		set_state(t, TARGET_DOWN);
+	} else {
+		slow_start(t);
+		set_state(t, base_state(t));
+	}
 	deadline_arm(t);
 }
 
@@ -1426,7 +1466,20 @@ pool_count(const struct pool *p)
 static bool
 target_pickable(const struct target *t)
 {
-	return t->listed && t->port != 0 && !t->leaving;
+	return t->listed && t->port != 0 && !t->leaving && !check_failing(t);
+}
+
+/* A ramp from a tenth of w to w over [at, at + ms). */
+static uint64_t
+ramp(uint64_t w, int64_t at, int64_t ms, int64_t now)
+{
+	uint64_t floor = w / 10;
+
+	if (ms <= 0 || now >= at + ms)
+		return w;
+	if (now <= at)
+		return floor;
+	return floor + (w - floor) * (uint64_t)(now - at) / (uint64_t)ms;
 }
 
 bool
@@ -1451,16 +1504,23 @@ target_choosable(const struct target *t, int64_t now)
 uint32_t
 target_weight_now(const struct target *t, int64_t now)
 {
-	uint64_t w = t->weight, floor = w / 10, elapsed;
+	uint64_t w = t->weight, floor = w / 10, slow;
 
+	if (t->slow_ms > 0)
+		slow = ramp(t->weight, t->slow_at, t->slow_ms, now);
+	else
+		slow = w;
 	if (t->recovered_at == 0 || now >= t->recovered_at + t->recovery_ms ||
 	    t->recovery_ms <= 0)
-		return t->weight;
+		w = slow;
 	/* A flapper is held at the floor for its whole (doubled) period. */
-	if (t->flaps > 0)
-		return floor > 0 ? (uint32_t)floor : 1;
-	elapsed = (uint64_t)(now - t->recovered_at);
-	w = floor + (w - floor) * elapsed / (uint64_t)t->recovery_ms;
+	else if (t->flaps > 0)
+		w = floor;
+	else {
+		w = ramp(t->weight, t->recovered_at, t->recovery_ms, now);
+		if (slow < w)
+			w = slow;
+	}
 	return w > 0 ? (uint32_t)w : 1;
 }
 
@@ -1711,4 +1771,113 @@ pools_key_deleted(const struct pool *p, const char *key)
 		if (pool_key_deleted(q, key))
 			return true;
 	return false;
+}
+
+void
+pool_set_slow_start(struct pool *p, int64_t ms)
+{
+	p->slow_start_ms = ms > 0 ? ms : 0;
+}
+
+void
+pool_check_enable(struct target *t, unsigned rise, unsigned fall)
+{
+	t->check.rise = rise > 0 ? rise : 1;
+	t->check.fall = fall > 0 ? fall : 1;
+	if (t->check.on)
+		return;
+	t->check.on = true;
+	t->check.status = TARGET_CHECK_PENDING;
+	t->check.successes = 0;
+	t->check.failures = 0;
+	t->check.latency_ms = -1;
+	t->check.last_at = 0;
+	t->check.reason[0] = '\0';
+	pool_touch(t->pool);
+}
+
+/* Its check no longer holds it down: back to what it would be without. */
+static void
+check_release(struct target *t)
+{
+	if (!t->check_held)
+		return;
+	t->check_held = false;
+	if (t->listed && t->state == TARGET_DOWN) {
+		slow_start(t);
+		set_state(t, base_state(t));
+	}
+}
+
+void
+pool_check_disable(struct target *t)
+{
+	if (!t->check.on)
+		return;
+	t->check.on = false;
+	t->check.status = TARGET_CHECK_PENDING;
+	check_release(t);
+	deadline_arm(t);
+	pool_touch(t->pool);
+}
+
+bool
+pool_check_result(struct target *t, bool pass, int64_t latency_ms,
+    const char *reason)
+{
+	struct target_check *c = &t->check;
+	enum target_check_status was = c->status;
+
+	if (!c->on)
+		return false;
+	c->latency_ms = latency_ms;
+	c->last_at = loop_now(t->pool->loop);
+	if (pass) {
+		c->failures = 0;
+		if (c->successes < UINT32_MAX)
+			c->successes++;
+		/* Pending is passing already: the first pass says so. */
+		if (was == TARGET_CHECK_PENDING ||
+		    (was == TARGET_CHECK_FAILING && c->successes >= c->rise))
+			c->status = TARGET_CHECK_PASSING;
+	} else {
+		c->successes = 0;
+		if (c->failures < UINT32_MAX)
+			c->failures++;
+		snprintf(c->reason, sizeof(c->reason), "%s",
+		    reason != NULL ? reason : "failed");
+		if (was != TARGET_CHECK_FAILING && c->failures >= c->fall)
+			c->status = TARGET_CHECK_FAILING;
+	}
+	pool_touch(t->pool);
+	if (c->status == was)
+		return false;
+	if (c->status == TARGET_CHECK_FAILING) {
+		if (t->listed && (t->state == TARGET_UP || t->state == TARGET_STATIC ||
+		    t->state == TARGET_FAILING)) {
+			t->check_held = true;
+			set_state(t, TARGET_DOWN);
+			deadline_arm(t);
+		}
+	} else if (was == TARGET_CHECK_FAILING) {
+		check_release(t);
+		deadline_arm(t);
+	}
+	bump(t->pool, true);
+	/* Pending to passing changes no choice: it was chosen already. */
+	return was == TARGET_CHECK_FAILING || c->status == TARGET_CHECK_FAILING;
+}
+
+const char *
+target_check_status_name(enum target_check_status st)
+{
+	switch (st) {
+	case TARGET_CHECK_PASSING:
+		return "passing";
+	case TARGET_CHECK_FAILING:
+		return "failing";
+	case TARGET_CHECK_PENDING:
+	default:
+		return "pending";
+	}
 }

@@ -74,6 +74,33 @@ enum target_source {
 struct pool;
 struct selfaddr;
 
+/*
+ * A target's health check verdict (check/check.c probes it; the pool
+ * keeps the verdict). pending: no verdict yet, chosen as if passing (as
+ * HAProxy starts its servers up); failing after fall failed probes in a
+ * row, passing again after rise passed ones. While failing, a listed up,
+ * static or failing target is down (check_held) and never chosen.
+ */
+enum target_check_status {
+	TARGET_CHECK_PENDING,
+	TARGET_CHECK_PASSING,
+	TARGET_CHECK_FAILING,
+};
+
+#define TARGET_CHECK_REASON_MAX	96
+
+struct target_check {
+	bool			 on;		/* its service configures a check */
+	enum target_check_status status;
+	unsigned		 rise, fall;
+	unsigned		 successes;	/* passed probes in a row */
+	unsigned		 failures;	/* failed probes in a row */
+	int64_t			 latency_ms;	/* of the last probe, -1: none */
+	int64_t			 last_at;	/* loop ms of the last probe, 0: none */
+	char			 reason[TARGET_CHECK_REASON_MAX];	/* last failure's, "" */
+	void			*probe;		/* the checker's (check/check.c) */
+};
+
 struct target {
 	TAILQ_ENTRY(target)	 entry;		/* in pool's list while listed */
 	struct pool		*pool;
@@ -102,6 +129,10 @@ struct target {
 	bool			 slow_warned;	/* the slow heartbeat warning was given */
 	unsigned		 slow_beats;	/* heartbeats in a row slower than timeout */
 	int64_t			 beat_ms;	/* time between its last two heartbeats */
+	bool			 check_held;	/* down because its check fails */
+	int64_t			 slow_at;	/* loop ms it became choosable (slow start) */
+	int64_t			 slow_ms;	/* its slow-start ramp, 0: none */
+	struct target_check	 check;
 
 	uint64_t		 active;	/* sessions using it now */
 	uint64_t		 total;		/* sessions that connected to it */
@@ -251,14 +282,39 @@ size_t		 pool_count_state(const struct pool *, enum target_state st);
  */
 uint64_t	 pool_lookup_steps(const struct pool *);
 
-/* Chosen in the first round: up or static, with a port, or failing whose backoff is over. */
+/*
+ * Health checks (check/check.c). enable gives t a check with these
+ * thresholds (pending; a change of thresholds only sets them); disable
+ * takes it away (a target held down by it comes back). A probe's result:
+ * returns true if the verdict changed (pending counts as passing), the
+ * transition made through the target's state (down while failing, back
+ * to up or static, ramping over the slow start, when passing again). A
+ * target down for a missed heartbeat stays down whatever its check says.
+ */
+void		 pool_check_enable(struct target *, unsigned rise, unsigned fall);
+void		 pool_check_disable(struct target *);
+bool		 pool_check_result(struct target *, bool pass, int64_t latency_ms,
+		    const char *reason);
+const char	*target_check_status_name(enum target_check_status);
+/*
+ * Slow start: a target that becomes choosable (back from down, from a
+ * failing check, undrained, registered or given its port) ramps from a
+ * tenth of its weight to all of it over ms; 0 turns it off.
+ */
+void		 pool_set_slow_start(struct pool *, int64_t ms);
+
+/*
+ * Chosen in the first round: up or static, with a port, or failing whose
+ * backoff is over; never while its check is failing.
+ */
 bool		 target_choosable(const struct target *, int64_t now);
 /*
  * The weight to balance with now. A target back from down ramps from a
  * tenth of its weight to all of it over its timeout. One that went down
  * again soon after coming back (a flap) stays at a tenth for a recovery
  * period that doubles with each flap (flap damping), so a flapping target
- * gets little traffic.
+ * gets little traffic. The slow start (pool_set_slow_start) is a second
+ * ramp of the same shape: the lower of the two is in force.
  */
 uint32_t	 target_weight_now(const struct target *, int64_t now);
 /* Chosen only when nothing is choosable: failing within its backoff. */
