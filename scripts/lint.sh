@@ -51,8 +51,10 @@ queue_h=$(echo '#include <sys/queue.h>' | ${CPP:-cpp} -H -o /dev/null 2>&1 |
 #   src/ack/ src/proxy/ src/state/   + registry/, each itself
 #                   (but ack/ackproto, the pure protocol, only core/)
 #   src/admin/      + ack/ proxy/ state/, config.h and settings.h
-#   src/service/    + registry/ proxy/, config.h and settings.h (a service
-#                   owns its pool, balancer, persistence table and proxy)
+#   src/check/      + registry/, itself (health check probes on the loop)
+#   src/service/    + registry/ proxy/ check/, config.h and settings.h (a
+#                   service owns its pool, balancer, persistence table,
+#                   proxy and checks)
 #   src/*.[ch]      the process: anything of src/
 sources="src/*.c src/*/*.c common/*.c lib/*.c agent/*.c"
 allowed() {
@@ -66,8 +68,9 @@ allowed() {
 	src/ack/* | src/proxy/* | src/state/*)
 		d=${1#src/}; echo "common/|core/|registry/|${d%%/*}/" ;;
 	src/admin/*) echo 'common/|core/|registry/|ack/|proxy/|state/|admin/|config\.h|settings\.h' ;;
-	src/service/*) echo 'common/|core/|registry/|proxy/|service/|config\.h|settings\.h' ;;
-	src/*) echo 'common/|core/|registry/|ack/|proxy/|state/|admin/|service/|[a-z_]+\.h' ;;
+	src/check/*) echo 'common/|core/|registry/|check/' ;;
+	src/service/*) echo 'common/|core/|registry/|proxy/|check/|service/|config\.h|settings\.h' ;;
+	src/*) echo 'common/|core/|registry/|ack/|proxy/|state/|admin/|check/|service/|[a-z_]+\.h' ;;
 	esac
 }
 echo "lint: include directions"

@@ -78,6 +78,7 @@ enum cfg_kind {
 	K_TOKEN,
 	K_TOKEN_FILE,
 	K_SVCNAME,	/* char *, a service name (common/service.h) */
+	K_CHECK,	/* check: TYPE[:PATH], or a JSON object */
 	/* The kinds below are command line only. */
 	K_CONFIG,
 	K_SERVICE,	/* opens a section: see cfg_parse_args_ex */
@@ -151,6 +152,25 @@ static const struct cfg_option options[] = {
 	    DUR_MAX, "connect to a target, then requeue (default: 5s)" },
 	{ "idle-timeout", 0, K_DURATION, "DUR", F(idle_timeout_ms), 0, DUR_MAX,
 	    "close a session idle both ways; 0 never (default: 10m)" },
+	{ "check", 0, K_CHECK, "TYPE[:PATH]", 0, 0, 0,
+	    "health check of every target: tcp, http (GET PATH, default /,"
+	    " status 200-399), send-expect or none (default: none)" },
+	{ "check-interval", 0, K_DURATION, "DUR", F(check.interval_ms), 100,
+	    DUR_MAX, "time between two checks of a target, with jitter"
+	    " (default: 2s)" },
+	{ "check-timeout", 0, K_DURATION, "DUR", F(check.timeout_ms), 1,
+	    DUR_MAX, "a check not done in this time failed; at most the"
+	    " interval (default: 1s)" },
+	{ "check-rise", 0, K_INT, "N", F(check.rise), 1, CHECK_RISE_MAX,
+	    "checks passed in a row that make a failing target pass"
+	    " (default: 2)" },
+	{ "check-fall", 0, K_INT, "N", F(check.fall), 1, CHECK_RISE_MAX,
+	    "checks failed in a row that make a target fail (default: 3)" },
+	{ "check-port", 0, K_INT, "PORT", F(check.port), 0, 65535,
+	    "check this port instead of the target's; 0 its own (default: 0)" },
+	{ "slow-start", 0, K_DURATION, "DUR", F(slow_start_ms), 0, DUR_MAX,
+	    "a target that becomes choosable ramps from a tenth of its weight"
+	    " to all of it over this; 0 off (default: 0)" },
 	{ "grace", 0, K_DURATION, "DUR", F(grace_ms), 0, DUR_MAX,
 	    "on SIGTERM, let sessions finish for this long (default: 10s)" },
 	{ "token", 0, K_TOKEN, "TOKEN", 0, 0, 0,
@@ -609,6 +629,35 @@ store_duration(struct config *cfg, const struct cfg_option *o, int64_t ms,
 	return 0;
 }
 
+/* "tcp", "http", "http:/health", "send-expect", "none". */
+static int
+check_set_text(struct check_params *c, const char *text, char *err,
+    size_t errlen)
+{
+	const char *colon = strchr(text, ':');
+	char type[16];
+	enum check_type t;
+	size_t n = colon != NULL ? (size_t)(colon - text) : strlen(text);
+
+	if (n >= sizeof(type) || (memcpy(type, text, n), type[n] = '\0',
+	    check_type_parse(type, &t) == -1)) {
+		snprintf(err, errlen, "bad check '%s' (tcp, http[:PATH],"
+		    " send-expect, none)", text);
+		return -1;
+	}
+	if (colon != NULL) {
+		if (t != CHECK_HTTP || colon[1] != '/' ||
+		    strlen(colon + 1) >= sizeof(c->path)) {
+			snprintf(err, errlen, "bad check '%s': only http takes"
+			    " a path, /..., under %zu bytes", text, sizeof(c->path));
+			return -1;
+		}
+		snprintf(c->path, sizeof(c->path), "%s", colon + 1);
+	}
+	c->type = (int)t;
+	return 0;
+}
+
 /*
  * --unavailable and --unavailable-file (likewise --token and --token-file)
  * fill the same field. Whichever comes second, from the file or the flags,
@@ -775,6 +824,8 @@ opt_set_text(struct config *cfg, const struct cfg_option *o, const char *text,
 		return set_token(cfg, text, false, err, errlen);
 	case K_TOKEN_FILE:
 		return set_token(cfg, text, true, err, errlen);
+	case K_CHECK:
+		return check_set_text(&cfg->check, text, err, errlen);
 	case K_SVCNAME:
 		if (check_service_name(text, err, errlen) == -1)
 			return -1;
@@ -883,6 +934,9 @@ out:
 	return rc;
 }
 
+static int	check_set_json(struct config *, struct json_object *, char *,
+		    size_t);
+
 /*
  * Applies one config file value. err gets the whole message, naming the
  * key (and the index within a list).
@@ -898,6 +952,15 @@ opt_set_json(struct config *cfg, const struct cfg_option *o,
 	size_t n;
 
 	switch (o->kind) {
+	case K_CHECK:
+		want = "a check object or a string (tcp, http[:PATH], send-expect)";
+		if (json_object_is_type(v, json_type_null)) {
+			cfg->check.type = CHECK_NONE;
+			return 0;
+		}
+		if (json_object_is_type(v, json_type_object))
+			return check_set_json(cfg, v, err, errlen);
+		break;
 	case K_BOOL:
 		if (!json_object_is_type(v, json_type_boolean)) {
 			want = "true or false";
@@ -1004,6 +1067,147 @@ bad:
 	return -1;
 }
 
+/* "check.KEY" bytes (send, expect: escapes decoded), at most max. */
+static int
+check_bytes(const char *key, struct json_object *v, char *dst, size_t *len,
+    size_t max, char *err, size_t errlen)
+{
+	char reason[CFG_REASON_MAX], *bytes;
+	const char *s;
+	size_t n;
+
+	if ((s = json_text(v)) == NULL) {
+		snprintf(err, errlen, "check.%s: expected a string", key);
+		return -1;
+	}
+	if (cfg_unescape(s, &bytes, &n, reason, sizeof(reason)) == -1) {
+		snprintf(err, errlen, "check.%s: %s", key, reason);
+		return -1;
+	}
+	if (n > max || (len == NULL && (n == 0 || memchr(bytes, '\0', n) != NULL ||
+	    strpbrk(bytes, " \r\n") != NULL))) {
+		snprintf(err, errlen, "check.%s: %s", key, len != NULL ?
+		    "too long" : "empty, too long, or has a blank, CR or LF");
+		free(bytes);
+		return -1;
+	}
+	memcpy(dst, bytes, n);
+	if (len != NULL)
+		*len = n;
+	else
+		dst[n] = '\0';
+	free(bytes);
+	return 0;
+}
+
+/* "200-399" or "200". */
+static int
+check_status(struct check_params *c, struct json_object *v, char *err,
+    size_t errlen)
+{
+	const char *s = json_text(v);
+	int64_t lo, hi;
+	char buf[16], *dash;
+
+	if (s != NULL && strlen(s) < sizeof(buf)) {
+		snprintf(buf, sizeof(buf), "%s", s);
+		if ((dash = strchr(buf, '-')) != NULL)
+			*dash = '\0';
+		if (parse_int(buf, 100, 999, &lo) == 0 && (dash == NULL ?
+		    (hi = lo, 1) : parse_int(dash + 1, lo, 999, &hi) == 0)) {
+			c->status_min = (int)lo;
+			c->status_max = (int)hi;
+			return 0;
+		}
+	}
+	snprintf(err, errlen, "check.status: expected a status range such as"
+	    " \"200-399\" (100..999)");
+	return -1;
+}
+
+/*
+ * "check": { "type": ..., "interval": ..., ... }. The keys that have a
+ * flag of their own (interval: --check-interval) count as given with it,
+ * so that a service inherits each of the others from the top level.
+ */
+static int
+check_set_json(struct config *cfg, struct json_object *obj, char *err,
+    size_t errlen)
+{
+	static const char *const flagged[][2] = {
+		{ "interval", "check-interval" }, { "timeout", "check-timeout" },
+		{ "rise", "check-rise" }, { "fall", "check-fall" },
+		{ "port", "check-port" },
+	};
+	struct check_params *c = &cfg->check;
+	char reason[CFG_REASON_MAX];
+	const struct cfg_option *o;
+	const char *s;
+	bool typed = false;
+
+	json_object_object_foreach(obj, key, val) {
+		o = NULL;
+		for (size_t i = 0; i < NITEMS(flagged); i++)
+			if (strcmp(key, flagged[i][0]) == 0)
+				o = opt_find(flagged[i][1]);
+		if (o != NULL) {
+			if (opt_set_json(cfg, o, val, reason, sizeof(reason)) == -1) {
+				/* reason is "check-KEY: why": say it as check.KEY. */
+				snprintf(err, errlen, "check.%s", reason + 6);
+				return -1;
+			}
+			opt_mark(cfg, o);
+		} else if (strcmp(key, "type") == 0) {
+			enum check_type t;
+
+			if ((s = json_text(val)) == NULL ||
+			    check_type_parse(s, &t) == -1) {
+				snprintf(err, errlen, "check.type: expected tcp,"
+				    " http, send-expect or none");
+				return -1;
+			}
+			c->type = (int)t;
+			typed = true;
+		} else if (strcmp(key, "send") == 0) {
+			if (check_bytes(key, val, c->send, &c->send_len,
+			    sizeof(c->send), err, errlen) == -1)
+				return -1;
+		} else if (strcmp(key, "expect") == 0) {
+			if (check_bytes(key, val, c->expect, &c->expect_len,
+			    sizeof(c->expect), err, errlen) == -1)
+				return -1;
+		} else if (strcmp(key, "path") == 0 || strcmp(key, "host") == 0) {
+			char *dst = key[0] == 'p' ? c->path : c->host;
+
+			if (check_bytes(key, val, dst, NULL, CHECK_TEXT_MAX - 1,
+			    err, errlen) == -1)
+				return -1;
+			if (key[0] == 'p' && dst[0] != '/') {
+				snprintf(err, errlen, "check.path: must start with /");
+				return -1;
+			}
+		} else if (strcmp(key, "status") == 0) {
+			if (check_status(c, val, err, errlen) == -1)
+				return -1;
+		} else {
+			snprintf(err, errlen, "check: unknown key '%s' (type, interval,"
+			    " timeout, rise, fall, port, send, expect, path, status,"
+			    " host)", key);
+			return -1;
+		}
+	}
+	if (!typed) {
+		snprintf(err, errlen, "check.type: missing (tcp, http, send-expect"
+		    " or none)");
+		return -1;
+	}
+	if (c->type == CHECK_SEND_EXPECT && c->send_len == 0 && c->expect_len == 0) {
+		snprintf(err, errlen, "check.expect: send-expect needs send or expect");
+		return -1;
+	}
+	return 0;
+}
+
 /*
  * The default --web-root: the installed dashboard. Before `make install`
  * there is none, and a harmonyd run from its build tree (the binary at
@@ -1055,6 +1259,7 @@ cfg_defaults(struct config *cfg)
 	cfg->idle_timeout_ms = 10 * 60 * 1000;
 	cfg->grace_ms = 10 * 1000;
 	cfg->log_level = LOG_LEVEL_INFO;
+	check_params_default(&cfg->check);
 }
 
 /* Leaves cfg zeroed, so a second cfg_free is harmless. */
@@ -1355,6 +1560,20 @@ unavailable_copy(struct config *dst, const struct config *src)
 	return 0;
 }
 
+static void
+check_inherit(struct check_params *dst, const struct check_params *src)
+{
+	dst->type = src->type;
+	memcpy(dst->send, src->send, sizeof(dst->send));
+	dst->send_len = src->send_len;
+	memcpy(dst->expect, src->expect, sizeof(dst->expect));
+	dst->expect_len = src->expect_len;
+	memcpy(dst->path, src->path, sizeof(dst->path));
+	memcpy(dst->host, src->host, sizeof(dst->host));
+	dst->status_min = src->status_min;
+	dst->status_max = src->status_max;
+}
+
 /*
  * svc takes top's value of every per-service tunable it did not set. Run
  * again, it copies the same values: cfg_validate may run twice.
@@ -1377,6 +1596,10 @@ service_inherit(struct config *svc, struct config *top)
 			break;
 		case K_BALANCE:
 			*opt_int(svc, o) = *opt_int(top, o);
+			break;
+		case K_CHECK:
+			/* Its flagged keys are inherited one by one, above. */
+			check_inherit(&svc->check, &top->check);
 			break;
 		case K_TEXT:
 			if (!opt_given(svc, "unavailable-file") &&

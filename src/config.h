@@ -32,6 +32,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "check/check.h"
 #include "core/net.h"
 
 
@@ -63,7 +64,8 @@ struct cfg_listen {
 #define CFG_SERVICE_KEYS "listen, target, balance, persistent, persist-ttl," \
 	" persist-max, concurrency, queue-max, queue-timeout, requeue," \
 	" unavailable, unavailable-file, host-timeout, connect-timeout," \
-	" idle-timeout"
+	" idle-timeout, check, check-interval, check-timeout, check-rise," \
+	" check-fall, check-port, slow-start"
 
 struct config {
 	char		*config_file;		/* -c */
@@ -89,6 +91,8 @@ struct config {
 	int64_t		 host_timeout_ms;	/* 1m */
 	int64_t		 connect_timeout_ms;	/* 5s */
 	int64_t		 idle_timeout_ms;	/* 10m, 0 never */
+	struct check_params check;		/* "check", --check*: none */
+	int64_t		 slow_start_ms;		/* --slow-start, 0 none */
 	int64_t		 grace_ms;		/* 10s */
 	char		*token;			/* --token or --token-file contents */
 	char		*token_file;

@@ -21,6 +21,7 @@
 #include "admin/admin.h"
 #include "common/log.h"
 #include "common/selfpipe.h"
+#include "check/check.h"
 #include "config.h"
 #include "core/acceptor.h"
 #include "core/loop.h"
@@ -448,6 +449,7 @@ fdbudget_start(struct harmonyd *h, long raised_from)
 		[FD_USER_PROXY] = 0,
 		[FD_USER_ACK] = ACKPORT_MAX_CONNS,
 		[FD_USER_ADMIN] = 2 * (size_t)(ADMIN_CONN_MAX + ADMIN_CONN_SPARE),
+		[FD_USER_CHECK] = CHECK_INFLIGHT_MAX,
 	};
 
 	fdbudget_share(h->fdbudget, cap, raised_from);

@@ -97,6 +97,36 @@ target_note(const struct target *t)
 	return NULL;
 }
 
+/* The target's "check" (docs/API.md), when it has one. */
+static struct json_object *
+check_json(const struct api_env *env, const struct target_check *c)
+{
+	struct json_object *o;
+
+	if ((o = json_object_new_object()) == NULL)
+		return NULL;
+	api_jset(o, "status", json_object_new_string(
+	    target_check_status_name(c->status)));
+	if (c->latency_ms >= 0 && c->last_at != 0)
+		api_jset(o, "latency_ms", json_object_new_int64(c->latency_ms));
+	else
+		jnull(o, "latency_ms");
+	if (c->last_at != 0)
+		api_jset(o, "last_ms_ago", json_object_new_int64(
+		    api_ms_since(env, c->last_at)));
+	else
+		jnull(o, "last_ms_ago");
+	if (c->reason[0] != '\0')
+		api_jset(o, "reason", json_object_new_string(c->reason));
+	else
+		jnull(o, "reason");
+	api_jset(o, "rise", json_object_new_int64(c->rise));
+	api_jset(o, "fall", json_object_new_int64(c->fall));
+	api_jset(o, "successes", json_object_new_int64(c->successes));
+	api_jset(o, "failures", json_object_new_int64(c->failures));
+	return o;
+}
+
 struct json_object *
 api_target_json(const struct api_env *env, const struct target *t, bool with_key)
 {
@@ -135,6 +165,10 @@ api_target_json(const struct api_env *env, const struct target *t, bool with_key
 		api_jset(o, "note", note);
 	else
 		jnull(o, "note");
+	if (t->check.on)
+		api_jset(o, "check", check_json(env, &t->check));
+	else
+		jnull(o, "check");
 	if (with_key)
 		api_jset(o, "key", json_object_new_string(t->key));
 	return o;

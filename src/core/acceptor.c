@@ -44,7 +44,9 @@ struct acceptor {
 	uint64_t		 unlogged;	/* refusals since */
 };
 
-static const char *const user_name[FD_USER_COUNT] = { "sessions", "ack port", "admin port" };
+static const char *const user_name[FD_USER_COUNT] = {
+	"sessions", "ack port", "admin port", "health checks"
+};
 
 /* --- the limit ----------------------------------------------------------- */
 
@@ -141,7 +143,7 @@ clamp_share(size_t want, size_t min, size_t cap)
 void
 fdbudget_share(struct fdbudget *b, const size_t cap[FD_USER_COUNT], long raised_from)
 {
-	size_t counted = 0, avail, eighth;
+	size_t counted = 0, avail, eighth, others;
 	long open_now;
 	char from[64] = "";
 
@@ -161,8 +163,10 @@ fdbudget_share(struct fdbudget *b, const size_t cap[FD_USER_COUNT], long raised_
 	eighth = avail / 8;
 	b->share[FD_USER_ACK] = clamp_share(eighth, 4, cap[FD_USER_ACK]);
 	b->share[FD_USER_ADMIN] = clamp_share(eighth, 8, cap[FD_USER_ADMIN]);
-	b->share[FD_USER_PROXY] = avail > b->share[FD_USER_ACK] + b->share[FD_USER_ADMIN] + 2 ?
-	    avail - b->share[FD_USER_ACK] - b->share[FD_USER_ADMIN] : 2;
+	b->share[FD_USER_CHECK] = clamp_share(eighth, 4, cap[FD_USER_CHECK]);
+	others = b->share[FD_USER_ACK] + b->share[FD_USER_ADMIN] +
+	    b->share[FD_USER_CHECK];
+	b->share[FD_USER_PROXY] = avail > others + 2 ? avail - others : 2;
 	if (cap[FD_USER_PROXY] != 0 && b->share[FD_USER_PROXY] > cap[FD_USER_PROXY])
 		b->share[FD_USER_PROXY] = cap[FD_USER_PROXY];
 	b->shared = true;
@@ -173,9 +177,11 @@ fdbudget_share(struct fdbudget *b, const size_t cap[FD_USER_COUNT], long raised_
 		return;
 	}
 	log_info("file descriptors: limit %ld%s, %ld open at start, %d kept spare: "
-	    "%zu for sessions, %zu for the ack port, %zu for the admin port",
+	    "%zu for sessions, %zu for the ack port, %zu for the admin port, "
+	    "%zu for health checks",
 	    b->limit, from, open_now - (long)counted, FDBUDGET_SPARE,
-	    b->share[FD_USER_PROXY], b->share[FD_USER_ACK], b->share[FD_USER_ADMIN]);
+	    b->share[FD_USER_PROXY], b->share[FD_USER_ACK], b->share[FD_USER_ADMIN],
+	    b->share[FD_USER_CHECK]);
 	if (avail < 64)
 		log_warnx("file descriptors: only %zu to share: raise the limit "
 		    "(ulimit -n, LimitNOFILE=)", avail);

@@ -5,12 +5,12 @@
  * The budget is RLIMIT_NOFILE less what is open once the daemon has
  * started (stdio, the loop, the listeners, logs) and a few fds kept spare
  * for short-lived ones (the state file, a log reopened on SIGHUP). What is
- * left is shared out: the ack port and the admin port get a share each,
- * the proxy the rest, so that none of them can take the fds another needs
+ * left is shared out: the ack port, the admin port and the health checks
+ * get a share each, the proxy the rest, so that none of them can take the fds another needs
  * (relayd's accept_reserve, made per user). A part takes units when it
  * opens fds (a session: its client and target sockets, then 2 per splice
  * pipe; an ack connection: 1; an admin connection: 2, its socket and a
- * file it may send) and gives them back when it closes them.
+ * file it may send; a health check probe: 1) and gives them back when it closes them.
  *
  * An acceptor owns its listening fd. It accepts up to a batch per wake-up;
  * a connection whose user has no budget left is closed at once (as nginx
@@ -36,6 +36,7 @@ enum fd_user {
 	FD_USER_PROXY,
 	FD_USER_ACK,
 	FD_USER_ADMIN,
+	FD_USER_CHECK,		/* health check probes (check/check.h) */
 	FD_USER_COUNT
 };
 

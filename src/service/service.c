@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check/check.h"
 #include "common/log.h"
 #include "config.h"
 #include "core/acceptor.h"
@@ -26,6 +27,7 @@ struct services {
 	struct loop		*loop;
 	struct fdbudget		*budget;
 	struct pool_shared	*shared;
+	struct check_set	*checks;	/* every service's probes */
 	struct service		**live;		/* in the order added */
 	size_t			 nlive;
 	struct service		**retired;
@@ -58,6 +60,11 @@ services_new(struct loop *l, struct fdbudget *budget)
 		free(set);
 		return NULL;
 	}
+	if ((set->checks = check_set_new(l, budget)) == NULL) {
+		pool_shared_free(set->shared);
+		free(set);
+		return NULL;
+	}
 	set->loop = l;
 	set->budget = budget;
 	loop_timer_init(&set->reap_timer, on_reap, set);
@@ -69,6 +76,7 @@ static void
 service_free(struct service *svc)
 {
 	loop_timer_cancel(svc->set->loop, &svc->expire_timer);
+	check_free(svc->check);
 	proxy_free(svc->proxy);
 	pool_free(svc->pool);
 	balance_free(svc->balancer);
@@ -89,6 +97,7 @@ services_free(struct services *set)
 		service_free(set->retired[i]);
 	free(set->live);
 	free(set->retired);
+	check_set_free(set->checks);
 	pool_shared_free(set->shared);
 	free(set);
 }
@@ -97,6 +106,12 @@ struct pool_shared *
 services_shared(struct services *set)
 {
 	return set->shared;
+}
+
+struct check_set *
+services_checks(struct services *set)
+{
+	return set->checks;
 }
 
 static int64_t
@@ -157,6 +172,7 @@ service_add(struct services *set, struct config *cfg)
 	    (svc->proxy = proxy_new(set->loop, svc->pool, svc->balancer,
 	    svc->persist, &pp)) == NULL ||
 	    settings_base_capture(&svc->base, cfg) == -1 ||
+	    (svc->check = check_new(set->checks, svc->pool)) == NULL ||
 	    append(&set->live, &set->nlive, svc) == -1) {
 		saved = errno;
 		service_free(svc);
@@ -168,6 +184,7 @@ service_add(struct services *set, struct config *cfg)
 	if (set->def == NULL)
 		set->def = svc;
 	loop_timer_add(set->loop, &svc->expire_timer, EXPIRE_EVERY_MS);
+	check_configure(svc->check, &cfg->check, cfg->slow_start_ms);
 	return svc;
 }
 
@@ -241,6 +258,10 @@ void
 service_set_config(struct service *svc, struct config *cfg)
 {
 	svc->cfg = cfg;
+	if (cfg == NULL)
+		check_stop(svc->check);
+	else
+		check_configure(svc->check, &cfg->check, cfg->slow_start_ms);
 }
 
 void

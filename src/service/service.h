@@ -7,7 +7,9 @@
  * cfg->services (config.h). Their pools share one id space and harmonyd's
  * own addresses (pool_shared, registry/pool.h), so that an id or a key
  * names a target daemon-wide and no service may balance to a listener of
- * another. A service borrows its struct config, the daemon's
+ * another; their health checks share one bound on probes in flight
+ * (check_set, check/check.h). service_set_config applies the service's
+ * check and slow start, so a SIGHUP's new ones take effect there. A service borrows its struct config, the daemon's
  * cfg->services[i]: settings.c writes it, and whoever replaces the
  * configuration points each service at its new entry (service_set_config).
  *
@@ -27,6 +29,8 @@
 #include "settings.h"
 
 struct balancer;
+struct check;
+struct check_set;
 struct config;
 struct fdbudget;
 struct persist;
@@ -43,6 +47,7 @@ struct service {
 	struct balancer	*balancer;
 	struct persist	*persist;
 	struct proxy	*proxy;
+	struct check	*check;		/* its health checks (check/check.h) */
 	struct loop_timer expire_timer;	/* persistence entries past their TTL */
 	struct settings_base base;	/* its tunables as configured (settings.h) */
 	bool		 retired;	/* removed: finishing its sessions */
@@ -53,6 +58,7 @@ struct services	*services_new(struct loop *, struct fdbudget *);
 /* Frees every service, retired ones too: after the loop has stopped. */
 void		 services_free(struct services *);
 struct pool_shared *services_shared(struct services *);
+struct check_set *services_checks(struct services *);
 
 /*
  * A new service for cfg (a cfg->services[] entry), with its parts made
