@@ -730,5 +730,6 @@ check_configure(struct check *ck, const struct check_params *p,
 			    1 + jitter(ck->set, p->interval_ms));
 	}
 	check_walk(ck);
-	loop_timer_add(ck->set->loop, &ck->sweep, CHECK_SWEEP_MS);
+	/* Soon: the static targets are added right after (service.c). */
+	loop_timer_add(ck->set->loop, &ck->sweep, 1);
 }
