@@ -2,7 +2,7 @@
  * backend: a tiny TCP server for Harmony's integration tests.
  *
  *   backend [--listen ADDR:PORT] --mode MODE [--name NAME] [--bytes N]
- *           [--delay MS] [--seed S]
+ *           [--delay MS] [--seed S] [--status-file FILE]
  *
  * One process, one poll(2) loop, non-blocking sockets. Every accepted
  * connection waits --delay ms (reading and writing nothing), then:
@@ -16,7 +16,10 @@
  *   sink    reads until EOF, answers "COUNT CRC32\n", closes
  *   hold    never reads or writes; closes when the peer closes
  *   http    like name, as an HTTP/1.0 200 answer with "NAME\n" as its body
- *           (the demo's backends: curl through the proxy shows who served)
+ *           (the demo's backends: curl through the proxy shows who served);
+ *           with --status-file, each answer's status is the number FILE
+ *           holds then (a test changes it: a health check sees it change),
+ *           200 while it holds none
  *   reset   waits for the peer's first byte (or EOF), so that the peer has
  *           surely seen the connection established, writes N bytes of the
  *           pattern, then closes with SO_LINGER 0 (RST)
@@ -81,6 +84,7 @@ static const char	*name = "backend";
 static uint64_t		 nbytes = 1024 * 1024;
 static int64_t		 delay_ms;
 static uint32_t		 seed;
+static const char	*status_file;
 
 static struct conn	**conns;
 static size_t		 nconns, conns_cap;
@@ -155,7 +159,7 @@ usage(void)
 {
 	fprintf(stderr, "usage: backend [--listen ADDR:PORT] --mode "
 	    "name|echo|stream|sink|hold|reset|http [--name NAME] [--bytes N] "
-	    "[--delay MS] [--seed S]\n");
+	    "[--delay MS] [--seed S] [--status-file FILE]\n");
 	exit(2);
 }
 
@@ -228,6 +232,21 @@ listen_on(const char *spec)
 	return fd;
 }
 
+/* --status-file's number, 200 without one. */
+static int
+http_status(void)
+{
+	FILE *fp;
+	int code = 200;
+
+	if (status_file == NULL || (fp = fopen(status_file, "r")) == NULL)
+		return 200;
+	if (fscanf(fp, "%d", &code) != 1 || code < 100 || code > 999)
+		code = 200;
+	fclose(fp);
+	return code;
+}
+
 static void
 print_count(void)
 {
@@ -250,8 +269,9 @@ conn_start(struct conn *c)
 	}
 	case MODE_HTTP:
 		c->len = (size_t)snprintf((char *)c->buf, BUFSZ,
-		    "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n"
+		    "HTTP/1.0 %d %s\r\nContent-Type: text/plain\r\n"
 		    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s\n",
+		    http_status(), http_status() == 200 ? "OK" : "Status",
 		    strlen(name) + 1, name);
 		if (c->len >= BUFSZ)
 			c->len = BUFSZ - 1;
@@ -574,6 +594,7 @@ main(int argc, char *argv[])
 		{ "bytes", required_argument, NULL, 'b' },
 		{ "delay", required_argument, NULL, 'd' },
 		{ "seed", required_argument, NULL, 's' },
+		{ "status-file", required_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static const char *const modes[] = {
@@ -611,6 +632,9 @@ main(int argc, char *argv[])
 			break;
 		case 's':
 			seed = (uint32_t)parse_u64(optarg);
+			break;
+		case 'f':
+			status_file = optarg;
 			break;
 		default:
 			usage();

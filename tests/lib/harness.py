@@ -402,14 +402,15 @@ class Backend(Proc):
     """
 
     def __init__(self, mode, name=None, nbytes=None, delay_ms=None, seed=None,
-                 listen='127.0.0.1:0'):
+                 listen='127.0.0.1:0', status_file=None):
         self.mode = mode
         self.name = name
         self.cur = self.max = self.total = 0
         self.done = []
         cmd = [BACKEND, '--listen', listen, '--mode', mode]
         for flag, v in (('--name', name), ('--bytes', nbytes),
-                        ('--delay', delay_ms), ('--seed', seed)):
+                        ('--delay', delay_ms), ('--seed', seed),
+                        ('--status-file', status_file)):
             if v is not None:
                 cmd += [flag, str(v)]
         super().__init__('backend %s%s' % (mode, ' ' + name if name else ''),
