@@ -155,7 +155,7 @@ static const struct cfg_option options[] = {
 	{ "check", 0, K_CHECK, "TYPE[:PATH]", 0, 0, 0,
 	    "health check of every target: tcp, http (GET PATH, default /,"
 	    " status 200-399), send-expect or none (default: none)" },
-	{ "check-interval", 0, K_DURATION, "DUR", F(check.interval_ms), 100,
+	{ "check-interval", 0, K_DURATION, "DUR", F(check.interval_ms), 1,
 	    DUR_MAX, "time between two checks of a target, with jitter"
 	    " (default: 2s)" },
 	{ "check-timeout", 0, K_DURATION, "DUR", F(check.timeout_ms), 1,

@@ -723,6 +723,17 @@ check_configure(struct check *ck, const struct check_params *p,
 		ck->watching = true;
 	}
 	ck->p = *p;
+	/* A service's own check object leaves out what it does not set. */
+	if (ck->p.path[0] == '\0')
+		snprintf(ck->p.path, sizeof(ck->p.path), "/");
+	if (ck->p.status_min == 0 && ck->p.status_max == 0) {
+		ck->p.status_min = 200;
+		ck->p.status_max = 399;
+	}
+	if (ck->p.interval_ms <= 0)
+		ck->p.interval_ms = 2000;
+	if (ck->p.timeout_ms <= 0 || ck->p.timeout_ms > ck->p.interval_ms)
+		ck->p.timeout_ms = ck->p.interval_ms;
 	TAILQ_FOREACH(pr, &ck->probes, all) {
 		pool_check_enable(pr->t, (unsigned)p->rise, (unsigned)p->fall);
 		if (retime && pr->phase == PROBE_IDLE)
