@@ -173,22 +173,12 @@ check_set_free(struct check_set *set)
 	free(set);
 }
 
-size_t
-check_set_inflight(const struct check_set *set)
+void
+check_set_counts(const struct check_set *set, struct check_counts *c)
 {
-	return set->inflight;
-}
-
-size_t
-check_set_queued(const struct check_set *set)
-{
-	return set->queued;
-}
-
-uint64_t
-check_set_starved(const struct check_set *set)
-{
-	return set->starved;
+	c->inflight = set->inflight;
+	c->queued = set->queued;
+	c->starved = set->starved;
 }
 
 /* A delay in [0, span), spread evenly: the jitter. */

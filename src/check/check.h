@@ -71,10 +71,16 @@ struct check;
 struct check_set *check_set_new(struct loop *, struct fdbudget *);
 /* After every check of the set is freed. */
 void		 check_set_free(struct check_set *);
-size_t		 check_set_inflight(const struct check_set *);
-size_t		 check_set_queued(const struct check_set *);
-/* Probes that waited because the fd share was used up (logged). */
-uint64_t	 check_set_starved(const struct check_set *);
+/*
+ * Probes in flight and waiting now, and those that waited because the fd
+ * share was used up (logged), ever.
+ */
+struct check_counts {
+	size_t		 inflight;
+	size_t		 queued;
+	uint64_t	 starved;
+};
+void		 check_set_counts(const struct check_set *, struct check_counts *);
 
 /* A check of pool's targets, doing nothing until configured. */
 struct check	*check_new(struct check_set *, struct pool *);

@@ -17,10 +17,9 @@ import relcheck as rc
 
 
 def target(hd, port):
-    for t in rc.get_json(hd.http_port, '/api/v1/targets')['targets']:
-        if t['port'] == port:
-            return t
-    h.fail('no target with port %d' % port)
+    by_port = {t['port']: t for t in
+               rc.get_json(hd.http_port, '/api/v1/targets')['targets']}
+    return by_port[port]
 
 
 def served(port, n):
