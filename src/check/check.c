@@ -660,11 +660,12 @@ check_new(struct check_set *set, struct pool *pool)
 static void
 check_drop(struct check *ck, bool disable)
 {
-	struct probe *pr;
+	struct probe *pr, *next;
 
-	while ((pr = TAILQ_FIRST(&ck->probes)) != NULL) {
+	for (pr = TAILQ_FIRST(&ck->probes); pr != NULL; pr = next) {
 		struct target *t = pr->t;
 
+		next = TAILQ_NEXT(pr, all);
 		probe_free(pr);
 		if (disable)
 			pool_check_disable(t);
