@@ -780,6 +780,32 @@ static const struct {
 	{ "{ \"allow\": [], 'allow': [] }", "duplicate key 'allow'" },
 	{ "{ \"requeue\": 1, \"log-level\": \"info\",\n\n \"requeue\": 1 }",
 	    "line 3: duplicate key 'requeue'" },
+	{ "{ \"check\": { \"type\": \"udp\" } }", "check.type: expected tcp" },
+	{ "{ \"check\": { \"interval\": \"2s\" } }", "check.type: missing" },
+	{ "{ \"check\": { \"type\": \"http\", \"rise\": 0 } }",
+	    "check.rise: 0 is out of range (1..100)" },
+	{ "{ \"check\": { \"type\": \"http\", \"interval\": \"1x\" } }",
+	    "check.interval: bad duration '1x'" },
+	{ "{ \"check\": { \"type\": \"http\", \"status\": \"99\" } }",
+	    "check.status: expected a status range" },
+	{ "{ \"check\": { \"type\": \"http\", \"status\": \"300-200\" } }",
+	    "check.status: expected a status range" },
+	{ "{ \"check\": { \"type\": \"http\", \"path\": \"health\" } }",
+	    "check.path: must start with /" },
+	{ "{ \"check\": { \"type\": \"http\", \"host\": \"a b\" } }",
+	    "check.host: empty, too long, or has a blank" },
+	{ "{ \"check\": { \"type\": \"tcp\", \"bogus\": 1 } }",
+	    "check: unknown key 'bogus'" },
+	{ "{ \"check\": { \"type\": \"send-expect\" } }",
+	    "check.expect: send-expect needs send or expect" },
+	{ "{ \"check\": { \"type\": \"send-expect\", \"send\": \"\\\\q\" } }",
+	    "check.send: unknown escape" },
+	{ "{ \"check\": 5 }", "check: expected a check object" },
+	{ "{ \"check\": \"http:health\" }", "check: bad check 'http:health'" },
+	{ "{ \"check\": \"tcp:/x\" }", "only http takes a path" },
+	{ "{ \"services\": { \"web\": { \"listen\": 1, \"check\": { \"type\":"
+	    " \"tcp\", \"fall\": 0 } } } }",
+	    "services.web.check.fall: 0 is out of range (1..100)" },
 	{ "{ \"target\": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"1.2.3.4:5\"]]]]]]]]]]]]]]"
 	    "]]]]]]]]]]]]]]]]]] }", "nesting too deep" },
 };
@@ -1135,6 +1161,45 @@ START_TEST(test_services_file)
 	ck_assert_msg(cfg_validate(&cfg, err, sizeof(err)) == 0, "%s", err);
 	check_two_services(&cfg);
 	cfg_free(&cfg);
+	cfg_free(&cfg);
+}
+END_TEST
+
+/*
+ * The top level's check is inherited key by key: a service that sets its
+ * own check object keeps what it sets and takes the others' values.
+ */
+START_TEST(test_services_check)
+{
+	struct config cfg, *web, *api;
+	char err[256];
+
+	ck_assert_msg(load_validate(&cfg, "{ \"default\": \"web\","
+	    " \"slow-start\": \"30s\", \"check\": {"
+	    " \"type\": \"http\", \"path\": \"/h\", \"status\": \"200\","
+	    " \"interval\": \"5s\", \"rise\": 4 }, \"services\": {"
+	    " \"web\": { \"listen\": 18001, \"check\": { \"type\": \"send-expect\","
+	    " \"send\": \"PING\\\\r\\\\n\", \"expect\": \"PONG\", \"fall\": 7 } },"
+	    " \"api\": { \"listen\": 18002, \"check-port\": 81 } } }",
+	    err, sizeof(err)) == 0, "%s", err);
+	web = cfg_service_find(&cfg, "web");
+	api = cfg_service_find(&cfg, "api");
+	ck_assert_int_eq(web->check.type, CHECK_SEND_EXPECT);
+	ck_assert_uint_eq(web->check.send_len, 6);
+	ck_assert_mem_eq(web->check.send, "PING\r\n", 6);
+	ck_assert_uint_eq(web->check.expect_len, 4);
+	ck_assert_int_eq(web->check.fall, 7);
+	ck_assert_int_eq(web->check.rise, 4);
+	ck_assert_int_eq(web->check.interval_ms, 5000);
+	ck_assert_int_eq(web->check.timeout_ms, 1000);
+	ck_assert_int_eq(api->check.type, CHECK_HTTP);
+	ck_assert_str_eq(api->check.path, "/h");
+	ck_assert_int_eq(api->check.status_min, 200);
+	ck_assert_int_eq(api->check.status_max, 200);
+	ck_assert_int_eq(api->check.fall, 3);
+	ck_assert_int_eq(api->check.port, 81);
+	ck_assert_int_eq(web->check.port, 0);
+	ck_assert_int_eq(api->slow_start_ms, 30000);
 	cfg_free(&cfg);
 }
 END_TEST
@@ -1648,6 +1713,7 @@ config_suite(void)
 
 	tc = tcase_create("services");
 	tcase_add_test(tc, test_services_file);
+	tcase_add_test(tc, test_services_check);
 	tcase_add_test(tc, test_services_none);
 	tcase_add_loop_test(tc, test_services_bad, 0, NITEMS(services_bad));
 	tcase_add_test(tc, test_services_default);
