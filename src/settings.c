@@ -408,6 +408,7 @@ apply_static_targets(struct pool *pool, const struct config *nc)
 {
 	struct target *t, *next;
 
+	pool_actor_set(pool, POOL_ACTOR_CONFIG);
 	for (t = TAILQ_FIRST(pool_targets(pool)); t != NULL; t = next) {
 		next = TAILQ_NEXT(t, entry);
 		if (t->source == TARGET_SRC_STATIC && !in_config(nc, t)) {

@@ -235,6 +235,7 @@ ackreg_apply(struct pool *pool, struct ratelimit *rate, const struct ack_request
 	char peer[NET_HOSTSTRLEN];
 
 	memset(o, 0, sizeof(*o));
+	pool_actor_set(pool, POOL_ACTOR_ACK);	/* for every sibling too */
 	switch (rq->op) {
 	case ACK_OP_REGISTER:
 		do_register(pool, rate, rq, o);

@@ -908,6 +908,16 @@ api_handle(struct api_env *env, const struct api_request *rq, struct api_reply *
 		api_reply_error(rp, 415, "Content-Type must be application/json");
 		return;
 	}
+	/*
+	 * Who changes targets here (registry/pool.h): registrations and
+	 * heartbeats are the target's own (http), as is a write shown only
+	 * its key (an agent deregistering); any other write is an operator's.
+	 */
+	if (r->write)
+		pool_actor_set(svc->pool, r->handler == API_TARGETS_CREATE ||
+		    r->handler == API_TARGET_ACK || (auth.key_ok &&
+		    !auth.token_ok) ? POOL_ACTOR_HTTP :
+		    POOL_ACTOR_OPERATOR);
 
 	switch (r->handler) {
 	case API_TARGETS_LIST:

@@ -42,12 +42,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/hash.h"
 #include "common/log.h"
 #include "common/random.h"
 #include "common/service.h"
 #include "core/loop.h"
+#include "registry/events.h"
 #include "registry/pool.h"
 #include "registry/selfaddr.h"
 
@@ -92,6 +94,9 @@ struct pool_shared {
 	struct tindex		 by_id, by_key;
 	uint64_t		 sipkey[2];	/* for by_key and the pools' by_addr, by_host */
 	uint64_t		 next_order;	/* target.order */
+	struct events		*events;	/* the history, daemon-wide */
+	enum pool_actor		 actor;		/* of the changes being made */
+	char			 reason[EVENTS_REASON_MAX];	/* "": none */
 };
 
 struct pool {
@@ -121,6 +126,8 @@ struct pool {
 	struct tindex		 by_addr, by_host;
 	struct tindex		 deleted_ix;	/* the deleted keys, by key */
 	size_t			 nstate[TARGET_PORTLESS + 1];	/* pool_count_state */
+	uint64_t		 nevents[EVENT_KINDS][POOL_ACTORS];
+	struct pool_check_hist	 check_hist;
 };
 
 /* A static target's identity: the id its address had before. */
@@ -130,6 +137,31 @@ struct static_id {
 };
 
 static int64_t	deadline_fire(struct loop *, struct loop_timer *, void *);
+static void	emit(struct target *, struct event *);
+static void	emit_state(struct target *, enum target_state from);
+
+/* An actor for a while (the pool's own timers): restored by actor_pop. */
+struct actor_saved {
+	enum pool_actor	 actor;
+	char		 reason[EVENTS_REASON_MAX];
+};
+
+static void
+actor_push(struct pool *p, enum pool_actor a, const char *reason,
+    struct actor_saved *save)
+{
+	save->actor = p->shared->actor;
+	memcpy(save->reason, p->shared->reason, sizeof(save->reason));
+	pool_actor_set(p, a);
+	pool_actor_reason(p, reason);
+}
+
+static void
+actor_pop(struct pool_shared *sh, const struct actor_saved *save)
+{
+	sh->actor = save->actor;
+	memcpy(sh->reason, save->reason, sizeof(sh->reason));
+}
 
 /* Deadlines saturate rather than wrap for absurd timeouts. */
 static int64_t
@@ -171,9 +203,12 @@ base_state(const struct target *t)
 	return t->port == 0 ? TARGET_PORTLESS : TARGET_UP;
 }
 
+/* The one place a listed target's state changes: each change is an event. */
 static void
 set_state(struct target *t, enum target_state st)
 {
+	enum target_state from = t->state;
+
 	if (t->state == st)
 		return;
 	/* The state file keeps draining or not; up, down and failing are live. */
@@ -184,7 +219,9 @@ set_state(struct target *t, enum target_state st)
 		t->pool->nstate[st]++;
 	}
 	t->state = st;
+	t->state_since = loop_now(t->pool->loop);
 	bump(t->pool, true);
+	emit_state(t, from);
 }
 
 static bool
@@ -651,10 +688,19 @@ deadline_fire(struct loop *l, struct loop_timer *timer, void *arg)
 	switch (t->state) {
 	case TARGET_UP:
 	case TARGET_PORTLESS:
-	case TARGET_FAILING:
+	case TARGET_FAILING: {
+		struct pool_shared *sh = t->pool->shared;
+		struct actor_saved save;
+		char why[64];
+
+		snprintf(why, sizeof(why), "no heartbeat for %.1f s",
+		    (double)(now - t->last_ack) / 1000.0);
+		actor_push(t->pool, POOL_ACTOR_HEARTBEAT, why, &save);
 		t->down_since = now;
 		set_state(t, TARGET_DOWN);
+		actor_pop(sh, &save);
 		return deadline_when(t) - now;
+	}
 	case TARGET_DOWN:
 		if (t->check_held) {
 			/* Now down for its heartbeat too: that one counts. */
@@ -663,9 +709,22 @@ deadline_fire(struct loop *l, struct loop_timer *timer, void *arg)
 			return deadline_when(t) - now;
 		}
 		/* FALLTHROUGH */
-	case TARGET_DRAINING:
+	case TARGET_DRAINING: {
+		struct pool_shared *sh = t->pool->shared;
+		struct actor_saved save;
+		char why[64];
+
+		if (t->state == TARGET_DOWN)
+			snprintf(why, sizeof(why), "down for %.1f s",
+			    (double)(now - t->down_since) / 1000.0);
+		else
+			snprintf(why, sizeof(why), "draining, no heartbeat for %.1f s",
+			    (double)(now - t->last_ack) / 1000.0);
+		actor_push(t->pool, POOL_ACTOR_HEARTBEAT, why, &save);
 		pool_remove(t);
+		actor_pop(sh, &save);
 		return LOOP_TIMER_STOP;		/* t may be freed */
+	}
 	case TARGET_STATIC:
 	default:
 		return LOOP_TIMER_STOP;
@@ -687,7 +746,14 @@ pool_shared_new(void)
 		errno = saved;
 		return NULL;
 	}
+	/* The ring itself is allocated with the first event (events.h). */
+	if ((sh->events = events_new(0)) == NULL) {
+		selfaddr_free(sh->self);
+		free(sh);
+		return NULL;
+	}
 	sh->next_id = 1;
+	sh->actor = POOL_ACTOR_CONFIG;
 	TAILQ_INIT(&sh->pools);
 	return sh;
 }
@@ -700,6 +766,7 @@ pool_shared_free(struct pool_shared *sh)
 	selfaddr_free(sh->self);
 	ix_release(&sh->by_id);
 	ix_release(&sh->by_key);
+	events_free(sh->events);
 	free(sh);
 }
 
@@ -966,6 +1033,7 @@ target_create(struct pool *p, enum target_source src,
 	t->own_timeout = timeout_ms > 0;
 	t->last_ack = loop_now(p->loop);
 	t->check.latency_ms = -1;
+	t->state_since = t->last_ack;
 	t->listed = true;
 	loop_timer_init(&t->deadline, deadline_fire, t);
 	TAILQ_INSERT_TAIL(&p->targets, t, entry);
@@ -979,6 +1047,12 @@ target_create(struct pool *p, enum target_source src,
 	/* Remembered, so a static target taken out and put back keeps its id. */
 	if (src == TARGET_SRC_STATIC)
 		(void)static_id_set(p, &t->addr, t->id);
+	{
+		struct event e = { .kind = EVENT_REGISTERED, .has_to = true,
+		    .to = t->state, .weight = t->weight };
+
+		emit(t, &e);
+	}
 	return t;
 }
 
@@ -1099,10 +1173,8 @@ pool_set_port(struct target *t, uint16_t port)
 	ix_put(&t->pool->by_addr, host_hash(t->pool, &t->addr, t->port), t);
 	t->lost = false;
 	if (t->state == TARGET_PORTLESS) {
-		t->pool->nstate[TARGET_PORTLESS]--;
-		t->pool->nstate[TARGET_UP]++;
-		t->state = TARGET_UP;
 		slow_start(t);
+		set_state(t, TARGET_UP);
 	}
 	bump(t->pool, true);
 	bump_state(t->pool);
@@ -1117,9 +1189,12 @@ pool_set_weight(struct target *t, uint32_t weight)
 		return -1;
 	}
 	if (t->weight != weight) {
+		struct event e = { .kind = EVENT_WEIGHT, .weight = weight };
+
 		t->weight = weight;
 		bump(t->pool, true);
 		bump_state(t->pool);
+		emit(t, &e);
 	}
 	return 0;
 }
@@ -1232,6 +1307,7 @@ pool_deregister(struct target *t)
 		return;
 	if (!t->leaving) {
 		t->leaving = true;
+		t->leave_by = t->pool->shared->actor;
 		bump(t->pool, true);
 		bump_state(t->pool);
 	}
@@ -1258,6 +1334,12 @@ pool_remove(struct target *t)
 	loop_timer_cancel(p->loop, &t->deadline);
 	bump(p, true);
 	bump_state(p);
+	{
+		struct event e = { .kind = EVENT_REMOVED,
+		    .has_from = true, .from = t->state };
+
+		emit(t, &e);
+	}
 	if (p->on_remove != NULL)
 		p->on_remove(p, t, p->on_remove_arg);
 	for (size_t i = 0; i < POOL_WATCHERS_MAX && p->watchers[i].fn != NULL; i++)
@@ -1554,8 +1636,15 @@ pool_session_end(struct target *t, uint64_t bytes_in, uint64_t bytes_out)
 	if (!t->listed) {
 		TAILQ_REMOVE(&p->unlisted, t, entry);
 		free(t);
-	} else if (t->leaving)
+	} else if (t->leaving) {
+		struct pool_shared *sh = p->shared;
+		struct actor_saved save;
+
+		/* Its last session ended: the deregistration is done, by its maker. */
+		actor_push(p, t->leave_by, "deregistered, its last session ended", &save);
 		pool_remove(t);
+		actor_pop(sh, &save);
+	}
 }
 
 void
@@ -1563,8 +1652,14 @@ pool_connect_ok(struct target *t)
 {
 	t->total++;		/* sessions that reached it, not attempts */
 	t->fail_streak = 0;
-	if (t->state == TARGET_FAILING)
+	if (t->state == TARGET_FAILING) {
+		struct pool_shared *sh = t->pool->shared;
+		struct actor_saved save;
+
+		actor_push(t->pool, POOL_ACTOR_PROXY, "connected", &save);
 		set_state(t, base_state(t));
+		actor_pop(sh, &save);
+	}
 }
 
 void
@@ -1584,8 +1679,18 @@ pool_connect_failed(struct target *t)
 	t->retry_at = loop_now(t->pool->loop) + backoff;
 	pool_touch(t->pool);
 	/* Draining and down say more than failing; they only count it. */
-	if (t->listed && t->state != TARGET_DRAINING && t->state != TARGET_DOWN)
+	if (t->listed && t->state != TARGET_DRAINING && t->state != TARGET_DOWN &&
+	    t->state != TARGET_FAILING) {
+		struct pool_shared *sh = t->pool->shared;
+		struct actor_saved save;
+		char why[64];
+
+		snprintf(why, sizeof(why), "connect failed, retry in %.0f s",
+		    (double)backoff / 1000.0);
+		actor_push(t->pool, POOL_ACTOR_PROXY, why, &save);
 		set_state(t, TARGET_FAILING);
+		actor_pop(sh, &save);
+	}
 }
 
 uint64_t
@@ -1880,4 +1985,223 @@ target_check_status_name(enum target_check_status st)
 	default:
 		return "pending";
 	}
+}
+
+/* --- events -------------------------------------------------------------- */
+
+void
+pool_actor_set(struct pool *p, enum pool_actor a)
+{
+	p->shared->actor = a;
+	p->shared->reason[0] = '\0';
+}
+
+void
+pool_actor_reason(struct pool *p, const char *reason)
+{
+	struct event e;
+
+	event_set_reason(&e, reason);
+	memcpy(p->shared->reason, e.reason, sizeof(p->shared->reason));
+}
+
+enum pool_actor
+pool_actor(const struct pool *p)
+{
+	return p->shared->actor;
+}
+
+const char *
+pool_actor_name(enum pool_actor a)
+{
+	static const char *const names[] = {
+		[POOL_ACTOR_ACK] = "ack",
+		[POOL_ACTOR_HTTP] = "http",
+		[POOL_ACTOR_OPERATOR] = "operator",
+		[POOL_ACTOR_CHECK] = "check",
+		[POOL_ACTOR_HEARTBEAT] = "heartbeat",
+		[POOL_ACTOR_CONFIG] = "config",
+		[POOL_ACTOR_STATE] = "state",
+		[POOL_ACTOR_PROXY] = "proxy",
+	};
+
+	if ((size_t)a >= sizeof(names) / sizeof(names[0]))
+		return "?";
+	return names[a];
+}
+
+struct events *
+pool_events(const struct pool *p)
+{
+	return p->shared->events;
+}
+
+uint64_t
+pool_event_count(const struct pool *p, int kind, enum pool_actor a)
+{
+	if (kind < 0 || kind >= EVENT_KINDS || (unsigned)a >= POOL_ACTORS)
+		return 0;
+	return p->nevents[kind][a];
+}
+
+const struct pool_check_hist *
+pool_check_hist(const struct pool *p)
+{
+	return &p->check_hist;
+}
+
+static int64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) == -1)
+		return 0;
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * HAProxy's way of saying it ("Server web/a is DOWN, reason: ..."): the
+ * service and id, the address, what happened, by whom and why. Warnings
+ * for what takes a target out of use, info for the rest.
+ */
+static void
+event_log(const struct event *e)
+{
+	char what[64], why[EVENTS_REASON_MAX + 64];
+	bool warn = false;
+
+	switch (e->kind) {
+	case EVENT_REGISTERED:
+		snprintf(what, sizeof(what), "registered, weight %u",
+		    (unsigned)e->weight);
+		break;
+	case EVENT_UP:
+		snprintf(what, sizeof(what), "is UP");
+		break;
+	case EVENT_DOWN:
+		snprintf(what, sizeof(what), "is DOWN");
+		warn = true;
+		break;
+	case EVENT_FAILING:
+		snprintf(what, sizeof(what), "is FAILING");
+		warn = true;
+		break;
+	case EVENT_DRAINING:
+		snprintf(what, sizeof(what), "is DRAINING");
+		break;
+	case EVENT_REMOVED:
+		snprintf(what, sizeof(what), "is REMOVED");
+		warn = true;
+		break;
+	case EVENT_WEIGHT:
+		snprintf(what, sizeof(what), "weight %u", (unsigned)e->weight);
+		break;
+	case EVENT_CHECK:
+	default:
+		snprintf(what, sizeof(what), "check %s", e->passed ? "passed" : "failed");
+		warn = !e->passed;
+		break;
+	}
+	if (e->kind == EVENT_CHECK && e->latency_ms >= 0)
+		snprintf(why, sizeof(why), "%s%s%s, %lld ms", pool_actor_name(e->by),
+		    e->reason[0] != '\0' ? ": " : "", e->reason,
+		    (long long)e->latency_ms);
+	else
+		snprintf(why, sizeof(why), "%s%s%s", pool_actor_name(e->by),
+		    e->reason[0] != '\0' ? ": " : "", e->reason);
+	/* log.c escapes the whole message: a reason cannot end the line. */
+	if (warn)
+		log_warnx("target %s/%u %s %s (by %s)", e->service,
+		    (unsigned)e->target, e->name, what, why);
+	else
+		log_info("target %s/%u %s %s (by %s)", e->service,
+		    (unsigned)e->target, e->name, what, why);
+}
+
+/* e's kind and its kind's fields are set; the rest is t's and the actor's. */
+static void
+emit(struct target *t, struct event *e)
+{
+	struct pool *p = t->pool;
+	struct pool_shared *sh = p->shared;
+
+	e->time_ms = wall_ms();
+	memcpy(e->service, p->name, sizeof(e->service));
+	e->target = t->id;
+	memcpy(e->name, t->port != 0 ? t->name : t->host, sizeof(e->name));
+	e->name[sizeof(e->name) - 1] = '\0';
+	e->by = e->kind == EVENT_CHECK ? POOL_ACTOR_CHECK : sh->actor;
+	if (e->kind != EVENT_CHECK)
+		memcpy(e->reason, sh->reason, sizeof(e->reason));
+	if (e->kind != EVENT_CHECK)
+		e->latency_ms = -1;
+	if ((unsigned)e->kind < EVENT_KINDS && (unsigned)e->by < POOL_ACTORS)
+		p->nevents[e->kind][e->by]++;
+	event_log(e);
+	(void)events_add(sh->events, e);
+}
+
+static bool
+state_live(enum target_state st)
+{
+	return st == TARGET_UP || st == TARGET_STATIC || st == TARGET_PORTLESS;
+}
+
+static void
+emit_state(struct target *t, enum target_state from)
+{
+	struct event e = { .has_from = true, .from = from, .has_to = true,
+	    .to = t->state };
+
+	switch (t->state) {
+	case TARGET_DOWN:
+		e.kind = EVENT_DOWN;
+		break;
+	case TARGET_FAILING:
+		e.kind = EVENT_FAILING;
+		break;
+	case TARGET_DRAINING:
+		e.kind = EVENT_DRAINING;
+		break;
+	case TARGET_UP:
+	case TARGET_STATIC:
+	case TARGET_PORTLESS:
+	default:
+		/* Static from up (made static) is no news; a port given is. */
+		if (state_live(from) && !(from == TARGET_PORTLESS && t->state == TARGET_UP))
+			return;
+		e.kind = EVENT_UP;
+		break;
+	}
+	emit(t, &e);
+}
+
+void
+pool_check_latency(struct target *t, int64_t latency_ms)
+{
+	static const int64_t le[POOL_CHECK_BUCKETS] = POOL_CHECK_BUCKET_MS;
+	struct pool_check_hist *h = &t->pool->check_hist;
+
+	if (latency_ms < 0)
+		return;
+	for (size_t i = 0; i < POOL_CHECK_BUCKETS; i++)
+		if (latency_ms <= le[i])
+			h->le[i]++;
+	h->count++;
+	h->sum_ms = add_sat(h->sum_ms, latency_ms);
+}
+
+void
+pool_check_event(struct target *t, bool passed, const char *reason,
+    int64_t latency_ms)
+{
+	struct event e = { .kind = EVENT_CHECK, .passed = passed,
+	    .latency_ms = latency_ms < 0 ? -1 : latency_ms };
+
+	if (!t->listed)
+		return;
+	event_set_reason(&e, reason);
+	bump(t->pool, false);
+	emit(t, &e);
 }

@@ -31,6 +31,14 @@
  * cares about, counters included; pool_set_version() changes only when the
  * set of targets the balancer chooses from, or their weights, change;
  * pool_state_version() only when what the state file holds changes.
+ *
+ * Every change of a target is an event (registry/events.h): a log line,
+ * an entry in the history its pool_shared keeps, and a count. Who made
+ * the change is the pool's actor, set by the caller before it calls the
+ * pool (single-threaded: ackreg per request, api.c per handler, the
+ * configuration at start and SIGHUP, the state file's restore, the
+ * checker per result); the pool itself says heartbeat in its deadline
+ * timer and proxy in pool_connect_failed/_ok.
  */
 #ifndef HARMONY_POOL_H
 #define HARMONY_POOL_H
@@ -63,6 +71,29 @@ enum target_state {
 	TARGET_DRAINING,
 	TARGET_STATIC,
 	TARGET_PORTLESS,	/* registered, no port yet: never chosen */
+};
+
+/* Who changed a target (see the head comment); pool_actor_name says it. */
+enum pool_actor {
+	POOL_ACTOR_ACK,
+	POOL_ACTOR_HTTP,
+	POOL_ACTOR_OPERATOR,
+	POOL_ACTOR_CHECK,
+	POOL_ACTOR_HEARTBEAT,
+	POOL_ACTOR_CONFIG,
+	POOL_ACTOR_STATE,
+	POOL_ACTOR_PROXY,
+	POOL_ACTORS
+};
+
+/* harmony_check_duration_seconds's upper bounds, in ms (api_metrics.c). */
+#define POOL_CHECK_BUCKETS	8
+#define POOL_CHECK_BUCKET_MS	{ 5, 10, 25, 50, 100, 250, 1000, 5000 }
+
+struct pool_check_hist {
+	uint64_t		 le[POOL_CHECK_BUCKETS];	/* cumulative */
+	uint64_t		 count;
+	int64_t			 sum_ms;
 };
 
 enum target_source {
@@ -133,6 +164,8 @@ struct target {
 	int64_t			 slow_at;	/* loop ms it became choosable (slow start) */
 	int64_t			 slow_ms;	/* its slow-start ramp, 0: none */
 	struct target_check	 check;
+	int64_t			 state_since;	/* loop ms of its last state change */
+	enum pool_actor		 leave_by;	/* who deregistered it */
 
 	uint64_t		 active;	/* sessions using it now */
 	uint64_t		 total;		/* sessions that connected to it */
@@ -349,6 +382,32 @@ int		 pool_remember_static_id(struct pool *, const struct sockaddr *,
 		    socklen_t, uint32_t id);
 /* A registered target named by the configuration: static from now on, same id. */
 void		 pool_make_static(struct target *);
+
+/*
+ * The actor of the changes that follow (and no reason): for the pools of
+ * the whole shared part, since a request may act on a sibling. reason,
+ * when not NULL, is said with every event until the next pool_actor_set
+ * (the checker's "Layer4 connection problem: ...").
+ */
+void		 pool_actor_set(struct pool *, enum pool_actor);
+void		 pool_actor_reason(struct pool *, const char *reason);
+enum pool_actor	 pool_actor(const struct pool *);
+const char	*pool_actor_name(enum pool_actor);
+/* The history of the shared part (registry/events.h); NULL if out of memory. */
+struct events	*pool_events(const struct pool *);
+/* Events of this pool of that kind by that actor, since it was made. */
+uint64_t	 pool_event_count(const struct pool *, int kind, enum pool_actor);
+/*
+ * The checker's hooks. pool_check_latency counts one probe's time in the
+ * pool's histogram (every probe); pool_check_event makes the "check"
+ * event, by check, when t's verdict changes (passing <-> failing), with
+ * its reason and latency (-1: none). Neither changes t's state: the
+ * checker does that through the pool's functions, actor check.
+ */
+void		 pool_check_latency(struct target *, int64_t latency_ms);
+void		 pool_check_event(struct target *, bool passed, const char *reason,
+		    int64_t latency_ms);
+const struct pool_check_hist *pool_check_hist(const struct pool *);
 
 const char	*target_state_name(enum target_state);
 const char	*target_source_name(enum target_source);

@@ -222,6 +222,7 @@ service_add_static(struct service *svc)
 {
 	const struct config *cfg = svc->cfg;
 
+	pool_actor_set(svc->pool, POOL_ACTOR_CONFIG);
 	for (size_t i = 0; i < cfg->ntargets; i++) {
 		const struct cfg_target *ct = &cfg->targets[i];
 		const struct sockaddr *sa = (const struct sockaddr *)&ct->addr.ss;

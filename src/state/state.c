@@ -660,6 +660,7 @@ restore_targets(const struct section *sec, size_t *restored)
 	struct pool *pool = sec->part->pool;
 	size_t n = json_object_array_length(sec->targets);
 
+	pool_actor_set(pool, POOL_ACTOR_STATE);
 	for (size_t i = 0; i < n; i++) {
 		const struct saved_target *st = &sec->st[i];
 		struct target *t;
