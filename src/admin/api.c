@@ -32,6 +32,7 @@
 #include "core/net.h"
 #include "proxy/proxy.h"
 #include "registry/balance.h"
+#include "registry/events.h"
 #include "registry/persist.h"
 #include "registry/pool.h"
 #include "registry/selfaddr.h"
@@ -161,6 +162,8 @@ route_service(struct api_route *r, enum method m, const char *rest)
 	if (slash == NULL)
 		route_pick(r, m, API_SERVICE_GET, 0, API_SERVICE_PATCH, 0,
 		    "GET, HEAD, PATCH");
+	else if (strcmp(slash, "/events/history") == 0)
+		route_pick(r, m, API_EVENTS_HISTORY, 0, 0, 0, "GET, HEAD");
 	else if (!route_scoped(r, m, slash))
 		memset(r, 0, sizeof(*r));	/* API_NOT_FOUND */
 }
@@ -197,7 +200,11 @@ api_route(const char *method, const char *path, struct api_route *r)
 			    API_TARGET_DELETE, "GET, HEAD, PATCH, DELETE");
 		else if (strcmp(slash, "/ack") == 0)
 			route_pick(r, m, 0, API_TARGET_ACK, 0, 0, "POST");
-		else
+		else if (strcmp(slash, "/events/history") == 0) {
+			/* A removed target's history is still there: no lookup. */
+			route_pick(r, m, API_EVENTS_HISTORY, 0, 0, 0, "GET, HEAD");
+			r->one_target = false;
+		} else
 			r->one_target = false;
 		return;
 	}
@@ -220,6 +227,8 @@ api_route(const char *method, const char *path, struct api_route *r)
 		    "GET, HEAD, PATCH");
 	else if (strcmp(path, "/api/v1/events") == 0)
 		route_pick(r, m, API_EVENTS, 0, 0, 0, "GET, HEAD");
+	else if (strcmp(path, "/api/v1/events/history") == 0)
+		route_pick(r, m, API_EVENTS_HISTORY, 0, 0, 0, "GET, HEAD");
 }
 
 const char *
@@ -246,6 +255,7 @@ api_handler_name(enum api_handler h)
 		[API_SERVICES_LIST] = "services-list",
 		[API_SERVICE_GET] = "service-get",
 		[API_SERVICE_PATCH] = "service-patch",
+		[API_EVENTS_HISTORY] = "events-history",
 	};
 
 	if ((size_t)h >= sizeof(names) / sizeof(names[0]) || names[h] == NULL)
@@ -687,6 +697,31 @@ target_patch(struct api_env *env, const struct api_request *rq, struct target *t
 	reply_json(rp, 200, api_target_json(env, t, false));
 }
 
+/* ?limit=1..the ring's size; newest first (docs/API.md). */
+static void
+events_history(struct api_env *env, const struct api_request *rq,
+    const char *service, struct api_reply *rp)
+{
+	size_t limit = API_EVENTS_LIMIT;
+
+	if (rq->limit != NULL) {
+		uint32_t v = parse_id(rq->limit, strlen(rq->limit));
+
+		if (v == 0 || v > EVENTS_HISTORY_MAX) {
+			reply_errorf(rp, 400, "'limit' must be 1..%d", EVENTS_HISTORY_MAX);
+			return;
+		}
+		limit = v;
+	}
+	reply_json(rp, 200, api_events_json(env, service, rq->route->target_id, limit));
+}
+
+struct events *
+api_events(const struct api_env *env)
+{
+	return pool_events(api_service_default(env)->pool);
+}
+
 static void
 persist_list(struct api_env *env, const struct api_request *rq,
     const struct api_service *svc, struct api_reply *rp)
@@ -973,6 +1008,9 @@ api_handle(struct api_env *env, const struct api_request *rq, struct api_reply *
 		break;
 	case API_SERVICE_PATCH:
 		config_patch(env, rq, svc, true, rp);
+		break;
+	case API_EVENTS_HISTORY:
+		events_history(env, rq, r->has_service ? svc->name : NULL, rp);
 		break;
 	case API_METRICS:
 		free(rp->body);

@@ -56,6 +56,7 @@ struct target;
  * of JSON in the loop would hold up every session.
  */
 #define API_SNAPSHOT_TARGETS	8192
+#define API_EVENTS_LIMIT	100		/* GET .../events/history default */
 
 enum api_handler {
 	API_NOT_FOUND,		/* 404 */
@@ -78,6 +79,7 @@ enum api_handler {
 	API_SERVICES_LIST,
 	API_SERVICE_GET,
 	API_SERVICE_PATCH,
+	API_EVENTS_HISTORY,	/* /api/v1[/services/{name}|/targets/{id}]/events/history */
 };
 
 /*
@@ -319,6 +321,17 @@ void		 api_stamp(const struct api_env *, struct api_stamp *);
 bool		 api_stamp_equal(const struct api_stamp *, const struct api_stamp *);
 /* SSE snapshot: status, targets and the most recent persistence entries. */
 char		*api_snapshot(struct api_env *, size_t *len);
+/*
+ * The daemon's history of target changes (registry/events.h), shared by
+ * every service; NULL if it could not be made.
+ */
+struct events	*api_events(const struct api_env *);
+/*
+ * One event as an SSE event ("event: target\ndata: {...}\n\n") in buf;
+ * its length, or 0 if it does not fit or memory ran out.
+ */
+struct event;
+size_t		 api_event_text(const struct event *, char *buf, size_t len);
 /* Prometheus text exposition format 0.0.4. */
 char		*api_metrics(struct api_env *, size_t *len);
 

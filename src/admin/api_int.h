@@ -53,6 +53,15 @@ struct json_object *api_config_json(const struct api_env *,
 struct json_object *api_status_json(const struct api_env *);
 /* Listed targets by state, indexed by enum target_state. */
 void		 api_count_states(const struct api_service *, size_t counts[API_NSTATES]);
+/* One event of the history (registry/events.h) as docs/API.md shows it. */
+struct event;
+struct json_object *api_event_json(const struct event *);
+/*
+ * {"events": [newest first], "dropped": N}: at most limit events, of
+ * service only (NULL: any) and of target only (0: any).
+ */
+struct json_object *api_events_json(const struct api_env *, const char *service,
+		    uint32_t target, size_t limit);
 /* Every state once, in the order status and /metrics list them. */
 extern const enum target_state api_all_states[API_NSTATES];
 

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <json-c/json.h>
 
@@ -21,6 +22,7 @@
 #include "core/net.h"
 #include "proxy/proxy.h"
 #include "registry/balance.h"
+#include "registry/events.h"
 #include "registry/persist.h"
 #include "registry/pool.h"
 
@@ -145,6 +147,8 @@ api_target_json(const struct api_env *env, const struct target *t, bool with_key
 	api_jset(o, "effective_weight", json_object_new_int64(
 	    target_weight_now(t, loop_now(env->loop))));
 	api_jset(o, "state", json_object_new_string(target_state_name(t->state)));
+	api_jset(o, "state_since_ms_ago", json_object_new_int64(
+	    api_ms_since(env, t->state_since)));
 	api_jset(o, "source", json_object_new_string(target_source_name(t->source)));
 	api_jset(o, "leaving", json_object_new_boolean(t->leaving));
 	api_jset(o, "active", json_object_new_uint64(t->active));
@@ -407,4 +411,117 @@ api_services_json(const struct api_env *env)
 			jpush(a, api_service_json(env, &all[i], false));
 	api_jset(o, "services", a);
 	return o;
+}
+
+/* The ISO 8601 text of epoch ms, UTC, to the millisecond. */
+static void
+iso_time(int64_t ms, char *buf, size_t len)
+{
+	time_t sec = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (gmtime_r(&sec, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+		snprintf(buf, len, "1970-01-01T00:00:00.000Z");
+		return;
+	}
+	snprintf(buf + strlen(buf), len - strlen(buf), ".%03dZ", (int)(ms % 1000));
+}
+
+struct json_object *
+api_event_json(const struct event *e)
+{
+	struct json_object *o = json_object_new_object();
+	char when[40];
+
+	if (o == NULL)
+		return NULL;
+	iso_time(e->time_ms, when, sizeof(when));
+	api_jset(o, "seq", json_object_new_uint64(e->seq));
+	api_jset(o, "time", json_object_new_string(when));
+	api_jset(o, "time_ms", json_object_new_int64(e->time_ms));
+	api_jset(o, "service", json_object_new_string(e->service));
+	api_jset(o, "target", json_object_new_int64(e->target));
+	api_jset(o, "name", json_object_new_string(e->name));
+	api_jset(o, "event", json_object_new_string(event_kind_name(e->kind)));
+	if (e->has_from)
+		api_jset(o, "from", json_object_new_string(target_state_name(e->from)));
+	else
+		jnull(o, "from");
+	if (e->has_to)
+		api_jset(o, "to", json_object_new_string(target_state_name(e->to)));
+	else
+		jnull(o, "to");
+	api_jset(o, "by", json_object_new_string(pool_actor_name(e->by)));
+	if (e->reason[0] != '\0')
+		api_jset(o, "reason", json_object_new_string(e->reason));
+	else
+		jnull(o, "reason");
+	if (e->kind == EVENT_CHECK) {
+		api_jset(o, "passed", json_object_new_boolean(e->passed));
+		if (e->latency_ms >= 0)
+			api_jset(o, "latency_ms", json_object_new_int64(e->latency_ms));
+		else
+			jnull(o, "latency_ms");
+	} else
+		jnull(o, "latency_ms");
+	if (e->weight != 0)
+		api_jset(o, "weight", json_object_new_int64(e->weight));
+	else
+		jnull(o, "weight");
+	return o;
+}
+
+struct json_object *
+api_events_json(const struct api_env *env, const char *service, uint32_t target,
+    size_t limit)
+{
+	const struct events *ev = pool_events(api_service_default(env)->pool);
+	struct json_object *o = json_object_new_object(), *a;
+	uint64_t seq;
+
+	if (o == NULL)
+		return NULL;
+	if ((a = json_object_new_array()) == NULL) {
+		json_object_put(o);
+		return NULL;
+	}
+	/* Newest first; the ring is at most EVENTS_HISTORY_MAX long. */
+	for (seq = ev != NULL ? events_last_seq(ev) : 0;
+	    seq > 0 && json_object_array_length(a) < limit; seq--) {
+		const struct event *e = events_get(ev, seq);
+
+		if (e == NULL)
+			break;
+		if ((service != NULL && strcmp(e->service, service) != 0) ||
+		    (target != 0 && e->target != target))
+			continue;
+		jpush(a, api_event_json(e));
+	}
+	api_jset(o, "events", a);
+	api_jset(o, "dropped", json_object_new_uint64(ev != NULL ?
+	    events_dropped(ev) : 0));
+	return o;
+}
+
+size_t
+api_event_text(const struct event *e, char *buf, size_t len)
+{
+	static const char head[] = "event: target\ndata: ";
+	struct json_object *o;
+	const char *s;
+	size_t n;
+
+	if ((o = api_event_json(e)) == NULL)
+		return 0;
+	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	n = sizeof(head) - 1 + strlen(s) + 2;
+	if (n >= len) {
+		json_object_put(o);
+		return 0;
+	}
+	/* PLAIN JSON has no newline: one data: line carries it. */
+	snprintf(buf, len, "%s%s\n\n", head, s);
+	json_object_put(o);
+	return n;
 }

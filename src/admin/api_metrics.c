@@ -25,6 +25,7 @@
 #include "common/service.h"
 #include "config.h"
 #include "proxy/proxy.h"
+#include "registry/events.h"
 #include "registry/persist.h"
 #include "registry/pool.h"
 
@@ -389,6 +390,56 @@ sb_service_targets(struct sbuf *b, const struct api_service *svcs, size_t nsvcs)
 		}
 }
 
+/*
+ * The events of each service by kind and actor (registry/events.h), the
+ * ones that happened only; and its check probes' times, a histogram fed
+ * by the checker (pool_check_latency).
+ */
+static void
+sb_events(struct sbuf *b, const struct api_service *svcs, size_t nsvcs)
+{
+	static const int64_t le[POOL_CHECK_BUCKETS] = POOL_CHECK_BUCKET_MS;
+
+	sb_head(b, "harmony_target_events_total", "counter",
+	    "Changes of targets by service, event and who made them.");
+	for (size_t i = 0; i < nsvcs; i++)
+		for (int k = 0; k < EVENT_KINDS; k++)
+			for (int a = 0; a < POOL_ACTORS; a++) {
+				uint64_t v = pool_event_count(svcs[i].pool, k,
+				    (enum pool_actor)a);
+
+				if (v == 0)
+					continue;
+				sb_printf(b, "harmony_target_events_total{");
+				sb_service_label(b, &svcs[i], true);
+				sb_printf(b, "event=\"%s\",by=\"%s\"} %llu\n",
+				    event_kind_name((enum event_kind)k),
+				    pool_actor_name((enum pool_actor)a),
+				    (unsigned long long)v);
+			}
+	sb_head(b, "harmony_check_duration_seconds", "histogram",
+	    "Time of each health check probe, by service.");
+	for (size_t i = 0; i < nsvcs; i++) {
+		const struct pool_check_hist *h = pool_check_hist(svcs[i].pool);
+
+		for (size_t k = 0; k < POOL_CHECK_BUCKETS; k++) {
+			sb_printf(b, "harmony_check_duration_seconds_bucket{");
+			sb_service_label(b, &svcs[i], true);
+			sb_printf(b, "le=\"%g\"} %llu\n", (double)le[k] / 1000.0,
+			    (unsigned long long)h->le[k]);
+		}
+		sb_printf(b, "harmony_check_duration_seconds_bucket{");
+		sb_service_label(b, &svcs[i], true);
+		sb_printf(b, "le=\"+Inf\"} %llu\n", (unsigned long long)h->count);
+		sb_printf(b, "harmony_check_duration_seconds_sum{");
+		sb_service_label(b, &svcs[i], false);
+		sb_printf(b, "} %.3f\n", (double)h->sum_ms / 1000.0);
+		sb_printf(b, "harmony_check_duration_seconds_count{");
+		sb_service_label(b, &svcs[i], false);
+		sb_printf(b, "} %llu\n", (unsigned long long)h->count);
+	}
+}
+
 char *
 api_metrics(struct api_env *env, size_t *len)
 {
@@ -441,6 +492,7 @@ api_metrics(struct api_env *env, size_t *len)
 	sb_totals(&b, env, NULL, 0);
 	sb_service_targets(&b, all, n);
 	sb_totals(&b, env, all, n);
+	sb_events(&b, all, n);
 	if (b.oom) {
 		free(b.p);
 		return NULL;
