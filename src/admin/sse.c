@@ -11,13 +11,15 @@
 
 #include <sys/queue.h>
 #include <stdint.h>
-#include <time.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "admin/api.h"
 #include "admin/sse.h"
 #include "core/loop.h"
+#include "registry/events.h"
 
 #define SSE_BLOCK	(16 * 1024)	/* bytes MHD asks sse_read for */
 
@@ -39,10 +41,12 @@ struct sse_sub {
 	struct sse_snap		*cur;
 	struct sse_snap		*next;		/* newest snapshot not started */
 	uint64_t		 gen;		/* generation of the last one taken */
+	uint64_t		 ev_next;	/* seq of the next target event owed */
 	bool			 want_retry;
 	bool			 want_ping;
 	bool			 suspended;
 	bool			 closing;
+	char			 evtext[SSE_EVENT_TEXT];	/* a target event or resync */
 };
 
 struct sse {
@@ -58,6 +62,8 @@ struct sse {
 	uint64_t		 snap_gen;
 	int64_t			 last_ping;
 	int64_t			 build_us;	/* the last snapshot's build time */
+	struct events		*events;	/* the daemon's, once subscribed to */
+	struct loop_defer	 on_event;	/* wakes the subscribers */
 };
 
 #define SSE_STR(x)	#x
@@ -163,9 +169,57 @@ sse_offer(struct sse *e, struct sse_sub *s)
 }
 
 static bool
+sse_events_owed(const struct sse_sub *s)
+{
+	return s->sse->events != NULL && !s->closing &&
+	    s->ev_next <= events_last_seq(s->sse->events);
+}
+
+static bool
 sse_pending(const struct sse_sub *s)
 {
-	return s->off < s->len || s->want_retry || s->next != NULL || s->want_ping;
+	return s->off < s->len || s->want_retry || s->next != NULL || s->want_ping ||
+	    sse_events_owed(s);
+}
+
+/*
+ * The next target event s owes into its own buffer, or a resync if it
+ * fell behind; false if it owes none.
+ */
+static bool
+sse_take_event(struct sse_sub *s)
+{
+	struct sse *e = s->sse;
+	const struct event *ev;
+	uint64_t last;
+	size_t n;
+
+	if (e->events == NULL)
+		return false;
+	last = events_last_seq(e->events);
+	while (s->ev_next <= last) {
+		if (s->ev_next < events_first_seq(e->events) ||
+		    last - s->ev_next >= SSE_EVENTS_LAG) {
+			int w = snprintf(s->evtext, sizeof(s->evtext),
+			    "event: resync\ndata: {\"missed\": %llu}\n\n",
+			    (unsigned long long)(last + 1 - s->ev_next));
+
+			s->ev_next = last + 1;
+			s->gen = 0;		/* a snapshot follows */
+			sse_offer(e, s);
+			s->text = s->evtext;
+			s->len = w > 0 ? (size_t)w : 0;
+			return s->len > 0;
+		}
+		ev = events_get(e->events, s->ev_next++);
+		if (ev != NULL && (n = api_event_text(ev, s->evtext,
+		    sizeof(s->evtext))) > 0) {
+			s->text = s->evtext;
+			s->len = n;
+			return true;
+		}
+	}
+	return false;
 }
 
 /* Starts s's next event, in this order; false if it has none. */
@@ -180,6 +234,8 @@ sse_next(struct sse_sub *s)
 		s->want_retry = false;
 		s->text = sse_retry_text;
 		s->len = sizeof(sse_retry_text) - 1;
+	} else if (!s->closing && sse_take_event(s)) {
+		s->want_ping = false;
 	} else if (s->next != NULL && !s->closing) {
 		s->cur = s->next;
 		s->next = NULL;
@@ -277,6 +333,30 @@ sse_reap(struct sse *e)
 			subs[i]->closing = true;
 }
 
+/* Something happened to a target: its event goes out now, not at the tick. */
+static void
+sse_on_event_defer(struct loop *l, void *arg)
+{
+	struct sse *e = arg;
+	struct sse_sub *s;
+	bool woke = false;
+
+	(void)l;
+	TAILQ_FOREACH(s, &e->subs, entry)
+		woke |= sse_wake(s);
+	if (woke)
+		e->hooks.run(e->hooks.arg);
+}
+
+static void
+sse_on_event(void *arg)
+{
+	struct sse *e = arg;
+
+	if (e->nsubs > 0)
+		loop_defer(e->loop, &e->on_event);
+}
+
 static int64_t
 sse_on_tick(struct loop *l, struct loop_timer *t, void *arg)
 {
@@ -321,6 +401,7 @@ sse_new(struct loop *l, struct api_env *env, const struct sse_hooks *hooks)
 	e->last_ping = loop_now(l);
 	TAILQ_INIT(&e->subs);
 	loop_timer_init(&e->timer, sse_on_tick, e);
+	loop_defer_init(&e->on_event, sse_on_event_defer, e);
 	return e;
 }
 
@@ -330,6 +411,9 @@ sse_free(struct sse *e)
 	if (e == NULL)
 		return;
 	loop_timer_cancel(e->loop, &e->timer);
+	loop_defer_cancel(e->loop, &e->on_event);
+	if (e->events != NULL)
+		events_listen(e->events, NULL, NULL);
 	snap_unref(e->snap);
 	free(e);
 }
@@ -358,6 +442,11 @@ sse_subscribe(struct sse *e, struct MHD_Connection *c)
 	s->sse = e;
 	s->conn = c;
 	s->want_retry = true;
+	/* The pools are made by now; the history outlives this sse (sse.h). */
+	if (e->events == NULL && (e->events = api_events(e->env)) != NULL)
+		events_listen(e->events, sse_on_event, e);
+	if (e->events != NULL)
+		s->ev_next = events_last_seq(e->events) + 1;
 	sse_refresh(e);
 	sse_offer(e, s);
 	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, SSE_BLOCK,

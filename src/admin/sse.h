@@ -12,6 +12,14 @@
  * one snapshot in flight per subscriber plus the newest: SSE_MAX + 1
  * snapshots whatever their size.
  *
+ * Target events (registry/events.h) go out as "event: target" as they
+ * happen, in order, from the daemon's history itself: a subscriber keeps
+ * only the seq of the next one it owes and the text of the one it is
+ * writing (SSE_EVENT_TEXT), so a slow one costs no memory. One that
+ * falls SSE_EVENTS_LAG events behind (or behind the history's oldest)
+ * is sent "event: resync" instead of what it missed, then a new
+ * snapshot, which shows where things stand.
+ *
  * A suspended stream does not time out in libmicrohttpd, nor is it
  * watched: the tick asks its owner (hooks.reap) which suspended streams'
  * peers have gone, and the ping every SSE_PING_MS makes a write that finds
@@ -47,6 +55,8 @@ struct sse;
 int64_t		 sse_tick_after(int64_t build_us);
 #define SSE_PING_MS	15000
 #define SSE_RETRY_MS	2000		/* EventSource reconnect delay */
+#define SSE_EVENTS_LAG	1000		/* events a subscriber may owe */
+#define SSE_EVENT_TEXT	2048		/* bytes of one target event's text */
 
 struct sse_hooks {
 	/* Runs MHD: in external mode a resume does nothing until it runs. */
