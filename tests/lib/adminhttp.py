@@ -158,6 +158,13 @@ class Api:
     def persistence(self):
         return self.expect(200, 'GET', '/api/v1/persistence').json()
 
+    def history(self, prefix='/api/v1', limit=None):
+        """The events of prefix + /events/history, newest first."""
+        q = '' if limit is None else '?limit=%d' % limit
+        r = self.expect(200, 'GET', prefix + '/events/history' + q).json()
+        h.check(isinstance(r.get('dropped'), int), 'history %r' % r)
+        return r['events']
+
 
 def harmonyd(*args, **kw):
     """harmonyd with the admin interface on an ephemeral loopback port."""
@@ -194,6 +201,10 @@ class Events:
     def snapshots(self):
         return [json.loads(d) for e, d in self.events() if e == 'snapshot']
 
+    def targets(self):
+        """The target events (`event: target`) so far, in the order sent."""
+        return [json.loads(d) for e, d in self.events() if e == 'target']
+
     def wait(self, pred, timeout=10.0):
         """The first snapshot for which pred(snapshot) is true, or None."""
         found = []
@@ -228,7 +239,7 @@ def parse_metrics(text):
             continue
         if line.startswith('# TYPE '):
             parts = line.split(' ')
-            h.check(len(parts) == 4 and parts[3] in ('counter', 'gauge'),
+            h.check(len(parts) == 4 and parts[3] in ('counter', 'gauge', 'histogram'),
                     'bad TYPE line %r' % line)
             typed[parts[2]] = parts[3]
             continue
@@ -237,6 +248,14 @@ def parse_metrics(text):
         h.check(m is not None, 'malformed metric line %r' % line)
         name = m.group(1)
         h.check(name.startswith('harmony_'), 'metric without harmony_ prefix: %r' % line)
+        # A histogram's series are its name's _bucket, _sum and _count.
+        base = re.sub(r'_(bucket|sum|count)$', '', name)
+        if base != name and typed.get(base) == 'histogram':
+            h.check(base in helped, 'no HELP before %r' % line)
+            if name.endswith('_bucket'):
+                h.check('le="' in (m.group(2) or ''), 'bucket without le: %r' % line)
+            values[(name, m.group(2) or '')] = float(m.group(3))
+            continue
         h.check(name in helped and name in typed, 'no HELP/TYPE before %r' % line)
         if typed[name] == 'counter':
             h.check(name.endswith('_total'), 'counter %s without _total' % name)
