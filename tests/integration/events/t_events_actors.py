@@ -37,7 +37,7 @@ def main():
             'ack registration not logged:\n' + hd.log_text())
     t = api.expect(201, 'POST', '/api/v1/services/api/targets', {'port': ht.port}).json()
     h.check(t['service'] == 'api', 'registered in %r' % t)
-    h.check(hd.wait_log(r'target api/%d 127\.0\.0\.1:%d registered, weight 100 '
+    h.check(hd.wait_log(r'target api/%d 127\.0\.0\.1:%d registered, weight 500 '
                         r'\(by http\)' % (t['id'], ht.port), 5), 'http registration line')
     tid = t['id']
     api.expect(200, 'PATCH', '/api/v1/targets/%d' % tid, {'state': 'draining'})
