@@ -697,23 +697,34 @@ target_patch(struct api_env *env, const struct api_request *rq, struct target *t
 	reply_json(rp, 200, api_target_json(env, t, false));
 }
 
-/* ?limit=1..the ring's size; newest first (docs/API.md). */
+/* ?limit=1..max, else def; false (a 400 in rp) if it is no such number. */
+static bool
+query_limit(const struct api_request *rq, size_t def, uint32_t max, size_t *limit,
+    struct api_reply *rp)
+{
+	uint32_t v;
+
+	*limit = def;
+	if (rq->limit == NULL)
+		return true;
+	if ((v = parse_id(rq->limit, strlen(rq->limit))) == 0 || v > max) {
+		reply_errorf(rp, 400, "'limit' must be 1..%u", (unsigned)max);
+		return false;
+	}
+	*limit = v;
+	return true;
+}
+
+/* Newest first, of service (NULL: any) and the route's target (docs/API.md). */
 static void
 events_history(struct api_env *env, const struct api_request *rq,
     const char *service, struct api_reply *rp)
 {
-	size_t limit = API_EVENTS_LIMIT;
+	size_t limit;
 
-	if (rq->limit != NULL) {
-		uint32_t v = parse_id(rq->limit, strlen(rq->limit));
-
-		if (v == 0 || v > EVENTS_HISTORY_MAX) {
-			reply_errorf(rp, 400, "'limit' must be 1..%d", EVENTS_HISTORY_MAX);
-			return;
-		}
-		limit = v;
-	}
-	reply_json(rp, 200, api_events_json(env, service, rq->route->target_id, limit));
+	if (query_limit(rq, API_EVENTS_LIMIT, EVENTS_HISTORY_MAX, &limit, rp))
+		reply_json(rp, 200, api_events_json(env, service, rq->route->target_id,
+		    limit));
 }
 
 struct events *
@@ -726,18 +737,10 @@ static void
 persist_list(struct api_env *env, const struct api_request *rq,
     const struct api_service *svc, struct api_reply *rp)
 {
-	size_t limit = API_PERSIST_LIMIT;
+	size_t limit;
 
-	if (rq->limit != NULL) {
-		uint32_t v = parse_id(rq->limit, strlen(rq->limit));
-
-		if (v == 0 || v > API_PERSIST_LIMIT_MAX) {
-			reply_errorf(rp, 400, "'limit' must be 1..%d", API_PERSIST_LIMIT_MAX);
-			return;
-		}
-		limit = v;
-	}
-	reply_json(rp, 200, api_persistence_json(env, svc, limit));
+	if (query_limit(rq, API_PERSIST_LIMIT, API_PERSIST_LIMIT_MAX, &limit, rp))
+		reply_json(rp, 200, api_persistence_json(env, svc, limit));
 }
 
 static void

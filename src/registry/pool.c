@@ -140,27 +140,29 @@ static int64_t	deadline_fire(struct loop *, struct loop_timer *, void *);
 static void	emit(struct target *, struct event *);
 static void	emit_state(struct target *, enum target_state from);
 
-/* An actor for a while (the pool's own timers): restored by actor_pop. */
-struct actor_saved {
-	enum pool_actor	 actor;
-	char		 reason[EVENTS_REASON_MAX];
-};
+static void	set_state(struct target *, enum target_state);
 
+/*
+ * The pool's own changes (its timers, the proxy's connects) say their own
+ * actor and reason, and leave the caller's as they were: st is a state,
+ * or -1 to remove t (which may free it).
+ */
 static void
-actor_push(struct pool *p, enum pool_actor a, const char *reason,
-    struct actor_saved *save)
+change_by(struct target *t, int st, enum pool_actor a, const char *reason)
 {
-	save->actor = p->shared->actor;
-	memcpy(save->reason, p->shared->reason, sizeof(save->reason));
-	pool_actor_set(p, a);
-	pool_actor_reason(p, reason);
-}
+	struct pool_shared *sh = t->pool->shared;
+	enum pool_actor was = sh->actor;
+	char was_reason[EVENTS_REASON_MAX];
 
-static void
-actor_pop(struct pool_shared *sh, const struct actor_saved *save)
-{
-	sh->actor = save->actor;
-	memcpy(sh->reason, save->reason, sizeof(sh->reason));
+	memcpy(was_reason, sh->reason, sizeof(was_reason));
+	pool_actor_set(t->pool, a);
+	pool_actor_reason(t->pool, reason);
+	if (st < 0)
+		pool_remove(t);
+	else
+		set_state(t, (enum target_state)st);
+	sh->actor = was;
+	memcpy(sh->reason, was_reason, sizeof(sh->reason));
 }
 
 /* Deadlines saturate rather than wrap for absurd timeouts. */
@@ -677,6 +679,7 @@ deadline_fire(struct loop *l, struct loop_timer *timer, void *arg)
 {
 	struct target *t = arg;
 	int64_t now = loop_now(l), when, wait;
+	char why[64];
 
 	(void)timer;
 	when = deadline_when(t);
@@ -688,19 +691,12 @@ deadline_fire(struct loop *l, struct loop_timer *timer, void *arg)
 	switch (t->state) {
 	case TARGET_UP:
 	case TARGET_PORTLESS:
-	case TARGET_FAILING: {
-		struct pool_shared *sh = t->pool->shared;
-		struct actor_saved save;
-		char why[64];
-
+	case TARGET_FAILING:
 		snprintf(why, sizeof(why), "no heartbeat for %.1f s",
 		    (double)(now - t->last_ack) / 1000.0);
-		actor_push(t->pool, POOL_ACTOR_HEARTBEAT, why, &save);
 		t->down_since = now;
-		set_state(t, TARGET_DOWN);
-		actor_pop(sh, &save);
+		change_by(t, TARGET_DOWN, POOL_ACTOR_HEARTBEAT, why);
 		return deadline_when(t) - now;
-	}
 	case TARGET_DOWN:
 		if (t->check_held) {
 			/* Now down for its heartbeat too: that one counts. */
@@ -709,22 +705,12 @@ deadline_fire(struct loop *l, struct loop_timer *timer, void *arg)
 			return deadline_when(t) - now;
 		}
 		/* FALLTHROUGH */
-	case TARGET_DRAINING: {
-		struct pool_shared *sh = t->pool->shared;
-		struct actor_saved save;
-		char why[64];
-
-		if (t->state == TARGET_DOWN)
-			snprintf(why, sizeof(why), "down for %.1f s",
-			    (double)(now - t->down_since) / 1000.0);
-		else
-			snprintf(why, sizeof(why), "draining, no heartbeat for %.1f s",
-			    (double)(now - t->last_ack) / 1000.0);
-		actor_push(t->pool, POOL_ACTOR_HEARTBEAT, why, &save);
-		pool_remove(t);
-		actor_pop(sh, &save);
+	case TARGET_DRAINING:
+		snprintf(why, sizeof(why), "%s for %.1f s", t->state == TARGET_DOWN ?
+		    "down" : "draining, no heartbeat", (double)(now - (t->state ==
+		    TARGET_DOWN ? t->down_since : t->last_ack)) / 1000.0);
+		change_by(t, -1, POOL_ACTOR_HEARTBEAT, why);
 		return LOOP_TIMER_STOP;		/* t may be freed */
-	}
 	case TARGET_STATIC:
 	default:
 		return LOOP_TIMER_STOP;
@@ -1637,13 +1623,8 @@ pool_session_end(struct target *t, uint64_t bytes_in, uint64_t bytes_out)
 		TAILQ_REMOVE(&p->unlisted, t, entry);
 		free(t);
 	} else if (t->leaving) {
-		struct pool_shared *sh = p->shared;
-		struct actor_saved save;
-
 		/* Its last session ended: the deregistration is done, by its maker. */
-		actor_push(p, t->leave_by, "deregistered, its last session ended", &save);
-		pool_remove(t);
-		actor_pop(sh, &save);
+		change_by(t, -1, t->leave_by, "deregistered, its last session ended");
 	}
 }
 
@@ -1652,14 +1633,8 @@ pool_connect_ok(struct target *t)
 {
 	t->total++;		/* sessions that reached it, not attempts */
 	t->fail_streak = 0;
-	if (t->state == TARGET_FAILING) {
-		struct pool_shared *sh = t->pool->shared;
-		struct actor_saved save;
-
-		actor_push(t->pool, POOL_ACTOR_PROXY, "connected", &save);
-		set_state(t, base_state(t));
-		actor_pop(sh, &save);
-	}
+	if (t->state == TARGET_FAILING)
+		change_by(t, base_state(t), POOL_ACTOR_PROXY, "connected");
 }
 
 void
@@ -1681,15 +1656,11 @@ pool_connect_failed(struct target *t)
 	/* Draining and down say more than failing; they only count it. */
 	if (t->listed && t->state != TARGET_DRAINING && t->state != TARGET_DOWN &&
 	    t->state != TARGET_FAILING) {
-		struct pool_shared *sh = t->pool->shared;
-		struct actor_saved save;
 		char why[64];
 
 		snprintf(why, sizeof(why), "connect failed, retry in %.0f s",
 		    (double)backoff / 1000.0);
-		actor_push(t->pool, POOL_ACTOR_PROXY, why, &save);
-		set_state(t, TARGET_FAILING);
-		actor_pop(sh, &save);
+		change_by(t, TARGET_FAILING, POOL_ACTOR_PROXY, why);
 	}
 }
 
@@ -2068,48 +2039,28 @@ wall_ms(void)
 static void
 event_log(const struct event *e)
 {
+	static const char *const said[EVENT_KINDS] = {
+		[EVENT_UP] = "is UP", [EVENT_DOWN] = "is DOWN",
+		[EVENT_FAILING] = "is FAILING", [EVENT_DRAINING] = "is DRAINING",
+		[EVENT_REMOVED] = "is REMOVED",
+	};
 	char what[64], why[EVENTS_REASON_MAX + 64];
-	bool warn = false;
+	bool warn = e->kind == EVENT_DOWN || e->kind == EVENT_FAILING ||
+	    e->kind == EVENT_REMOVED || (e->kind == EVENT_CHECK && !e->passed);
 
-	switch (e->kind) {
-	case EVENT_REGISTERED:
-		snprintf(what, sizeof(what), "registered, weight %u",
-		    (unsigned)e->weight);
-		break;
-	case EVENT_UP:
-		snprintf(what, sizeof(what), "is UP");
-		break;
-	case EVENT_DOWN:
-		snprintf(what, sizeof(what), "is DOWN");
-		warn = true;
-		break;
-	case EVENT_FAILING:
-		snprintf(what, sizeof(what), "is FAILING");
-		warn = true;
-		break;
-	case EVENT_DRAINING:
-		snprintf(what, sizeof(what), "is DRAINING");
-		break;
-	case EVENT_REMOVED:
-		snprintf(what, sizeof(what), "is REMOVED");
-		warn = true;
-		break;
-	case EVENT_WEIGHT:
-		snprintf(what, sizeof(what), "weight %u", (unsigned)e->weight);
-		break;
-	case EVENT_CHECK:
-	default:
+	if (e->kind == EVENT_REGISTERED || e->kind == EVENT_WEIGHT)
+		snprintf(what, sizeof(what), "%sweight %u", e->kind == EVENT_REGISTERED ?
+		    "registered, " : "", (unsigned)e->weight);
+	else if (e->kind == EVENT_CHECK)
 		snprintf(what, sizeof(what), "check %s", e->passed ? "passed" : "failed");
-		warn = !e->passed;
-		break;
-	}
-	if (e->kind == EVENT_CHECK && e->latency_ms >= 0)
-		snprintf(why, sizeof(why), "%s%s%s, %lld ms", pool_actor_name(e->by),
-		    e->reason[0] != '\0' ? ": " : "", e->reason,
-		    (long long)e->latency_ms);
 	else
-		snprintf(why, sizeof(why), "%s%s%s", pool_actor_name(e->by),
-		    e->reason[0] != '\0' ? ": " : "", e->reason);
+		snprintf(what, sizeof(what), "%s", (unsigned)e->kind < EVENT_KINDS &&
+		    said[e->kind] != NULL ? said[e->kind] : "changed");
+	snprintf(why, sizeof(why), "%s%s%s", pool_actor_name(e->by),
+	    e->reason[0] != '\0' ? ": " : "", e->reason);
+	if (e->kind == EVENT_CHECK && e->latency_ms >= 0)
+		snprintf(why + strlen(why), sizeof(why) - strlen(why), ", %lld ms",
+		    (long long)e->latency_ms);
 	/* log.c escapes the whole message: a reason cannot end the line. */
 	if (warn)
 		log_warnx("target %s/%u %s %s (by %s)", e->service,

@@ -89,6 +89,16 @@ reg(struct pool *p, enum target_source src, const char *ip, uint16_t port)
 	return t;
 }
 
+/* A fixture and a target registered by a. */
+static struct target *
+fx_with(struct fixture *fx, enum pool_actor a, enum target_source src,
+    const char *ip, uint16_t port)
+{
+	fx_init(fx);
+	pool_actor_set(fx->pool, a);
+	return reg(fx->pool, src, ip, port);
+}
+
 /* The newest event: it is of kind k, by a, about t. */
 static const struct event *
 last_is(struct fixture *fx, enum event_kind k, enum pool_actor a, uint32_t id)
@@ -228,9 +238,7 @@ START_TEST(test_registered_down_removed)
 	struct target *t;
 	uint32_t id;
 
-	fx_init(&fx);
-	pool_actor_set(fx.pool, POOL_ACTOR_HTTP);
-	t = reg(fx.pool, TARGET_SRC_HTTP, "10.0.0.1", 80);
+	t = fx_with(&fx, POOL_ACTOR_HTTP, TARGET_SRC_HTTP, "10.0.0.1", 80);
 	id = t->id;
 	e = last_is(&fx, EVENT_REGISTERED, POOL_ACTOR_HTTP, id);
 	ck_assert_uint_eq(e->seq, 1);
@@ -270,9 +278,7 @@ START_TEST(test_up_by_ack)
 	struct fixture fx;
 	struct target *t;
 
-	fx_init(&fx);
-	pool_actor_set(fx.pool, POOL_ACTOR_ACK);
-	t = reg(fx.pool, TARGET_SRC_ACK, "10.0.0.2", 81);
+	t = fx_with(&fx, POOL_ACTOR_ACK, TARGET_SRC_ACK, "10.0.0.2", 81);
 	fx_advance(&fx, TIMEOUT);
 	ck_assert_int_eq(t->state, TARGET_DOWN);
 	pool_actor_set(fx.pool, POOL_ACTOR_ACK);
@@ -292,9 +298,7 @@ START_TEST(test_failing_by_proxy)
 	const struct event *e;
 	struct target *t;
 
-	fx_init(&fx);
-	pool_actor_set(fx.pool, POOL_ACTOR_CONFIG);
-	t = reg(fx.pool, TARGET_SRC_STATIC, "10.0.0.3", 82);
+	t = fx_with(&fx, POOL_ACTOR_CONFIG, TARGET_SRC_STATIC, "10.0.0.3", 82);
 	(void)last_is(&fx, EVENT_REGISTERED, POOL_ACTOR_CONFIG, t->id);
 	pool_actor_set(fx.pool, POOL_ACTOR_OPERATOR);
 	pool_connect_failed(t);
@@ -321,9 +325,7 @@ START_TEST(test_operator)
 	struct target *t;
 	uint32_t id;
 
-	fx_init(&fx);
-	pool_actor_set(fx.pool, POOL_ACTOR_HTTP);
-	t = reg(fx.pool, TARGET_SRC_HTTP, "10.0.0.4", 83);
+	t = fx_with(&fx, POOL_ACTOR_HTTP, TARGET_SRC_HTTP, "10.0.0.4", 83);
 	id = t->id;
 	pool_actor_set(fx.pool, POOL_ACTOR_OPERATOR);
 	pool_drain(t);
@@ -359,9 +361,7 @@ START_TEST(test_portless_port)
 	const struct event *e;
 	struct target *t;
 
-	fx_init(&fx);
-	pool_actor_set(fx.pool, POOL_ACTOR_ACK);
-	t = reg(fx.pool, TARGET_SRC_ACK, "10.0.0.5", 0);
+	t = fx_with(&fx, POOL_ACTOR_ACK, TARGET_SRC_ACK, "10.0.0.5", 0);
 	e = last_is(&fx, EVENT_REGISTERED, POOL_ACTOR_ACK, t->id);
 	ck_assert_str_eq(e->name, "10.0.0.5");
 	ck_assert_int_eq(e->to, TARGET_PORTLESS);
