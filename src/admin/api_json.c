@@ -478,7 +478,8 @@ api_events_json(const struct api_env *env, const char *service, uint32_t target,
 {
 	const struct events *ev = pool_events(api_service_default(env)->pool);
 	struct json_object *o = json_object_new_object(), *a;
-	uint64_t seq;
+	const struct event *e;
+	uint64_t cursor = 0;
 
 	if (o == NULL)
 		return NULL;
@@ -487,17 +488,9 @@ api_events_json(const struct api_env *env, const char *service, uint32_t target,
 		return NULL;
 	}
 	/* Newest first; the ring is at most EVENTS_HISTORY_MAX long. */
-	for (seq = ev != NULL ? events_last_seq(ev) : 0;
-	    seq > 0 && json_object_array_length(a) < limit; seq--) {
-		const struct event *e = events_get(ev, seq);
-
-		if (e == NULL)
-			break;
-		if ((service != NULL && strcmp(e->service, service) != 0) ||
-		    (target != 0 && e->target != target))
-			continue;
+	while (ev != NULL && json_object_array_length(a) < limit &&
+	    (e = events_back(ev, &cursor, service, target)) != NULL)
 		jpush(a, api_event_json(e));
-	}
 	api_jset(o, "events", a);
 	api_jset(o, "dropped", json_object_new_uint64(ev != NULL ?
 	    events_dropped(ev) : 0));

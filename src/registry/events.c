@@ -84,6 +84,24 @@ events_get(const struct events *ev, uint64_t seq)
 	return &ev->ring[(seq - 1) % ev->capacity];
 }
 
+const struct event *
+events_back(const struct events *ev, uint64_t *cursor, const char *service,
+    uint32_t target)
+{
+	const struct event *e;
+	uint64_t seq = *cursor == 0 ? ev->last_seq + 1 : *cursor;
+
+	while (--seq > 0 && (e = events_get(ev, seq)) != NULL) {
+		if ((service != NULL && strcmp(e->service, service) != 0) ||
+		    (target != 0 && e->target != target))
+			continue;
+		*cursor = seq;
+		return e;
+	}
+	*cursor = 0;
+	return NULL;
+}
+
 size_t
 events_count(const struct events *ev)
 {

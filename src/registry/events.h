@@ -68,6 +68,13 @@ void		 events_free(struct events *);
 const struct event *events_add(struct events *, const struct event *ev);
 /* The event with that seq, or NULL if it is gone or not yet made. */
 const struct event *events_get(const struct events *, uint64_t seq);
+/*
+ * Walks back from the newest: the next older event held than *cursor
+ * (0: from the newest) of service (NULL: any) and target (0: any), or
+ * NULL; *cursor becomes its seq.
+ */
+const struct event *events_back(const struct events *, uint64_t *cursor,
+		    const char *service, uint32_t target);
 uint64_t	 events_last_seq(const struct events *);	/* 0: none yet */
 uint64_t	 events_first_seq(const struct events *);	/* oldest held */
 size_t		 events_count(const struct events *);

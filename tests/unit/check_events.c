@@ -149,6 +149,54 @@ START_TEST(test_ring_seq_wrap)
 }
 END_TEST
 
+/* The history's filters: newest first, by service, by target, both. */
+START_TEST(test_ring_back)
+{
+	struct events *ev = events_new(6);
+	static const char *const svc[] = { "web", "api", "web", "api", "web", "web",
+	    "api", "web" };
+	const struct event *e;
+	struct event in;
+	uint64_t cur;
+	char seen[16];
+	size_t n;
+
+	for (size_t i = 0; i < sizeof(svc) / sizeof(svc[0]); i++) {
+		memset(&in, 0, sizeof(in));
+		snprintf(in.service, sizeof(in.service), "%s", svc[i]);
+		in.target = (uint32_t)(i % 3) + 1;
+		(void)events_add(ev, &in);
+	}
+	/* Held: seqs 3..8. */
+	cur = 0;
+	n = 0;
+	while ((e = events_back(ev, &cur, NULL, 0)) != NULL)
+		seen[n++] = (char)('0' + e->seq);
+	seen[n] = '\0';
+	ck_assert_str_eq(seen, "876543");
+	ck_assert_uint_eq(cur, 0);
+	cur = n = 0;
+	while ((e = events_back(ev, &cur, "api", 0)) != NULL)
+		seen[n++] = (char)('0' + e->seq);
+	seen[n] = '\0';
+	ck_assert_str_eq(seen, "74");
+	cur = n = 0;
+	while ((e = events_back(ev, &cur, NULL, 3)) != NULL)	/* i % 3 == 2 */
+		seen[n++] = (char)('0' + e->seq);
+	seen[n] = '\0';
+	ck_assert_str_eq(seen, "63");
+	cur = n = 0;
+	while ((e = events_back(ev, &cur, "web", 3)) != NULL)
+		seen[n++] = (char)('0' + e->seq);
+	seen[n] = '\0';
+	ck_assert_str_eq(seen, "63");
+	cur = 0;
+	ck_assert_ptr_null(events_back(ev, &cur, "nope", 0));
+	ck_assert_ptr_null(events_back(ev, &cur, NULL, 99));
+	events_free(ev);
+}
+END_TEST
+
 START_TEST(test_ring_default_size)
 {
 	struct events *ev = events_new(0);
@@ -544,6 +592,7 @@ events_suite(void)
 
 	tc = tcase_create("ring");
 	tcase_add_test(tc, test_ring_seq_wrap);
+	tcase_add_test(tc, test_ring_back);
 	tcase_add_test(tc, test_ring_default_size);
 	tcase_add_test(tc, test_ring_listen);
 	tcase_add_test(tc, test_reason_text);
