@@ -616,6 +616,51 @@ START_TEST(test_sse_stalled_dropped)
 }
 END_TEST
 
+/*
+ * A target's change goes out as "event: target" once, at once (no tick
+ * to wait for); one that falls SSE_EVENTS_LAG events behind gets a resync
+ * and a snapshot instead of what it missed.
+ */
+START_TEST(test_sse_target_events)
+{
+	struct site w;
+	struct client c;
+	int64_t t0;
+
+	site_init(&w, NULL, 0, NULL);
+	subscribe(&w, &c, 0);
+	ck_assert(cl_wait(&w, &c, done_text, "event: snapshot\ndata: {", 3000));
+	pump(&w, 2 * SSE_TICK_MS);		/* written out: suspended */
+	t0 = loop_clock_monotonic_ms();
+	add_target(&w, 4321);
+	ck_assert_msg(cl_wait(&w, &c, done_text, "\"event\":\"registered\"", 3000),
+	    "no target event: %s", c.buf);
+	ck_assert_int_lt(loop_clock_monotonic_ms() - t0, SSE_TICK_MS);
+	ck_assert_ptr_nonnull(strstr(c.buf, "event: target\ndata: {\"seq\":1,"));
+	ck_assert_ptr_nonnull(strstr(c.buf, "\"name\":\"127.0.0.2:4321\""));
+	pump(&w, 3 * SSE_TICK_MS);
+	(void)cl_read(&c);
+	ck_assert_uint_eq(count_of(c.buf, "event: target"), 1);
+	ck_assert_uint_eq(count_of(c.buf, "event: resync"), 0);
+
+	/* More than it may owe, in one go: a resync, then where things stand. */
+	c.len = 0;
+	c.buf[0] = '\0';
+	for (uint16_t port = 20000; port < 20000 + SSE_EVENTS_LAG + 10; port++)
+		add_target(&w, port);
+	ck_assert_msg(cl_wait(&w, &c, done_text, "event: snapshot", 5000),
+	    "no snapshot after a resync: %.300s", c.buf);
+	ck_assert_ptr_nonnull(strstr(c.buf, "event: resync\ndata: {\"missed\": 1010}"));
+	ck_assert_uint_eq(count_of(c.buf, "event: target"), 0);
+	ck_assert(strstr(c.buf, "event: resync") < strstr(c.buf, "event: snapshot"));
+	/* And it goes on with the next one. */
+	add_target(&w, 4322);
+	ck_assert(cl_wait(&w, &c, done_text, "\"name\":\"127.0.0.2:4322\"", 3000));
+	cl_close(&c);
+	site_free(&w);
+}
+END_TEST
+
 /* --- the web root -------------------------------------------------------- */
 
 static void
@@ -744,6 +789,7 @@ admin_suite(void)
 	tcase_add_test(tc, test_sse_closed_while_suspended);
 	tcase_add_test(tc, test_sse_bounded);
 	tcase_add_test(tc, test_sse_stalled_dropped);
+	tcase_add_test(tc, test_sse_target_events);
 	suite_add_tcase(s, tc);
 	return s;
 }
