@@ -1872,16 +1872,23 @@ pool_check_enable(struct target *t, unsigned rise, unsigned fall)
 	pool_touch(t->pool);
 }
 
-/* Its check no longer holds it down: back to what it would be without. */
+/*
+ * Its check no longer holds it down: back to what it would be without. why
+ * is the check's word when its verdict did it (NULL: whoever turned the
+ * check off, the caller's actor).
+ */
 static void
-check_release(struct target *t)
+check_release(struct target *t, const char *why)
 {
 	if (!t->check_held)
 		return;
 	t->check_held = false;
 	if (t->listed && t->state == TARGET_DOWN) {
 		slow_start(t);
-		set_state(t, base_state(t));
+		if (why != NULL)
+			change_by(t, base_state(t), POOL_ACTOR_CHECK, why);
+		else
+			set_state(t, base_state(t));
 	}
 }
 
@@ -1892,7 +1899,7 @@ pool_check_disable(struct target *t)
 		return;
 	t->check.on = false;
 	t->check.status = TARGET_CHECK_PENDING;
-	check_release(t);
+	check_release(t, NULL);
 	deadline_arm(t);
 	pool_touch(t->pool);
 }
@@ -1903,6 +1910,7 @@ pool_check_result(struct target *t, bool pass, int64_t latency_ms,
 {
 	struct target_check *c = &t->check;
 	enum target_check_status was = c->status;
+	char why[EVENTS_REASON_MAX];
 
 	if (!c->on)
 		return false;
@@ -1926,17 +1934,28 @@ pool_check_result(struct target *t, bool pass, int64_t latency_ms,
 			c->status = TARGET_CHECK_FAILING;
 	}
 	pool_touch(t->pool);
+	pool_check_latency(t, latency_ms);
 	if (c->status == was)
 		return false;
+	/* A verdict (not pending's first pass) is an event, then its effect. */
+	if (was == TARGET_CHECK_FAILING || c->status == TARGET_CHECK_FAILING) {
+		pool_check_event(t, pass, pass ? NULL : c->reason, latency_ms);
+		if (pass)
+			snprintf(why, sizeof(why), "%u/%u checks passed", c->successes,
+			    c->rise);
+		else
+			snprintf(why, sizeof(why), "%s, %u/%u checks failed", c->reason,
+			    c->failures, c->fall);
+	}
 	if (c->status == TARGET_CHECK_FAILING) {
 		if (t->listed && (t->state == TARGET_UP || t->state == TARGET_STATIC ||
 		    t->state == TARGET_FAILING)) {
 			t->check_held = true;
-			set_state(t, TARGET_DOWN);
+			change_by(t, TARGET_DOWN, POOL_ACTOR_CHECK, why);
 			deadline_arm(t);
 		}
 	} else if (was == TARGET_CHECK_FAILING) {
-		check_release(t);
+		check_release(t, why);
 		deadline_arm(t);
 	}
 	bump(t->pool, true);

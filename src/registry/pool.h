@@ -398,11 +398,13 @@ struct events	*pool_events(const struct pool *);
 /* Events of this pool of that kind by that actor, since it was made. */
 uint64_t	 pool_event_count(const struct pool *, int kind, enum pool_actor);
 /*
- * The checker's hooks. pool_check_latency counts one probe's time in the
+ * The check events. pool_check_latency counts one probe's time in the
  * pool's histogram (every probe); pool_check_event makes the "check"
  * event, by check, when t's verdict changes (passing <-> failing), with
- * its reason and latency (-1: none). Neither changes t's state: the
- * checker does that through the pool's functions, actor check.
+ * its reason and latency (-1: none). Neither changes t's state.
+ * pool_check_result calls both, and makes the state change its verdict
+ * causes by check, with the reason and the count ("..., 3/3 checks
+ * failed"): the checker calls nothing more.
  */
 void		 pool_check_latency(struct target *, int64_t latency_ms);
 void		 pool_check_event(struct target *, bool passed, const char *reason,

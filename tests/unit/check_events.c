@@ -491,6 +491,55 @@ START_TEST(test_check_hook)
 }
 END_TEST
 
+/*
+ * The checker's results (pool_check_result): a verdict is a check event,
+ * then the state it causes, by check, with the probes counted; pending's
+ * first pass and probes that change no verdict say nothing.
+ */
+START_TEST(test_check_verdicts)
+{
+	struct fixture fx;
+	const struct event *e;
+	struct target *t;
+	uint64_t seq;
+
+	t = fx_with(&fx, POOL_ACTOR_CONFIG, TARGET_SRC_STATIC, "10.0.0.9", 87);
+	pool_check_enable(t, 2, 2);
+	seq = events_last_seq(fx.ev);
+	pool_actor_set(fx.pool, POOL_ACTOR_OPERATOR);	/* the checker sets none */
+	ck_assert(!pool_check_result(t, true, 4, NULL));	/* pending: passing */
+	ck_assert(!pool_check_result(t, false, 7, "Layer4 connection problem: connection refused"));
+	ck_assert_uint_eq(events_last_seq(fx.ev), seq);
+	ck_assert(pool_check_result(t, false, 8, "Layer4 connection problem: connection refused"));
+	ck_assert_uint_eq(events_last_seq(fx.ev), seq + 2);
+	e = events_get(fx.ev, seq + 1);
+	ck_assert_int_eq(e->kind, EVENT_CHECK);
+	ck_assert_int_eq(e->by, POOL_ACTOR_CHECK);
+	ck_assert(!e->passed);
+	ck_assert_int_eq(e->latency_ms, 8);
+	ck_assert_str_eq(e->reason, "Layer4 connection problem: connection refused");
+	e = last_is(&fx, EVENT_DOWN, POOL_ACTOR_CHECK, t->id);
+	ck_assert(e->from == TARGET_STATIC && e->to == TARGET_DOWN);
+	ck_assert_str_eq(e->reason,
+	    "Layer4 connection problem: connection refused, 2/2 checks failed");
+	ck_assert_int_eq(pool_actor(fx.pool), POOL_ACTOR_OPERATOR);
+	ck_assert(!pool_check_result(t, false, 9, "again"));
+	ck_assert(!pool_check_result(t, true, 3, NULL));
+	ck_assert_uint_eq(events_last_seq(fx.ev), seq + 2);
+	ck_assert(pool_check_result(t, true, 2, NULL));
+	e = events_get(fx.ev, seq + 3);
+	ck_assert(e->kind == EVENT_CHECK && e->passed && e->latency_ms == 2);
+	ck_assert_str_eq(e->reason, "");
+	e = last_is(&fx, EVENT_UP, POOL_ACTOR_CHECK, t->id);
+	ck_assert(e->from == TARGET_DOWN && e->to == TARGET_STATIC);
+	ck_assert_str_eq(e->reason, "2/2 checks passed");
+	ck_assert_uint_eq(pool_check_hist(fx.pool)->count, 6);
+	ck_assert_uint_eq(pool_event_count(fx.pool, EVENT_CHECK, POOL_ACTOR_CHECK), 2);
+	ck_assert_uint_eq(pool_event_count(fx.pool, EVENT_DOWN, POOL_ACTOR_CHECK), 1);
+	fx_done(&fx);
+}
+END_TEST
+
 /* Sibling pools share one ring, seq daemon-wide, and the actor. */
 START_TEST(test_shared_ring)
 {
@@ -607,6 +656,7 @@ events_suite(void)
 	tcase_add_test(tc, test_portless_port);
 	tcase_add_test(tc, test_state_and_config);
 	tcase_add_test(tc, test_check_hook);
+	tcase_add_test(tc, test_check_verdicts);
 	tcase_add_test(tc, test_shared_ring);
 	tcase_add_test(tc, test_ackreg_actor);
 	suite_add_tcase(s, tc);
