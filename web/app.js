@@ -825,7 +825,7 @@
 		}
 		var sig = JSON.stringify([t.state, t.source, t.failures, t.effective_weight, t.check,
 		    o.events.map(function (e) { return e.seq; }), o.read, o.missing,
-		    t.bytes_in, t.bytes_out, t.timeout_ms]);
+		    t.bytes_in, t.bytes_out, t.timeout_ms, t.connect_ms, t.connect_avg_ms]);
 		if (tr.harmonySig === sig)
 			return tr;
 		tr.harmonySig = sig;
@@ -834,6 +834,9 @@
 		var dl = el('dl', { 'class': 'facts' });
 		fact(dl, 'Source', t.source);
 		fact(dl, 'Connect failures', fmtInt(t.failures));
+		if (typeof t.connect_ms === 'number')
+			fact(dl, 'Connect time', t.connect_ms + ' ms last, ' +
+			    t.connect_avg_ms.toFixed(2) + ' ms on average');
 		if (t.effective_weight !== undefined && t.effective_weight !== t.weight)
 			fact(dl, 'Weight now', fmtInt(t.effective_weight) + ' of ' + fmtInt(t.weight) +
 			    ' (ramping up)');

@@ -156,6 +156,15 @@ api_target_json(const struct api_env *env, const struct target *t, bool with_key
 	api_jset(o, "failures", json_object_new_uint64(t->failures));
 	api_jset(o, "bytes_in", json_object_new_uint64(t->bytes_in));
 	api_jset(o, "bytes_out", json_object_new_uint64(t->bytes_out));
+	/* How long its connects take (ms): the last, and the moving average. */
+	if (t->connect_ms < 0) {
+		jnull(o, "connect_ms");
+		jnull(o, "connect_avg_ms");
+	} else {
+		api_jset(o, "connect_ms", json_object_new_int64(t->connect_ms));
+		api_jset(o, "connect_avg_ms", json_object_new_double(
+		    (double)(t->connect_avg_us / 10) / 100.0));
+	}
 	if (t->source == TARGET_SRC_STATIC) {
 		/* No heartbeat: a static target never expires. */
 		jnull(o, "last_ack_ms_ago");

@@ -90,6 +90,7 @@ struct session {
 	size_t			 discarded;
 	const char		*end;		/* why it is unavailable */
 	int64_t			 started;
+	int64_t			 connect_at;	/* loop ms this target's connect began */
 	struct loop_timer	 timer;
 	char			 target_name[TARGET_NAME_MAX];
 };

@@ -343,6 +343,7 @@ session_connected(struct session *s, short revents)
 		return;
 	}
 	pool_connect_ok(s->target);
+	pool_connect_time(s->target, loop_now(px->loop) - s->connect_at);
 	(void)net_set_nodelay(s->tfd);
 	px->stats.connected++;
 	s->state = S_RELAY;
@@ -469,6 +470,7 @@ session_connect(struct session *s)
 	s->target = t;
 	memcpy(s->target_name, t->name, sizeof(s->target_name));
 	pool_session_begin(t);
+	s->connect_at = loop_now(px->loop);
 	if ((fd = net_connect((const struct sockaddr *)&t->addr, t->addrlen)) == -1) {
 		if (net_errno_local(errno)) {
 			session_local_error(s, errno);

@@ -987,6 +987,7 @@ target_create(struct pool *p, enum target_source src,
 		return NULL;
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return NULL;
+	t->connect_ms = -1;
 	if (key != NULL) {
 		memcpy(t->key, key, TARGET_KEY_LEN);
 		t->key[TARGET_KEY_LEN] = '\0';
@@ -1635,6 +1636,19 @@ pool_connect_ok(struct target *t)
 	t->fail_streak = 0;
 	if (t->state == TARGET_FAILING)
 		change_by(t, base_state(t), POOL_ACTOR_PROXY, "connected");
+}
+
+void
+pool_connect_time(struct target *t, int64_t ms)
+{
+	if (ms < 0)
+		ms = 0;
+	if (ms > INT64_MAX / 1000)
+		ms = INT64_MAX / 1000;
+	/* The first one is the average; then each weighs an eighth. */
+	t->connect_avg_us = t->connect_ms < 0 ? ms * 1000 :
+	    t->connect_avg_us + (ms * 1000 - t->connect_avg_us) / 8;
+	t->connect_ms = ms;
 }
 
 void

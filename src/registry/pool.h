@@ -172,6 +172,8 @@ struct target {
 	uint64_t		 failures;	/* failed connects ever */
 	uint64_t		 bytes_in;	/* from the target */
 	uint64_t		 bytes_out;	/* to the target */
+	int64_t			 connect_ms;	/* the last connect's time, -1: none yet */
+	int64_t			 connect_avg_us;	/* their moving average (1/8), in us */
 
 	struct loop_timer	 deadline;
 	int64_t			 deadline_set;	/* loop ms it was last armed */
@@ -357,6 +359,11 @@ bool		 target_fallback(const struct target *, int64_t now);
 void		 pool_session_begin(struct target *);
 void		 pool_session_end(struct target *, uint64_t bytes_in, uint64_t bytes_out);
 void		 pool_connect_ok(struct target *);
+/*
+ * How long a connect that succeeded took (loop ms): the last one, and a
+ * moving average weighing each new one 1/8 (the operator's view).
+ */
+void		 pool_connect_time(struct target *, int64_t ms);
 void		 pool_connect_failed(struct target *);
 
 uint64_t	 pool_version(const struct pool *);

@@ -1528,6 +1528,28 @@ START_TEST(test_deleted_index)
 }
 END_TEST
 
+/* Connect times: the last one, and a moving average weighing each 1/8. */
+START_TEST(test_connect_time)
+{
+	struct fixture fx;
+	struct target *t;
+
+	fx_init(&fx);
+	t = reg_new(&fx, TARGET_SRC_HTTP, "127.0.0.1", 1080);
+	ck_assert_int_eq(t->connect_ms, -1);
+	pool_connect_time(t, 8);
+	ck_assert_int_eq(t->connect_ms, 8);
+	ck_assert_int_eq(t->connect_avg_us, 8000);
+	pool_connect_time(t, 16);
+	ck_assert_int_eq(t->connect_ms, 16);
+	ck_assert_int_eq(t->connect_avg_us, 9000);
+	pool_connect_time(t, -5);	/* a clock step back: 0 */
+	ck_assert_int_eq(t->connect_ms, 0);
+	ck_assert_int_eq(t->connect_avg_us, 9000 - 9000 / 8);
+	fx_done(&fx);
+}
+END_TEST
+
 static Suite *
 pool_suite(void)
 {
@@ -1536,6 +1558,7 @@ pool_suite(void)
 
 	tc = tcase_create("register");
 	tcase_add_test(tc, test_register_find);
+	tcase_add_test(tc, test_connect_time);
 	tcase_add_test(tc, test_reregister);
 	tcase_add_test(tc, test_portless);
 	tcase_add_test(tc, test_portless_state);

@@ -107,6 +107,11 @@ def main():
         page.wait('!!document.querySelector(%r)' % sel, 10, 'the details row')
         text = page.eval('document.querySelector(%r).textContent' % sel)
         h.check('Source' in text and 'Connect failures' in text, 'the details: %r' % text)
+        # Connect time (issue 16): the API's, once the target took a session.
+        t0 = api.target(ts[0]['id'])
+        if t0.get('connect_ms') is not None:
+            page.wait('document.querySelector(%r).textContent.includes("Connect time")'
+                      % sel, 10, 'the connect time in the details')
         if not has_events:
             time.sleep(1)
             h.check(not page.eval('!!document.querySelector(%r)' % (sel + ' .history')),

@@ -114,6 +114,12 @@ def main():
     api_names = set(served(api_port, 6))
     h.check(api_names and api_names <= {b'AC\n', b'AD\n', b'AE\n'},
             'api reached %r' % api_names)
+    # Every target that took a session says how long its connects take.
+    took = [t for t in api.get('/api/v1/services/api/targets').json()['targets']
+            if t['total'] > 0]
+    h.check(took and all(isinstance(t['connect_ms'], int) and t['connect_ms'] >= 0 and
+                         t['connect_avg_ms'] >= 0 for t in took),
+            'connect times: %r' % [(t['port'], t.get('connect_ms')) for t in took])
     # hash + persistence: one client address, one api target.
     h.check(len(api_names) == 1, 'api keeps a client on one target: %r' % api_names)
 
