@@ -268,6 +268,7 @@ service_set_config(struct service *svc, struct config *cfg)
 void
 service_retire(struct service *svc, int64_t deadline)
 {
+	struct target *t;
 	struct services *set = svc->set;
 	size_t i;
 
@@ -288,7 +289,15 @@ service_retire(struct service *svc, int64_t deadline)
 	set->nlive--;
 	svc->retired = true;
 	svc->retire_deadline = deadline;
-	/* No SVC: nor ID of another service's client finds it now. */
+	/*
+	 * Its targets go, each with its "removed" event, by the configuration
+	 * that dropped the service; running sessions keep theirs until they
+	 * end (pool.h). Then no SVC: nor ID of another's client finds it.
+	 */
+	pool_actor_set(svc->pool, POOL_ACTOR_CONFIG);
+	pool_actor_reason(svc->pool, "its service was removed");
+	while ((t = TAILQ_FIRST(pool_targets(svc->pool))) != NULL)
+		pool_remove(t);
 	pool_detach(svc->pool);
 	svc->cfg = NULL;	/* the configuration it came from goes */
 	proxy_stop_accepting(svc->proxy);

@@ -21,6 +21,7 @@
 #include "core/loop.h"
 #include "core/net.h"
 #include "proxy/proxy.h"
+#include "registry/events.h"
 #include "registry/pool.h"
 #include "registry/selfaddr.h"
 #include "service/service.h"
@@ -237,21 +238,29 @@ START_TEST(test_retire_and_reap)
 {
 	struct fixture fx;
 	struct target *t;
+	char key[TARGET_KEY_LEN + 1];
+	uint32_t id;
 	size_t n;
 
 	fx_init(&fx, 3);
 	ck_assert_ptr_nonnull(t = reg(fx.svc[0]->pool, "127.0.0.1", 9000));
-	service_retire(fx.svc[0], loop_now(fx.loop) + 1000);
+	id = t->id;
+	memcpy(key, t->key, sizeof(key));
+	service_retire(fx.svc[0], loop_now(fx.loop) + 1000);	/* t is freed */
 	services_all(fx.set, &n);
 	ck_assert_uint_eq(n, 2);
 	ck_assert_ptr_null(services_find(fx.set, "web"));
 	/* The default moves to the first one left. */
 	ck_assert_ptr_eq(services_default(fx.set), fx.svc[1]);
 	ck_assert_ptr_eq(pool_sibling(fx.svc[2]->pool, NULL), fx.svc[1]->pool);
+	/* Its targets are removed, each with its event, by config. */
+	ck_assert_uint_eq(pool_count(fx.svc[0]->pool), 0);
+	ck_assert_uint_eq(pool_event_count(fx.svc[0]->pool, EVENT_REMOVED,
+	    POOL_ACTOR_CONFIG), 1);
 	/* Retired is gone for the ack port and for ids at once. */
 	ck_assert_ptr_null(pool_sibling(fx.svc[2]->pool, "web"));
-	ck_assert_ptr_null(pools_find_id(fx.svc[2]->pool, t->id));
-	ck_assert_ptr_null(pools_find_key(fx.svc[2]->pool, t->key));
+	ck_assert_ptr_null(pools_find_id(fx.svc[2]->pool, id));
+	ck_assert_ptr_null(pools_find_key(fx.svc[2]->pool, key));
 	/* No session: it goes at the next reap. */
 	services_reap(fx.set);
 	ck_assert_ptr_null(pool_sibling(fx.svc[2]->pool, "web"));
