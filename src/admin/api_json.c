@@ -161,9 +161,12 @@ api_target_json(const struct api_env *env, const struct target *t, bool with_key
 		jnull(o, "connect_ms");
 		jnull(o, "connect_avg_ms");
 	} else {
+		/* Hundredths of a millisecond, rounded down: no float noise. */
+		int64_t hundredths = t->connect_avg_us / 10;
+
 		api_jset(o, "connect_ms", json_object_new_int64(t->connect_ms));
 		api_jset(o, "connect_avg_ms", json_object_new_double(
-		    (double)(t->connect_avg_us / 10) / 100.0));
+		    (double)hundredths / 100.0));
 	}
 	if (t->source == TARGET_SRC_STATIC) {
 		/* No heartbeat: a static target never expires. */
