@@ -879,13 +879,35 @@ START_TEST(test_service_default)
 }
 END_TEST
 
-static const struct {
+/* A connection refused, and ended: what it sent, what it got. */
+struct refusal {
 	const char	*in;
-	const char	*out;
+	const char	*out;		/* "NID:*...": a NID's answer, then ... */
 	size_t		 inlen;		/* 0: strlen(in) */
+	size_t		 targets;	/* in the pool after it */
 	const char	*token;		/* the policy: a token configured, */
 	bool		 foreign;	/* the peer not allowed */
-} service_refusals[] = {
+};
+
+static void
+assert_refusal(const struct refusal *r)
+{
+	struct fixture *f = fixture_new(r->token, !r->foreign,
+	    r->foreign ? "10.0.0.1" : "127.0.0.1");
+	size_t len = r->inlen ? r->inlen : strlen(r->in);
+
+	ck_assert_int_eq(feed(f, r->in, len), ACK_CLOSE);
+	if (strncmp(r->out, "NID:*", 5) == 0) {	/* after the NID's own answer */
+		ck_assert_uint_eq(f->textlen, 4 + TARGET_KEY_LEN + 1 + strlen(r->out + 5));
+		ck_assert_str_eq(f->text + 4 + TARGET_KEY_LEN + 1, r->out + 5);
+	} else {
+		ck_assert_str_eq(f->text, r->out);
+	}
+	ck_assert_uint_eq(pool_count(f->pool), r->targets);
+	fixture_free(f);
+}
+
+static const struct refusal service_refusals[] = {
 	{ .in = "SVC:nosuch:NID::SPORT:1080:", .out = "ERR:service:" },
 	{ .in = "SVC:Default:NID::", .out = "ERR:service:" },	/* uppercase */
 	{ .in = "SVC::NID::", .out = "ERR:service:" },		/* empty */
@@ -909,16 +931,7 @@ static const struct {
 
 START_TEST(test_service_refused)
 {
-	struct fixture *f = fixture_new(service_refusals[_i].token,
-	    !service_refusals[_i].foreign,
-	    service_refusals[_i].foreign ? "10.0.0.1" : "127.0.0.1");
-	const char *in = service_refusals[_i].in;
-	size_t len = service_refusals[_i].inlen ? service_refusals[_i].inlen : strlen(in);
-
-	ck_assert_int_eq(feed(f, in, len), ACK_CLOSE);
-	ck_assert_str_eq(f->text, service_refusals[_i].out);
-	ck_assert_uint_eq(pool_count(f->pool), 0);
-	fixture_free(f);
+	assert_refusal(&service_refusals[_i]);
 }
 END_TEST
 
@@ -1021,14 +1034,7 @@ START_TEST(test_agent_named)
 }
 END_TEST
 
-static const struct {
-	const char	*in;
-	const char	*out;
-	size_t		 inlen;		/* 0: strlen(in) */
-	size_t		 targets;	/* in the pool after it */
-	const char	*token;		/* the policy: a token configured, */
-	bool		 foreign;	/* the peer not allowed */
-} agent_refusals[] = {
+static const struct refusal agent_refusals[] = {
 	/* 65 bytes: one too many */
 	{ .in = "AGENT:" AGENT_64 "x:NID::", .out = "ERR:agent:" },
 	{ .in = "AGENT:harmony-agent:NID::", .out = "ERR:agent:" },	/* no version */
@@ -1062,21 +1068,7 @@ static const struct {
 
 START_TEST(test_agent_refused)
 {
-	struct fixture *f = fixture_new(agent_refusals[_i].token,
-	    !agent_refusals[_i].foreign,
-	    agent_refusals[_i].foreign ? "10.0.0.1" : "127.0.0.1");
-	const char *in = agent_refusals[_i].in, *want = agent_refusals[_i].out;
-	size_t len = agent_refusals[_i].inlen ? agent_refusals[_i].inlen : strlen(in);
-
-	ck_assert_int_eq(feed(f, in, len), ACK_CLOSE);
-	if (strncmp(want, "NID:*", 5) == 0) {	/* after the NID's own answer */
-		ck_assert_uint_eq(f->textlen, 4 + TARGET_KEY_LEN + 1 + strlen(want + 5));
-		ck_assert_str_eq(f->text + 4 + TARGET_KEY_LEN + 1, want + 5);
-	} else {
-		ck_assert_str_eq(f->text, want);
-	}
-	ck_assert_uint_eq(pool_count(f->pool), agent_refusals[_i].targets);
-	fixture_free(f);
+	assert_refusal(&agent_refusals[_i]);
 }
 END_TEST
 

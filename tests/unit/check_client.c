@@ -1176,16 +1176,40 @@ END_TEST
 
 #define AGENT_NAME	"harmony-agent/0.9"
 
+/* A client named AGENT_NAME (and token's, if any), registered with want. */
+static struct harmony_client *
+named_registered(struct fake *f, const char *token, const char *want)
+{
+	struct harmony_client *c = client_for(f, 1080);
+
+	if (token != NULL)
+		ck_assert_int_eq(harmony_client_set_token(c, token), 0);
+	ck_assert_int_eq(harmony_client_set_agent(c, AGENT_NAME), 0);
+	ck_assert_int_eq(harmony_client_register(c), 0);
+	wire_is(f, c, want);
+	ck_assert_int_eq(harmony_client_state(c), HARMONY_REGISTERED);
+	ck_assert_int_eq(count_events(HARMONY_EVENT_ERROR), 0);
+	return c;
+}
+
+/* A fake that answers as node-harmony's server does. */
+static struct fake *
+fake_old(void)
+{
+	struct fake *f = fake_new();
+
+	f->no_ext = true;
+	f->ack_any = true;
+	return f;
+}
+
 /* After AUTH, before everything else, on every connection. */
 START_TEST(test_agent_on_the_wire)
 {
 	struct fake *f = fake_new();
-	struct harmony_client *c = client_for(f, 1080);
+	struct harmony_client *c = named_registered(f, NULL,
+	    "AGENT:" AGENT_NAME ":NID::BAL:500:SPORT:1080:BYE:");
 
-	ck_assert_int_eq(harmony_client_set_agent(c, AGENT_NAME), 0);
-	ck_assert_int_eq(harmony_client_register(c), 0);
-	wire_is(f, c, "AGENT:" AGENT_NAME ":NID::BAL:500:SPORT:1080:BYE:");
-	ck_assert_int_eq(harmony_client_state(c), HARMONY_REGISTERED);
 	harmony_client_free(c);
 	fake_free(f);
 
@@ -1254,18 +1278,12 @@ END_TEST
  */
 START_TEST(test_agent_plain_server)
 {
-	struct fake *f = fake_new();
-	struct harmony_client *c = client_for(f, 1080);
+	struct fake *f = fake_old();
+	struct harmony_client *c = named_registered(f, NULL,
+	    "AGENT:" AGENT_NAME ":NID::BAL:500:SPORT:1080:BYE:");
 
-	f->no_ext = true;
-	f->ack_any = true;
-	ck_assert_int_eq(harmony_client_set_agent(c, AGENT_NAME), 0);
-	ck_assert_int_eq(harmony_client_register(c), 0);
-	wire_is(f, c, "AGENT:" AGENT_NAME ":NID::BAL:500:SPORT:1080:BYE:");
-	ck_assert_int_eq(harmony_client_state(c), HARMONY_REGISTERED);
 	ck_assert(harmony_client_plain(c));
 	ck_assert_int_eq(count_events(HARMONY_EVENT_PLAIN), 0);
-	ck_assert_int_eq(count_events(HARMONY_EVENT_ERROR), 0);
 	/* Never again to that server. */
 	vnow += HARMONY_INTERVAL_DEFAULT_MS;
 	wire_is(f, c, "ACK:k1:ID:k1:BYE:");
@@ -1279,18 +1297,11 @@ START_TEST(test_agent_plain_server)
 	fake_free(f);
 
 	/* With a token: the event names AUTH only. */
-	f = fake_new();
-	c = client_for(f, 1080);
-	f->no_ext = true;
-	f->ack_any = true;
-	harmony_client_set_token(c, "t");
-	harmony_client_set_agent(c, AGENT_NAME);
-	ck_assert_int_eq(harmony_client_register(c), 0);
-	wire_is(f, c, "AUTH:t:AGENT:" AGENT_NAME ":NID::BAL:500:SPORT:1080:BYE:");
-	ck_assert_int_eq(harmony_client_state(c), HARMONY_REGISTERED);
+	f = fake_old();
+	c = named_registered(f, "t",
+	    "AUTH:t:AGENT:" AGENT_NAME ":NID::BAL:500:SPORT:1080:BYE:");
 	ck_assert_int_eq(count_events(HARMONY_EVENT_PLAIN), 1);
 	ck_assert_str_eq(events[0].detail, "AUTH");
-	ck_assert_int_eq(count_events(HARMONY_EVENT_ERROR), 0);
 	harmony_client_free(c);
 	fake_free(f);
 }
@@ -1304,18 +1315,14 @@ END_TEST
 START_TEST(test_agent_unknown_verb)
 {
 	struct fake *f = fake_new();
-	struct harmony_client *c = client_for(f, 1080);
+	struct harmony_client *c;
 
 	f->no_agent = true;
 	f->token = "t";
-	harmony_client_set_token(c, "t");
-	ck_assert_int_eq(harmony_client_set_agent(c, AGENT_NAME), 0);
-	ck_assert_int_eq(harmony_client_register(c), 0);
-	wire_is(f, c, "AUTH:t:AGENT:" AGENT_NAME ":NID::BAL:500:SPORT:1080:BYE:");
-	ck_assert_int_eq(harmony_client_state(c), HARMONY_REGISTERED);
+	c = named_registered(f, "t",
+	    "AUTH:t:AGENT:" AGENT_NAME ":NID::BAL:500:SPORT:1080:BYE:");
 	ck_assert_str_eq(harmony_client_key(c), "k1");
 	ck_assert(!harmony_client_plain(c));
-	ck_assert_int_eq(count_events(HARMONY_EVENT_ERROR), 0);
 	ck_assert_int_eq(count_events(HARMONY_EVENT_PLAIN), 0);
 	ck_assert_int_eq(f->nkeys, 1);		/* one registration, no retry */
 	vnow += HARMONY_INTERVAL_DEFAULT_MS;

@@ -91,12 +91,7 @@ def main():
     # A bad name: refused, the connection ends, the NID behind it does nothing.
     with h.connect(hd.ack_port, timeout=10) as s:
         s.sendall(b'AGENT:no version:NID::BAL:5:SPORT:%d:' % raw_be.port)
-        got = b''
-        while True:
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            got += chunk
+        got = h.recv_all(s, timeout=10)
     h.check(got == b'ERR:agent:', 'a bad AGENT: %r' % got)
     h.check(len(api.history()) == len(hist), 'a refused AGENT changed something')
     ev.close()
