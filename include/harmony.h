@@ -17,16 +17,17 @@
  * no longer knows the key, e.g. it restarted without a state file) makes
  * the client register anew at once, with its port and weight.
  *
- * AUTH, AGENT, SVC, HOST and TTL are harmonyd's extensions. The original node-harmony
- * server answers none of them: it answers the plain message that follows
- * instead. The client takes that as proof, says so (HARMONY_EVENT_PLAIN,
- * each time it finds out), completes the operation and speaks the plain
- * protocol to that balancer from then on: no token, no host, no TTL (its
- * own host timeout applies, and a heartbeat period derived from the TTL is
- * at most HARMONY_INTERVAL_DEFAULT_MS), and heartbeats as the reference
- * client sends them, ACK:<key>:ID:<key>:, so that a restart of that server
- * is noticed (BID). An ERR answer (only harmonyd sends one) or a BID
- * ends plain mode: the next request carries the extensions again.
+ * AUTH, AGENT, SVC, HOST and TTL are harmonyd's extensions. The original
+ * node-harmony server answers none of them: it answers the plain message
+ * that follows instead. The client takes that as proof, says so
+ * (HARMONY_EVENT_PLAIN, each time it finds out), completes the operation
+ * and speaks the plain protocol to that balancer from then on: no token,
+ * no host, no TTL (its own host timeout applies, and a heartbeat period
+ * derived from the TTL is at most HARMONY_INTERVAL_DEFAULT_MS), and
+ * heartbeats as the reference client sends them, ACK:<key>:ID:<key>:, so
+ * that a restart of that server is noticed (BID). An ERR answer (only
+ * harmonyd sends one) or a BID ends plain mode: the next request carries
+ * the extensions again.
  *
  * The client's name (harmony_client_set_agent) is no loss there either
  * (that server says nothing of who changes a target): never named in the

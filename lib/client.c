@@ -10,17 +10,18 @@
  * our BAL/SPORT/TTL argument byte for byte.
  *
  * The original node-harmony server answers none of the extensions (AUTH,
- * AGENT, SVC, HOST, TTL), keeps them unanswered, and dies on the first socket error
- * (a reset from a peer that hung up on unread answers, a write to a closed
- * connection). The extensions always come before the plain messages of a
- * request, so such a server shows itself by answering a plain message where
- * an extension's answer was due: the client then goes on with the answers
- * it has (no reset, no retry), and from then on speaks the plain protocol
- * ("plain" mode) in the reference client's form. A bare close or a timeout
- * proves nothing (harmonyd closes at once when it has too many connections)
- * and stays an ordinary failure. An ERR answer is harmonyd's, never the old
- * server's, and ends plain mode; so does a BID, whose re-registration asks
- * with the extensions again, in case harmonyd now runs at that address.
+ * AGENT, SVC, HOST, TTL), keeps them unanswered, and dies on the first
+ * socket error (a reset from a peer that hung up on unread answers, a
+ * write to a closed connection). The extensions always come before the
+ * plain messages of a request, so such a server shows itself by answering
+ * a plain message where an extension's answer was due: the client then
+ * goes on with the answers it has (no reset, no retry), and from then on
+ * speaks the plain protocol ("plain" mode) in the reference client's form.
+ * A bare close or a timeout proves nothing (harmonyd closes at once when
+ * it has too many connections) and stays an ordinary failure. An ERR
+ * answer is harmonyd's, never the old server's, and ends plain mode; so
+ * does a BID, whose re-registration asks with the extensions again, in
+ * case harmonyd now runs at that address.
  *
  * A harmonyd older than AGENT answers it ERR:verb:, and its argument
  * (never a verb: common/agentname.h) ERR:verb: again, then does the rest

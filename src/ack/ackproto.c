@@ -1,9 +1,9 @@
 /*
  * ackproto: see ackproto.h. The verbs and answers are the README's "The ack
  * protocol" table;
- * the extensions AUTH, HOST, TTL, SVC and AGENT are ours. Every answer that repeats a
- * client's argument repeats it byte for byte: the reference client matches
- * answers against the exact text it sent.
+ * the extensions AUTH, HOST, TTL, SVC and AGENT are ours. Every answer
+ * that repeats a client's argument repeats it byte for byte: the reference
+ * client matches answers against the exact text it sent.
  *
  * While a request is out, the message's verb and argument stay in the
  * session (verb, tok): the answer repeats them.
