@@ -11,7 +11,7 @@ on 127.0.0.0/8 or ::1:
 - Haproxy(text): haproxy with a configuration's frontends and backends
   (`-f CFG -db`, foreground);
 - SServer(cert): `openssl s_server -www` with one certificate;
-- cert(name): a self-signed certificate (EC P-256, one day) for a name and
+- Cert(name): a self-signed certificate (EC P-256, one day) for a name and
   its subdomains.
 
 need(binary) skips the test (exit 77) when a binary is missing, and only
@@ -20,11 +20,16 @@ with its error log.
 
 Client side: pp_v1()/pp_v2() build PROXY headers as HAProxy's
 proxy-protocol.txt says (to forge, split and oversize them);
-client_hello() is a real ClientHello from Python's ssl module;
+client_hello() is a real ClientHello from Python's ssl module, big_hello()
+a made one of any size, reframe() cuts one into more TLS records;
 TlsClient completes a TLS handshake over a plain socket (so the hello can
 be trickled); s_client() and curl_https() run the real clients;
-http_get() is a one-shot HTTP/1.0 request; metrics() reads /metrics by
-labels.
+http_get() is a one-shot HTTP/1.0 request.
+
+harmonyd side: harmonyd(conf) starts one from a config dict and learns its
+services' listeners; metric() reads /metrics by labels; expect_refused()
+is what every refused inspection must look like (closed without a byte,
+counted by reason).
 """
 
 import ipaddress
@@ -452,18 +457,9 @@ def access_host(line):
 # --- plain clients, metrics ----------------------------------------------
 
 def connect(port, host='127.0.0.1', source=None, timeout=30.0):
-    """A TCP socket connected to host:port (IPv6 when host has a colon)."""
-    fam = socket.AF_INET6 if ':' in host else socket.AF_INET
-    s = socket.socket(fam, socket.SOCK_STREAM)
-    try:
-        s.settimeout(timeout)
-        if source is not None:
-            s.bind((source, 0))
-        s.connect((host, port))
-    except BaseException:
-        s.close()
-        raise
-    return s
+    """A TCP socket connected to host:port (IPv4 or IPv6), from source."""
+    return socket.create_connection((host, port), timeout,
+                                    None if source is None else (source, 0))
 
 
 def http_get(port, host='127.0.0.1', source=None, before=b'', timeout=30.0):
@@ -505,7 +501,26 @@ def wait_rejected(hd, service, reason, n, timeout=10):
     return h.wait_until(lambda: rejected(hd, service, reason) >= n, timeout, 0.1)
 
 
-def closed_without_reply(sock, timeout):
-    """(data, how) of what sock gets until it closes; for a refused
-    inspection: nothing, then EOF or a reset."""
-    return h.recv_to_end(sock, timeout, limit=65536)
+def expect_refused(hd, service, port, send, reason, n, what, source=None,
+                   host='127.0.0.1', wait=10.0):
+    """Connects (from source), sends `send` and keeps the connection open:
+    harmonyd must close it within wait s without writing a byte (not even
+    its unavailable text) and count it: harmony_inspect_rejected_total
+    {service,reason} reaches n. Returns the seconds until the close."""
+    t0 = time.monotonic()
+    with connect(port, host, source, timeout=20) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            if send:
+                s.sendall(send)
+        except OSError:
+            pass                # closed already: what comes next says how
+        data, how = h.recv_to_end(s, wait, limit=65536)
+    took = time.monotonic() - t0
+    h.check(data == b'' and how in ('eof', 'reset'),
+            '%s: expected harmonyd to close without a byte within %.0f s; got %r '
+            'then %s' % (what, wait, data, how))
+    h.check(wait_rejected(hd, service, reason, n),
+            '%s: harmony_inspect_rejected_total{service="%s",reason="%s"} should be '
+            '%d, is %r' % (what, service, reason, n, rejected(hd, service, reason)))
+    return took

@@ -60,24 +60,10 @@ def expect_echo(hd, n, port, header, what, **kw):
 
 
 def expect_refused(hd, service, port, send, reason, n, what, source=TRUSTED,
-                   wait_close=10.0, backends=()):
-    """Connects, sends `send`, keeps the connection open: harmonyd must close
-    it without writing a byte and count reason (the n-th time)."""
+                   backends=()):
+    """peers.expect_refused, and no target got a connection meanwhile."""
     before = [b.total for b in backends]
-    t0 = time.monotonic()
-    with p.connect(port, source=source, timeout=20) as s:
-        try:
-            s.sendall(send)
-        except OSError:
-            pass                # closed already: what comes next says how
-        data, how = h.recv_to_end(s, wait_close, limit=65536)
-    took = time.monotonic() - t0
-    h.check(data == b'' and how in ('eof', 'reset'),
-            '%s: expected harmonyd to close without a byte within %.0f s; got %r '
-            'then %s' % (what, wait_close, data, how))
-    h.check(p.wait_rejected(hd, service, reason, n),
-            '%s: harmony_inspect_rejected_total{service="%s",reason="%s"} should be '
-            '%d, is %r' % (what, service, reason, n, p.rejected(hd, service, reason)))
+    took = p.expect_refused(hd, service, port, send, reason, n, what, source)
     h.check([b.total for b in backends] == before,
             '%s: a target got a connection (%r -> %r)'
             % (what, before, [b.total for b in backends]))

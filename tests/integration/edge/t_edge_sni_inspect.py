@@ -22,9 +22,6 @@ ClientHello in one write reach a, and the access log has the header's
 client with sni=a.example.
 """
 
-import socket
-import time
-
 import harness as h
 import peers as p
 import relcheck as rc
@@ -65,25 +62,9 @@ def main():
             'a\'s target should count the session: %r' % a_sessions())
     counts = {}
 
-    def refused(send, reason, what, wait=10.0):
+    def refused(send, reason, what):
         counts[reason] = counts.get(reason, 0) + 1
-        t0 = time.monotonic()
-        with p.connect(strict, timeout=20) as s:
-            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            try:
-                if send:
-                    s.sendall(send)
-            except OSError:
-                pass
-            data, how = h.recv_to_end(s, wait, limit=65536)
-        took = time.monotonic() - t0
-        h.check(data == b'' and how in ('eof', 'reset'),
-                '%s: expected harmonyd to close without a byte within %.0f s, got %r '
-                'then %s' % (what, wait, data, how))
-        h.check(p.wait_rejected(hd, 'strict', reason, counts[reason]),
-                '%s: harmony_inspect_rejected_total{service="strict",reason="%s"} '
-                'should be %d, is %r' % (what, reason, counts[reason],
-                                         p.rejected(hd, 'strict', reason)))
+        took = p.expect_refused(hd, 'strict', strict, send, reason, counts[reason], what)
         h.check(a_sessions() == served, '%s: a\'s target got a session' % what)
         return took
 
