@@ -118,7 +118,7 @@ def main():
     h.check(p.access_host(line) == '2001:db8::9', 'access log client for a v2 TCP6 '
             'header should be 2001:db8::9, got %r' % line)
     n += 1
-    line = expect_echo(hd, n, web6, p.pp_v1(('198.51.100.10', 4714), ('::1', web6)),
+    line = expect_echo(hd, n, web6, p.pp_v1(('198.51.100.10', 4714), ('192.0.2.1', 443)),
                        'v1 TCP4 header over an IPv6 connection', host='::1', source='::1')
     h.check(p.access_host(line) == '198.51.100.10', 'access log client for a v1 '
             'header over IPv6 should be 198.51.100.10, got %r' % line)

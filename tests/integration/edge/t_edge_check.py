@@ -2,7 +2,7 @@
 """t_edge_check: health checks with "send-proxy": true (issue 17) against a
 real nginx that requires the PROXY protocol (`listen ... proxy_protocol`).
 
-One nginx, three services with an http check of it (300ms, rise 1,
+One nginx, three services with an http check of it (500ms, rise 1,
 fall 2):
 
 - pp2: send-proxy v2, check send-proxy: the check sends a v2 LOCAL header
@@ -37,7 +37,7 @@ def main():
         '        location / { return 200 "addr=<$proxy_protocol_addr>\\n"; }\n'
         '    }\n' % np, [('127.0.0.1', np)])
     ng = '127.0.0.1:%d' % np
-    chk = {'type': 'http', 'path': '/', 'interval': '300ms', 'timeout': '300ms',
+    chk = {'type': 'http', 'path': '/', 'interval': '500ms', 'timeout': '500ms',
            'rise': 1, 'fall': 2}
     hd = p.harmonyd({
         'ack-port': 0, 'http': '127.0.0.1:0', 'default': 'pp2',

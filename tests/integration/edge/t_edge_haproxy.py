@@ -35,15 +35,10 @@ def name_via(port, host, source):
 
 def main():
     a, b = h.Backend('name', name='A'), h.Backend('name', name='B')
-    hd = p.harmonyd({
-        'ack-port': 0, 'http': '127.0.0.1:0', 'default': 'web',
-        'services': {'web': {
-            'listen': '127.0.0.1:0', 'accept-proxy': '127.0.0.1/32',
-            'balance': 'roundrobin', 'persistent': True, 'unavailable': 'UNAVAILABLE\n',
-            'target': [a.target(), b.target()]}}})
-    web = p.port_of(hd, 'web')
-    fp = p.free_port()
-    fp6 = p.free_port('::1')
+    # HAProxy first, so that the connection that sees it listening finds no
+    # harmonyd behind it (else that would be a session of 127.0.0.1's).
+    web = p.free_port()
+    fp, fp6 = p.free_port(), p.free_port('::1')
     ha = p.Haproxy(
         'frontend fe\n'
         '    bind 127.0.0.1:%d\n'
@@ -52,6 +47,12 @@ def main():
         'backend be\n'
         '    server harmonyd 127.0.0.1:%d send-proxy-v2\n' % (fp, fp6, web),
         [('127.0.0.1', fp), ('::1', fp6)])
+    hd = p.harmonyd({
+        'ack-port': 0, 'http': '127.0.0.1:0', 'default': 'web',
+        'services': {'web': {
+            'listen': '127.0.0.1:%d' % web, 'accept-proxy': '127.0.0.1/32',
+            'balance': 'roundrobin', 'persistent': True, 'unavailable': 'UNAVAILABLE\n',
+            'target': [a.target(), b.target()]}}})
 
     seen = {c: [] for c in CLIENTS + ['::1']}
     n = 0

@@ -115,7 +115,7 @@ def main():
     hd.stop()
     dead.close()
     nginx.stop()
-    haproxy.stop()
+    haproxy.kill()              # haproxy -db ends by the signal itself
 
 
 if __name__ == '__main__':

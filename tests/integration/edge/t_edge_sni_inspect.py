@@ -70,17 +70,15 @@ def main():
 
     refused(p.client_hello(None), 'no-route', 'a ClientHello without SNI')
     refused(p.client_hello('zzz.example'), 'no-route', 'a name not in the map')
-    took = refused(b'GET / HTTP/1.0\r\nHost: a.example\r\n\r\n', 'not-tls', 'HTTP')
-    h.check(took < 0.9, 'HTTP should be closed at once, not at the inspect timeout '
-            '(%.2f s)' % took)
+    # (Closed at once, not at the inspect timeout: else the reason would
+    # be timeout.)
+    refused(b'GET / HTTP/1.0\r\nHost: a.example\r\n\r\n', 'not-tls', 'HTTP')
     refused(b'\x80\x2e\x01\x00\x02\x00\x15\x00\x00\x00\x10' + b'\x01' * 37,
             'not-tls', 'an SSLv2-style hello')
     refused(p.big_hello(600, 'a.example', bad=True), 'bad-hello',
             'a ClientHello whose extensions overrun it')
-    took = refused(p.big_hello(3000, 'a.example'), 'too-big',
-                   'a 3000-byte ClientHello (inspect-max 1024)')
-    h.check(took < 0.9, 'over inspect-max should be closed at once, not at the inspect '
-            'timeout (%.2f s)' % took)
+    refused(p.big_hello(3000, 'a.example'), 'too-big',
+            'a 3000-byte ClientHello (inspect-max 1024)')
     took = refused(p.client_hello('a.example')[:20], 'timeout',
                    '20 bytes of a ClientHello, then nothing')
     h.check(took >= 0.9, 'a slow ClientHello closed after %.2f s, before the inspect '
