@@ -11,6 +11,8 @@ inspect-timeout 1s):
   the target unchanged, and the header's address is the client's in the
   access log and for persistence (two header clients from one source land
   on two targets and stay there);
+- service hash (balance hash, no persistence): 12 header clients from one
+  source are each kept on one target, and spread over several;
 - v2 LOCAL and v1 UNKNOWN: the connection's own address;
 - a header split over one write per byte: accepted;
 - a v1 line of exactly 107 bytes is accepted, one of 108 is refused; a v2
@@ -73,6 +75,7 @@ def expect_refused(hd, service, port, send, reason, n, what, source=TRUSTED,
 def main():
     e1, e2 = h.Backend('echo', name='E1'), h.Backend('echo', name='E2')
     e3 = h.Backend('echo', name='E3')
+    names = [h.Backend('name', name='N%d' % i) for i in range(4)]
     svc = {'accept-proxy': '%s/32,::1' % TRUSTED, 'balance': 'roundrobin',
            'persistent': True, 'unavailable': UNAVAILABLE}
     hd = p.harmonyd({
@@ -82,6 +85,8 @@ def main():
                         **{'inspect-timeout': '10s'}),
             'slow': dict(svc, listen='127.0.0.1:0', target=[e3.target()],
                          **{'inspect-timeout': '1s'}),
+            'hash': dict(svc, listen='127.0.0.1:0', balance='hash', persistent=False,
+                         target=[b.target() for b in names]),
         }})
     web, web6, slow = p.port_of(hd, 'web'), p.port_of(hd, 'web', 6), p.port_of(hd, 'slow')
     dst = ('127.0.0.1', web)
@@ -110,6 +115,27 @@ def main():
     clients = sorted(e['client'] for e in pers['entries'])
     h.check(clients == ['198.51.100.7', '198.51.100.8'],
             'persistence should know the header clients only, not %s: %r' % (TRUSTED, clients))
+
+    # hash (no persistence) keys on the header's client: 12 of them from one
+    # source, 3 connections each, each kept on one target, spread over more
+    # than one (all 12 on one of 4 targets: 4 ** -11).
+    hp, picks = p.port_of(hd, 'hash'), {}
+    for rnd in range(3):
+        for i in range(12):
+            client = '203.0.113.%d' % (100 + i)
+            with p.connect(hp, source=TRUSTED, timeout=20) as s:
+                s.sendall(p.pp_v1((client, 6000 + rnd), ('127.0.0.1', hp)) if i % 2 else
+                          p.pp_v2((client, 6000 + rnd), ('127.0.0.1', hp)))
+                name, seen = h.read_name(s, 20)
+            h.check(name is not None, 'hash, header client %s: no name line (%s)'
+                    % (client, seen))
+            picks.setdefault(client, set()).add(name)
+    h.check(all(len(v) == 1 for v in picks.values()) and
+            len(set().union(*picks.values())) > 1,
+            'hash should keep each header client on one target and spread the 12 over '
+            'several: %r' % picks)
+    n += 36
+    h.check(len(hd.wait_access(n)) == n, 'one access-log line per hash session')
 
     # IPv6 both ways: a v2 TCP6 header over IPv4, a v1 TCP4 header over IPv6.
     n += 1
@@ -154,7 +180,7 @@ def main():
     n += 1
     line = expect_echo(hd, n, web, v2max, 'a 4096-byte v2 header')
     h.check(p.access_host(line) == '203.0.113.52', '4096-byte v2: client %r' % line)
-    backends = (e1, e2, e3)
+    backends = (e1, e2, e3) + tuple(names)
     bad = 0
     v1over = b'PROXY UNKNOWN ' + b'x' * (108 - 16) + b'\r\n'
     bad += 1

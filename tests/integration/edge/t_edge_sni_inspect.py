@@ -19,8 +19,12 @@ reaches a's target (its session count does not move):
 A real handshake through strict still works. Service both has
 accept-proxy 127.0.0.2/32 and the same SNI map: a v1 header and the
 ClientHello in one write reach a, and the access log has the header's
-client with sni=a.example.
+client with sni=a.example. Service slowboth (the same, inspect-timeout
+2s): one timeout covers the header and the ClientHello together.
 """
+
+import socket
+import time
 
 import harness as h
 import peers as p
@@ -38,6 +42,8 @@ def main():
                        'inspect-max': 1024, 'unavailable': 'UNAVAILABLE\n'},
             'both': {'listen': '127.0.0.1:0', 'sni': {'a.example': 'a'},
                      'accept-proxy': '127.0.0.2/32', 'inspect-timeout': '10s'},
+            'slowboth': {'listen': '127.0.0.1:0', 'sni': {'a.example': 'a'},
+                         'accept-proxy': '127.0.0.2/32', 'inspect-timeout': '2s'},
             'a': {'listen': '127.0.0.1:0', 'target': [sa.target()]},
         }})
     strict, both = p.port_of(hd, 'strict'), p.port_of(hd, 'both')
@@ -106,6 +112,29 @@ def main():
             lines[-1].get('sni') == 'a.example',
             'PROXY then SNI: the access log should say client=192.0.2.77:51000 '
             'sni=a.example, got %r' % lines[-1:])
+
+    # One inspect timeout for the header and the ClientHello together: a
+    # header trickled over 1.5 s, then 20 bytes of a hello, is closed about
+    # 2 s after the connect (a timer restarted after the header: 3.5 s).
+    sb = p.port_of(hd, 'slowboth')
+    hdr = p.pp_v1(('192.0.2.78', 51001), ('127.0.0.1', sb))
+    t0 = time.monotonic()
+    with p.connect(sb, source='127.0.0.2', timeout=20) as s:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            for i in range(0, len(hdr), 4):
+                s.sendall(hdr[i:i + 4])
+                time.sleep(1.5 / (len(hdr) / 4))
+            s.sendall(p.client_hello('a.example')[:20])
+        except OSError:
+            pass
+        data, how = h.recv_to_end(s, 10, limit=65536)
+    took = time.monotonic() - t0
+    h.check(data == b'' and how in ('eof', 'reset') and 1.9 <= took < 3.0,
+            'a header over 1.5 s then part of a hello (inspect-timeout 2s): expected a '
+            'close without a byte about 2 s after the connect, got %r then %s after '
+            '%.2f s' % (data, how, took))
+    h.check(p.wait_rejected(hd, 'slowboth', 'timeout', 1), 'slowboth counted no timeout')
     h.check(a_sessions() == served, 'a served %d sessions, expected %d'
             % (a_sessions(), served))
     hd.stop()
