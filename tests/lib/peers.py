@@ -35,6 +35,7 @@ counted by reason).
 import ipaddress
 import json
 import os
+import random
 import re
 import shutil
 import socket
@@ -69,8 +70,26 @@ def need(binary, hint=None):
 
 
 def free_port(host='127.0.0.1'):
-    """A port free on host right now (bound to 0, then released)."""
+    """A port free on host right now, for a peer's configuration.
+
+    Taken below the kernel's ephemeral range (where every bind to port 0
+    and every connect's source port come from), so that another test's
+    sockets do not take it before the peer binds it."""
     fam = socket.AF_INET6 if ':' in host else socket.AF_INET
+    try:
+        with open('/proc/sys/net/ipv4/ip_local_port_range') as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    rnd = random.Random()
+    for _ in range(200):
+        port = rnd.randrange(max(1024, low - 12000), low)
+        with socket.socket(fam, socket.SOCK_STREAM) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+            return port
     with socket.socket(fam, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return s.getsockname()[1]
