@@ -49,9 +49,11 @@ queue_h=$(echo '#include <sys/queue.h>' | ${CPP:-cpp} -H -o /dev/null 2>&1 |
 #   src/core/       common/, itself (the loop, sockets, the fd budget)
 #   src/registry/   + core/ (targets, balancing, persistence)
 #   src/ack/ src/proxy/ src/state/   + registry/, each itself
-#                   (but ack/ackproto, the pure protocol, only core/)
+#                   (but ack/ackproto, the pure protocol, only core/,
+#                   and proxy/proxyproto, the pure PROXY protocol, only common/)
 #   src/admin/      + ack/ proxy/ state/, config.h and settings.h
-#   src/check/      + registry/, itself (health check probes on the loop)
+#   src/check/      + registry/, itself (health check probes on the loop),
+#                   proxy/proxyproto (checks may send a PROXY header)
 #   src/service/    + registry/ proxy/ check/, config.h and settings.h (a
 #                   service owns its pool, balancer, persistence table,
 #                   proxy and checks)
@@ -65,10 +67,11 @@ allowed() {
 	src/core/*) echo 'common/|core/' ;;
 	src/registry/*) echo 'common/|core/|registry/' ;;
 	src/ack/ackproto.*) echo 'common/|core/|ack/ackproto' ;;	# the pure protocol
+	src/proxy/proxyproto.*) echo 'common/|proxy/proxyproto' ;;	# pure too
 	src/ack/* | src/proxy/* | src/state/*)
 		d=${1#src/}; echo "common/|core/|registry/|${d%%/*}/" ;;
 	src/admin/*) echo 'common/|core/|registry/|ack/|proxy/|state/|admin/|config\.h|settings\.h' ;;
-	src/check/*) echo 'common/|core/|registry/|check/' ;;
+	src/check/*) echo 'common/|core/|registry/|check/|proxy/proxyproto' ;;
 	src/service/*) echo 'common/|core/|registry/|proxy/|check/|service/|config\.h|settings\.h' ;;
 	src/*) echo 'common/|core/|registry/|ack/|proxy/|state/|admin/|check/|service/|[a-z_]+\.h' ;;
 	esac
