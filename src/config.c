@@ -2536,5 +2536,11 @@ cfg_proxy_params(const struct config *cfg, struct proxy_params *pp)
 		.persistent = cfg->persistent,
 		.unavailable = cfg->unavailable,
 		.unavailable_len = cfg->unavailable_len,
+		.send_proxy = cfg->send_proxy,
+		.accept_proxy = cfg->accept_proxy,
+		.naccept_proxy = cfg->naccept_proxy,
+		.sni = cfg->nsni > 0,
+		.inspect_timeout_ms = cfg->inspect_timeout_ms,
+		.inspect_max = (size_t)cfg->inspect_max,
 	};
 }
