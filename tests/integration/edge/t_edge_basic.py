@@ -141,7 +141,9 @@ def exchange(port, chunks, gap=0.0):
             if i and gap:
                 time.sleep(gap)
             s.sendall(c)
-        return h.recv_to_end(s, timeout=10)
+        data, how = h.recv_to_end(s, timeout=10)
+        h.check(how != 'timeout', 'no end within 10 s: %r' % data)
+        return data
 
 
 def refused(port, data):
@@ -151,6 +153,7 @@ def refused(port, data):
     except (ConnectionResetError, BrokenPipeError):
         return True
     return got == b''
+
 
 
 def metric(api, name, **labels):
