@@ -17,7 +17,7 @@ requeue sends the header and the ClientHello again to the next target.
 
 import json
 import os
-import re
+import signal
 import socket
 import struct
 import threading
@@ -169,8 +169,9 @@ def metric(api, name, **labels):
 def main():
     pp_be, pp1_be = Recorder('PP'), Recorder('PP1')
     alpha_be, beta_be = Recorder('ALPHA'), Recorder('BETA')
+    chk_be = Recorder('CHK')
     dead = h.DeadPort()
-    path = h.write_file('edge.json', json.dumps({
+    conf = {
         'ack-port': '127.0.0.1:0', 'http': '127.0.0.1:0', 'default': 'pp',
         'inspect-timeout': '1s', 'persistent': False,
         'services': {
@@ -187,7 +188,10 @@ def main():
                       'balance': 'roundrobin',
                       'target': [dead.target(), alpha_be.target()]},
             'beta': {'listen': '127.0.0.1:0', 'target': [beta_be.target()]},
-        }}))
+            'chk': {'listen': '127.0.0.1:0', 'send-proxy': 'v2', 'target': [chk_be.target()],
+                    'check': {'type': 'tcp', 'interval': '300ms', 'send-proxy': True}},
+        }}
+    path = h.write_file('edge.json', json.dumps(conf))
     hd = h.Harmonyd('-c', path, base=False, access_log=True)
     api = Api(hd.http_port)
     ports = {'pp': hd.port}
@@ -300,8 +304,26 @@ def main():
     alpha = api.get('/api/v1/services/alpha').json()
     h.check(alpha['totals']['connected'] >= 1, 'alpha counted nothing: %r' % alpha['totals'])
 
+    # The checks of chk send a v2 LOCAL header, and nothing else.
+    h.check(h.wait_until(lambda: chk_be.count() > 0, 5), 'no check reached chk')
+    h.check(chk_be.got[0] == V2_SIG + b'\x20\x00\x00\x00', 'the check sent %r' % chk_be.got[0])
+
     h.check(h.wait_until(lambda: hd.fd_count() == fds, 5),
             'fds %d, were %d' % (hd.fd_count(), fds))
+
+    # SIGHUP removes beta and its route: nothing points at it any more.
+    del conf['services']['beta']
+    conf['services']['tls']['sni'] = {'a.example': 'alpha'}
+    h.write_file('edge.json', json.dumps(conf))
+    hd.popen.send_signal(signal.SIGHUP)
+    h.check(hd.wait_log(r'configuration reloaded', 10) is not None,
+            'no reload:\n%s' % hd.log_text())
+    h.check(refused(ports['tls'], client_hello('x.b.example') + b'END\n'),
+            'the removed route still served')
+    got = exchange(ports['tls'], [client_hello('a.example') + b'END\n'])
+    h.check(got == b'ALPHA\n', 'after the reload a.example reached %r' % got)
+    h.check(metric(api, 'harmony_sni_routed_total', service='tls', to='alpha') == 3,
+            'the count of alpha did not carry over the reload')
     hd.stop()
     dead.close()
 
