@@ -279,7 +279,7 @@ def main():
     h.check(refused(ports['tls'], b'GET / HTTP/1.0\r\n\r\n'), 'HTTP was served')
     h.check(refused(ports['tls'], b'\x16\x03\x01\x00\x05\x02\x00\x00\x01\x00'),
             'a ServerHello was served')
-    h.check(refused(ports['tls'], client_hello('a.example', pad=17000) + b'END\n'),
+    h.check(refused(ports['tls'], client_hello('a.example', pad=17000, split_records=True) + b'END\n'),
             'a hello over inspect-max was served')
     lines = hd.access_lines()
     routed = [l for l in lines if l.get('sni') == 'a.example']
