@@ -1043,24 +1043,33 @@ json_port(struct json_object *v, char *num, size_t numlen, char *err,
 /*
  * "listen": [ 8080, "127.0.0.2:8080" ] is the text "8080,127.0.0.2:8080":
  * listen holds the comma list as given, cfg_validate splits it.
+ * "accept-proxy": [ "10.0.0.0/8", "::1" ] likewise, [] is "" (off).
  */
 static int
-listen_set_json(struct config *cfg, const struct cfg_option *o,
+list_set_json(struct config *cfg, const struct cfg_option *o,
     struct json_object *v, char *err, size_t errlen)
 {
 	char reason[CFG_REASON_MAX], num[32], *text = NULL, *grown;
 	size_t n = json_object_array_length(v), len = 0, add;
+	bool listen = o->kind != K_CIDRS;
 	const char *s;
 	int rc = -1;
 
-	if (n == 0) {
+	if (n == 0 && listen) {
 		snprintf(err, errlen, "%s: empty list", o->name);
 		return -1;
 	}
 	for (size_t k = 0; k < n; k++) {
 		struct json_object *e = json_object_array_get_idx(v, k);
 
-		if (json_object_is_type(e, json_type_int)) {
+		if (!listen) {
+			if ((s = json_text(e)) == NULL || *s == '\0' ||
+			    strchr(s, ',') != NULL) {
+				snprintf(err, errlen, "%s[%zu]: expected a network"
+				    " (\"10.0.0.0/8\", \"::1\")", o->name, k);
+				goto out;
+			}
+		} else if (json_object_is_type(e, json_type_int)) {
 			if (json_port(e, num, sizeof(num), reason,
 			    sizeof(reason)) == -1) {
 				snprintf(err, errlen, "%s[%zu]: %s", o->name, k,
@@ -1082,7 +1091,8 @@ listen_set_json(struct config *cfg, const struct cfg_option *o,
 		snprintf(text + len, add + 1, "%s%s", k > 0 ? "," : "", s);
 		len += k > 0 ? add : add - 1;
 	}
-	if (opt_set_text(cfg, o, text, reason, sizeof(reason)) == -1) {
+	if (opt_set_text(cfg, o, text != NULL ? text : "", reason,
+	    sizeof(reason)) == -1) {
 		snprintf(err, errlen, "%s: %s", o->name, reason);
 		goto out;
 	}
@@ -1095,42 +1105,6 @@ out:
 static int	check_set_json(struct config *, struct json_object *, char *,
 		    size_t);
 
-/* "accept-proxy": [ "10.0.0.0/8", "::1" ] is the text "10.0.0.0/8,::1". */
-static int
-cidrs_set_json(struct config *cfg, const struct cfg_option *o,
-    struct json_object *v, char *err, size_t errlen)
-{
-	char reason[CFG_REASON_MAX], *text = NULL, *grown;
-	size_t n = json_object_array_length(v), len = 0, add;
-	const char *s;
-	int rc = -1;
-
-	for (size_t k = 0; k < n; k++) {
-		if ((s = json_text(json_object_array_get_idx(v, k))) == NULL ||
-		    *s == '\0' || strchr(s, ',') != NULL) {
-			snprintf(err, errlen, "%s[%zu]: expected a network"
-			    " (\"10.0.0.0/8\", \"::1\")", o->name, k);
-			goto out;
-		}
-		add = strlen(s) + 1;
-		if ((grown = realloc(text, len + add + 1)) == NULL) {
-			snprintf(err, errlen, "out of memory");
-			goto out;
-		}
-		text = grown;
-		snprintf(text + len, add + 1, "%s%s", k > 0 ? "," : "", s);
-		len += k > 0 ? add : add - 1;
-	}
-	if (cidrs_set_text(cfg, text != NULL ? text : "", reason,
-	    sizeof(reason)) == -1) {
-		snprintf(err, errlen, "%s: %s", o->name, reason);
-		goto out;
-	}
-	rc = 0;
-out:
-	free(text);
-	return rc;
-}
 
 /*
  * Applies one config file value. err gets the whole message, naming the
@@ -1207,7 +1181,7 @@ opt_set_json(struct config *cfg, const struct cfg_option *o,
 		break;
 	case K_LISTEN:
 		if (json_object_is_type(v, json_type_array))
-			return listen_set_json(cfg, o, v, err, errlen);
+			return list_set_json(cfg, o, v, err, errlen);
 		/* FALLTHROUGH */
 	case K_LISTEN_OFF:
 		/* "listen": 3000 is how anyone would write it in JSON. */
@@ -1222,7 +1196,7 @@ opt_set_json(struct config *cfg, const struct cfg_option *o,
 	case K_CIDRS:
 		want = "a string or an array of strings";
 		if (json_object_is_type(v, json_type_array))
-			return cidrs_set_json(cfg, o, v, err, errlen);
+			return list_set_json(cfg, o, v, err, errlen);
 		break;
 	case K_SNI:
 		if (!json_object_is_type(v, json_type_object)) {

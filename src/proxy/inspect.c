@@ -33,13 +33,20 @@ inspect_begin(struct session *s)
 	struct proxy *px = s->px;
 	struct inspect *ins;
 
+	size_t cap = (px->params.naccept_proxy > 0 ? PROXYPROTO_HDR_MAX : 0) +
+	    (px->params.sni ? px->params.inspect_max : 0);
+
+	/* Nothing to read: the caller inspects only with one of the two. */
+	if (cap == 0) {
+		errno = EINVAL;
+		return -1;
+	}
 	if ((ins = calloc(1, sizeof(*ins))) == NULL)
 		return -1;
 	ins->need_proxy = px->params.naccept_proxy > 0;
 	ins->need_hello = px->params.sni;
-	ins->cap = (ins->need_proxy ? PROXYPROTO_HDR_MAX : 0) +
-	    (ins->need_hello ? px->params.inspect_max : 0);
-	ins->size = ins->cap < INSPECT_FIRST_SIZE ? ins->cap : INSPECT_FIRST_SIZE;
+	ins->cap = cap;
+	ins->size = cap < INSPECT_FIRST_SIZE ? cap : INSPECT_FIRST_SIZE;
 	if ((ins->buf = malloc(ins->size)) == NULL) {
 		free(ins);
 		return -1;

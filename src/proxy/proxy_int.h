@@ -94,7 +94,8 @@ struct inspect {
 	struct sockaddr_storage	 dst;
 	uint8_t			 hdr[PROXYPROTO_BUILD_MAX];	/* this connection's */
 	size_t			 hdrlen;
-	size_t			 sent;		/* of hdr, then of buf + off */
+	size_t			 hdr_sent;	/* of hdr, this connection */
+	size_t			 sent;		/* of buf + off, this connection */
 };
 
 struct session {

@@ -56,6 +56,31 @@ errno_is_transient(int e)
 	return e == EAGAIN || e == EWOULDBLOCK || e == EINTR;
 }
 
+/*
+ * Sends the bytes of p from *off to len on fd, as far as it takes them: 1
+ * all sent, 0 it would block (POLLOUT), -1 an error (errno).
+ */
+static int
+send_rest(int fd, const void *p, size_t len, size_t *off)
+{
+	while (*off < len) {
+		ssize_t n = send(fd, (const char *)p + *off, len - *off, MSG_NOSIGNAL);
+
+		if (n > 0) {
+			*off += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno_is_transient(errno))
+			return 0;
+		if (n == 0)
+			errno = EPIPE;
+		return -1;
+	}
+	return 1;
+}
+
 static void
 close_fd(int fd)
 {
@@ -223,23 +248,16 @@ session_linger(struct session *s)
 static void
 session_write_message(struct session *s)
 {
-	while (s->msg_off < s->msg->len) {
-		ssize_t n = send(s->cfd, s->msg->data + s->msg_off,
-		    s->msg->len - s->msg_off, MSG_NOSIGNAL);
-		if (n > 0) {
-			s->msg_off += (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno_is_transient(errno)) {
-			loop_set_events(s->px->loop, s->cfd, POLLOUT);
-			return;
-		}
+	switch (send_rest(s->cfd, s->msg->data, s->msg->len, &s->msg_off)) {
+	case 0:
+		loop_set_events(s->px->loop, s->cfd, POLLOUT);
+		return;
+	case -1:
 		session_close(s, s->end);
 		return;
+	default:
+		session_linger(s);
 	}
-	session_linger(s);
 }
 
 static void
@@ -443,32 +461,17 @@ static void
 session_preface_write(struct session *s)
 {
 	struct inspect *ins = s->ins;
+	int rc = send_rest(s->tfd, ins->hdr, ins->hdrlen, &ins->hdr_sent);
 
-	for (;;) {
-		const uint8_t *p;
-		size_t left;
-		ssize_t n;
-
-		if (ins->sent < ins->hdrlen) {
-			p = ins->hdr + ins->sent;
-			left = ins->hdrlen - ins->sent;
-		} else if (ins->sent - ins->hdrlen < ins->len - ins->off) {
-			p = ins->buf + ins->off + (ins->sent - ins->hdrlen);
-			left = ins->len - ins->off - (ins->sent - ins->hdrlen);
-		} else
-			break;
-		n = send(s->tfd, p, left, MSG_NOSIGNAL);
-		if (n > 0) {
-			ins->sent += (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno_is_transient(errno)) {
-			loop_set_events(s->px->loop, s->tfd, POLLOUT);
-			return;
-		}
-		session_connect_failed(s, n < 0 ? strerror(errno) : "preface");
+	if (rc == 1)
+		rc = send_rest(s->tfd, ins->buf + ins->off, ins->len - ins->off,
+		    &ins->sent);
+	if (rc == 0) {
+		loop_set_events(s->px->loop, s->tfd, POLLOUT);
+		return;
+	}
+	if (rc == -1) {
+		session_connect_failed(s, strerror(errno));
 		return;
 	}
 	session_relay(s);
@@ -488,8 +491,7 @@ session_preface_begin(struct session *s)
 		return;
 	}
 	ins = s->ins;
-	ins->sent = 0;
-	ins->hdrlen = 0;
+	ins->sent = ins->hdr_sent = ins->hdrlen = 0;
 	if (v != 0) {
 		if (ins->have_dst)
 			dst = (const struct sockaddr *)&ins->dst;
