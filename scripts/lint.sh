@@ -50,7 +50,7 @@ queue_h=$(echo '#include <sys/queue.h>' | ${CPP:-cpp} -H -o /dev/null 2>&1 |
 #   src/registry/   + core/ (targets, balancing, persistence)
 #   src/ack/ src/proxy/ src/state/   + registry/, each itself
 #                   (but ack/ackproto, the pure protocol, only core/,
-#                   and proxy/proxyproto, the pure PROXY protocol, only common/)
+#                   and proxy/proxyproto, the pure PROXY protocol, too)
 #   src/admin/      + ack/ proxy/ state/, config.h and settings.h
 #   src/check/      + registry/, itself (health check probes on the loop),
 #                   proxy/proxyproto (checks may send a PROXY header)
@@ -67,7 +67,7 @@ allowed() {
 	src/core/*) echo 'common/|core/' ;;
 	src/registry/*) echo 'common/|core/|registry/' ;;
 	src/ack/ackproto.*) echo 'common/|core/|ack/ackproto' ;;	# the pure protocol
-	src/proxy/proxyproto.*) echo 'common/|proxy/proxyproto' ;;	# pure too
+	src/proxy/proxyproto.*) echo 'common/|core/|proxy/proxyproto' ;;	# pure too
 	src/ack/* | src/proxy/* | src/state/*)
 		d=${1#src/}; echo "common/|core/|registry/|${d%%/*}/" ;;
 	src/admin/*) echo 'common/|core/|registry/|ack/|proxy/|state/|admin/|config\.h|settings\.h' ;;

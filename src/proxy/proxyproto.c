@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/net.h"
 #include "proxy/proxyproto.h"
 
 static const uint8_t v2_sig[12] = {
@@ -261,15 +262,6 @@ v1_address(const uint8_t *s, size_t n, int family, struct sockaddr_storage *sa,
 	}
 }
 
-static void
-set_port(struct sockaddr_storage *sa, uint16_t port)
-{
-	if (sa->ss_family == AF_INET)
-		((struct sockaddr_in *)sa)->sin_port = htons(port);
-	else
-		((struct sockaddr_in6 *)sa)->sin6_port = htons(port);
-}
-
 static bool
 is_prefix(const uint8_t *s, size_t n, const char *of)
 {
@@ -349,7 +341,8 @@ v1_line(const uint8_t *line, size_t n, bool whole, struct proxyproto_header *hdr
 			if (!v1_port_ok(s, flen, complete, &port))
 				return bad(why, "v1: bad port");
 			if (complete)
-				set_port(f == V1_SPORT ? &hdr->src : &hdr->dst, port);
+				net_addr_set_port((struct sockaddr *)(f == V1_SPORT ?
+				    &hdr->src : &hdr->dst), port);
 			break;
 		}
 		if (p == end)

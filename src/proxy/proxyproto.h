@@ -9,9 +9,16 @@
  * bytes. proxyproto_build() writes the header harmonyd sends a target (or
  * a health check sends, as LOCAL/UNKNOWN).
  *
- * The v2 CRC32C TLV (PP2_TYPE_CRC32C) is bound-checked like every TLV but
- * not verified: the spec makes verifying it optional, and a trusted source
- * is trusted for its addresses already.
+ * v2 TLVs are walked after the addresses of a PROXY header over STREAM
+ * (INET, INET6, UNIX), each length checked against the address block, and
+ * counted, not interpreted: the CRC32C TLV (PP2_TYPE_CRC32C) is not
+ * verified, as the spec leaves that to the receiver, and a trusted source
+ * is trusted for its addresses already. A LOCAL or UNSPEC header's block is
+ * skipped unread, as the spec says to ignore it. A v2 PROXY header for a
+ * datagram transport is BAD: it cannot describe a TCP connection.
+ *
+ * hdr means something only on PROXYPROTO_OK; *why is set only on
+ * PROXYPROTO_BAD (a static string, why may be NULL).
  */
 #ifndef HARMONY_PROXYPROTO_H
 #define HARMONY_PROXYPROTO_H

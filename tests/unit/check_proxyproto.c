@@ -178,42 +178,31 @@ assert_whole(const uint8_t *buf, size_t len, struct proxyproto_header *h)
 	ck_assert_uint_eq(h->len, len);
 }
 
-START_TEST(test_v1_tcp4)
-{
-	static const char line[] = "PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\n";
-	struct proxyproto_header h;
-
-	assert_whole((const uint8_t *)line, strlen(line), &h);
-	ck_assert_int_eq(h.version, 1);
-	assert_addrs(&h, "192.168.0.1 56324", "192.168.0.11 443");
-	ck_assert_uint_eq(h.ntlv, 0);
-}
-END_TEST
-
-START_TEST(test_v1_tcp6)
-{
-	static const char line[] =
-	    "PROXY TCP6 2001:DB8::1 ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 0 65535\r\n";
-	struct proxyproto_header h;
-
-	assert_whole((const uint8_t *)line, strlen(line), &h);
-	ck_assert_int_eq(h.version, 1);
-	assert_addrs(&h, "[2001:db8::1] 0",
-	    "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff] 65535");
-}
-END_TEST
-
-START_TEST(test_v1_tcp6_longest)
-{
+/* Valid lines and what they say. */
+static const struct {
+	const char *line, *src, *dst;
+} v1_good[] = {
+	{ "PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\n",
+	  "192.168.0.1 56324", "192.168.0.11 443" },
+	{ "PROXY TCP6 2001:DB8::1 ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 0 65535\r\n",
+	  "[2001:db8::1] 0", "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff] 65535" },
 	/* The spec's longest TCP6 line, 104 bytes. */
-	static const char line[] = "PROXY TCP6 ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff "
-	    "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe 65535 65535\r\n";
+	{ "PROXY TCP6 ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff "
+	  "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe 65535 65535\r\n",
+	  "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff] 65535",
+	  "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe] 65535" },
+	{ "PROXY TCP4 0.0.0.0 255.255.255.255 0 1\r\n", "0.0.0.0 0", "255.255.255.255 1" },
+	{ "PROXY TCP6 ::ffff:10.0.0.1 :: 10 100\r\n", "[::ffff:10.0.0.1] 10", "[::] 100" },
+};
+
+START_TEST(test_v1_good)
+{
 	struct proxyproto_header h;
 
-	ck_assert_uint_eq(strlen(line), 104);
-	assert_whole((const uint8_t *)line, strlen(line), &h);
-	assert_addrs(&h, "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff] 65535",
-	    "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe] 65535");
+	assert_whole((const uint8_t *)v1_good[_i].line, strlen(v1_good[_i].line), &h);
+	ck_assert_int_eq(h.version, 1);
+	assert_addrs(&h, v1_good[_i].src, v1_good[_i].dst);
+	ck_assert_uint_eq(h.ntlv, 0);
 }
 END_TEST
 
@@ -395,40 +384,28 @@ START_TEST(test_v1_bad_early)
 }
 END_TEST
 
-START_TEST(test_v2_ipv4)
-{
-	uint8_t buf[64];
-	size_t n = mkv2(buf, 0x21, 0x11, block4, sizeof(block4));
-	struct proxyproto_header h;
+/* Valid PROXY headers over STREAM and what they say. */
+static const struct {
+	uint8_t fam;
+	const uint8_t *block;
+	size_t blen, ntlv;
+	const char *src, *dst;
+} v2_good[] = {
+	{ 0x11, block4, sizeof(block4), 0, "192.0.2.1 56324", "198.51.100.7 443" },
+	{ 0x21, block6, sizeof(block6), 0, "[2001:db8::1] 56324", "[2001:db8::2] 443" },
+	{ 0x11, block4tlv, sizeof(block4tlv), 3, "192.0.2.1 56324", "198.51.100.7 443" },
+};
 
-	assert_whole(buf, n, &h);
-	ck_assert_int_eq(h.version, 2);
-	assert_addrs(&h, "192.0.2.1 56324", "198.51.100.7 443");
-	ck_assert_uint_eq(h.ntlv, 0);
-}
-END_TEST
-
-START_TEST(test_v2_ipv6)
-{
-	uint8_t buf[64];
-	size_t n = mkv2(buf, 0x21, 0x21, block6, sizeof(block6));
-	struct proxyproto_header h;
-
-	assert_whole(buf, n, &h);
-	ck_assert_int_eq(h.version, 2);
-	assert_addrs(&h, "[2001:db8::1] 56324", "[2001:db8::2] 443");
-}
-END_TEST
-
-START_TEST(test_v2_tlvs)
+START_TEST(test_v2_good)
 {
 	uint8_t buf[128];
-	size_t n = mkv2(buf, 0x21, 0x11, block4tlv, sizeof(block4tlv));
+	size_t n = mkv2(buf, 0x21, v2_good[_i].fam, v2_good[_i].block, v2_good[_i].blen);
 	struct proxyproto_header h;
 
 	assert_whole(buf, n, &h);
-	assert_addrs(&h, "192.0.2.1 56324", "198.51.100.7 443");
-	ck_assert_uint_eq(h.ntlv, 3);
+	ck_assert_int_eq(h.version, 2);
+	assert_addrs(&h, v2_good[_i].src, v2_good[_i].dst);
+	ck_assert_uint_eq(h.ntlv, v2_good[_i].ntlv);
 }
 END_TEST
 
@@ -628,29 +605,33 @@ END_TEST
 
 /* --- building ---------------------------------------------------------- */
 
-START_TEST(test_build_v1)
+/* What proxyproto_build writes for src -> dst (NULL: UNKNOWN/LOCAL). */
+static void
+assert_built(int version, const char *src, unsigned sport, const char *dst,
+    unsigned dport, const void *want, size_t wantlen)
 {
 	struct sockaddr_storage s, d;
 	uint8_t out[PROXYPROTO_BUILD_MAX];
 	size_t n;
 
-	mkaddr(&s, "192.0.2.1", 56324);
-	mkaddr(&d, "198.51.100.7", 443);
-	n = proxyproto_build(1, (struct sockaddr *)&s, (struct sockaddr *)&d, out, sizeof(out));
-	ck_assert_uint_eq(n, strlen("PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\n"));
-	ck_assert(memcmp(out, "PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\n", n) == 0);
+	if (src != NULL)
+		mkaddr(&s, src, sport);
+	mkaddr(&d, dst != NULL ? dst : "192.0.2.9", dport);
+	n = proxyproto_build(version, src != NULL ? (struct sockaddr *)&s : NULL,
+	    dst != NULL ? (struct sockaddr *)&d : NULL, out, sizeof(out));
+	ck_assert_uint_eq(n, wantlen);
+	ck_assert(memcmp(out, want, n) == 0);
+}
 
-	mkaddr(&s, "2001:db8::1", 0);
-	mkaddr(&d, "2001:db8::2", 65535);
-	n = proxyproto_build(1, (struct sockaddr *)&s, (struct sockaddr *)&d, out, sizeof(out));
-	ck_assert_uint_eq(n, strlen("PROXY TCP6 2001:db8::1 2001:db8::2 0 65535\r\n"));
-	ck_assert(memcmp(out, "PROXY TCP6 2001:db8::1 2001:db8::2 0 65535\r\n", n) == 0);
+START_TEST(test_build_v1)
+{
+	static const char v4[] = "PROXY TCP4 192.0.2.1 198.51.100.7 56324 443\r\n";
+	static const char v6[] = "PROXY TCP6 2001:db8::1 2001:db8::2 0 65535\r\n";
 
-	n = proxyproto_build(1, NULL, NULL, out, sizeof(out));
-	ck_assert_uint_eq(n, 15);
-	ck_assert(memcmp(out, "PROXY UNKNOWN\r\n", 15) == 0);
-	n = proxyproto_build(1, NULL, (struct sockaddr *)&d, out, sizeof(out));
-	ck_assert_uint_eq(n, 15);
+	assert_built(1, "192.0.2.1", 56324, "198.51.100.7", 443, v4, strlen(v4));
+	assert_built(1, "2001:db8::1", 0, "2001:db8::2", 65535, v6, strlen(v6));
+	assert_built(1, NULL, 0, NULL, 0, "PROXY UNKNOWN\r\n", 15);
+	assert_built(1, NULL, 0, "198.51.100.7", 443, "PROXY UNKNOWN\r\n", 15);
 }
 END_TEST
 
@@ -660,27 +641,13 @@ START_TEST(test_build_v2)
 		0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a,
 		0x20, 0x00, 0x00, 0x00
 	};
-	struct sockaddr_storage s, d;
-	uint8_t out[PROXYPROTO_BUILD_MAX], want[64];
-	size_t n, wn;
+	uint8_t want[64];
 
-	mkaddr(&s, "192.0.2.1", 56324);
-	mkaddr(&d, "198.51.100.7", 443);
-	n = proxyproto_build(2, (struct sockaddr *)&s, (struct sockaddr *)&d, out, sizeof(out));
-	wn = mkv2(want, 0x21, 0x11, block4, sizeof(block4));
-	ck_assert_uint_eq(n, wn);
-	ck_assert(memcmp(out, want, n) == 0);
-
-	mkaddr(&s, "2001:db8::1", 56324);
-	mkaddr(&d, "2001:db8::2", 443);
-	n = proxyproto_build(2, (struct sockaddr *)&s, (struct sockaddr *)&d, out, sizeof(out));
-	wn = mkv2(want, 0x21, 0x21, block6, sizeof(block6));
-	ck_assert_uint_eq(n, wn);
-	ck_assert(memcmp(out, want, n) == 0);
-
-	n = proxyproto_build(2, NULL, NULL, out, sizeof(out));
-	ck_assert_uint_eq(n, sizeof(local));
-	ck_assert(memcmp(out, local, n) == 0);
+	assert_built(2, "192.0.2.1", 56324, "198.51.100.7", 443, want,
+	    mkv2(want, 0x21, 0x11, block4, sizeof(block4)));
+	assert_built(2, "2001:db8::1", 56324, "2001:db8::2", 443, want,
+	    mkv2(want, 0x21, 0x21, block6, sizeof(block6)));
+	assert_built(2, NULL, 0, NULL, 0, local, sizeof(local));
 }
 END_TEST
 
@@ -777,9 +744,7 @@ proxyproto_suite(void)
 	TCase *tc;
 
 	tc = tcase_create("v1");
-	tcase_add_test(tc, test_v1_tcp4);
-	tcase_add_test(tc, test_v1_tcp6);
-	tcase_add_test(tc, test_v1_tcp6_longest);
+	tcase_add_loop_test(tc, test_v1_good, 0, (int)NELEM(v1_good));
 	tcase_add_test(tc, test_v1_unknown);
 	tcase_add_test(tc, test_v1_length_bound);
 	tcase_add_loop_test(tc, test_v1_bad, 0, (int)NELEM(v1_bad));
@@ -787,9 +752,7 @@ proxyproto_suite(void)
 	tcase_add_test(tc, test_v1_bad_early);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("v2");
-	tcase_add_test(tc, test_v2_ipv4);
-	tcase_add_test(tc, test_v2_ipv6);
-	tcase_add_test(tc, test_v2_tlvs);
+	tcase_add_loop_test(tc, test_v2_good, 0, (int)NELEM(v2_good));
 	tcase_add_test(tc, test_v2_local);
 	tcase_add_test(tc, test_v2_unspec_unix);
 	tcase_add_test(tc, test_v2_bad_header);
