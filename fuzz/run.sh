@@ -5,7 +5,7 @@
 # daemon's sources are compiled again here with clang's fuzzer, ASan and
 # UBSan, into a scratch directory.
 #
-#   fuzz/run.sh [TARGET...]       (default: ackproto parse config api proxyproto)
+#   fuzz/run.sh [TARGET...]       (default: ackproto parse config api proxyproto sni)
 #
 # Environment: FUZZ_CC (clang), FUZZ_SECONDS (30 per target), FUZZ_MAX_LEN
 # (4096), FUZZ_BUILDDIR (./fuzz-build), FUZZ_BUILD_ONLY=1 to only build.
@@ -16,7 +16,7 @@ cc=${FUZZ_CC:-clang}
 seconds=${FUZZ_SECONDS:-30}
 max_len=${FUZZ_MAX_LEN:-4096}
 out=${FUZZ_BUILDDIR:-fuzz-build}
-targets=${*:-ackproto parse config api proxyproto}
+targets=${*:-ackproto parse config api proxyproto sni}
 
 # Every module of the daemon's library (api.c needs most of them) and of
 # common/ (what it shares with libharmony and the agent), as Makefile.am

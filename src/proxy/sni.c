@@ -192,8 +192,8 @@ name_check(const char *s, size_t len, char *out)
  * The server_name extension's data, up to end (RFC 6066 section 3): a
  * list of (type, length, name), filling the extension; at most one
  * host_name, of which host gets the checked, lower-cased copy. Entries of
- * other types are passed over (none is defined; their layout is the only
- * one a later type could have that older servers can skip).
+ * other types (none is defined) are read with host_name's layout and
+ * passed over; a list of those alone is no server name.
  */
 static bool
 server_name(struct reader *r, size_t end, char host[SNI_NAME_MAX + 1], bool *found)
