@@ -94,6 +94,14 @@ balancers_init(struct agent *a, struct balancer_arg *args, char *err, size_t err
 			harmony_client_free(c);
 			return -1;
 		}
+		/*
+		 * Who we are, so that harmonyd says "by agent". A version
+		 * outside the name's rule (a packager's 1.0~rc1) leaves the
+		 * agent unnamed there, by "ack" as before, rather than dead.
+		 */
+		if (harmony_client_set_agent(c, "harmony-agent/" PACKAGE_VERSION) == -1)
+			log_debug("harmony-agent/%s: not a name for the balancer",
+			    PACKAGE_VERSION);
 		harmony_client_set_callback(c, on_client_event, b);
 		b->client = c;
 		/* Registration waits for the first check to pass. */

@@ -6,25 +6,35 @@
  * one balancer. It opens one short TCP connection per operation, as
  * node-harmony's own client does:
  *
- *	register	[AUTH:<token>:][SVC:<name>:][HOST:<addr>:][TTL:<s>:]NID::BAL:<w>:SPORT:<port>:
- *	heartbeat	[AUTH:<token>:]ACK:<key>:
- *	reweigh		[AUTH:<token>:][SVC:<name>:]ACK:<key>:ID:<key>:[TTL:<s>:]BAL:<w>:
- *	deregister	[AUTH:<token>:]CLOSE:<key>:
+ *	register	[AUTH:<token>:][AGENT:<me>:][SVC:<name>:][HOST:<addr>:][TTL:<s>:]
+ *			NID::BAL:<w>:SPORT:<port>:
+ *	heartbeat	[AUTH:<token>:][AGENT:<me>:]ACK:<key>:
+ *	reweigh		[AUTH:<token>:][AGENT:<me>:][SVC:<name>:]ACK:<key>:ID:<key>:
+ *			[TTL:<s>:]BAL:<w>:
+ *	deregister	[AUTH:<token>:][AGENT:<me>:]CLOSE:<key>:
  *
  * and, once every message has its answer, BYE:. A BID answer (the balancer
  * no longer knows the key, e.g. it restarted without a state file) makes
  * the client register anew at once, with its port and weight.
  *
- * AUTH, SVC, HOST and TTL are harmonyd's extensions. The original node-harmony
- * server answers none of them: it answers the plain message that follows
- * instead. The client takes that as proof, says so (HARMONY_EVENT_PLAIN,
- * each time it finds out), completes the operation and speaks the plain
- * protocol to that balancer from then on: no token, no host, no TTL (its
- * own host timeout applies, and a heartbeat period derived from the TTL is
- * at most HARMONY_INTERVAL_DEFAULT_MS), and heartbeats as the reference
- * client sends them, ACK:<key>:ID:<key>:, so that a restart of that server
- * is noticed (BID). An ERR answer (only harmonyd sends one) or a BID
- * ends plain mode: the next request carries the extensions again.
+ * AUTH, AGENT, SVC, HOST and TTL are harmonyd's extensions. The original
+ * node-harmony server answers none of them: it answers the plain message
+ * that follows instead. The client takes that as proof, says so
+ * (HARMONY_EVENT_PLAIN, each time it finds out), completes the operation
+ * and speaks the plain protocol to that balancer from then on: no token,
+ * no host, no TTL (its own host timeout applies, and a heartbeat period
+ * derived from the TTL is at most HARMONY_INTERVAL_DEFAULT_MS), and
+ * heartbeats as the reference client sends them, ACK:<key>:ID:<key>:, so
+ * that a restart of that server is noticed (BID). An ERR answer (only
+ * harmonyd sends one) or a BID ends plain mode: the next request carries
+ * the extensions again.
+ *
+ * The client's name (harmony_client_set_agent) is no loss there either
+ * (that server says nothing of who changes a target): never named in the
+ * HARMONY_EVENT_PLAIN detail, and no event at all when it was the only
+ * extension. A harmonyd older than AGENT answers it ERR:verb: (twice: the
+ * name too); the client takes that for the answer, goes on, and leaves
+ * the name out to that balancer until a BID.
  *
  * Services (harmony_client_set_service): the old server has one service
  * and no names. SVC:default: skipped there is no loss: it is not named in
@@ -79,6 +89,7 @@ extern "C" {
 #define HARMONY_WEIGHT_DEFAULT	500
 #define HARMONY_TOKEN_MAX	256	/* bytes; the ack port's token limit */
 #define HARMONY_SERVICE_MAX	63	/* bytes of a service's name */
+#define HARMONY_AGENT_MAX	64	/* bytes of a client's name */
 #define HARMONY_TTL_MAX_MS	(86400 * 1000LL)
 #define HARMONY_INTERVAL_DEFAULT_MS 30000	/* without a TTL */
 #define HARMONY_TIMEOUT_DEFAULT_MS 5000	/* connect and answers, per operation */
@@ -163,6 +174,18 @@ int		 harmony_client_set_host(struct harmony_client *, const char *addr);
  * interface 2 (libtool -version-info 2:0:2; still libharmony.so.0).
  */
 int		 harmony_client_set_service(struct harmony_client *, const char *name);
+/*
+ * The name of the program this client speaks for, "product/version"
+ * (AGENT:, sent after AUTH on every connection): harmonyd then says the
+ * changes it makes are by "agent", with this name as their reason,
+ * rather than by "ack". NULL (the default) sends none. 1 to
+ * HARMONY_AGENT_MAX bytes: [A-Za-z0-9][A-Za-z0-9._-]* "/"
+ * [A-Za-z0-9][A-Za-z0-9._+-]*, e.g. "harmony-agent/0.9" or
+ * "myapp/2.1.0-rc.1+git.abc", else -1 with errno EINVAL. harmony-agent
+ * sends "harmony-agent/<its version>". Added in interface 3 (libtool
+ * -version-info 3:0:3; still libharmony.so.0).
+ */
+int		 harmony_client_set_agent(struct harmony_client *, const char *name);
 /* fn may call into the client, but must not free it. */
 void		 harmony_client_set_callback(struct harmony_client *,
 		    harmony_event_fn *fn, void *arg);

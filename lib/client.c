@@ -10,17 +10,23 @@
  * our BAL/SPORT/TTL argument byte for byte.
  *
  * The original node-harmony server answers none of the extensions (AUTH,
- * HOST, TTL), keeps them unanswered, and dies on the first socket error
- * (a reset from a peer that hung up on unread answers, a write to a closed
- * connection). The extensions always come before the plain messages of a
- * request, so such a server shows itself by answering a plain message where
- * an extension's answer was due: the client then goes on with the answers
- * it has (no reset, no retry), and from then on speaks the plain protocol
- * ("plain" mode) in the reference client's form. A bare close or a timeout
- * proves nothing (harmonyd closes at once when it has too many connections)
- * and stays an ordinary failure. An ERR answer is harmonyd's, never the old
- * server's, and ends plain mode; so does a BID, whose re-registration asks
- * with the extensions again, in case harmonyd now runs at that address.
+ * AGENT, SVC, HOST, TTL), keeps them unanswered, and dies on the first
+ * socket error (a reset from a peer that hung up on unread answers, a
+ * write to a closed connection). The extensions always come before the
+ * plain messages of a request, so such a server shows itself by answering
+ * a plain message where an extension's answer was due: the client then
+ * goes on with the answers it has (no reset, no retry), and from then on
+ * speaks the plain protocol ("plain" mode) in the reference client's form.
+ * A bare close or a timeout proves nothing (harmonyd closes at once when
+ * it has too many connections) and stays an ordinary failure. An ERR
+ * answer is harmonyd's, never the old server's, and ends plain mode; so
+ * does a BID, whose re-registration asks with the extensions again, in
+ * case harmonyd now runs at that address.
+ *
+ * A harmonyd older than AGENT answers it ERR:verb:, and its argument
+ * (never a verb: common/agentname.h) ERR:verb: again, then does the rest
+ * of the request: those two answers are taken for AGENT's, and the name is
+ * not sent to that balancer again until a BID.
  *
  * Nothing is exported but harmony_* (the build passes
  * -export-symbols-regex), and every other function here is static.
@@ -41,6 +47,7 @@
 #include <unistd.h>
 
 #include "common/addr.h"
+#include "common/agentname.h"
 #include "common/limits.h"
 #include "common/service.h"
 #include "common/token.h"
@@ -54,12 +61,15 @@ _Static_assert(HARMONY_WEIGHT_DEFAULT == LIMIT_WEIGHT_DEFAULT,
 _Static_assert(HARMONY_TTL_MAX_MS == LIMIT_TTL_MAX_MS, "HARMONY_TTL_MAX_MS");
 _Static_assert(HARMONY_TOKEN_MAX == LIMIT_TOKEN_MAX, "HARMONY_TOKEN_MAX");
 _Static_assert(HARMONY_SERVICE_MAX == SERVICE_NAME_MAX, "HARMONY_SERVICE_MAX");
+_Static_assert(HARMONY_AGENT_MAX == AGENT_NAME_MAX, "HARMONY_AGENT_MAX");
 
 #define HC_ADDRS_MAX		8	/* addresses of one balancer tried in turn */
 #define HC_KEY_MAX		128	/* harmonyd's keys are 32; be lenient */
-#define HC_OUT_MAX		640	/* the longest request, with a 256-byte token */
+#define HC_OUT_MAX		768	/* the longest request: an update with a
+					   256-byte token, a name, a service and
+					   HC_KEY_MAX keys */
 #define HC_IN_MAX		1024	/* answers to it are shorter still */
-#define HC_EXPECT_MAX		8
+#define HC_EXPECT_MAX		10
 #define HC_VERB_MAX		8
 #define HC_BACKOFF_MAX_MS	30000
 #define HC_BACKOFF_BASE_MS	1000
@@ -80,6 +90,7 @@ struct expect {
 	bool		 any;
 	bool		 bid_ok;	/* a BID here means "key unknown" */
 	bool		 ext;		/* an extension's: an old server skips it */
+	unsigned	 errs;		/* AGENT: ERR:verb: answers taken */
 };
 
 struct harmony_client {
@@ -91,6 +102,7 @@ struct harmony_client {
 	char			*token;
 	char			*target_host;
 	char			*service;	/* NULL: none named */
+	char			*agent;		/* NULL: none named */
 	int64_t			 ttl_ms;
 	int64_t			 interval_ms;
 	int64_t			 timeout_ms;
@@ -102,6 +114,7 @@ struct harmony_client {
 	bool			 need_update;	/* weight or TTL to send */
 	bool			 hb_now;	/* a heartbeat asked for */
 	bool			 plain;		/* the balancer ignores the extensions */
+	bool			 no_agent;	/* it answered AGENT ERR:verb: */
 	char			 key[HC_KEY_MAX + 1];
 	int64_t			 next_hb;
 	int64_t			 retry_at;
@@ -228,6 +241,7 @@ harmony_client_free(struct harmony_client *c)
 	}
 	free(c->target_host);
 	free(c->service);
+	free(c->agent);
 	explicit_bzero(c->key, sizeof(c->key));
 	free(c);
 }
@@ -278,6 +292,19 @@ harmony_client_set_service(struct harmony_client *c, const char *name)
 		return -1;
 	}
 	return set_string(&c->service, name);
+}
+
+int
+harmony_client_set_agent(struct harmony_client *c, const char *name)
+{
+	if (name != NULL && !agent_name_valid(name, strlen(name))) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (set_string(&c->agent, name) == -1)
+		return -1;
+	c->no_agent = false;	/* a new name: worth asking again */
+	return 0;
 }
 
 /* A service other than the default: the plain protocol cannot carry it. */
@@ -634,6 +661,7 @@ op_lost(struct harmony_client *c)
 		(void)send(c->fd, "BYE:", 4, MSG_NOSIGNAL | MSG_DONTWAIT);
 	op_close_fd(c);
 	c->plain = false;	/* register with the extensions again */
+	c->no_agent = false;	/* the balancer restarted: perhaps a newer one */
 	explicit_bzero(c->key, sizeof(c->key));
 	c->error[0] = '\0';
 	c->retry_at = 0;
@@ -677,6 +705,7 @@ expect_add(struct harmony_client *c, const char *verb, const char *arg,
 	e->any = arg == NULL;
 	e->bid_ok = bid_ok;
 	e->ext = false;
+	e->errs = 0;
 	snprintf(e->arg, sizeof(e->arg), "%s", arg ? arg : "");
 }
 
@@ -720,6 +749,9 @@ op_build(struct harmony_client *c, enum op_kind op)
 	/* Extensions first, so that a server ignoring them shows it at once. */
 	if (c->token != NULL && !c->plain)
 		request_ext(c, "AUTH", c->token, "ok");
+	/* Every operation: the balancer says who with each change it makes. */
+	if (c->agent != NULL && !c->plain && !c->no_agent)
+		request_ext(c, "AGENT", c->agent, c->agent);
 	/* Before the NID or ID it is for; a heartbeat's key needs none. */
 	if (c->service != NULL && !c->plain && (op == OP_REGISTER || op == OP_UPDATE))
 		request_ext(c, "SVC", c->service, c->service);
@@ -861,6 +893,8 @@ answer_err(struct harmony_client *c, const char *reason, int64_t now)
 		e = EEXIST;
 	else if (strcmp(reason, "service") == 0)
 		e = ENOENT;
+	else if (strcmp(reason, "agent") == 0)
+		e = EINVAL;
 	if (e == ENOENT && c->service != NULL) {
 		op_fail(c, e, now, "balancer answered ERR:service: it has no"
 		    " service %s", c->service);
@@ -896,8 +930,12 @@ skip_extensions(struct harmony_client *c, const char *verb, const char *arg)
 	for (size_t i = c->ngot; i < j; i++) {
 		size_t n = strlen(skipped);
 
-		/* The old server's one service is the default: no loss. */
-		if (strcmp(c->expect[i].verb, "SVC") == 0 && !service_named(c))
+		/*
+		 * The old server's one service is the default, and it tells
+		 * no one who changed a target: no loss.
+		 */
+		if ((strcmp(c->expect[i].verb, "SVC") == 0 && !service_named(c)) ||
+		    strcmp(c->expect[i].verb, "AGENT") == 0)
 			continue;
 		snprintf(skipped + n, sizeof(skipped) - n, "%s%s", n ? " " : "",
 		    c->expect[i].verb);
@@ -911,12 +949,29 @@ skip_extensions(struct harmony_client *c, const char *verb, const char *arg)
 	return true;
 }
 
+/* The answer due has come; false once that ends the operation. */
+static bool
+answered(struct harmony_client *c)
+{
+	if (++c->ngot == c->nexpect) {
+		op_done(c);
+		return false;
+	}
+	return true;
+}
+
 /* One answer: verb and argument. False once the operation has ended. */
 static bool
 answer(struct harmony_client *c, const char *verb, const char *arg, int64_t now)
 {
-	const struct expect *e = &c->expect[c->ngot];
+	struct expect *e = &c->expect[c->ngot];
 
+	/* A harmonyd before AGENT: ERR:verb: to it, then to its argument. */
+	if (e->ext && strcmp(e->verb, "AGENT") == 0 && strcmp(verb, "ERR") == 0 &&
+	    strcmp(arg, "verb") == 0) {
+		c->no_agent = true;
+		return e->errs++ == 0 ? true : answered(c);
+	}
 	if (strcmp(verb, "ERR") == 0) {
 		c->plain = false;	/* only harmonyd answers ERR */
 		answer_err(c, arg, now);
@@ -940,11 +995,7 @@ answer(struct harmony_client *c, const char *verb, const char *arg, int64_t now)
 		}
 		memcpy(c->newkey, arg, strlen(arg) + 1);	/* token_ok: it fits */
 	}
-	if (++c->ngot == c->nexpect) {
-		op_done(c);
-		return false;
-	}
-	return true;
+	return answered(c);
 }
 
 /* Parses the complete tokens in in[]; false once the operation has ended. */

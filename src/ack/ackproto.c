@@ -1,9 +1,9 @@
 /*
  * ackproto: see ackproto.h. The verbs and answers are the README's "The ack
  * protocol" table;
- * the extensions AUTH, HOST, TTL and SVC are ours. Every answer that repeats a
- * client's argument repeats it byte for byte: the reference client matches
- * answers against the exact text it sent.
+ * the extensions AUTH, HOST, TTL, SVC and AGENT are ours. Every answer
+ * that repeats a client's argument repeats it byte for byte: the reference
+ * client matches answers against the exact text it sent.
  *
  * While a request is out, the message's verb and argument stay in the
  * session (verb, tok): the answer repeats them.
@@ -96,6 +96,7 @@ request(struct ack_session *s, struct ack_request *req, enum ack_op op)
 {
 	req->op = op;
 	req->peer = s->peer;
+	req->agent = s->agent[0] != '\0' ? s->agent : NULL;
 	s->op = op;
 	s->pending = true;
 	return ACK_APPLY;
@@ -105,6 +106,7 @@ static enum ack_result
 verb_nid(struct ack_session *s, struct ack_request *req, struct ack_out *out)
 {
 	s->settled = true;
+	s->acted = true;
 	if (s->registrations >= ACK_MAX_NID_PER_CONN)
 		return answer_err(out, "limit", ACK_CLOSE);
 	s->registrations++;
@@ -162,6 +164,7 @@ verb_keyed(struct ack_session *s, const char *verb, const char *arg, size_t len,
 {
 	if (strcmp(verb, "ID") == 0)
 		s->settled = true;	/* even a BID: the connection chose */
+	s->acted = true;		/* even a BID: AGENT would come late */
 	/* No target can have a key of another length, or with a NUL in it. */
 	if (len != ACK_KEY_LEN || memchr(arg, '\0', len) != NULL) {
 		s->lost = true;
@@ -234,6 +237,17 @@ verb_svc(struct ack_session *s, const char *arg, size_t len,
 	return request(s, req, ACK_OP_SERVICE);
 }
 
+/* The name's rule is common/agentname.h's; it only labels what follows. */
+static enum ack_result
+verb_agent(struct ack_session *s, const char *arg, size_t len, struct ack_out *out)
+{
+	if (s->acted || !agent_name_valid(arg, len))
+		return answer_err(out, "agent", ACK_CLOSE);
+	memcpy(s->agent, arg, len);		/* valid: it fits */
+	s->agent[len] = '\0';
+	return answer(out, "AGENT", arg, len) ? ACK_CONTINUE : ACK_CLOSE;
+}
+
 static enum ack_result
 dispatch(struct ack_session *s, const char *verb, const char *arg, size_t len,
     struct ack_request *req, struct ack_out *out)
@@ -255,11 +269,13 @@ dispatch(struct ack_session *s, const char *verb, const char *arg, size_t len,
 		return verb_ttl(s, arg, len, req, out);
 	if (strcmp(verb, "SVC") == 0)
 		return verb_svc(s, arg, len, req, out);
+	if (strcmp(verb, "AGENT") == 0)
+		return verb_agent(s, arg, len, out);
 	return verb_keyed(s, verb, arg, len, req, out);
 }
 static const char *const verbs_with_arg[] = {
 	"NID", "ID", "BAL", "SPORT", "ACK", "CLOSE", "AUTH", "HOST", "TTL",
-	"SVC",
+	"SVC", "AGENT",
 };
 
 static bool

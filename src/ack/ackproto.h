@@ -37,6 +37,17 @@
  * service, as every node-harmony client does (they never send SVC).
  * ACK, ID and CLOSE find their target by its key, whatever the service.
  *
+ * Who (issue 16): AGENT:<name>: names the client (common/agentname.h:
+ * AGENT:harmony-agent/0.9:), answered AGENT:<name>:, and every request
+ * of the connection from then on carries the name (ack_request.agent):
+ * ackreg makes its changes as the agent actor rather than ack, the name
+ * their reason. It is a write (as NID: the token, or an allowed peer),
+ * no business of the registry's (no request), and comes before the
+ * connection's first NID, ID, ACK or CLOSE; a later one again renames.
+ * A bad name or a late one is answered ERR:agent: and ends the
+ * connection, so that nothing sent behind it is done under the wrong
+ * name. A connection that names none (every node-harmony client) is ack.
+ *
  * A deleted key (ACK_DELETED) is answered as if it were known (ACK, ID,
  * CLOSE repeat it) and binds nothing: BID would make the client register
  * again, port-less. It stays removed until the client starts afresh.
@@ -48,6 +59,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/agentname.h"
 #include "common/limits.h"
 #include "common/service.h"
 #include "core/net.h"
@@ -81,6 +93,9 @@ struct ack_request {
 	struct net_addr	 host;		/* port 0: the peer's host, or HOST:'s */
 	bool		 named_host;	/* given by HOST: */
 	bool		 again;		/* after a BID here: a re-registration */
+	/* Every request: the name AGENT gave, NULL: none. Valid until
+	 * ack_complete. */
+	const char	*agent;
 	/* REGISTER: the service SVC named, NULL: the default; SERVICE: the
 	 * name asked for (valid by common/service.h). Valid until
 	 * ack_complete. */
@@ -131,6 +146,9 @@ struct ack_session {
 	unsigned		 registrations;	/* NIDs on this connection */
 	char			 service[SERVICE_NAME_MAX + 1];	/* SVC's; "": none */
 	bool			 settled;	/* a NID or ID came: SVC is too late */
+	char			 agent[AGENT_NAME_MAX + 1];	/* AGENT's; "": none */
+	bool			 acted;		/* a NID, ID, ACK or CLOSE came:
+						   AGENT is too late */
 	bool			 lost;		/* a BID was answered here */
 	uint32_t		 created;	/* target a NID made here, 0 if none */
 	bool			 pending;	/* a request waits for ack_complete */

@@ -235,7 +235,10 @@ ackreg_apply(struct pool *pool, struct ratelimit *rate, const struct ack_request
 	char peer[NET_HOSTSTRLEN];
 
 	memset(o, 0, sizeof(*o));
-	pool_actor_set(pool, POOL_ACTOR_ACK);	/* for every sibling too */
+	/* For every sibling too; the name is safe to show (agentname.h). */
+	pool_actor_set(pool, rq->agent != NULL ? POOL_ACTOR_AGENT : POOL_ACTOR_ACK);
+	if (rq->agent != NULL)
+		pool_actor_reason(pool, rq->agent);
 	switch (rq->op) {
 	case ACK_OP_REGISTER:
 		do_register(pool, rate, rq, o);

@@ -2027,6 +2027,7 @@ pool_actor_name(enum pool_actor a)
 		[POOL_ACTOR_CONFIG] = "config",
 		[POOL_ACTOR_STATE] = "state",
 		[POOL_ACTOR_PROXY] = "proxy",
+		[POOL_ACTOR_AGENT] = "agent",
 	};
 
 	if ((size_t)a >= sizeof(names) / sizeof(names[0]))

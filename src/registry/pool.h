@@ -83,6 +83,7 @@ enum pool_actor {
 	POOL_ACTOR_CONFIG,
 	POOL_ACTOR_STATE,
 	POOL_ACTOR_PROXY,
+	POOL_ACTOR_AGENT,	/* the ack port, a client that named itself (AGENT:) */
 	POOL_ACTORS
 };
 

@@ -1,7 +1,8 @@
 /*
  * Unit tests for ackproto.c and ackreg.c: node-harmony's registration
  * protocol fed every byte split of the reference client's bursts, garbage,
- * overlong tokens, binary bytes, and the extensions (AUTH, HOST, TTL),
+ * overlong tokens, binary bytes, and the extensions (AUTH, HOST, TTL,
+ * SVC, AGENT),
  * through ackreg on a real pool; and ackproto alone, with no pool at all,
  * answering from the outcomes a test scripts (the requests it hands out,
  * what it does with each outcome).
@@ -19,6 +20,7 @@
 #include "ack/ratelimit.h"
 #include "common/log.h"
 #include "core/loop.h"
+#include "registry/events.h"
 #include "registry/pool.h"
 #include "registry/selfaddr.h"
 
@@ -877,13 +879,35 @@ START_TEST(test_service_default)
 }
 END_TEST
 
-static const struct {
+/* A connection refused, and ended: what it sent, what it got. */
+struct refusal {
 	const char	*in;
-	const char	*out;
+	const char	*out;		/* "NID:*...": a NID's answer, then ... */
 	size_t		 inlen;		/* 0: strlen(in) */
+	size_t		 targets;	/* in the pool after it */
 	const char	*token;		/* the policy: a token configured, */
 	bool		 foreign;	/* the peer not allowed */
-} service_refusals[] = {
+};
+
+static void
+assert_refusal(const struct refusal *r)
+{
+	struct fixture *f = fixture_new(r->token, !r->foreign,
+	    r->foreign ? "10.0.0.1" : "127.0.0.1");
+	size_t len = r->inlen ? r->inlen : strlen(r->in);
+
+	ck_assert_int_eq(feed(f, r->in, len), ACK_CLOSE);
+	if (strncmp(r->out, "NID:*", 5) == 0) {	/* after the NID's own answer */
+		ck_assert_uint_eq(f->textlen, 4 + TARGET_KEY_LEN + 1 + strlen(r->out + 5));
+		ck_assert_str_eq(f->text + 4 + TARGET_KEY_LEN + 1, r->out + 5);
+	} else {
+		ck_assert_str_eq(f->text, r->out);
+	}
+	ck_assert_uint_eq(pool_count(f->pool), r->targets);
+	fixture_free(f);
+}
+
+static const struct refusal service_refusals[] = {
 	{ .in = "SVC:nosuch:NID::SPORT:1080:", .out = "ERR:service:" },
 	{ .in = "SVC:Default:NID::", .out = "ERR:service:" },	/* uppercase */
 	{ .in = "SVC::NID::", .out = "ERR:service:" },		/* empty */
@@ -907,16 +931,7 @@ static const struct {
 
 START_TEST(test_service_refused)
 {
-	struct fixture *f = fixture_new(service_refusals[_i].token,
-	    !service_refusals[_i].foreign,
-	    service_refusals[_i].foreign ? "10.0.0.1" : "127.0.0.1");
-	const char *in = service_refusals[_i].in;
-	size_t len = service_refusals[_i].inlen ? service_refusals[_i].inlen : strlen(in);
-
-	ck_assert_int_eq(feed(f, in, len), ACK_CLOSE);
-	ck_assert_str_eq(f->text, service_refusals[_i].out);
-	ck_assert_uint_eq(pool_count(f->pool), 0);
-	fixture_free(f);
+	assert_refusal(&service_refusals[_i]);
 }
 END_TEST
 
@@ -959,6 +974,131 @@ START_TEST(test_pure_service)
 }
 END_TEST
 
+/*
+ * AGENT (issue 16): a connection that names its client makes its changes
+ * as the agent actor, the name the reason of each event; one that names
+ * none stays ack.
+ */
+#define AGENT_64 "harmony-agent-with-a-long-name/0.1.0-rc.1+abcdefghijklmnopqrstuv"
+
+/* The newest event of the pool: its kind and actor, the reason returned. */
+static const char *
+newest_event(struct fixture *f, enum event_kind kind, enum pool_actor by)
+{
+	uint64_t cursor = 0;
+	const struct event *e = events_back(pool_events(f->pool), &cursor, NULL, 0);
+
+	ck_assert_ptr_nonnull(e);
+	ck_assert_msg(e->kind == kind, "event %s", event_kind_name(e->kind));
+	ck_assert_msg(e->by == by, "by %s", pool_actor_name(e->by));
+	return e->reason;
+}
+
+START_TEST(test_agent_named)
+{
+	struct fixture *f = fixture_new(NULL, true, "127.0.0.1");
+	char key[TARGET_KEY_LEN + 1], msg[256];
+
+	ck_assert_str_eq(pool_actor_name(POOL_ACTOR_AGENT), "agent");
+	ck_assert_uint_eq(sizeof(AGENT_64) - 1, 64);
+	ck_assert_int_eq(feeds(f, "AGENT:harmony-agent/0.9:"), ACK_CONTINUE);
+	ck_assert_str_eq(f->text, "AGENT:harmony-agent/0.9:");
+	f->textlen = 0;
+	ck_assert_int_eq(feeds(f, burst), ACK_CONTINUE);
+	assert_registered(f);
+	nid_key(f, key);
+	ck_assert_str_eq(newest_event(f, EVENT_UP, POOL_ACTOR_AGENT), "harmony-agent/0.9");
+	ck_assert_uint_eq(pool_event_count(f->pool, EVENT_REGISTERED, POOL_ACTOR_AGENT), 1);
+	ck_assert_uint_eq(pool_event_count(f->pool, EVENT_WEIGHT, POOL_ACTOR_AGENT), 1);
+	ck_assert_uint_eq(pool_event_count(f->pool, EVENT_REGISTERED, POOL_ACTOR_ACK), 0);
+
+	/* A plain connection after it: ack, no reason. */
+	new_session(f, "127.0.0.1");
+	snprintf(msg, sizeof(msg), "ID:%s:BAL:600:", key);
+	ck_assert_int_eq(feeds(f, msg), ACK_CONTINUE);
+	ck_assert_str_eq(newest_event(f, EVENT_WEIGHT, POOL_ACTOR_ACK), "");
+
+	/* The longest name, after AUTH and SVC, before a heartbeat and a CLOSE. */
+	new_session(f, "127.0.0.1");
+	snprintf(msg, sizeof(msg), "AUTH:x:SVC:default:AGENT:Other/2:AGENT:%s:ID:%s:"
+	    "BAL:700:CLOSE:%s:", AGENT_64, key, key);
+	ck_assert_int_eq(feeds(f, msg), ACK_CONTINUE);
+	snprintf(msg, sizeof(msg), "AUTH:ok:SVC:default:AGENT:Other/2:AGENT:%s:ID:%s:"
+	    "BAL:700:CLOSE:%s:", AGENT_64, key, key);
+	ck_assert_str_eq(f->text, msg);
+	/* Removed at once (no session): draining, then removed, by the agent. */
+	ck_assert_str_eq(newest_event(f, EVENT_REMOVED, POOL_ACTOR_AGENT), AGENT_64);
+	ck_assert_uint_eq(pool_event_count(f->pool, EVENT_WEIGHT, POOL_ACTOR_AGENT), 2);
+	ck_assert_uint_eq(pool_event_count(f->pool, EVENT_DRAINING, POOL_ACTOR_AGENT), 1);
+	fixture_free(f);
+}
+END_TEST
+
+static const struct refusal agent_refusals[] = {
+	/* 65 bytes: one too many */
+	{ .in = "AGENT:" AGENT_64 "x:NID::", .out = "ERR:agent:" },
+	{ .in = "AGENT:harmony-agent:NID::", .out = "ERR:agent:" },	/* no version */
+	{ .in = "AGENT:harmony-agent/:NID::", .out = "ERR:agent:" },
+	{ .in = "AGENT:/0.9:NID::", .out = "ERR:agent:" },
+	{ .in = "AGENT::NID::", .out = "ERR:agent:" },
+	{ .in = "AGENT:a/b/c:NID::", .out = "ERR:agent:" },
+	{ .in = "AGENT:harmony agent/0.9:NID::", .out = "ERR:agent:" },
+	{ .in = "AGENT:-agent/0.9:NID::", .out = "ERR:agent:" },
+	{ .in = "AGENT:agent/.9:NID::", .out = "ERR:agent:" },
+	{ .in = "AGENT:agent/0.9\":NID::", .out = "ERR:agent:" },
+	{ .in = "AGENT:agent\\x/0.9:NID::", .out = "ERR:agent:" },
+	{ .in = "AGENT:agent/0.9\n:NID::", .out = "ERR:agent:" },
+	{ .in = "AGENT:agent\x1b[2J/0.9:NID::", .out = "ERR:agent:" },
+	{ .in = "AGENT:caf\xc3\xa9/1:NID::", .out = "ERR:agent:" },
+	{ .in = "AGENT:age\0nt/1:NID::", .out = "ERR:agent:",
+	  .inlen = sizeof("AGENT:age\0nt/1:NID::") - 1 },
+	/* too late: after the connection's NID, ID, ACK or CLOSE */
+	{ .in = "NID::AGENT:harmony-agent/0.9:BAL:7:", .out = "NID:*ERR:agent:",
+	  .targets = 1 },
+	{ .in = "ID:0123456789abcdef0123456789abcdef:AGENT:a/1:NID::",
+	  .out = "BID:0123456789abcdef0123456789abcdef:ERR:agent:" },
+	{ .in = "ACK:0123456789abcdef0123456789abcdef:AGENT:a/1:NID::",
+	  .out = "BID:0123456789abcdef0123456789abcdef:ERR:agent:" },
+	{ .in = "CLOSE:0123456789abcdef0123456789abcdef:AGENT:a/1:NID::",
+	  .out = "BID:0123456789abcdef0123456789abcdef:ERR:agent:" },
+	/* AGENT is a write: refused as NID is without AUTH or an allowed peer. */
+	{ .in = "AGENT:a/1:", .out = "ERR:auth:", .token = "s3cret" },
+	{ .in = "AGENT:a/1:", .out = "ERR:forbidden:", .foreign = true },
+};
+
+START_TEST(test_agent_refused)
+{
+	assert_refusal(&agent_refusals[_i]);
+}
+END_TEST
+
+/* Without a pool: every request of a named connection carries the name. */
+START_TEST(test_pure_agent)
+{
+	static const struct ack_outcome script[] = {
+		{ .status = ACK_DONE, .target = 4, .created = true, .key = KEY_A },
+		{ .status = ACK_DONE }, { .status = ACK_DONE }, { .status = ACK_DONE },
+		{ .status = ACK_DONE },
+	};
+	struct pure p;
+
+	pure_scripted(&p, script, 5);
+	ck_assert_int_eq(pure_feed(&p, "AGENT:harmony-agent/0.9:NID::BAL:5:SPORT:80:"
+	    "TTL:9:ACK:" KEY_A ":"), ACK_CONTINUE);
+	ck_assert_str_eq(p.text, "AGENT:harmony-agent/0.9:NID:" KEY_A ":BAL:5:SPORT:80:"
+	    "TTL:9:ACK:" KEY_A ":");
+	ck_assert_uint_eq(p.nreqs, 5);
+	for (size_t i = 0; i < p.nreqs; i++)
+		ck_assert_str_eq(p.reqs[i].agent, "harmony-agent/0.9");
+	ck_assert_int_eq(p.reqs[4].op, ACK_OP_HEARTBEAT);
+	/* None named: none in the requests. */
+	pure_scripted(&p, script, 2);
+	ck_assert_int_eq(pure_feed(&p, "NID::BAL:5:"), ACK_CONTINUE);
+	ck_assert_ptr_null(p.reqs[0].agent);
+	ck_assert_ptr_null(p.reqs[1].agent);
+}
+END_TEST
+
 static Suite *
 ackproto_suite(void)
 {
@@ -993,6 +1133,9 @@ ackproto_suite(void)
 	tcase_add_test(tc, test_service_default);
 	tcase_add_loop_test(tc, test_service_refused, 0,
 	    (int)(sizeof(service_refusals) / sizeof(service_refusals[0])));
+	tcase_add_test(tc, test_agent_named);
+	tcase_add_loop_test(tc, test_agent_refused, 0,
+	    (int)(sizeof(agent_refusals) / sizeof(agent_refusals[0])));
 	suite_add_tcase(s, tc);
 	tc = tcase_create("without a pool");
 	tcase_add_test(tc, test_pure_registration);
@@ -1003,6 +1146,7 @@ ackproto_suite(void)
 	tcase_add_test(tc, test_pure_refusals);
 	tcase_add_test(tc, test_pure_stops_at_request);
 	tcase_add_test(tc, test_pure_service);
+	tcase_add_test(tc, test_pure_agent);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -2,7 +2,8 @@
  * Unit tests for libharmony (client.c) through its public API only,
  * against a fake balancer in the test process: a loopback listener that
  * speaks the ack-port protocol like harmonyd (NID, BAL, SPORT, ACK, ID,
- * CLOSE, BYE, AUTH, HOST, TTL; BID for unknown keys; ERR:<reason>:), with
+ * CLOSE, BYE, AUTH, HOST, TTL, SVC, AGENT; BID for unknown keys;
+ * ERR:<reason>:), with
  * knobs to forget keys, lie, stay silent, hang up or answer byte by byte,
  * or to leave the extensions unanswered and answer ACK for any key, as the
  * original node-harmony server does (tests/lib/oldserver.py models it whole).
@@ -66,6 +67,7 @@ struct fake {
 	bool		 lie;		/* BAL answered with another weight */
 	const char	*sport_err;	/* SPORT answered ERR:<this>: */
 	bool		 no_ext;	/* AUTH, HOST, TTL: no answer (node-harmony) */
+	bool		 no_agent;	/* AGENT an unknown verb (harmonyd before it) */
 	bool		 ack_any;	/* ACK answered for any key (node-harmony) */
 };
 
@@ -181,8 +183,15 @@ fake_message(struct fake *f, struct fconn *fc, const char *verb, const char *arg
 	int k;
 
 	if (f->no_ext && (strcmp(verb, "AUTH") == 0 || strcmp(verb, "HOST") == 0 ||
-	    strcmp(verb, "TTL") == 0 || strcmp(verb, "SVC") == 0))
+	    strcmp(verb, "TTL") == 0 || strcmp(verb, "SVC") == 0 ||
+	    strcmp(verb, "AGENT") == 0))
 		return;
+	/* An unknown verb, then its argument taken for another one. */
+	if (f->no_agent && strcmp(verb, "AGENT") == 0) {
+		fake_reply(fc, "ERR", "verb");
+		fake_reply(fc, "ERR", "verb");
+		return;
+	}
 	if (strcmp(verb, "AUTH") == 0) {
 		if (f->token != NULL && strcmp(arg, f->token) != 0) {
 			fake_reply(fc, "ERR", "auth");
@@ -217,7 +226,8 @@ fake_message(struct fake *f, struct fconn *fc, const char *verb, const char *arg
 			fake_reply(fc, "ERR", f->sport_err);
 		else
 			fake_reply(fc, "SPORT", arg);
-	} else if (strcmp(verb, "TTL") == 0 || strcmp(verb, "HOST") == 0) {
+	} else if (strcmp(verb, "TTL") == 0 || strcmp(verb, "HOST") == 0 ||
+	    strcmp(verb, "AGENT") == 0) {
 		fake_reply(fc, verb, arg);
 	} else if (strcmp(verb, "ACK") == 0 || strcmp(verb, "ID") == 0 ||
 	    strcmp(verb, "CLOSE") == 0) {
@@ -1162,6 +1172,179 @@ START_TEST(test_unresolvable)
 }
 END_TEST
 
+/* --- the client's name (AGENT, issue 16) -------------------------------- */
+
+#define AGENT_NAME	"harmony-agent/0.9"
+
+/* A client named AGENT_NAME (and token's, if any), registered with want. */
+static struct harmony_client *
+named_registered(struct fake *f, const char *token, const char *want)
+{
+	struct harmony_client *c = client_for(f, 1080);
+
+	if (token != NULL)
+		ck_assert_int_eq(harmony_client_set_token(c, token), 0);
+	ck_assert_int_eq(harmony_client_set_agent(c, AGENT_NAME), 0);
+	ck_assert_int_eq(harmony_client_register(c), 0);
+	wire_is(f, c, want);
+	ck_assert_int_eq(harmony_client_state(c), HARMONY_REGISTERED);
+	ck_assert_int_eq(count_events(HARMONY_EVENT_ERROR), 0);
+	return c;
+}
+
+/* A fake that answers as node-harmony's server does. */
+static struct fake *
+fake_old(void)
+{
+	struct fake *f = fake_new();
+
+	f->no_ext = true;
+	f->ack_any = true;
+	return f;
+}
+
+/* After AUTH, before everything else, on every connection. */
+START_TEST(test_agent_on_the_wire)
+{
+	struct fake *f = fake_new();
+	struct harmony_client *c = named_registered(f, NULL,
+	    "AGENT:" AGENT_NAME ":NID::BAL:500:SPORT:1080:BYE:");
+
+	harmony_client_free(c);
+	fake_free(f);
+
+	f = fake_new();
+	c = client_for(f, 1080);
+	f->token = "s3cret";
+	ck_assert_int_eq(harmony_client_set_token(c, "s3cret"), 0);
+	ck_assert_int_eq(harmony_client_set_agent(c, AGENT_NAME), 0);
+	/* A refused name changes nothing. */
+	ck_assert_int_eq(harmony_client_set_agent(c, "no version"), -1);
+	ck_assert_int_eq(harmony_client_set_service(c, "web"), 0);
+	ck_assert_int_eq(harmony_client_set_ttl(c, 4000), 0);
+	ck_assert_int_eq(harmony_client_register(c), 0);
+	wire_is(f, c, "AUTH:s3cret:AGENT:" AGENT_NAME ":SVC:web:TTL:4:NID::BAL:500:"
+	    "SPORT:1080:BYE:");
+	ck_assert_int_eq(harmony_client_state(c), HARMONY_REGISTERED);
+	vnow += 2000;
+	wire_is(f, c, "AUTH:s3cret:AGENT:" AGENT_NAME ":ACK:k1:BYE:");
+	ck_assert_int_eq(harmony_client_set_weight(c, 42), 0);
+	wire_is(f, c, "AUTH:s3cret:AGENT:" AGENT_NAME ":SVC:web:ACK:k1:ID:k1:TTL:4:"
+	    "BAL:42:BYE:");
+	/* Unset: exactly the bytes without it. */
+	ck_assert_int_eq(harmony_client_set_agent(c, NULL), 0);
+	ck_assert_int_eq(harmony_client_set_weight(c, 43), 0);
+	wire_is(f, c, "AUTH:s3cret:SVC:web:ACK:k1:ID:k1:TTL:4:BAL:43:BYE:");
+	ck_assert_int_eq(harmony_client_set_agent(c, AGENT_NAME), 0);
+	ck_assert_int_eq(harmony_client_close(c), 0);
+	wire_is(f, c, "AUTH:s3cret:AGENT:" AGENT_NAME ":CLOSE:k1:BYE:");
+	ck_assert_int_eq(harmony_client_state(c), HARMONY_CLOSED);
+	ck_assert_int_eq(count_events(HARMONY_EVENT_ERROR), 0);
+	ck_assert_int_eq(count_events(HARMONY_EVENT_PLAIN), 0);
+	harmony_client_free(c);
+	fake_free(f);
+}
+END_TEST
+
+START_TEST(test_agent_validated)
+{
+	static const char *const bad[] = {
+		"", "harmony-agent", "harmony-agent/", "/0.9", "a/b/c", "a b/1",
+		"-a/1", "a/.1", "a:b/1", "a/1:", "a\"/1", "a\\/1", "a/1\n",
+		"caf\xc3\xa9/1", "a\x7f/1",
+		/* 65 bytes */
+		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/1",
+	};
+	struct harmony_client *c = harmony_client_new("127.0.0.1", 1666, 80);
+
+	ck_assert_ptr_nonnull(c);
+	ck_assert_uint_eq(strlen(bad[sizeof(bad) / sizeof(bad[0]) - 1]), HARMONY_AGENT_MAX + 1);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		errno = 0;
+		ck_assert_msg(harmony_client_set_agent(c, bad[i]) == -1, "'%s' taken", bad[i]);
+		ck_assert_int_eq(errno, EINVAL);
+	}
+	ck_assert_int_eq(harmony_client_set_agent(c,
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/1"), 0);
+	ck_assert_int_eq(harmony_client_set_agent(c, "My.App_2/1.0.0-rc.1+git.abc"), 0);
+	ck_assert_int_eq(harmony_client_set_agent(c, NULL), 0);
+	harmony_client_free(c);
+}
+END_TEST
+
+/*
+ * node-harmony's server skips it, as the other extensions: no loss (it
+ * has no actors), so not named, and no event when it was the only one.
+ */
+START_TEST(test_agent_plain_server)
+{
+	struct fake *f = fake_old();
+	struct harmony_client *c = named_registered(f, NULL,
+	    "AGENT:" AGENT_NAME ":NID::BAL:500:SPORT:1080:BYE:");
+
+	ck_assert(harmony_client_plain(c));
+	ck_assert_int_eq(count_events(HARMONY_EVENT_PLAIN), 0);
+	/* Never again to that server. */
+	vnow += HARMONY_INTERVAL_DEFAULT_MS;
+	wire_is(f, c, "ACK:k1:ID:k1:BYE:");
+	ck_assert_int_eq(harmony_client_set_weight(c, 42), 0);
+	wire_is(f, c, "ACK:k1:ID:k1:BAL:42:BYE:");
+	harmony_client_close(c);
+	wire_is(f, c, "CLOSE:k1:BYE:");
+	ck_assert_int_eq(count_events(HARMONY_EVENT_PLAIN), 0);
+	ck_assert_int_eq(count_events(HARMONY_EVENT_ERROR), 0);
+	harmony_client_free(c);
+	fake_free(f);
+
+	/* With a token: the event names AUTH only. */
+	f = fake_old();
+	c = named_registered(f, "t",
+	    "AUTH:t:AGENT:" AGENT_NAME ":NID::BAL:500:SPORT:1080:BYE:");
+	ck_assert_int_eq(count_events(HARMONY_EVENT_PLAIN), 1);
+	ck_assert_str_eq(events[0].detail, "AUTH");
+	harmony_client_free(c);
+	fake_free(f);
+}
+END_TEST
+
+/*
+ * A harmonyd from before AGENT answers ERR:verb: to it and again to its
+ * argument, and does the rest: the client goes on, and leaves it out
+ * there until a BID (the balancer restarted, perhaps a newer one).
+ */
+START_TEST(test_agent_unknown_verb)
+{
+	struct fake *f = fake_new();
+	struct harmony_client *c;
+
+	f->no_agent = true;
+	f->token = "t";
+	c = named_registered(f, "t",
+	    "AUTH:t:AGENT:" AGENT_NAME ":NID::BAL:500:SPORT:1080:BYE:");
+	ck_assert_str_eq(harmony_client_key(c), "k1");
+	ck_assert(!harmony_client_plain(c));
+	ck_assert_int_eq(count_events(HARMONY_EVENT_PLAIN), 0);
+	ck_assert_int_eq(f->nkeys, 1);		/* one registration, no retry */
+	vnow += HARMONY_INTERVAL_DEFAULT_MS;
+	wire_is(f, c, "AUTH:t:ACK:k1:BYE:");
+	f->forget = true;
+	vnow += HARMONY_INTERVAL_DEFAULT_MS;
+	wire_is(f, c, "AUTH:t:ACK:k1:BYE:AUTH:t:AGENT:" AGENT_NAME ":NID::BAL:500:"
+	    "SPORT:1080:BYE:");
+	ck_assert_int_eq(harmony_client_state(c), HARMONY_REGISTERED);
+	ck_assert_int_eq(count_events(HARMONY_EVENT_ERROR), 0);
+	/* Any other ERR is still one. */
+	f->no_agent = false;
+	f->forget = false;
+	f->token = "other";
+	vnow += HARMONY_INTERVAL_DEFAULT_MS;
+	ck_assert(pump(f, c));
+	ck_assert_int_eq(last_event()->ev, HARMONY_EVENT_ERROR);
+	harmony_client_free(c);
+	fake_free(f);
+}
+END_TEST
+
 /* --- arguments --------------------------------------------------------- */
 
 START_TEST(test_arguments)
@@ -1375,6 +1558,10 @@ client_suite(void)
 	tcase_add_test(tc, test_plain_server_restarted);
 	tcase_add_test(tc, test_plain_ends_on_err);
 	tcase_add_test(tc, test_hangup_is_not_plain);
+	tcase_add_test(tc, test_agent_on_the_wire);
+	tcase_add_test(tc, test_agent_validated);
+	tcase_add_test(tc, test_agent_plain_server);
+	tcase_add_test(tc, test_agent_unknown_verb);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("failures");
