@@ -30,6 +30,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
@@ -44,6 +45,7 @@
 #include "core/jsondup.h"
 #include "core/net.h"
 #include "proxy/proxy.h"
+#include "proxy/sni.h"
 #include "registry/balance.h"
 
 #ifndef HARMONY_WEBDIR
@@ -79,6 +81,10 @@ enum cfg_kind {
 	K_TOKEN_FILE,
 	K_SVCNAME,	/* char *, a service name (common/service.h) */
 	K_CHECK,	/* check: TYPE[:PATH], or a JSON object */
+	K_PROXYVER,	/* int: off, v1, v2 (0, 1, 2) */
+	K_CIDRS,	/* accept_proxy: a comma list (JSON: also an array) */
+	K_SNI,		/* appends NAME=SERVICE to sni (JSON: an object) */
+	K_SNIDEF,	/* char *: close, or a service name */
 	/* The kinds below are command line only. */
 	K_CONFIG,
 	K_SERVICE,	/* opens a section: see cfg_parse_args_ex */
@@ -168,9 +174,31 @@ static const struct cfg_option options[] = {
 	    "checks failed in a row that make a target fail (default: 3)" },
 	{ "check-port", 0, K_INT, "PORT", F(check.port), 0, 65535,
 	    "check this port instead of the target's; 0 its own (default: 0)" },
+	{ "check-send-proxy", 0, K_BOOL, NULL, F(check.send_proxy), 0, 0,
+	    "checks send a PROXY header first (LOCAL), in the --send-proxy"
+	    " version, v1 if that is off" },
 	{ "slow-start", 0, K_DURATION, "DUR", F(slow_start_ms), 0, DUR_MAX,
 	    "a target that becomes choosable ramps from a tenth of its weight"
 	    " to all of it over this; 0 off (default: 0)" },
+	{ "send-proxy", 0, K_PROXYVER, "off|v1|v2", F(send_proxy), 0, 0,
+	    "send a PROXY protocol header to every target connection, telling"
+	    " the client's address (default: off)" },
+	{ "accept-proxy", 0, K_CIDRS, "CIDR[,...]", 0, 0, 0,
+	    "every client must come from one of these networks and start with"
+	    " a PROXY header (v1 or v2), whose address is the client's; \"\""
+	    " off (default)" },
+	{ "sni", 0, K_SNI, "NAME=SERVICE", 0, 0, 0,
+	    "route TLS clients by the server name of their ClientHello; NAME"
+	    " exact or *.suffix; repeatable (file: an object)" },
+	{ "sni-default", 0, K_SNIDEF, "SERVICE|close", F(sni_default), 0, 0,
+	    "where a ClientHello without a mapped name goes (default: this"
+	    " service)" },
+	{ "inspect-timeout", 0, K_DURATION, "DUR", F(inspect_timeout_ms), 1,
+	    DUR_MAX, "the PROXY header and the ClientHello must arrive within"
+	    " this (default: 5s)" },
+	{ "inspect-max", 0, K_INT, "BYTES", F(inspect_max), CFG_INSPECT_MAX_MIN,
+	    CFG_INSPECT_MAX_MAX, "bytes of ClientHello read at most"
+	    " (default: 16384)" },
 	{ "grace", 0, K_DURATION, "DUR", F(grace_ms), 0, DUR_MAX,
 	    "on SIGTERM, let sessions finish for this long (default: 10s)" },
 	{ "token", 0, K_TOKEN, "TOKEN", 0, 0, 0,
@@ -216,7 +244,8 @@ opt_cli_only(const struct cfg_option *o)
 static bool
 opt_is_list(const struct cfg_option *o)
 {
-	return o->kind == K_TARGET || o->kind == K_CIDR || o->kind == K_HOSTNAME;
+	return o->kind == K_TARGET || o->kind == K_CIDR || o->kind == K_HOSTNAME ||
+	    o->kind == K_SNI;
 }
 
 static char **
@@ -578,6 +607,112 @@ add_hostname(struct config *cfg, const char *text, char *err, size_t errlen)
 }
 
 static void
+sni_clear(struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->nsni; i++) {
+		free(cfg->sni[i].pattern);
+		free(cfg->sni[i].service);
+	}
+	free(cfg->sni);
+	cfg->sni = NULL;
+	cfg->nsni = 0;
+}
+
+/* One "sni" entry; a pattern given twice (in any case) is refused. */
+static int
+sni_add(struct config *cfg, const char *pattern, const char *service,
+    char *err, size_t errlen)
+{
+	char shown[SNI_NAME_MAX + 2];
+	struct cfg_sni *grown;
+	const char *why = NULL;
+	char *p, *v;
+
+	if (!sni_pattern_valid(pattern, &why)) {
+		snprintf(err, errlen, "bad server name '%s': %s",
+		    name_shown(pattern, shown, sizeof(shown)),
+		    why != NULL ? why : "invalid");
+		return -1;
+	}
+	if (check_service_name(service, err, errlen) == -1)
+		return -1;
+	for (size_t i = 0; i < cfg->nsni; i++)
+		if (strcasecmp(cfg->sni[i].pattern, pattern) == 0) {
+			snprintf(err, errlen, "server name '%s' given twice", pattern);
+			return -1;
+		}
+	if ((grown = list_grow(cfg->sni, cfg->nsni, sizeof(*grown), err,
+	    errlen)) == NULL)
+		return -1;
+	cfg->sni = grown;
+	if ((p = strdup(pattern)) == NULL || (v = strdup(service)) == NULL) {
+		free(p);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	cfg->sni[cfg->nsni++] = (struct cfg_sni){ .pattern = p, .service = v };
+	return 0;
+}
+
+/* --sni NAME=SERVICE */
+static int
+sni_set_text(struct config *cfg, const char *text, char *err, size_t errlen)
+{
+	const char *eq = strrchr(text, '=');
+	char pattern[SNI_NAME_MAX + 2];
+	size_t n = eq != NULL ? (size_t)(eq - text) : 0;
+
+	if (eq == NULL || n == 0 || n >= sizeof(pattern)) {
+		snprintf(err, errlen, "expected NAME=SERVICE");
+		return -1;
+	}
+	memcpy(pattern, text, n);
+	pattern[n] = '\0';
+	return sni_add(cfg, pattern, eq + 1, err, errlen);
+}
+
+/* "10.0.0.0/8,::1" replaces the list; "" empties it (accept-proxy off). */
+static int
+cidrs_set_text(struct config *cfg, const char *text, char *err, size_t errlen)
+{
+	char item[128], reason[CFG_REASON_MAX];
+	struct net_cidr *list = NULL, *grown;
+	const char *p = text;
+	size_t n = 0, k;
+
+	while (*p != '\0') {
+		k = strcspn(p, ",");
+		if (k == 0 || k >= sizeof(item)) {
+			snprintf(err, errlen, "bad network list '%s'", text);
+			goto fail;
+		}
+		memcpy(item, p, k);
+		item[k] = '\0';
+		if (net_parse_cidr(item, &(struct net_cidr){ 0 }, reason,
+		    sizeof(reason)) == -1) {
+			snprintf(err, errlen, "%s", reason);
+			goto fail;
+		}
+		if ((grown = list_grow(list, n, sizeof(*grown), err, errlen)) == NULL)
+			goto fail;
+		list = grown;
+		(void)net_parse_cidr(item, &list[n++], reason, sizeof(reason));
+		p += k;
+		if (*p == ',' && *++p == '\0') {
+			snprintf(err, errlen, "bad network list '%s'", text);
+			goto fail;
+		}
+	}
+	free(cfg->accept_proxy);
+	cfg->accept_proxy = list;
+	cfg->naccept_proxy = n;
+	return 0;
+fail:
+	free(list);
+	return -1;
+}
+
+static void
 opt_clear(struct config *cfg, const struct cfg_option *o)
 {
 	if (o->kind == K_TARGET) {
@@ -594,6 +729,8 @@ opt_clear(struct config *cfg, const struct cfg_option *o)
 		free(cfg->admin_hosts);
 		cfg->admin_hosts = NULL;
 		cfg->nadmin_hosts = 0;
+	} else if (o->kind == K_SNI) {
+		sni_clear(cfg);
 	}
 }
 
@@ -826,6 +963,27 @@ opt_set_text(struct config *cfg, const struct cfg_option *o, const char *text,
 		return set_token(cfg, text, true, err, errlen);
 	case K_CHECK:
 		return check_set_text(&cfg->check, text, err, errlen);
+	case K_PROXYVER:
+		if (strcmp(text, "off") == 0)
+			*opt_int(cfg, o) = 0;
+		else if (strcmp(text, "v1") == 0)
+			*opt_int(cfg, o) = 1;
+		else if (strcmp(text, "v2") == 0)
+			*opt_int(cfg, o) = 2;
+		else {
+			snprintf(err, errlen, "bad version '%s' (off, v1, v2)", text);
+			return -1;
+		}
+		return 0;
+	case K_CIDRS:
+		return cidrs_set_text(cfg, text, err, errlen);
+	case K_SNI:
+		return sni_set_text(cfg, text, err, errlen);
+	case K_SNIDEF:
+		if (strcmp(text, CFG_SNI_CLOSE) != 0 &&
+		    check_service_name(text, err, errlen) == -1)
+			return -1;
+		return set_string(opt_str(cfg, o), text, err, errlen);
 	case K_SVCNAME:
 		if (check_service_name(text, err, errlen) == -1)
 			return -1;
@@ -885,24 +1043,33 @@ json_port(struct json_object *v, char *num, size_t numlen, char *err,
 /*
  * "listen": [ 8080, "127.0.0.2:8080" ] is the text "8080,127.0.0.2:8080":
  * listen holds the comma list as given, cfg_validate splits it.
+ * "accept-proxy": [ "10.0.0.0/8", "::1" ] likewise, [] is "" (off).
  */
 static int
-listen_set_json(struct config *cfg, const struct cfg_option *o,
+list_set_json(struct config *cfg, const struct cfg_option *o,
     struct json_object *v, char *err, size_t errlen)
 {
 	char reason[CFG_REASON_MAX], num[32], *text = NULL, *grown;
 	size_t n = json_object_array_length(v), len = 0, add;
+	bool listen = o->kind != K_CIDRS;
 	const char *s;
 	int rc = -1;
 
-	if (n == 0) {
+	if (n == 0 && listen) {
 		snprintf(err, errlen, "%s: empty list", o->name);
 		return -1;
 	}
 	for (size_t k = 0; k < n; k++) {
 		struct json_object *e = json_object_array_get_idx(v, k);
 
-		if (json_object_is_type(e, json_type_int)) {
+		if (!listen) {
+			if ((s = json_text(e)) == NULL || *s == '\0' ||
+			    strchr(s, ',') != NULL) {
+				snprintf(err, errlen, "%s[%zu]: expected a network"
+				    " (\"10.0.0.0/8\", \"::1\")", o->name, k);
+				goto out;
+			}
+		} else if (json_object_is_type(e, json_type_int)) {
 			if (json_port(e, num, sizeof(num), reason,
 			    sizeof(reason)) == -1) {
 				snprintf(err, errlen, "%s[%zu]: %s", o->name, k,
@@ -924,7 +1091,8 @@ listen_set_json(struct config *cfg, const struct cfg_option *o,
 		snprintf(text + len, add + 1, "%s%s", k > 0 ? "," : "", s);
 		len += k > 0 ? add : add - 1;
 	}
-	if (opt_set_text(cfg, o, text, reason, sizeof(reason)) == -1) {
+	if (opt_set_text(cfg, o, text != NULL ? text : "", reason,
+	    sizeof(reason)) == -1) {
 		snprintf(err, errlen, "%s: %s", o->name, reason);
 		goto out;
 	}
@@ -936,6 +1104,7 @@ out:
 
 static int	check_set_json(struct config *, struct json_object *, char *,
 		    size_t);
+
 
 /*
  * Applies one config file value. err gets the whole message, naming the
@@ -1012,7 +1181,7 @@ opt_set_json(struct config *cfg, const struct cfg_option *o,
 		break;
 	case K_LISTEN:
 		if (json_object_is_type(v, json_type_array))
-			return listen_set_json(cfg, o, v, err, errlen);
+			return list_set_json(cfg, o, v, err, errlen);
 		/* FALLTHROUGH */
 	case K_LISTEN_OFF:
 		/* "listen": 3000 is how anyone would write it in JSON. */
@@ -1024,6 +1193,27 @@ opt_set_json(struct config *cfg, const struct cfg_option *o,
 			s = num;
 		}
 		break;
+	case K_CIDRS:
+		want = "a string or an array of strings";
+		if (json_object_is_type(v, json_type_array))
+			return list_set_json(cfg, o, v, err, errlen);
+		break;
+	case K_SNI:
+		if (!json_object_is_type(v, json_type_object)) {
+			want = "an object (server name -> service)";
+			goto type;
+		}
+		sni_clear(cfg);
+		json_object_object_foreach(v, name, val) {
+			if ((s = json_text(val)) == NULL) {
+				snprintf(err, errlen, "%s.%s: expected a service name",
+				    o->name, name);
+				return -1;
+			}
+			if (sni_add(cfg, name, s, reason, sizeof(reason)) == -1)
+				goto bad;
+		}
+		return 0;
 	case K_TARGET:
 	case K_CIDR:
 	case K_HOSTNAME:
@@ -1137,7 +1327,7 @@ check_set_json(struct config *cfg, struct json_object *obj, char *err,
 	static const char *const flagged[][2] = {
 		{ "interval", "check-interval" }, { "timeout", "check-timeout" },
 		{ "rise", "check-rise" }, { "fall", "check-fall" },
-		{ "port", "check-port" },
+		{ "port", "check-port" }, { "send-proxy", "check-send-proxy" },
 	};
 	struct check_params *c = &cfg->check;
 	char reason[CFG_REASON_MAX];
@@ -1192,7 +1382,7 @@ check_set_json(struct config *cfg, struct json_object *obj, char *err,
 		} else {
 			snprintf(err, errlen, "check: unknown key '%s' (type, interval,"
 			    " timeout, rise, fall, port, send, expect, path, status,"
-			    " host)", key);
+			    " host, send-proxy)", key);
 			return -1;
 		}
 	}
@@ -1258,6 +1448,8 @@ cfg_defaults(struct config *cfg)
 	cfg->connect_timeout_ms = 5 * 1000;
 	cfg->idle_timeout_ms = 10 * 60 * 1000;
 	cfg->grace_ms = 10 * 1000;
+	cfg->inspect_timeout_ms = 5 * 1000;
+	cfg->inspect_max = SNI_INSPECT_MAX;
 	cfg->log_level = LOG_LEVEL_INFO;
 	check_params_default(&cfg->check);
 }
@@ -1288,6 +1480,9 @@ cfg_free(struct config *cfg)
 	free(cfg->state_file);
 	free(cfg->access_log);
 	free(cfg->listens);
+	free(cfg->accept_proxy);
+	sni_clear(cfg);
+	free(cfg->sni_default);
 	free(cfg->name);
 	free(cfg->default_service);
 	for (size_t i = 0; i < cfg->nservices; i++)
@@ -1574,6 +1769,48 @@ check_inherit(struct check_params *dst, const struct check_params *src)
 	dst->status_max = src->status_max;
 }
 
+/* svc's accept-proxy, sni or sni-default becomes a copy of top's. */
+static int
+edge_inherit(struct config *svc, const struct config *top, enum cfg_kind kind)
+{
+	struct net_cidr *nets = NULL;
+	struct config tmp = { .nsni = 0 };
+	char *s = NULL, err[64];
+
+	switch (kind) {
+	case K_CIDRS:
+		if (top->naccept_proxy > 0) {
+			if ((nets = calloc(top->naccept_proxy, sizeof(*nets))) == NULL)
+				return -1;
+			memcpy(nets, top->accept_proxy, top->naccept_proxy *
+			    sizeof(*nets));
+		}
+		free(svc->accept_proxy);
+		svc->accept_proxy = nets;
+		svc->naccept_proxy = top->naccept_proxy;
+		return 0;
+	case K_SNI:
+		for (size_t i = 0; i < top->nsni; i++)
+			if (sni_add(&tmp, top->sni[i].pattern, top->sni[i].service,
+			    err, sizeof(err)) == -1) {
+				sni_clear(&tmp);
+				return -1;
+			}
+		sni_clear(svc);
+		svc->sni = tmp.sni;
+		svc->nsni = tmp.nsni;
+		return 0;
+	case K_SNIDEF:
+		if (top->sni_default != NULL && (s = strdup(top->sni_default)) == NULL)
+			return -1;
+		free(svc->sni_default);
+		svc->sni_default = s;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
 /*
  * svc takes top's value of every per-service tunable it did not set. Run
  * again, it copies the same values: cfg_validate may run twice.
@@ -1604,6 +1841,15 @@ service_inherit(struct config *svc, struct config *top)
 		case K_TEXT:
 			if (!opt_given(svc, "unavailable-file") &&
 			    unavailable_copy(svc, top) == -1)
+				return -1;
+			break;
+		case K_PROXYVER:
+			*opt_int(svc, o) = *opt_int(top, o);
+			break;
+		case K_CIDRS:
+		case K_SNI:
+		case K_SNIDEF:
+			if (edge_inherit(svc, top, o->kind) == -1)
 				return -1;
 			break;
 		default:
@@ -1907,6 +2153,44 @@ targets_check(const struct config *svc, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * Each service's "sni" values and "sni-default" name configured services
+ * (after inheritance: a top-level map is every service's), and its check
+ * learns the PROXY version it sends.
+ */
+static int
+edge_check(struct config *cfg, char *err, size_t errlen)
+{
+	char label[SERVICE_NAME_MAX + 32];
+
+	for (size_t i = 0; i < cfg->nservices; i++) {
+		struct config *svc = &cfg->services[i];
+
+		if (cfg->services_implicit)
+			label[0] = '\0';
+		else
+			snprintf(label, sizeof(label), "services.%s.", svc->name);
+		for (size_t k = 0; k < svc->nsni; k++)
+			if (cfg_service_find(cfg, svc->sni[k].service) == NULL) {
+				snprintf(err, errlen, "%ssni: '%s' -> '%s': no service"
+				    " named '%s'", label, svc->sni[k].pattern,
+				    svc->sni[k].service, svc->sni[k].service);
+				return -1;
+			}
+		if (svc->sni_default != NULL &&
+		    strcmp(svc->sni_default, CFG_SNI_CLOSE) != 0 &&
+		    cfg_service_find(cfg, svc->sni_default) == NULL) {
+			snprintf(err, errlen, "%ssni-default: no service named '%s'"
+			    " (a service or %s)", label, svc->sni_default,
+			    CFG_SNI_CLOSE);
+			return -1;
+		}
+		svc->check.proxy_version = !svc->check.send_proxy ? 0 :
+		    svc->send_proxy != 0 ? svc->send_proxy : 1;
+	}
+	return 0;
+}
+
 int
 cfg_validate(struct config *cfg, char *err, size_t errlen)
 {
@@ -1946,7 +2230,8 @@ cfg_validate(struct config *cfg, char *err, size_t errlen)
 				goto out;
 	}
 	if (services_finish(cfg, err, errlen) == -1 ||
-	    services_default(cfg, err, errlen) == -1)
+	    services_default(cfg, err, errlen) == -1 ||
+	    edge_check(cfg, err, errlen) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -2225,5 +2510,11 @@ cfg_proxy_params(const struct config *cfg, struct proxy_params *pp)
 		.persistent = cfg->persistent,
 		.unavailable = cfg->unavailable,
 		.unavailable_len = cfg->unavailable_len,
+		.send_proxy = cfg->send_proxy,
+		.accept_proxy = cfg->accept_proxy,
+		.naccept_proxy = cfg->naccept_proxy,
+		.sni = cfg->nsni > 0,
+		.inspect_timeout_ms = cfg->inspect_timeout_ms,
+		.inspect_max = (size_t)cfg->inspect_max,
 	};
 }

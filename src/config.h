@@ -47,6 +47,16 @@ struct cfg_cidr {
 	struct net_cidr	 net;
 };
 
+/* One "sni" entry: a server name pattern (proxy/sni.h) and its service. */
+struct cfg_sni {
+	char		*pattern;
+	char		*service;
+};
+
+#define CFG_SNI_CLOSE		"close"	/* sni-default: no service, close */
+#define CFG_INSPECT_MAX_MIN	256
+#define CFG_INSPECT_MAX_MAX	65536
+
 /* One element of a listen text ("8080,127.0.0.2:8080"). */
 #define CFG_LISTEN_TEXT	(NET_NAME_MAX + 8)
 #define CFG_LISTEN_MAX	16		/* listeners of one service */
@@ -65,7 +75,8 @@ struct cfg_listen {
 	" persist-max, concurrency, queue-max, queue-timeout, requeue," \
 	" unavailable, unavailable-file, host-timeout, connect-timeout," \
 	" idle-timeout, check, check-interval, check-timeout, check-rise," \
-	" check-fall, check-port, slow-start"
+	" check-fall, check-port, check-send-proxy, slow-start, send-proxy," \
+	" accept-proxy, sni, sni-default, inspect-timeout, inspect-max"
 
 struct config {
 	char		*config_file;		/* -c */
@@ -93,6 +104,15 @@ struct config {
 	int64_t		 idle_timeout_ms;	/* 10m, 0 never */
 	struct check_params check;		/* "check", --check*: none */
 	int64_t		 slow_start_ms;		/* --slow-start, 0 none */
+	/* PROXY protocol and SNI (docs/harmonyd.8, PROXY PROTOCOL AND SNI). */
+	int		 send_proxy;		/* 0 off, else the version, 1 or 2 */
+	struct net_cidr	*accept_proxy;		/* trusted sources; none: off */
+	size_t		 naccept_proxy;
+	struct cfg_sni	*sni;			/* server name -> service */
+	size_t		 nsni;
+	char		*sni_default;		/* NULL: this service; CFG_SNI_CLOSE */
+	int64_t		 inspect_timeout_ms;	/* 5s */
+	int64_t		 inspect_max;		/* 16384 */
 	int64_t		 grace_ms;		/* 10s */
 	char		*token;			/* --token or --token-file contents */
 	char		*token_file;
@@ -158,7 +178,9 @@ int		 cfg_load_json(struct config *, const char *text, size_t len,
  * each service; makes the "default" service when none is configured and
  * finds the default one (the "default" key, else the one named
  * "default", else the only one). Errors name the service and the key:
- * "services.web.balance: ...".
+ * "services.web.balance: ...". The services each "sni" value and
+ * "sni-default" name must exist (in every service, after inheritance),
+ * and each service's check learns its PROXY version (check.proxy_version).
  */
 int		 cfg_validate(struct config *, char *err, size_t errlen);
 /* The default service (cfg_validate has run). */

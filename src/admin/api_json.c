@@ -8,6 +8,7 @@
  */
 #include "autoconfig.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -389,6 +390,50 @@ listeners_json(const struct api_service *svc)
 	return a;
 }
 
+/* "10.0.0.0/8" */
+static struct json_object *
+cidr_json(const struct net_cidr *c)
+{
+	char addr[INET6_ADDRSTRLEN], text[INET6_ADDRSTRLEN + 8];
+
+	if (inet_ntop(c->family, c->bytes, addr, sizeof(addr)) == NULL)
+		return NULL;
+	snprintf(text, sizeof(text), "%s/%u", addr, (unsigned)c->prefix);
+	return json_object_new_string(text);
+}
+
+/*
+ * PROXY protocol and SNI, read-only, by their config keys (config.h):
+ * send-proxy "off", "v1" or "v2"; accept-proxy the trusted networks;
+ * sni the map; sni-default a service, "close", or null (this one).
+ */
+static void
+edge_json(struct json_object *o, const struct config *cfg)
+{
+	static const char *const versions[] = { "off", "v1", "v2" };
+	struct json_object *a, *m;
+
+	api_jset(o, "send-proxy", json_object_new_string(
+	    cfg->send_proxy >= 0 && cfg->send_proxy <= 2 ?
+	    versions[cfg->send_proxy] : "off"));
+	if ((a = json_object_new_array()) != NULL)
+		for (size_t i = 0; i < cfg->naccept_proxy; i++)
+			jpush(a, cidr_json(&cfg->accept_proxy[i]));
+	api_jset(o, "accept-proxy", a);
+	if ((m = json_object_new_object()) != NULL)
+		for (size_t i = 0; i < cfg->nsni; i++)
+			api_jset(m, cfg->sni[i].pattern,
+			    json_object_new_string(cfg->sni[i].service));
+	api_jset(o, "sni", m);
+	if (cfg->sni_default == NULL)
+		jnull(o, "sni-default");
+	else
+		api_jset(o, "sni-default", json_object_new_string(cfg->sni_default));
+	api_jset(o, "inspect-timeout", json_object_new_int64(cfg->inspect_timeout_ms));
+	api_jset(o, "inspect-max", json_object_new_int64(cfg->inspect_max));
+	api_jset(o, "check-send-proxy", json_object_new_boolean(cfg->check.send_proxy));
+}
+
 struct json_object *
 api_service_json(const struct api_env *env, const struct api_service *svc,
     bool with_config)
@@ -403,8 +448,11 @@ api_service_json(const struct api_env *env, const struct api_service *svc,
 	sessions_json(o, svc);
 	api_jset(o, "targets", target_counts_json(svc));
 	api_jset(o, "totals", totals_json(svc));
-	if (with_config)
+	if (with_config) {
 		api_jset(o, "config", api_config_json(env, svc));
+		if (svc->cfg != NULL)
+			edge_json(o, svc->cfg);
+	}
 	return o;
 }
 

@@ -13,6 +13,7 @@
 #include "autoconfig.h"
 
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -440,6 +441,57 @@ sb_events(struct sbuf *b, const struct api_service *svcs, size_t nsvcs)
 	}
 }
 
+/*
+ * Inspection (PROXY protocol, SNI): the clients closed while inspected,
+ * by reason, for each service that inspects or did; and the sessions SNI
+ * sent from each service to each (itself included).
+ */
+static void
+sb_edge(struct sbuf *b, const struct api_service *svcs, size_t nsvcs)
+{
+	char to[2 * SERVICE_NAME_MAX + 1];
+	const char *name;
+	uint64_t v;
+
+	sb_head(b, "harmony_inspect_rejected_total", "counter",
+	    "Clients closed while their PROXY header or ClientHello was read,"
+	    " by service and reason.");
+	for (size_t i = 0; i < nsvcs; i++) {
+		const struct proxy_stats *ps;
+		bool any = svcs[i].cfg != NULL && (svcs[i].cfg->nsni > 0 ||
+		    svcs[i].cfg->naccept_proxy > 0);
+
+		if (svcs[i].proxy == NULL)
+			continue;
+		ps = proxy_stats(svcs[i].proxy);
+		for (int r = 0; r < PROXY_REJ_MAX; r++)
+			any = any || ps->rejected[r] > 0;
+		for (int r = 0; any && r < PROXY_REJ_MAX; r++) {
+			sb_printf(b, "harmony_inspect_rejected_total{");
+			sb_service_label(b, &svcs[i], true);
+			sb_printf(b, "reason=\"%s\"} %llu\n",
+			    proxy_reject_name((enum proxy_reject)r),
+			    (unsigned long long)ps->rejected[r]);
+		}
+	}
+	sb_head(b, "harmony_sni_routed_total", "counter",
+	    "Sessions routed by their server name, by service and the service"
+	    " they went to.");
+	for (size_t i = 0; i < nsvcs; i++) {
+		size_t nto = svcs[i].proxy != NULL ?
+		    proxy_routed(svcs[i].proxy, SIZE_MAX, &name, &v) : 0;
+
+		for (size_t k = 0; k < nto; k++) {
+			(void)proxy_routed(svcs[i].proxy, k, &name, &v);
+			if (api_prom_escape(name, to, sizeof(to)) == -1)
+				to[0] = '\0';
+			sb_printf(b, "harmony_sni_routed_total{");
+			sb_service_label(b, &svcs[i], true);
+			sb_printf(b, "to=\"%s\"} %llu\n", to, (unsigned long long)v);
+		}
+	}
+}
+
 char *
 api_metrics(struct api_env *env, size_t *len)
 {
@@ -493,6 +545,7 @@ api_metrics(struct api_env *env, size_t *len)
 	sb_service_targets(&b, all, n);
 	sb_totals(&b, env, all, n);
 	sb_events(&b, all, n);
+	sb_edge(&b, all, n);
 	if (b.oom) {
 		free(b.p);
 		return NULL;

@@ -29,6 +29,7 @@
 #include "core/acceptor.h"
 #include "core/loop.h"
 #include "core/net.h"
+#include "proxy/proxyproto.h"
 #include "registry/pool.h"
 
 #define CHECK_SWEEP_MS		500	/* new targets are probed this soon */
@@ -300,22 +301,32 @@ probe_request(struct probe *pr)
 	const char *host = p->host[0] != '\0' ? p->host : pr->t->name;
 	int n;
 
+	size_t off = 0;
+
 	if ((pr->buf = malloc(CHECK_READ_MAX)) == NULL)
 		return -1;
 	pr->sent = 0;
-	if (p->type == CHECK_SEND_EXPECT) {
-		memcpy(pr->buf, p->send, p->send_len);
-		pr->len = p->send_len;
+	/* A probe is no client: the header says LOCAL (v1: UNKNOWN). */
+	if (p->proxy_version != 0)
+		off = proxyproto_build(p->proxy_version, NULL, NULL,
+		    (uint8_t *)pr->buf, CHECK_READ_MAX);
+	if (p->type == CHECK_TCP) {
+		pr->len = off;
 		return 0;
 	}
-	n = snprintf(pr->buf, CHECK_READ_MAX, "GET %s HTTP/1.0\r\nHost: %s\r\n"
-	    "User-Agent: harmonyd-check\r\nConnection: close\r\n\r\n",
+	if (p->type == CHECK_SEND_EXPECT) {
+		memcpy(pr->buf + off, p->send, p->send_len);
+		pr->len = off + p->send_len;
+		return 0;
+	}
+	n = snprintf(pr->buf + off, CHECK_READ_MAX - off, "GET %s HTTP/1.0\r\n"
+	    "Host: %s\r\nUser-Agent: harmonyd-check\r\nConnection: close\r\n\r\n",
 	    p->path, host);
-	if (n < 0 || n >= CHECK_READ_MAX) {
+	if (n < 0 || (size_t)n >= CHECK_READ_MAX - off) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	pr->len = (size_t)n;
+	pr->len = off + (size_t)n;
 	return 0;
 }
 
@@ -407,8 +418,9 @@ probe_send(struct probe *pr)
 		}
 		pr->sent += (size_t)n;
 	}
-	/* Nothing to expect: sent is passed. */
-	if (pr->ck->p.expect_len == 0 && pr->ck->p.type == CHECK_SEND_EXPECT) {
+	/* Nothing to expect (tcp: only a PROXY header was sent): passed. */
+	if (pr->ck->p.type == CHECK_TCP ||
+	    (pr->ck->p.expect_len == 0 && pr->ck->p.type == CHECK_SEND_EXPECT)) {
 		probe_done(pr, true, NULL);
 		return;
 	}
@@ -439,7 +451,7 @@ probe_io(struct loop *l, int fd, short revents, void *arg)
 		}
 		if ((revents & (POLLOUT | POLLERR | POLLHUP)) == 0)
 			return;
-		if (pr->ck->p.type == CHECK_TCP) {
+		if (pr->ck->p.type == CHECK_TCP && pr->ck->p.proxy_version == 0) {
 			probe_done(pr, true, NULL);
 			return;
 		}

@@ -16,7 +16,10 @@
  * Kinds: tcp (the connect succeeds), send-expect (send bytes, expect a
  * substring among the first CHECK_READ_MAX bytes), http (GET path with a
  * Host header, HTTP/1.0, Connection: close; the status line's code in a
- * range). Every probe ends within its timeout. A check costs nothing while
+ * range). With send_proxy, each probe first sends a PROXY header saying
+ * LOCAL (v2) or UNKNOWN (v1), as a backend that requires the header
+ * expects of a health check; a tcp check then passes once it is sent.
+ * Every probe ends within its timeout. A check costs nothing while
  * its type is none: no timer, no probe.
  */
 #ifndef HARMONY_CHECK_H
@@ -58,6 +61,8 @@ struct check_params {
 	char		 path[CHECK_TEXT_MAX];	/* "/" */
 	char		 host[CHECK_TEXT_MAX];	/* "": the target's address */
 	int		 status_min, status_max;	/* 200, 399 */
+	bool		 send_proxy;	/* --check-send-proxy: a PROXY header first */
+	int		 proxy_version;	/* ... of this version (config.c sets it) */
 };
 
 void		 check_params_default(struct check_params *);

@@ -128,6 +128,7 @@ proxy_new(struct loop *l, struct pool *pool, struct balancer *b,
 	loop_timer_init(&px->idle_timer, proxy_on_idle_change, px);
 	relaycache_init(&px->cache);
 	if (proxy_set_params(px, params) == -1) {
+		message_unref(px->msg);
 		free(px);
 		return NULL;
 	}
@@ -137,16 +138,30 @@ proxy_new(struct loop *l, struct pool *pool, struct balancer *b,
 int
 proxy_set_params(struct proxy *px, const struct proxy_params *params)
 {
+	struct net_cidr *accept = NULL;
 	struct message *m;
 
-	if ((m = message_new(params->unavailable, params->unavailable_len)) == NULL)
+	if (params->naccept_proxy > 0) {
+		if ((accept = calloc(params->naccept_proxy, sizeof(*accept))) == NULL)
+			return -1;
+		memcpy(accept, params->accept_proxy, params->naccept_proxy *
+		    sizeof(*accept));
+	}
+	if ((m = message_new(params->unavailable, params->unavailable_len)) == NULL) {
+		free(accept);
 		return -1;
+	}
 	message_unref(px->msg);
 	px->msg = m;
+	free(px->accept);
+	px->accept = accept;
 	if (params->idle_timeout_ms != px->params.idle_timeout_ms)
 		proxy_apply_idle_timeout(px);
 	px->params = *params;
 	px->params.unavailable = m->data;
+	px->params.accept_proxy = accept;
+	if (px->params.inspect_max > PROXY_INSPECT_MAX)
+		px->params.inspect_max = PROXY_INSPECT_MAX;
 	if (px->params.requeue > PROXY_MAX_TRIES - 1)
 		px->params.requeue = PROXY_MAX_TRIES - 1;
 	/* More room (or a resume from 0) releases queued clients. */
@@ -171,6 +186,8 @@ proxy_free(struct proxy *px)
 	loop_timer_cancel(px->loop, &px->idle_timer);
 	relaycache_trim(&px->cache);
 	message_unref(px->msg);
+	free(px->accept);
+	proxy_routes_free(px->routes);
 	free(px);
 }
 

@@ -1,7 +1,8 @@
 /*
  * proxy: client sessions, from accept to close.
  *
- * accept -> (queue while concurrency is used up) -> pick a target
+ * accept -> (inspect: a PROXY header, a ClientHello routed by its server
+ * name to another proxy) -> (queue while concurrency is used up) -> pick a target
  * (persistence, then the balancer) -> non-blocking connect with a timeout
  * -> requeue to another target on failure -> relay both ways with
  * backpressure and half-close -> close, with one access-log line.
@@ -10,6 +11,8 @@
  * fds, its buffers and its timer; session_close (in session.c) is the only
  * way a session ends. It borrows the loop, pool, balancer and persistence table,
  * which must outlive it. Sessions hold counted references on their targets.
+ * Routes (proxy_set_routes) point at other proxies: whoever owns them
+ * resolves the routes again (proxy_resolve_routes) before one is freed.
  */
 #ifndef HARMONY_PROXY_H
 #define HARMONY_PROXY_H
@@ -39,7 +42,28 @@ struct proxy_params {
 	bool		 persistent;
 	const char	*unavailable;		/* copied; may hold NULs */
 	size_t		 unavailable_len;
+	/* PROXY protocol and SNI: docs/harmonyd.8, PROXY PROTOCOL AND SNI. */
+	int		 send_proxy;		/* 0 off, else the version: 1, 2 */
+	const struct net_cidr *accept_proxy;	/* copied; none: off */
+	size_t		 naccept_proxy;
+	bool		 sni;			/* read the ClientHello, route */
+	int64_t		 inspect_timeout_ms;
+	size_t		 inspect_max;		/* ClientHello bytes at most */
 };
+
+/* Why an inspected client was closed (harmony_inspect_rejected_total). */
+enum proxy_reject {
+	PROXY_REJ_UNTRUSTED,	/* accept-proxy: not from a trusted network */
+	PROXY_REJ_BAD_PROXY,	/* no valid PROXY header */
+	PROXY_REJ_TIMEOUT,	/* the header or the hello took too long */
+	PROXY_REJ_NOT_TLS,
+	PROXY_REJ_BAD_HELLO,
+	PROXY_REJ_TOO_BIG,	/* a ClientHello over inspect_max */
+	PROXY_REJ_NO_ROUTE,	/* sni-default close, or a service gone */
+	PROXY_REJ_MAX,
+};
+/* "untrusted", "bad-proxy", "timeout", "not-tls", "bad-hello", ... */
+const char	*proxy_reject_name(enum proxy_reject);
 
 struct proxy_stats {
 	uint64_t	 accepted;		/* client connections taken */
@@ -49,6 +73,7 @@ struct proxy_stats {
 	uint64_t	 accept_errors;		/* refused for want of fds, EMFILE... */
 	uint64_t	 bytes_up;		/* client -> target, finished sessions */
 	uint64_t	 bytes_down;		/* target -> client, finished sessions */
+	uint64_t	 rejected[PROXY_REJ_MAX];	/* closed while inspected */
 };
 
 struct proxy	*proxy_new(struct loop *, struct pool *, struct balancer *,
@@ -75,5 +100,32 @@ size_t		 proxy_active(const struct proxy *);	/* connecting or relaying */
 size_t		 proxy_queued(const struct proxy *);
 size_t		 proxy_sessions(const struct proxy *);	/* every session alive */
 const struct proxy_stats *proxy_stats(const struct proxy *);
+
+/*
+ * SNI routes (proxy/sni.h patterns): where the sessions of a proxy with
+ * params.sni go, by server name, each destination a service name that
+ * proxy_resolve_routes turns into a proxy. def is where a hello without
+ * a mapped name goes; NULL closes it.
+ */
+struct proxy_routes;
+struct proxy_routes *proxy_routes_new(const char *def);
+/* -1 with errno: EINVAL (bad pattern: *why says), EEXIST, ENOMEM. */
+int		 proxy_routes_add(struct proxy_routes *, const char *pattern,
+		    const char *service, const char **why);
+void		 proxy_routes_free(struct proxy_routes *);
+/*
+ * Takes r (NULL: no routing, its sessions stay), unresolved until
+ * proxy_resolve_routes; the counts of destinations it keeps carry over.
+ */
+void		 proxy_set_routes(struct proxy *, struct proxy_routes *r);
+/* The proxy of a service name, or NULL (routed there: closed, no-route). */
+typedef struct proxy *proxy_find_fn(void *arg, const char *service);
+void		 proxy_resolve_routes(struct proxy *, proxy_find_fn *, void *arg);
+/*
+ * The destinations of its routes: how many; for i below that, its name
+ * and the sessions routed there (while it stays a destination).
+ */
+size_t		 proxy_routed(const struct proxy *, size_t i, const char **to,
+		    uint64_t *n);
 
 #endif

@@ -2,16 +2,17 @@
  * session: one client of the proxy, from accept to close (the states are
  * drawn in proxy_int.h).
  *
- * accept -> (queue while concurrency is used up) -> pick a target
- * (persistence, then the balancer) -> non-blocking connect with a timeout
- * -> requeue to another target on failure -> relay (relay.h) -> close,
- * with one access-log line. A session nothing can serve writes the
- * unavailable text, then lingers.
+ * accept -> (inspect: inspect.c) -> (queue while concurrency is used up)
+ * -> pick a target (persistence, then the balancer) -> non-blocking
+ * connect with a timeout -> (the preface: a PROXY header, the inspected
+ * bytes) -> requeue to another target on failure -> relay (relay.h) ->
+ * close, with one access-log line. A session nothing can serve writes
+ * the unavailable text, then lingers.
  *
- * One timer per session serves whichever deadline the state has: queue
- * timeout, connect timeout, idle timeout (checked lazily against the
- * relay's last activity, so traffic never touches the heap) or the linger
- * limit.
+ * One timer per session serves whichever deadline the state has: inspect
+ * timeout, queue timeout, connect timeout (which the preface shares),
+ * idle timeout (checked lazily against the relay's last activity, so
+ * traffic never touches the heap) or the linger limit.
  *
  * An error of our own (no fd, no local port, no memory, an epoll_ctl that
  * failed) ends the session as "error" and never counts against a target.
@@ -31,7 +32,9 @@
 #include "core/loop.h"
 #include "core/net.h"
 #include "proxy/proxy_int.h"
+#include "proxy/proxyproto.h"
 #include "proxy/relay.h"
+#include "proxy/sni.h"
 #include "registry/balance.h"
 #include "registry/persist.h"
 #include "registry/pool.h"
@@ -40,14 +43,42 @@
 #define PROXY_UNAVAIL_MS	10000	/* to write the unavailable text */
 #define PROXY_LOCAL_LOG_MS	1000	/* our own connect errors, at most */
 #define PROXY_DISCARD_MAX	(1024 * 1024)	/* read while lingering */
+#define PROXY_REJECT_LINES	20		/* refusal lines a second, at most */
 
 static void	session_connect(struct session *);
 static void	session_unavailable(struct session *, const char *reason);
+static void	session_relay(struct session *);
+static void	session_preface_begin(struct session *);
 
 static bool
 errno_is_transient(int e)
 {
 	return e == EAGAIN || e == EWOULDBLOCK || e == EINTR;
+}
+
+/*
+ * Sends the bytes of p from *off to len on fd, as far as it takes them: 1
+ * all sent, 0 it would block (POLLOUT), -1 an error (errno).
+ */
+static int
+send_rest(int fd, const void *p, size_t len, size_t *off)
+{
+	while (*off < len) {
+		ssize_t n = send(fd, (const char *)p + *off, len - *off, MSG_NOSIGNAL);
+
+		if (n > 0) {
+			*off += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno_is_transient(errno))
+			return 0;
+		if (n == 0)
+			errno = EPIPE;
+		return -1;
+	}
+	return 1;
 }
 
 static void
@@ -64,7 +95,7 @@ session_leave_active(struct session *s)
 {
 	struct proxy *px = s->px;
 
-	if (s->state != S_CONNECTING && s->state != S_RELAY)
+	if (s->state != S_CONNECTING && s->state != S_PREFACE && s->state != S_RELAY)
 		return;
 	px->nactive--;
 	/* Let the queue have the slot on the next pass, not in our stack. */
@@ -82,7 +113,7 @@ session_drop_target(struct session *s)
 	}
 	if (s->target != NULL) {
 		pool_session_end(s->target, relay_bytes(&s->relay, false),
-		    relay_bytes(&s->relay, true));
+		    relay_bytes(&s->relay, true) + s->pre_up);
 		s->target = NULL;
 	}
 }
@@ -91,8 +122,9 @@ void
 session_close(struct session *s, const char *reason)
 {
 	struct proxy *px = s->px;
-	char client[NET_ADDRSTRLEN];
-	uint64_t up = relay_bytes(&s->relay, true), down = relay_bytes(&s->relay, false);
+	char client[NET_ADDRSTRLEN], sni[2 * SNI_NAME_MAX + 8];
+	uint64_t up = relay_bytes(&s->relay, true) + s->pre_up;
+	uint64_t down = relay_bytes(&s->relay, false);
 
 	loop_timer_cancel(px->loop, &s->timer);
 	if (s->state == S_QUEUED) {
@@ -107,18 +139,26 @@ session_close(struct session *s, const char *reason)
 	}
 	relay_stop(&s->relay);
 	message_unref(s->msg);
+	inspect_free(s);
 	if (s->tried != s->tried_inline)
 		free(s->tried);
 	px->stats.bytes_up += up;
 	px->stats.bytes_down += down;
 
 	if (log_access_enabled()) {
-		log_access("client=%s target=%s up=%llu down=%llu ms=%lld tries=%zu end=%s",
+		sni[0] = '\0';
+		if (s->sni != NULL) {
+			memcpy(sni, " sni=", 5);
+			(void)log_escape(sni + 5, sizeof(sni) - 5, s->sni, strlen(s->sni));
+		}
+		log_access("client=%s target=%s up=%llu down=%llu ms=%lld tries=%zu end=%s%s",
 		    net_addr_text(&s->client.sa, client, sizeof(client)),
 		    s->target_name[0] ? s->target_name : "-",
 		    (unsigned long long)up, (unsigned long long)down,
-		    (long long)(loop_now(px->loop) - s->started), s->ntried, reason);
+		    (long long)(loop_now(px->loop) - s->started), s->ntried, reason,
+		    sni);
 	}
+	free(s->sni);
 	TAILQ_REMOVE(&px->sessions, s, entry);
 	px->nsessions--;
 	free(s);
@@ -126,6 +166,49 @@ session_close(struct session *s, const char *reason)
 	if (px->nsessions == 0)
 		relaycache_trim(&px->cache);
 	listeners_update(px);
+}
+
+static const char *const reject_names[PROXY_REJ_MAX] = {
+	[PROXY_REJ_UNTRUSTED] = "untrusted",
+	[PROXY_REJ_BAD_PROXY] = "bad-proxy",
+	[PROXY_REJ_TIMEOUT] = "timeout",
+	[PROXY_REJ_NOT_TLS] = "not-tls",
+	[PROXY_REJ_BAD_HELLO] = "bad-hello",
+	[PROXY_REJ_TOO_BIG] = "too-big",
+	[PROXY_REJ_NO_ROUTE] = "no-route",
+};
+
+const char *
+proxy_reject_name(enum proxy_reject r)
+{
+	return (unsigned)r < PROXY_REJ_MAX ? reject_names[r] : "?";
+}
+
+/*
+ * Not our clients' protocol: no unavailable text, just the close. The
+ * lines are bounded (a flood of bad peers must not flood the log); the
+ * counter counts every one.
+ */
+void
+session_reject(struct session *s, enum proxy_reject r, const char *why)
+{
+	struct proxy *px = s->px;
+	int64_t sec = loop_now(px->loop) / 1000;
+	char client[NET_ADDRSTRLEN], text[256];
+
+	px->stats.rejected[r]++;
+	if (sec != px->reject_logged) {
+		px->reject_logged = sec;
+		px->reject_lines = 0;
+	}
+	if (px->reject_lines++ < PROXY_REJECT_LINES) {
+		(void)log_escape(text, sizeof(text), why != NULL ? why : "",
+		    why != NULL ? strlen(why) : 0);
+		log_info("client %s: closed (%s): %s",
+		    net_addr_text(&s->client.sa, client, sizeof(client)),
+		    proxy_reject_name(r), text);
+	}
+	session_close(s, proxy_reject_name(r));
 }
 
 /* A reset on one side is passed on as a reset to the other. */
@@ -165,23 +248,16 @@ session_linger(struct session *s)
 static void
 session_write_message(struct session *s)
 {
-	while (s->msg_off < s->msg->len) {
-		ssize_t n = send(s->cfd, s->msg->data + s->msg_off,
-		    s->msg->len - s->msg_off, MSG_NOSIGNAL);
-		if (n > 0) {
-			s->msg_off += (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno_is_transient(errno)) {
-			loop_set_events(s->px->loop, s->cfd, POLLOUT);
-			return;
-		}
+	switch (send_rest(s->cfd, s->msg->data, s->msg->len, &s->msg_off)) {
+	case 0:
+		loop_set_events(s->px->loop, s->cfd, POLLOUT);
+		return;
+	case -1:
 		session_close(s, s->end);
 		return;
+	default:
+		session_linger(s);
 	}
-	session_linger(s);
 }
 
 static void
@@ -270,7 +346,10 @@ session_on_client(struct loop *l, int fd, short revents, void *arg)
 	struct session *s = arg;
 
 	(void)l;
-	if (s->state == S_QUEUED || s->state == S_CONNECTING)
+	if (s->state == S_INSPECT)
+		inspect_on_client(s, revents);
+	else if (s->state == S_QUEUED || s->state == S_CONNECTING ||
+	    s->state == S_PREFACE)
 		session_on_client_waiting(s, revents);
 	else if (s->state == S_RELAY)
 		relay_on_ready(&s->relay, fd, revents);
@@ -317,6 +396,7 @@ session_connect_failed(struct session *s, const char *why)
 	session_drop_target(s);
 	if (s->ntried < PROXY_MAX_TRIES &&
 	    (int64_t)s->ntried <= px->params.requeue) {
+		s->state = S_CONNECTING;	/* from PREFACE too */
 		session_connect(s);
 		return;
 	}
@@ -345,6 +425,23 @@ session_connected(struct session *s, short revents)
 	pool_connect_ok(s->target);
 	pool_connect_time(s->target, loop_now(px->loop) - s->connect_at);
 	(void)net_set_nodelay(s->tfd);
+	if (px->params.send_proxy != 0 || s->ins != NULL) {
+		session_preface_begin(s);
+		return;
+	}
+	session_relay(s);
+}
+
+/* Connected, and the preface (if any) written: the bytes flow. */
+static void
+session_relay(struct session *s)
+{
+	struct proxy *px = s->px;
+
+	if (s->ins != NULL) {
+		s->pre_up = s->ins->len - s->ins->off;
+		inspect_free(s);
+	}
 	px->stats.connected++;
 	s->state = S_RELAY;
 	loop_timer_cancel(px->loop, &s->timer);
@@ -352,6 +449,64 @@ session_connected(struct session *s, short revents)
 		loop_timer_add(px->loop, &s->timer, px->params.idle_timeout_ms);
 	relay_start(&s->relay, px->loop, &px->cache, s->cfd, s->tfd,
 	    session_on_relay_end, s);
+}
+
+/*
+ * This connection's preface, written before the relay starts (the connect
+ * timer still runs): its PROXY header, telling the client's address and
+ * the one it reached, then what inspection read. Every connection of a
+ * requeue gets its own, and the bytes again.
+ */
+static void
+session_preface_write(struct session *s)
+{
+	struct inspect *ins = s->ins;
+	int rc = send_rest(s->tfd, ins->hdr, ins->hdrlen, &ins->hdr_sent);
+
+	if (rc == 1)
+		rc = send_rest(s->tfd, ins->buf + ins->off, ins->len - ins->off,
+		    &ins->sent);
+	if (rc == 0) {
+		loop_set_events(s->px->loop, s->tfd, POLLOUT);
+		return;
+	}
+	if (rc == -1) {
+		session_connect_failed(s, strerror(errno));
+		return;
+	}
+	session_relay(s);
+}
+
+static void
+session_preface_begin(struct session *s)
+{
+	struct proxy *px = s->px;
+	struct net_addr local;
+	const struct sockaddr *dst = NULL;
+	struct inspect *ins;
+	int v = px->params.send_proxy;
+
+	if (s->ins == NULL && (s->ins = calloc(1, sizeof(*s->ins))) == NULL) {
+		session_local_error(s, ENOMEM);
+		return;
+	}
+	ins = s->ins;
+	ins->sent = ins->hdr_sent = ins->hdrlen = 0;
+	if (v != 0) {
+		if (ins->have_dst)
+			dst = (const struct sockaddr *)&ins->dst;
+		else if (net_local_addr(s->cfd, &local) == 0)
+			dst = (const struct sockaddr *)&local.ss;
+		if (dst != NULL)
+			ins->hdrlen = proxyproto_build(v, &s->client.sa, dst, ins->hdr,
+			    sizeof(ins->hdr));
+		/* No address to tell (a family neither IPv4 nor IPv6): LOCAL. */
+		if (ins->hdrlen == 0)
+			ins->hdrlen = proxyproto_build(v, NULL, NULL, ins->hdr,
+			    sizeof(ins->hdr));
+	}
+	s->state = S_PREFACE;
+	session_preface_write(s);
 }
 
 static void
@@ -363,6 +518,13 @@ session_on_target(struct loop *l, int fd, short revents, void *arg)
 	if (s->state == S_CONNECTING) {
 		if (revents & (POLLOUT | POLLERR | POLLHUP | POLLNVAL))
 			session_connected(s, revents);
+		return;
+	}
+	if (s->state == S_PREFACE) {
+		if (revents & POLLNVAL)
+			session_local_error(s, ENOSPC);
+		else if (revents & (POLLOUT | POLLERR | POLLHUP))
+			session_preface_write(s);
 		return;
 	}
 	relay_on_ready(&s->relay, fd, revents);
@@ -428,10 +590,14 @@ session_on_timer(struct loop *l, struct loop_timer *timer, void *arg)
 	switch (s->state) {
 	case S_NEW:
 		break;
+	case S_INSPECT:
+		session_reject(s, PROXY_REJ_TIMEOUT, "inspect-timeout");
+		break;
 	case S_QUEUED:
 		session_unavailable(s, "queue-timeout");
 		break;
 	case S_CONNECTING:
+	case S_PREFACE:
 		session_connect_failed(s, "timeout");
 		break;
 	case S_RELAY:
@@ -504,6 +670,15 @@ session_start(struct session *s)
 
 /* --- accepting --------------------------------------------------------- */
 
+static bool
+trusted(const struct proxy *px, const struct sockaddr *sa)
+{
+	for (size_t i = 0; i < px->params.naccept_proxy; i++)
+		if (net_cidr_match(&px->params.accept_proxy[i], sa))
+			return true;
+	return false;
+}
+
 /*
  * A new client, with its PROXY_SESSION_FDS budget units taken by the
  * acceptor: served while a slot is free, else queued; with --queue-max 0
@@ -543,6 +718,28 @@ session_accept(void *arg, int fd, const struct sockaddr *sa, socklen_t len)
 	TAILQ_INSERT_TAIL(&px->sessions, s, entry);
 	px->nsessions++;
 	px->stats.accepted++;
+	if (px->params.naccept_proxy > 0 && !trusted(px, sa)) {
+		session_reject(s, PROXY_REJ_UNTRUSTED, "not a trusted network");
+		return;
+	}
+	if (px->params.naccept_proxy > 0 || px->params.sni) {
+		if (inspect_begin(s) == -1) {
+			session_close(s, "error");
+			return;
+		}
+		s->state = S_INSPECT;
+		loop_set_events(px->loop, fd, POLLIN);
+		loop_timer_add(px->loop, &s->timer, px->params.inspect_timeout_ms);
+		return;
+	}
+	session_admit(s);
+}
+
+void
+session_admit(struct session *s)
+{
+	struct proxy *px = s->px;
+
 	if (proxy_slot_free(px) && px->nqueued == 0) {
 		session_start(s);
 		return;

@@ -1,5 +1,13 @@
 /*
  * service: see service.h.
+ *
+ * SNI routes: a service's proxy routes sessions to other services'
+ * proxies (proxy.h). Each service's routes are made from its own
+ * configuration (service_routes, at add and at each new configuration),
+ * and every live service's are resolved again, names to proxies, each
+ * time the live set or a configuration changes (services_relink), before
+ * a removed service can be freed: no proxy keeps a pointer to a retired
+ * one, and a retired one routes nowhere.
  */
 #include "autoconfig.h"
 
@@ -135,6 +143,53 @@ on_target_removed(struct pool *pool, struct target *t, void *arg)
 	persist_forget_target(svc->persist, t->id);
 }
 
+static struct proxy *
+find_proxy(void *arg, const char *name)
+{
+	struct service *svc = services_find(arg, name);
+
+	return svc != NULL ? svc->proxy : NULL;
+}
+
+/* Every live service's routes point at the live services of now. */
+static void
+services_relink(struct services *set)
+{
+	for (size_t i = 0; i < set->nlive; i++)
+		if (set->live[i]->proxy != NULL)
+			proxy_resolve_routes(set->live[i]->proxy, find_proxy, set);
+}
+
+/*
+ * The routes of svc's "sni" (sni-default: by default the service
+ * itself), unresolved; none without "sni". On failure (no memory) its
+ * SNI sessions stay with it, logged.
+ */
+static void
+service_routes(struct service *svc)
+{
+	const struct config *cfg = svc->cfg;
+	struct proxy_routes *r = NULL;
+	const char *def, *why = NULL;
+
+	if (cfg != NULL && cfg->nsni > 0) {
+		def = cfg->sni_default == NULL ? svc->name :
+		    strcmp(cfg->sni_default, CFG_SNI_CLOSE) == 0 ? NULL :
+		    cfg->sni_default;
+		if ((r = proxy_routes_new(def)) == NULL)
+			log_warn("service %s: sni routes", svc->name);
+		for (size_t i = 0; r != NULL && i < cfg->nsni; i++)
+			if (proxy_routes_add(r, cfg->sni[i].pattern,
+			    cfg->sni[i].service, &why) == -1) {
+				log_warn("service %s: sni %s: %s", svc->name,
+				    cfg->sni[i].pattern, why != NULL ? why : "");
+				proxy_routes_free(r);
+				r = NULL;
+			}
+	}
+	proxy_set_routes(svc->proxy, r);
+}
+
 static int
 append(struct service ***v, size_t *n, struct service *svc)
 {
@@ -185,6 +240,8 @@ service_add(struct services *set, struct config *cfg)
 		set->def = svc;
 	loop_timer_add(set->loop, &svc->expire_timer, EXPIRE_EVERY_MS);
 	check_configure(svc->check, &cfg->check, cfg->slow_start_ms);
+	service_routes(svc);
+	services_relink(set);
 	return svc;
 }
 
@@ -263,6 +320,10 @@ service_set_config(struct service *svc, struct config *cfg)
 		check_stop(svc->check);
 	else
 		check_configure(svc->check, &cfg->check, cfg->slow_start_ms);
+	if (svc->proxy != NULL && !svc->retired) {
+		service_routes(svc);
+		services_relink(svc->set);
+	}
 }
 
 void
@@ -280,6 +341,7 @@ service_retire(struct service *svc, int64_t deadline)
 			memmove(&set->live[i], &set->live[i + 1],
 			    (set->nlive - i - 1) * sizeof(*set->live));
 			set->nlive--;
+			services_relink(set);
 			service_free(svc);
 		}
 		return;
@@ -287,6 +349,9 @@ service_retire(struct service *svc, int64_t deadline)
 	memmove(&set->live[i], &set->live[i + 1],
 	    (set->nlive - i - 1) * sizeof(*set->live));
 	set->nlive--;
+	/* Nobody routes to it any more, and it routes nowhere. */
+	services_relink(set);
+	proxy_set_routes(svc->proxy, NULL);
 	svc->retired = true;
 	svc->retire_deadline = deadline;
 	/*

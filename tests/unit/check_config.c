@@ -1674,6 +1674,225 @@ START_TEST(test_services_help)
 }
 END_TEST
 
+/* ---- PROXY protocol and SNI (issue 17) -------------------------------- */
+
+static const char edge_json[] =
+	"{ \"send-proxy\": \"v2\", \"inspect-timeout\": \"2s\",\n"
+	"  \"check\": { \"type\": \"tcp\", \"send-proxy\": true },\n"
+	"  \"default\": \"edge\",\n"
+	"  \"services\": {\n"
+	"    \"edge\": { \"listen\": 8443, \"accept-proxy\": [ \"10.0.0.0/8\", \"::1\" ],\n"
+	"      \"sni\": { \"a.example\": \"api\", \"*.example.org\": \"web\",\n"
+	"               \"edge.example\": \"edge\" },\n"
+	"      \"sni-default\": \"close\", \"inspect-max\": 65536 },\n"
+	"    \"api\": { \"listen\": 8081, \"send-proxy\": \"v1\",\n"
+	"      \"accept-proxy\": \"127.0.0.0/8,fd00::/8\" },\n"
+	"    \"web\": { \"listen\": 8082, \"send-proxy\": \"off\",\n"
+	"      \"sni-default\": \"api\", \"check\": { \"type\": \"tcp\" } }\n"
+	"  } }";
+
+/* Every key, in a service and inherited from the top level. */
+START_TEST(test_edge_file)
+{
+	struct config cfg;
+	struct config *edge, *api, *web;
+	char err[256];
+
+	ck_assert_msg(load_validate(&cfg, edge_json, err, sizeof(err)) == 0, "%s", err);
+	edge = cfg_service_find(&cfg, "edge");
+	api = cfg_service_find(&cfg, "api");
+	web = cfg_service_find(&cfg, "web");
+	ck_assert_int_eq(edge->send_proxy, 2);
+	ck_assert_int_eq(api->send_proxy, 1);
+	ck_assert_int_eq(web->send_proxy, 0);
+	ck_assert_uint_eq(edge->naccept_proxy, 2);
+	ck_assert_int_eq(edge->accept_proxy[0].family, AF_INET);
+	ck_assert_uint_eq(edge->accept_proxy[0].prefix, 8);
+	ck_assert_int_eq(edge->accept_proxy[1].family, AF_INET6);
+	ck_assert_uint_eq(edge->accept_proxy[1].prefix, 128);
+	ck_assert_uint_eq(api->naccept_proxy, 2);
+	ck_assert_uint_eq(api->accept_proxy[1].prefix, 8);
+	ck_assert_uint_eq(web->naccept_proxy, 0);
+	ck_assert_uint_eq(edge->nsni, 3);
+	ck_assert_str_eq(edge->sni[1].pattern, "*.example.org");
+	ck_assert_str_eq(edge->sni[1].service, "web");
+	ck_assert_uint_eq(api->nsni, 0);
+	ck_assert_str_eq(edge->sni_default, "close");
+	ck_assert_str_eq(web->sni_default, "api");
+	ck_assert_ptr_null(api->sni_default);
+	ck_assert_int_eq(edge->inspect_timeout_ms, 2000);
+	ck_assert_int_eq(api->inspect_timeout_ms, 2000);
+	ck_assert_int_eq(edge->inspect_max, 65536);
+	ck_assert_int_eq(api->inspect_max, 16384);
+	/* check.send-proxy is inherited like check.interval; its version follows. */
+	ck_assert(edge->check.send_proxy);
+	ck_assert_int_eq(edge->check.proxy_version, 2);
+	ck_assert(api->check.send_proxy);
+	ck_assert_int_eq(api->check.proxy_version, 1);
+	ck_assert(web->check.send_proxy);
+	ck_assert_int_eq(web->check.proxy_version, 1);
+	/* Validating again changes nothing. */
+	ck_assert_msg(cfg_validate(&cfg, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(edge->nsni, 3);
+	ck_assert_uint_eq(api->naccept_proxy, 2);
+	cfg_free(&cfg);
+}
+END_TEST
+
+/* The flags; a top-level map is the implicit service's ("default"). */
+START_TEST(test_edge_flags)
+{
+	struct config cfg;
+	struct config *def, *web;
+	char err[256];
+
+	cfg_defaults(&cfg);
+	ck_assert_int_eq(cfg.send_proxy, 0);
+	ck_assert_uint_eq(cfg.naccept_proxy, 0);
+	ck_assert_uint_eq(cfg.nsni, 0);
+	ck_assert_ptr_null(cfg.sni_default);
+	ck_assert_int_eq(cfg.inspect_timeout_ms, 5000);
+	ck_assert_int_eq(cfg.inspect_max, 16384);
+	ck_assert(!cfg.check.send_proxy);
+	cfg_free(&cfg);
+
+	ck_assert_msg(parse(&cfg, err, sizeof(err), ARGS("--send-proxy", "v1",
+	    "--accept-proxy", "127.0.0.1,::1/128", "--sni", "A.Example=default",
+	    "--sni", "*.b.example=default", "--sni-default", "close",
+	    "--inspect-timeout", "750ms", "--inspect-max", "256",
+	    "--check", "tcp", "--check-send-proxy")) == CFG_OK, "%s", err);
+	def = cfg_default_service(&cfg);
+	ck_assert_int_eq(def->send_proxy, 1);
+	ck_assert_uint_eq(def->naccept_proxy, 2);
+	ck_assert_uint_eq(def->accept_proxy[0].prefix, 32);
+	ck_assert_uint_eq(def->nsni, 2);
+	ck_assert_str_eq(def->sni[0].pattern, "A.Example");
+	ck_assert_str_eq(def->sni[0].service, "default");
+	ck_assert_str_eq(def->sni_default, "close");
+	ck_assert_int_eq(def->inspect_timeout_ms, 750);
+	ck_assert_int_eq(def->inspect_max, 256);
+	ck_assert_int_eq(def->check.proxy_version, 1);
+	cfg_free(&cfg);
+
+	/* --accept-proxy "" is off; --sni in a section replaces the file's. */
+	ck_assert_msg(parse(&cfg, err, sizeof(err), ARGS("--accept-proxy", "10.0.0.0/8",
+	    "--accept-proxy", "", "--service", "web", "--listen", "8080", "--sni",
+	    "w.example=web", "--send-proxy", "v2", "--sni-default", "web")) == CFG_OK,
+	    "%s", err);
+	ck_assert_uint_eq(cfg.naccept_proxy, 0);
+	web = cfg_service_find(&cfg, "web");
+	ck_assert_uint_eq(web->nsni, 1);
+	ck_assert_int_eq(web->send_proxy, 2);
+	ck_assert_str_eq(web->sni_default, "web");
+	ck_assert_int_eq(web->check.proxy_version, 0);
+	cfg_free(&cfg);
+}
+END_TEST
+
+static const struct {
+	const char	*json;
+	const char	*err;
+} edge_bad[] = {
+	{ "{ \"send-proxy\": \"v3\" }", "send-proxy: bad version 'v3' (off, v1, v2)" },
+	{ "{ \"send-proxy\": 2 }", "send-proxy: expected a string" },
+	{ "{ \"accept-proxy\": \"10.0.0.0/33\" }", "accept-proxy: " },
+	{ "{ \"accept-proxy\": \"10.0.0.0/8,\" }", "accept-proxy: bad network list" },
+	{ "{ \"accept-proxy\": \",10.0.0.0/8\" }", "accept-proxy: bad network list" },
+	{ "{ \"accept-proxy\": \"nope\" }", "accept-proxy: " },
+	{ "{ \"accept-proxy\": [ \"::1\", 1 ] }", "accept-proxy[1]: expected a network" },
+	{ "{ \"accept-proxy\": [ \"::1,::2\" ] }", "accept-proxy[0]: expected a network" },
+	{ "{ \"accept-proxy\": true }", "accept-proxy: expected a string or an array" },
+	{ "{ \"sni\": \"a.example=default\" }", "sni: expected an object" },
+	{ "{ \"sni\": { \"a.example\": 1 } }", "sni.a.example: expected a service name" },
+	{ "{ \"sni\": { \"a.example\": \"Web\" } }", "sni: bad service name 'Web'" },
+	{ "{ \"sni\": { \"a..example\": \"default\" } }", "sni: bad server name 'a..example'" },
+	{ "{ \"sni\": { \"a.example\": \"default\", \"A.EXAMPLE\": \"default\" } }",
+	    "sni: server name 'A.EXAMPLE' given twice" },
+	{ "{ \"sni\": { \"a.example\": \"api\" } }",
+	    "sni: 'a.example' -> 'api': no service named 'api'" },
+	{ "{ \"sni-default\": \"api\", \"sni\": { \"a.example\": \"default\" } }",
+	    "sni-default: no service named 'api'" },
+	{ "{ \"sni-default\": \"Api\" }", "sni-default: bad service name 'Api'" },
+	{ "{ \"inspect-timeout\": 0 }", "inspect-timeout: must be more than 0" },
+	{ "{ \"inspect-max\": 255 }", "inspect-max: 255 is out of range (256..65536)" },
+	{ "{ \"inspect-max\": 65537 }", "inspect-max: 65537 is out of range (256..65536)" },
+	{ "{ \"inspect-max\": \"1k\" }", "inspect-max: expected an integer" },
+	{ "{ \"check\": { \"type\": \"tcp\", \"send-proxy\": 1 } }",
+	    "check.send-proxy: expected true or false" },
+	{ "{ \"check-send-proxy\": \"yes\" }", "check-send-proxy: expected true or false" },
+	{ "{ \"services\": { \"web\": { \"listen\": 1, \"sni\": { \"a.example\":"
+	    " \"nope\" } } } }", "services.web.sni: 'a.example' -> 'nope': no service named 'nope'" },
+	{ "{ \"services\": { \"web\": { \"listen\": 1, \"sni-default\": \"nope\" } } }",
+	    "services.web.sni-default: no service named 'nope'" },
+	{ "{ \"services\": { \"web\": { \"listen\": 1, \"send-proxy\": \"v0\" } } }",
+	    "services.web.send-proxy: bad version 'v0'" },
+	{ "{ \"services\": { \"web\": { \"listen\": 1, \"inspect-max\": 0 } } }",
+	    "services.web.inspect-max: 0 is out of range" },
+	/* A top-level map is every service's: its values must exist. */
+	{ "{ \"sni\": { \"a.example\": \"api\" }, \"services\": { \"web\":"
+	    " { \"listen\": 1 } } }", "services.web.sni: 'a.example' -> 'api'" },
+};
+
+START_TEST(test_edge_bad)
+{
+	struct config cfg;
+	char err[256];
+
+	ck_assert_msg(load_validate(&cfg, edge_bad[_i].json, err, sizeof(err)) == -1,
+	    "accepted: %s", edge_bad[_i].json);
+	ck_assert_err_has(err, edge_bad[_i].err);
+	ck_assert_ptr_null(strchr(err, '\n'));
+	cfg_free(&cfg);
+}
+END_TEST
+
+static const struct {
+	const char	*args[8];
+	const char	*err;
+} edge_cli_bad[] = {
+	{ { "--sni", "a.example" }, "--sni: expected NAME=SERVICE" },
+	{ { "--sni", "=default" }, "--sni: expected NAME=SERVICE" },
+	{ { "--sni", "a.example=" }, "--sni: bad service name ''" },
+	{ { "--sni", "a.example=x", "--sni", "A.example=x" }, "given twice" },
+	{ { "--send-proxy", "V1" }, "--send-proxy: bad version 'V1'" },
+	{ { "--inspect-max", "70000" }, "--inspect-max: bad number '70000' (256..65536)" },
+	{ { "--service", "web", "--listen", "1", "--sni", "a.example=api" },
+	    "services.web.sni: 'a.example' -> 'api': no service named 'api'" },
+	{ { "--accept-proxy", "10.0.0.1/8/8" }, "--accept-proxy: " },
+};
+
+START_TEST(test_edge_cli_bad)
+{
+	const char *args[MAXARGS] = { "harmonyd" };
+	struct config cfg;
+	char err[256];
+	size_t n = 1;
+
+	for (size_t i = 0; edge_cli_bad[_i].args[i] != NULL; i++)
+		args[n++] = edge_cli_bad[_i].args[i];
+	args[n] = NULL;
+	ck_assert_int_eq(parse(&cfg, err, sizeof(err), args), CFG_ERROR);
+	ck_assert_err_has(err, edge_cli_bad[_i].err);
+}
+END_TEST
+
+/* contrib/sni.json is a working configuration. */
+START_TEST(test_edge_contrib)
+{
+	struct config cfg;
+	struct config *edge;
+	char err[512];
+
+	cfg_defaults(&cfg);
+	ck_assert_msg(cfg_load_file(&cfg, HARMONY_SRCDIR "/contrib/sni.json",
+	    err, sizeof(err)) == 0, "%s", err);
+	ck_assert_msg(cfg_validate(&cfg, err, sizeof(err)) == 0, "%s", err);
+	edge = cfg_default_service(&cfg);
+	ck_assert_uint_gt(edge->nsni, 0);
+	cfg_free(&cfg);
+}
+END_TEST
+
 static Suite *
 config_suite(void)
 {
@@ -1725,6 +1944,14 @@ config_suite(void)
 	tcase_add_test(tc, test_services_deferred);
 	tcase_add_test(tc, test_services_contrib);
 	tcase_add_test(tc, test_services_help);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("edge");
+	tcase_add_test(tc, test_edge_file);
+	tcase_add_test(tc, test_edge_flags);
+	tcase_add_loop_test(tc, test_edge_bad, 0, NITEMS(edge_bad));
+	tcase_add_loop_test(tc, test_edge_cli_bad, 0, NITEMS(edge_cli_bad));
+	tcase_add_test(tc, test_edge_contrib);
 	suite_add_tcase(s, tc);
 	return s;
 }
