@@ -2,7 +2,8 @@
 does) pass `systemd-analyze verify`, harmonyd.service is a Type=notify
 service with a watchdog, a reload by SIGHUP, CAP_NET_BIND_SERVICE and its
 state under StateDirectory=harmony, and `systemd-analyze security` rates
-each unit 1.7 ("OK") or better (harmonyd's was 1.7 before, the agent's 1.8). Skips where systemd-analyze is missing or cannot run."""
+each unit 1.7 ("OK") or better (harmonyd's was 1.7 before, the agent's
+1.8). Skips where systemd-analyze is missing or cannot run."""
 
 import os
 import re
