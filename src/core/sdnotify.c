@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,23 +22,16 @@
 #include "common/log.h"
 #include "core/sdnotify.h"
 
-static void notify(struct sdnotify *, const char *, ...)
-    __attribute__((__format__(__printf__, 2, 3)));
+/* Room for "READY=1\nMAINPID=...\nSTATUS=" and the status. */
+#define SDNOTIFY_MSG_MAX	(SDNOTIFY_STATUS_MAX + 64)
 
 static void
-notify(struct sdnotify *n, const char *fmt, ...)
+notify(struct sdnotify *n, const char *msg)
 {
 #ifdef HAVE_SYSTEMD
-	char msg[SDNOTIFY_STATUS_MAX + 128];
-	va_list ap;
 	int r;
 
 	if (!n->enabled)
-		return;
-	va_start(ap, fmt);
-	r = vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (r < 0)
 		return;
 	if ((r = sd_notify(0, msg)) < 0 && !n->failed) {
 		/* Once: a gone socket would say so at every ping. */
@@ -50,7 +42,7 @@ notify(struct sdnotify *n, const char *fmt, ...)
 		n->failed = false;
 #else
 	(void)n;
-	(void)fmt;
+	(void)msg;
 #endif
 }
 
@@ -112,16 +104,19 @@ watchdog_ms(pid_t takeover)
 static void
 send_status(struct sdnotify *n, bool ready)
 {
-	char text[SDNOTIFY_STATUS_MAX];
+	char text[SDNOTIFY_STATUS_MAX], msg[SDNOTIFY_MSG_MAX];
 
 	n->status_fn(n->arg, text, sizeof(text));
+	if (!ready && strcmp(text, n->last) == 0)
+		return;
 	if (ready && n->mainpid) {
-		notify(n, "READY=1\nMAINPID=%ld\nSTATUS=%s", (long)getpid(), text);
+		snprintf(msg, sizeof(msg), "READY=1\nMAINPID=%ld\nSTATUS=%s",
+		    (long)getpid(), text);
 		n->mainpid = false;	/* said once is enough */
-	} else if (ready)
-		notify(n, "READY=1\nSTATUS=%s", text);
-	else if (strcmp(text, n->last) != 0)
-		notify(n, "STATUS=%s", text);
+	} else
+		snprintf(msg, sizeof(msg), "%sSTATUS=%s", ready ? "READY=1\n" : "",
+		    text);
+	notify(n, msg);
 	snprintf(n->last, sizeof(n->last), "%s", text);
 }
 
@@ -187,16 +182,16 @@ sdnotify_ready(struct sdnotify *n)
 void
 sdnotify_reloading(struct sdnotify *n)
 {
+	char msg[SDNOTIFY_MSG_MAX] = "RELOADING=1";
 	struct timespec ts;
 
 	if (!n->enabled || n->replaced || n->stopping)
 		return;
 	/* systemd >= 253 (Type=notify-reload) wants the time; older ignore it. */
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
-		notify(n, "RELOADING=1");
-	else
-		notify(n, "RELOADING=1\nMONOTONIC_USEC=%" PRIu64,
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == 0)
+		snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%" PRIu64,
 		    (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000);
+	notify(n, msg);
 }
 
 void
