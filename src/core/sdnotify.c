@@ -2,8 +2,10 @@
  * sdnotify: see sdnotify.h. Without libsystemd (--without-systemd) only
  * notify() differs: it sends nothing, and sdnotify_init never enables.
  *
- * sd_notify(3) writes one datagram to NOTIFY_SOCKET with MSG_DONTWAIT:
- * it does not block the loop.
+ * sd_notify(3) sends one small datagram to NOTIFY_SOCKET, which the
+ * service manager drains as they come; a few a second at most go out from
+ * here (a ping per half period, a status when it changed), so the loop is
+ * not held up by them.
  */
 #include "autoconfig.h"
 
