@@ -161,10 +161,8 @@ state_acquire(struct harmonyd *h)
 	 * (sdnotify_replaced).
 	 */
 	if (path == NULL && old != 0 && h->sdnotify.enabled &&
-	    instance_handover(old, err, sizeof(err)) == -1) {
-		log_error("--takeover %ld: %s", (long)old, err);
-		return -1;
-	}
+	    instance_handover(old, err, sizeof(err)) == -1)
+		log_warnx("--takeover %ld: %s", (long)old, err);
 	if (path == NULL)
 		return 0;
 	if (old != 0) {

@@ -120,6 +120,28 @@ def pings_between(nt, t0, t1, pid=None):
     return [m[0] for m in nt.since(t0, 'WATCHDOG', t1) if pid is None or m[1] == pid]
 
 
+def takeover(nt, old, ports, env, extra, label):
+    listen, ack, http = ports
+    start = len(nt.msgs)
+    new = h.Harmonyd('--listen', '127.0.0.1:%d' % listen, '--ack-port',
+                     '127.0.0.1:%d' % ack, '--http', '127.0.0.1:%d' % http,
+                     '--takeover', old.pid, *extra, base=False, env=env, label=label)
+    _, ready = nt.wait(lambda f: 'READY' in f and 'MAINPID' in f, h.START_TIMEOUT, start)
+    h.check(ready is not None, '%s: no READY=1 with MAINPID=' % label)
+    h.check(ready[2]['MAINPID'] == str(new.pid) and ready[1] == new.pid,
+            '%s: MAINPID=%s from pid %s, not %d' % (label, ready[2]['MAINPID'],
+                                                    ready[1], new.pid))
+    t_old = time.monotonic()
+    old.stop()
+    h.check(not nt.since(t_old, 'STOPPING'), '%s: the one it replaced said STOPPING=1'
+            % label)
+    # It pings (WATCHDOG_USEC came without WATCHDOG_PID: its own).
+    t_new = time.monotonic()
+    time.sleep(WATCHDOG_S)
+    h.check(pings_between(nt, t_new, None, new.pid), '%s: no WATCHDOG=1' % label)
+    return new
+
+
 def main():
     built = built_with_systemd()
     if built is None:
@@ -127,7 +149,7 @@ def main():
     if not built:
         h.skip('harmonyd is built --without-systemd')
     nt = Notify(os.path.join(h.tmpdir(), 'notify'))
-    listen, ack, http = free_ports(3)
+    ports = listen, ack, http = free_ports(3)
     at_ready = {}
 
     def on_ready(entry):
@@ -217,25 +239,11 @@ def main():
     h.check(hd.wait_log(r'SIGHUP: configuration reloaded', 5) is not None,
             'the reload did not happen')
 
-    # --takeover: the new one says READY=1 and MAINPID=; the old one, told
-    # (SIGUSR2), says no STOPPING=1 (that would stop the service).
-    start = len(nt.msgs)
-    new = h.Harmonyd('--listen', '127.0.0.1:%d' % listen, '--ack-port',
-                     '127.0.0.1:%d' % ack, '--http', '127.0.0.1:%d' % http,
-                     '--state-file', sf, '--takeover', hd.pid, base=False, env=env,
-                     label='harmonyd-new')
-    _, nready = nt.wait(lambda f: 'READY' in f and 'MAINPID' in f, h.START_TIMEOUT, start)
-    h.check(nready is not None, 'no READY=1 with MAINPID= from the --takeover one')
-    h.check(nready[2]['MAINPID'] == str(new.pid), 'MAINPID=%s, not %d'
-            % (nready[2]['MAINPID'], new.pid))
-    t_old = time.monotonic()
-    hd.stop()
-    h.check(not nt.since(t_old, 'STOPPING'), 'the replaced harmonyd said STOPPING=1')
-    # The new one pings (WATCHDOG_USEC came without WATCHDOG_PID: its own).
-    t_new = time.monotonic()
-    time.sleep(WATCHDOG_S)
-    h.check(pings_between(nt, t_new, None, new.pid), 'no WATCHDOG=1 from the new harmonyd')
-
+    # --takeover: the new one says READY=1 and MAINPID=; the one replaced,
+    # told (SIGUSR2), says no STOPPING=1 (that would stop the service).
+    # With a state file to hand over, then without one.
+    new = takeover(nt, hd, ports, env, ['--state-file', sf], 'harmonyd-new')
+    new = takeover(nt, new, ports, env, [], 'harmonyd-third')
     # SIGTERM: STOPPING=1 from the one that runs now.
     start = len(nt.msgs)
     new.popen.send_signal(signal.SIGTERM)
