@@ -6,6 +6,11 @@
  * here, once for every caller: a peer's URL, name or reason can neither
  * end a line early nor write a terminal escape, whatever the format
  * string. Only our own prefix (time, ident, level) and strerror are not.
+ *
+ * Under systemd, when fd 2 is the journal's stream (JOURNAL_STREAM names
+ * its device and inode: systemd.exec(5)), a line starts with its syslog
+ * priority as "<N>" (sd-daemon.h's SD_ERR and the others, which the journal
+ * strips and records) and carries no time or pid: the journal stamps both.
  */
 #include "autoconfig.h"
 
@@ -15,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,6 +29,7 @@
 static const char *log_ident = "harmony";
 static enum log_level log_threshold = LOG_LEVEL_INFO;
 static FILE *access_fp;
+static bool log_journal;	/* fd 2 is the journal: "<N>", no time */
 
 static const char *const level_names[] = {
 	[LOG_LEVEL_DEBUG] = "debug",
@@ -32,11 +39,30 @@ static const char *const level_names[] = {
 	[LOG_LEVEL_QUIET] = "quiet",
 };
 
+/* The check systemd.exec(5) documents for JOURNAL_STREAM. */
+static bool
+stderr_is_journal(void)
+{
+	const char *v = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	int end = 0;
+
+	if (v == NULL || sscanf(v, "%llu:%llu%n", &dev, &ino, &end) != 2 ||
+	    v[end] != '\0')
+		return false;
+	if (fstat(STDERR_FILENO, &st) == -1)
+		return false;
+	return (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
+
 void
 log_init(const char *ident, enum log_level level)
 {
 	log_ident = ident;
 	log_threshold = level;
+	log_journal = stderr_is_journal();
 }
 
 void
@@ -147,11 +173,12 @@ log_escape(char *out, size_t outlen, const char *in, size_t inlen)
 	return o;
 }
 
-static void log_vemit(const char *, int, const char *, va_list)
-    __attribute__((__format__(__printf__, 3, 0)));
+static void log_vemit(int, const char *, int, const char *, va_list)
+    __attribute__((__format__(__printf__, 4, 0)));
 
+/* prio: syslog's, for the journal (LOG_PRIO_*). */
 static void
-log_vemit(const char *tag, int errnum, const char *fmt, va_list ap)
+log_vemit(int prio, const char *tag, int errnum, const char *fmt, va_list ap)
 {
 	char line[2048], msg[2048];
 	struct timespec ts;
@@ -159,10 +186,17 @@ log_vemit(const char *tag, int errnum, const char *fmt, va_list ap)
 	size_t n = 0;
 	int r;
 
-	if (clock_gettime(CLOCK_REALTIME, &ts) == 0 && gmtime_r(&ts.tv_sec, &tm) != NULL)
-		n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-	r = snprintf(line + n, sizeof(line) - n, ".%03ldZ %s[%ld] %s: ",
-	    (long)(ts.tv_nsec / 1000000), log_ident, (long)getpid(), tag);
+	if (log_journal)
+		r = snprintf(line, sizeof(line), "<%d>%s: ", prio, tag);
+	else {
+		if (clock_gettime(CLOCK_REALTIME, &ts) == 0 &&
+		    gmtime_r(&ts.tv_sec, &tm) != NULL)
+			n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
+		else
+			ts.tv_nsec = 0;
+		r = snprintf(line + n, sizeof(line) - n, ".%03ldZ %s[%ld] %s: ",
+		    (long)(ts.tv_nsec / 1000000), log_ident, (long)getpid(), tag);
+	}
 	if (r > 0)
 		n += (size_t)r < sizeof(line) - n ? (size_t)r : sizeof(line) - n - 1;
 	r = vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -188,22 +222,29 @@ log_vemit(const char *tag, int errnum, const char *fmt, va_list ap)
 	}
 }
 
-#define LOG_AT(level, tag, errnum) do {				\
+/* syslog(3) priorities, as sd-daemon.h's SD_CRIT .. SD_DEBUG spell them. */
+#define LOG_PRIO_CRIT		2
+#define LOG_PRIO_ERR		3
+#define LOG_PRIO_WARNING	4
+#define LOG_PRIO_INFO		6
+#define LOG_PRIO_DEBUG		7
+
+#define LOG_AT(level, prio, tag, errnum) do {			\
 	va_list ap;						\
 	int saved = errno;					\
 	if (log_threshold > (level))				\
 		return;						\
 	va_start(ap, fmt);					\
-	log_vemit(tag, errnum, fmt, ap);			\
+	log_vemit(prio, tag, errnum, fmt, ap);			\
 	va_end(ap);						\
 	errno = saved;						\
 } while (0)
 
-void log_debug(const char *fmt, ...) { LOG_AT(LOG_LEVEL_DEBUG, "debug", 0); }
-void log_info(const char *fmt, ...) { LOG_AT(LOG_LEVEL_INFO, "info", 0); }
-void log_warn(const char *fmt, ...) { LOG_AT(LOG_LEVEL_WARN, "warn", saved); }
-void log_warnx(const char *fmt, ...) { LOG_AT(LOG_LEVEL_WARN, "warn", 0); }
-void log_error(const char *fmt, ...) { LOG_AT(LOG_LEVEL_ERROR, "error", 0); }
+void log_debug(const char *fmt, ...) { LOG_AT(LOG_LEVEL_DEBUG, LOG_PRIO_DEBUG, "debug", 0); }
+void log_info(const char *fmt, ...) { LOG_AT(LOG_LEVEL_INFO, LOG_PRIO_INFO, "info", 0); }
+void log_warn(const char *fmt, ...) { LOG_AT(LOG_LEVEL_WARN, LOG_PRIO_WARNING, "warn", saved); }
+void log_warnx(const char *fmt, ...) { LOG_AT(LOG_LEVEL_WARN, LOG_PRIO_WARNING, "warn", 0); }
+void log_error(const char *fmt, ...) { LOG_AT(LOG_LEVEL_ERROR, LOG_PRIO_ERR, "error", 0); }
 
 void
 fatal(const char *fmt, ...)
@@ -212,7 +253,7 @@ fatal(const char *fmt, ...)
 	int saved = errno;
 
 	va_start(ap, fmt);
-	log_vemit("fatal", saved, fmt, ap);
+	log_vemit(LOG_PRIO_CRIT, "fatal", saved, fmt, ap);
 	va_end(ap);
 	exit(1);
 }
@@ -223,7 +264,7 @@ fatalx(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_vemit("fatal", 0, fmt, ap);
+	log_vemit(LOG_PRIO_CRIT, "fatal", 0, fmt, ap);
 	va_end(ap);
 	exit(1);
 }

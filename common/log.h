@@ -5,6 +5,10 @@
  * A fixed vocabulary (after relayd): log_warn appends strerror(errno),
  * log_warnx does not; fatal/fatalx exit(1) and are for start-up and broken
  * invariants only, never for a misbehaving peer.
+ *
+ * Lines are "TIME IDENT[PID] LEVEL: MESSAGE", except when stderr is the
+ * journal (a systemd service's, JOURNAL_STREAM): "<PRIORITY>LEVEL: MESSAGE",
+ * the syslog priority for the journal to keep, its own time and pid.
  */
 #ifndef HARMONY_LOG_H
 #define HARMONY_LOG_H
@@ -22,6 +26,7 @@ enum log_level {
 
 #define LOG_PRINTF(f, a) __attribute__((__format__(__printf__, f, a)))
 
+/* Also looks whether stderr is the journal (see above). */
 void	log_init(const char *ident, enum log_level);
 void	log_set_level(enum log_level);
 enum log_level log_get_level(void);

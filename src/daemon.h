@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "core/loop.h"
+#include "core/sdnotify.h"
 #include "reload.h"
 #include "settings.h"
 
@@ -39,6 +40,7 @@ struct harmonyd {
 	int		 argc;		/* to read the options again on SIGHUP */
 	char		**argv;
 	struct reloader	 reloader;	/* SIGHUP */
+	struct sdnotify	 sdnotify;	/* systemd's Type=notify */
 };
 
 struct ackport	*daemon_ackport_new(struct harmonyd *);

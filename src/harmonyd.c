@@ -26,6 +26,7 @@
 #include "core/acceptor.h"
 #include "core/loop.h"
 #include "core/net.h"
+#include "core/sdnotify.h"
 #include "daemon.h"
 #include "instance.h"
 #include "proxy/proxy.h"
@@ -87,6 +88,7 @@ begin_stop(struct harmonyd *h, int signo)
 		return;
 	}
 	h->stopping = true;
+	sdnotify_stopping(&h->sdnotify);
 	log_info("%s: no new clients; waiting up to %lld ms for %zu sessions",
 	    strsignal(signo), (long long)h->cfg.grace_ms,
 	    services_sessions(h->services));
@@ -113,11 +115,13 @@ on_signal_pipe(struct loop *l, int fd, short revents, void *arg)
 				daemon_reload(h);
 			else if (sigs[i] == SIGHUP)
 				log_info("SIGHUP: stopping, not reloading");
-			else if (sigs[i] == SIGUSR2 && h->saver != NULL)
+			else if (sigs[i] == SIGUSR2 && h->saver != NULL) {
+				sdnotify_replaced(&h->sdnotify);
 				saver_handover(h->saver);
-			else if (sigs[i] == SIGUSR2)
+			} else if (sigs[i] == SIGUSR2) {
+				sdnotify_replaced(&h->sdnotify);
 				log_info("SIGUSR2: no state file to hand over");
-			else
+			} else
 				begin_stop(h, sigs[i]);
 		}
 	}
@@ -151,6 +155,14 @@ state_acquire(struct harmonyd *h)
 	pid_t old = (pid_t)h->cfg.takeover_pid, holder;
 	char err[256];
 
+	/*
+	 * Under systemd the old one must know it is replaced even with no
+	 * state file to hand over: its stop is no longer the service's
+	 * (sdnotify_replaced).
+	 */
+	if (path == NULL && old != 0 && h->sdnotify.enabled &&
+	    instance_handover(old, err, sizeof(err)) == -1)
+		log_warnx("--takeover %ld: %s", (long)old, err);
 	if (path == NULL)
 		return 0;
 	if (old != 0) {
@@ -455,6 +467,25 @@ fdbudget_start(struct harmonyd *h, long raised_from)
 	fdbudget_share(h->fdbudget, cap, raised_from);
 }
 
+/* STATUS= (core/sdnotify.h): "2 services, 3/4 targets up, 17 sessions". */
+static void
+status_line(void *arg, char *buf, size_t len)
+{
+	struct harmonyd *h = arg;
+	struct service *const *all;
+	size_t n, up = 0, total = 0;
+
+	all = services_all(h->services, &n);
+	for (size_t i = 0; i < n; i++) {
+		total += pool_count(all[i]->pool);
+		up += pool_count_state(all[i]->pool, TARGET_UP) +
+		    pool_count_state(all[i]->pool, TARGET_STATIC);
+	}
+	snprintf(buf, len, "%s%zu service%s, %zu/%zu targets up, %zu sessions",
+	    h->stopping ? "stopping: " : "", n, n == 1 ? "" : "s", up, total,
+	    services_sessions(h->services));
+}
+
 static int
 harmonyd_start(struct harmonyd *h)
 {
@@ -483,6 +514,8 @@ harmonyd_start(struct harmonyd *h)
 		log_warn("start-up");
 		return -1;
 	}
+	sdnotify_init(&h->sdnotify, h->loop, (pid_t)h->cfg.takeover_pid,
+	    status_line, h);
 	for (size_t i = 0; i < h->cfg.nservices; i++) {
 		struct service *svc = service_add(h->services, &h->cfg.services[i]);
 
@@ -544,6 +577,7 @@ harmonyd_start(struct harmonyd *h)
 		log_info("harmonyd %s: %zu services, default %s, %s loop",
 		    PACKAGE_VERSION, h->cfg.nservices, def->name,
 		    loop_backend(h->loop));
+	sdnotify_ready(&h->sdnotify);
 	return 0;
 }
 
@@ -556,6 +590,7 @@ harmonyd_stop(struct harmonyd *h)
 	ackport_free(h->ackport);
 	if (h->loop != NULL)
 		loop_timer_cancel(h->loop, &h->stop_timer);
+	sdnotify_stop(&h->sdnotify);
 	/* After the sessions: their counters are final. */
 	services_end_sessions(h->services);
 	saver_free(h->saver);

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "core/net.h"
 #include "core/resolve.h"
+#include "core/sdnotify.h"
 #include "daemon.h"
 #include "proxy/proxy.h"
 #include "registry/balance.h"
@@ -140,6 +141,9 @@ names_text(const struct reload *r, char *buf, size_t len)
 	}
 }
 
+static void	reload_start(struct reloader *);
+static void	reload_done(struct reloader *);
+
 static bool
 stopping(const struct reloader *rl)
 {
@@ -183,11 +187,27 @@ on_resolved(struct resolve *res, const struct resolve_answer *answers, size_t n,
 	if (rl->again && !stopping(rl)) {
 		rl->again = false;
 		reload_request(rl);
-	}
+	} else
+		reload_done(rl);
+}
+
+static void
+reload_done(struct reloader *rl)
+{
+	if (rl->pending == NULL && rl->p.done != NULL)
+		rl->p.done(rl->p.arg);
 }
 
 void
 reload_request(struct reloader *rl)
+{
+	reload_start(rl);
+	reload_done(rl);
+}
+
+/* Reads the options and applies them, or starts resolving their names. */
+static void
+reload_start(struct reloader *rl)
 {
 	struct reload *r;
 	char err[512];
@@ -461,13 +481,23 @@ daemon_apply_config(void *arg, struct config *nc)
 		    h->cfg.nservices, svc->name);
 }
 
+/* Applied, refused or dropped: systemd's reload is over either way. */
+static void
+daemon_reload_done(void *arg)
+{
+	struct harmonyd *h = arg;
+
+	sdnotify_reloaded(&h->sdnotify);
+}
+
 void
 daemon_reload(struct harmonyd *h)
 {
 	/* The parts exist by now, and stay until harmonyd_stop. */
 	h->reloader.p = (struct reload_params){ .loop = h->loop, .argc = h->argc,
 	    .argv = h->argv, .cfg = &h->cfg, .stopping = &h->stopping,
-	    .apply = daemon_apply_config, .arg = h };
+	    .apply = daemon_apply_config, .done = daemon_reload_done, .arg = h };
+	sdnotify_reloading(&h->sdnotify);
 	reload_request(&h->reloader);
 }
 

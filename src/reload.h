@@ -43,6 +43,11 @@ struct reload_params {
 	 * harmonyd's services (reload.c). It empties nc as settings_replace.
 	 */
 	void			(*apply)(void *arg, struct config *nc);
+	/*
+	 * If set, called once no reload is left to do: the last one applied,
+	 * refused or dropped (systemd's READY=1 after RELOADING=1).
+	 */
+	void			(*done)(void *arg);
 	void			*arg;
 };
 

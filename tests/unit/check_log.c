@@ -3,14 +3,19 @@
  * log, carries what a peer sent only escaped (control bytes, DEL, C1
  * controls, backslash and invalid UTF-8 as \xNN), so that no caller can
  * forge a line or write a terminal escape; valid UTF-8 passes unchanged.
+ * When fd 2 is the journal (JOURNAL_STREAM), lines carry a syslog
+ * priority instead of a time of their own.
  */
 #include "autoconfig.h"
 
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -156,6 +161,102 @@ START_TEST(test_access_escaped)
 }
 END_TEST
 
+/* JOURNAL_STREAM as systemd sets it when fd 2 is its stream: dev:inode. */
+static void
+set_journal_stream(int fd, int inode_delta)
+{
+	struct stat st;
+	char v[64];
+
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	snprintf(v, sizeof(v), "%llu:%llu", (unsigned long long)st.st_dev,
+	    (unsigned long long)st.st_ino + (unsigned long long)inode_delta);
+	ck_assert_int_eq(setenv("JOURNAL_STREAM", v, 1), 0);
+}
+
+static void
+log_levels(void)
+{
+	log_init("check", LOG_LEVEL_DEBUG);
+	log_debug("d %d", 1);
+	log_info("i");
+	errno = ENOENT;
+	log_warn("w");
+	log_warnx("x\ny");
+	log_error("e");
+}
+
+static void
+log_levels_journal(void)
+{
+	set_journal_stream(STDERR_FILENO, 0);
+	log_levels();
+	unsetenv("JOURNAL_STREAM");
+	log_init("check", LOG_LEVEL_DEBUG);	/* back to the usual lines */
+}
+
+static void
+log_levels_other_stream(void)
+{
+	set_journal_stream(STDERR_FILENO, 1);
+	log_levels();
+	unsetenv("JOURNAL_STREAM");
+}
+
+START_TEST(test_journal_priorities)
+{
+	char *text = capture_stderr(log_levels_journal);
+
+	/* sd-daemon.h's SD_DEBUG .. SD_ERR; the journal stamps time and pid. */
+	ck_assert_str_eq(text, "<7>debug: d 1\n<6>info: i\n"
+	    "<4>warn: w: No such file or directory\n<4>warn: x\\x0ay\n"
+	    "<3>error: e\n");
+	free(text);
+}
+END_TEST
+
+START_TEST(test_journal_not_ours)
+{
+	static const char *const want[] = { "Z check[", "] info: i\n", "] error: e\n" };
+	char *text = capture_stderr(log_levels_other_stream);
+
+	/* Another stream's dev:inode (a pipe to a logger, say): today's lines. */
+	ck_assert_ptr_null(strchr(text, '<'));
+	for (size_t i = 0; i < NITEMS(want); i++)
+		ck_assert_msg(strstr(text, want[i]) != NULL, "no \"%s\" in: %s", want[i], text);
+	free(text);
+}
+END_TEST
+
+START_TEST(test_journal_fatal)
+{
+	char *text;
+	int p[2], status;
+	pid_t pid;
+	ssize_t n;
+	char buf[256];
+
+	ck_assert_int_eq(pipe(p), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		dup2(p[1], STDERR_FILENO);
+		set_journal_stream(STDERR_FILENO, 0);
+		log_init("check", LOG_LEVEL_INFO);
+		fatalx("gone %s", "now");
+	}
+	close(p[1]);
+	n = read(p[0], buf, sizeof(buf) - 1);
+	close(p[0]);
+	ck_assert_int_gt(n, 0);
+	buf[n] = '\0';
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+	text = buf;
+	ck_assert_str_eq(text, "<2>fatal: gone now\n");
+}
+END_TEST
+
 static Suite *
 log_suite(void)
 {
@@ -169,6 +270,11 @@ log_suite(void)
 	tc = tcase_create("lines");
 	tcase_add_test(tc, test_lines_escaped);
 	tcase_add_test(tc, test_access_escaped);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("journal");
+	tcase_add_test(tc, test_journal_priorities);
+	tcase_add_test(tc, test_journal_not_ours);
+	tcase_add_test(tc, test_journal_fatal);
 	suite_add_tcase(s, tc);
 	return s;
 }
