@@ -539,6 +539,35 @@ set_string(char **field, const char *s, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * The entries a list of n has room for: lists grow by doubling, so that
+ * 4096 targets are not 4096 copies of a growing array. Every list that
+ * list_grow grows is made by it or by list_dup.
+ */
+static size_t
+list_cap(size_t n)
+{
+	size_t cap = 4;
+
+	if (n == 0)
+		return 0;
+	while (cap < n)
+		cap *= 2;
+	return cap;
+}
+
+/* A copy of n entries of sz bytes, with list_grow's room; NULL on ENOMEM. */
+static void *
+list_dup(const void *list, size_t n, size_t sz)
+{
+	void *copy;
+
+	if ((copy = calloc(list_cap(n), sz)) == NULL)
+		return NULL;
+	memcpy(copy, list, n * sz);
+	return copy;
+}
+
 /* Room for one more element of size sz after the n in list. */
 static void *
 list_grow(void *list, size_t n, size_t sz, char *err, size_t errlen)
@@ -549,7 +578,10 @@ list_grow(void *list, size_t n, size_t sz, char *err, size_t errlen)
 		snprintf(err, errlen, "more than %d entries", CFG_LIST_MAX);
 		return NULL;
 	}
-	if ((grown = realloc(list, (n + 1) * sz)) == NULL) {
+	/* Room left: a list of n always has list_cap(n) entries. */
+	if (list != NULL && list_cap(n + 1) == list_cap(n))
+		return list;
+	if ((grown = realloc(list, list_cap(n + 1) * sz)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
@@ -1873,9 +1905,9 @@ service_copy(struct config *dst, struct config *src, const char *name)
 	    (dst->listen = strdup(src->listen)) == NULL)
 		return -1;
 	if (src->ntargets > 0) {
-		if ((dst->targets = calloc(src->ntargets, sizeof(*dst->targets))) == NULL)
+		if ((dst->targets = list_dup(src->targets, src->ntargets,
+		    sizeof(*dst->targets))) == NULL)
 			return -1;
-		memcpy(dst->targets, src->targets, src->ntargets * sizeof(*dst->targets));
 		dst->ntargets = src->ntargets;
 	}
 	if (src->nlistens > 0) {
