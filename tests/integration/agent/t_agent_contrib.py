@@ -1,7 +1,7 @@
 """t_agent_contrib: the documentation and contrib/ files match the programs.
 
-- docs/harmonyd.8 lists every option of `harmonyd --help`, and
-  docs/harmony-agent.1 every option of `harmony-agent --help`;
+- docs/harmonyd.8(.in) lists every option of `harmonyd --help`, and
+  docs/harmony-agent.1(.in) every option of `harmony-agent --help`;
 - contrib/harmonyd.json configures a working harmonyd (listeners moved to
   ephemeral loopback ports on the command line), and every key it mentions,
   commented out or not, is an option;
@@ -132,8 +132,8 @@ def node_example():
 def main():
     if not AGENT or not os.access(AGENT, os.X_OK) or not SRCDIR:
         h.skip('HARMONY_AGENT and HARMONY_SRCDIR are set by `make check`')
-    hd_options = check_manual(h.HARMONYD, 'docs/harmonyd.8')
-    check_manual(AGENT, 'docs/harmony-agent.1')
+    hd_options = check_manual(h.HARMONYD, 'docs/harmonyd.8.in')
+    check_manual(AGENT, 'docs/harmony-agent.1.in')
     example_config(hd_options)
     register_sh()
     node_example()

@@ -4,7 +4,9 @@ systemd units really use (issue 13: the README and harmonyd(8) said
 /usr/local/etc/..., and harmony-agent(1) named an env file its unit never
 reads).
 
-From the sources: the config file make install puts in
+The man pages are docs/*.in with @sysconfdir@ filled in at make time, so
+each names the one path of its install; they are read here as they come
+out for each of the two sysconfdirs. From the sources: the config file make install puts in
 $(sysconfdir)/harmony is the one harmonyd.service reads; harmony-agent@'s
 environment files are the ones harmony-agent(1) and the README name; and
 both are stated for the default prefix (/usr/local/etc) and for
@@ -18,6 +20,7 @@ import harness as h
 SRCDIR = os.environ.get('HARMONY_SRCDIR', '')
 SYSCONFDIRS = ('/usr/local/etc', '/etc')
 DOCS = ('README.md', 'docs/harmonyd.8', 'docs/harmony-agent.1', 'contrib/harmonyd.json')
+TEMPLATES = ('docs/harmonyd.8', 'docs/harmony-agent.1')
 
 
 def read(path):
@@ -45,8 +48,14 @@ def main():
                          '@sysconfdir@/harmony/agent-%i.env'],
             'the agent unit reads agent.env and agent-PORT.env: %r' % envfiles)
 
-    docs = {d: read(d) for d in DOCS}
+    for t in TEMPLATES:
+        for m in re.finditer(r'(\S*)/harmony/(agent[\w%-]*\.env|harmonyd\.json|token)\b',
+                             read(t + '.in')):
+            h.check(m.group(1).endswith('@sysconfdir@'),
+                    '%s.in: %s is not under @sysconfdir@' % (t, m.group(0)))
     for sysconfdir in SYSCONFDIRS:
+        docs = {d: read(d + '.in').replace('@sysconfdir@', sysconfdir)
+                if d in TEMPLATES else read(d) for d in DOCS}
         conf = sysconfdir + '/harmony/harmonyd.json'
         for d in ('README.md', 'docs/harmonyd.8', 'contrib/harmonyd.json'):
             h.check(conf in docs[d], '%s names %s' % (d, conf))
@@ -55,15 +64,15 @@ def main():
             for d in ('README.md', 'docs/harmony-agent.1'):
                 h.check(path in docs[d], '%s names %s (what the unit reads)' % (d, path))
 
-    # No other place for them: every mention is one of the real paths.
-    for d, text in docs.items():
-        for m in re.finditer(r'(/[\w./-]*?)/harmony/(agent[\w%-]*\.env|harmonyd\.json)\b',
-                             text):
-            prefix, name = m.groups()
-            h.check(prefix in SYSCONFDIRS, '%s: %s is not under %s'
-                    % (d, m.group(0), ' or '.join(SYSCONFDIRS)))
-            h.check(re.fullmatch(r'agent\.env|agent-\d+\.env|harmonyd\.json', name),
-                    '%s: %s is no file a unit reads' % (d, m.group(0)))
+        # No other place for them: every mention is one of the real paths.
+        for d, text in docs.items():
+            for m in re.finditer(r'(/[\w./-]*?)/harmony/(agent[\w%-]*\.env|harmonyd\.json)\b',
+                                 text):
+                prefix, name = m.groups()
+                h.check(prefix in SYSCONFDIRS, '%s: %s is not under %s'
+                        % (d, m.group(0), ' or '.join(SYSCONFDIRS)))
+                h.check(re.fullmatch(r'agent\.env|agent-\d+\.env|harmonyd\.json', name),
+                        '%s: %s is no file a unit reads' % (d, m.group(0)))
 
 
 h.run(main)

@@ -3,7 +3,7 @@ package needs, and the installed programs work from there:
 
 - harmonyd (sbin), harmony-agent (bin), libharmony (shared; only harmony_*
   exported) with harmony.h and harmony.pc, the dashboard under
-  $(pkgdatadir)/web, the man pages, the examples and a first config file,
+  $(pkgdatadir)/web, the man pages (naming this install's paths), the examples and a first config file,
   and the systemd units (when configure found a unit directory) with their
   paths filled in;
 - the installed harmonyd names the installed web root as its default and
@@ -124,8 +124,19 @@ def check_files(dest, v):
     there(v['libdir'] + '/libharmony.so.0')
     there(v['includedir'] + '/harmony.h')
     pc = there(v['libdir'] + '/pkgconfig/harmony.pc')
-    there(v['mandir'] + '/man8/harmonyd.8')
-    there(v['mandir'] + '/man1/harmony-agent.1')
+    # The man pages name this install's paths (docs/*.in filled in).
+    for page, path in (('/man8/harmonyd.8', v['sysconfdir'] + '/harmony/harmonyd.json'),
+                       ('/man8/harmonyd.8', v['pkgdatadir'] + '/web'),
+                       ('/man1/harmony-agent.1', v['sysconfdir'] + '/harmony/agent.env')):
+        with open(there(v['mandir'] + page)) as f:
+            text = f.read()
+        left = re.findall(r'@[a-z_]+@', text)
+        h.check(not left, '%s has @placeholders@ left: %r' % (page, left))
+        h.check(path in text, '%s names %s' % (page, path))
+        other = [m.group(0) for m in
+                 re.finditer(r'(/[\w./-]*?)/harmony/(agent[\w-]*\.env|harmonyd\.json)\b', text)
+                 if m.group(1) != v['sysconfdir']]
+        h.check(not other, '%s names paths of another install: %r' % (page, other))
     for f in ('index.html', 'app.js', 'style.css'):
         there(v['pkgdatadir'] + '/web/' + f)
     for f in ('harmonyd.json', 'keepalived.conf', 'node-harmony-example.js'):
