@@ -14,7 +14,9 @@
 # Needs root (apt-get), debhelper, dpkg-dev, fakeroot, lintian, python3,
 # and the build dependencies of debian/control. Each check prints one
 # "deb-check: PASS|FAIL|SKIP: NAME" line (.ci/run counts them); the exit
-# status is 1 if any failed. DEB_CHECK_KEEP=1 keeps the work directory.
+# status is 1 if any failed. DEB_CHECK_KEEP=1 keeps the work directory;
+# DEB_CHECK_DEBS=DIR takes the packages dpkg-buildpackage left in DIR
+# instead of building them.
 set -uo pipefail
 
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -79,7 +81,12 @@ fi
 # --- build ---------------------------------------------------------------
 tree=$work/harmony
 mkdir -p "$tree"
-if git -C "$src" rev-parse --git-dir >/dev/null 2>&1; then
+if [ -n "${DEB_CHECK_DEBS:-}" ]; then
+	# What an earlier dpkg-buildpackage left in that directory.
+	cp "$DEB_CHECK_DEBS"/harmony_*.changes "$DEB_CHECK_DEBS"/harmony_*.buildinfo \
+		"$DEB_CHECK_DEBS"/*.deb "$work/" || { bad build "no packages in $DEB_CHECK_DEBS"; exit 1; }
+	skip "build (the packages of $DEB_CHECK_DEBS)"
+elif git -C "$src" rev-parse --git-dir >/dev/null 2>&1; then
 	# Tracked and new files as they are in the working tree, no build output.
 	(cd "$src" && git ls-files -z --cached --others --exclude-standard \
 		| while IFS= read -r -d '' f; do [ -e "$f" ] && printf '%s\0' "$f"; done \
@@ -88,7 +95,9 @@ else
 	cp -a "$src/." "$tree/"
 	[ ! -f "$tree/Makefile" ] || make -s -C "$tree" distclean >/dev/null 2>&1 || true
 fi
-if (cd "$tree" && DEB_BUILD_OPTIONS="parallel=2 ${DEB_BUILD_OPTIONS:-}" \
+if [ -n "${DEB_CHECK_DEBS:-}" ]; then
+	:
+elif (cd "$tree" && DEB_BUILD_OPTIONS="parallel=2 ${DEB_BUILD_OPTIONS:-}" \
 	timeout 1500 dpkg-buildpackage -us -uc -b) >"$work/build.log" 2>&1; then
 	ok build
 else
@@ -194,6 +203,11 @@ def fetch(port):
     with socket.create_connection(('127.0.0.1', port), timeout=5) as s:
         return s.recv(64)
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
 # A backend answering "A\n" to every connection.
 srv = socket.socket()
 srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -211,15 +225,15 @@ threading.Thread(target=serve, daemon=True).start()
 
 try:
     # The installed daemon with the installed config and its default web
-    # root; only the listeners move to ephemeral loopback ports.
+    # root; only the listeners move to free loopback ports (fixed ones: the
+    # handover below starts the same command line again).
+    ports = {k: free_port() for k in ('clients', 'ack', 'http')}
     hd, hdlog = start('harmonyd', ['/usr/sbin/harmonyd', '-c', '/etc/harmony/harmonyd.json',
-                                   '--listen', '127.0.0.1:0', '--ack-port', '127.0.0.1:0',
-                                   '--http', '127.0.0.1:0',
+                                   '--listen', '127.0.0.1:%d' % ports['clients'],
+                                   '--ack-port', '127.0.0.1:%d' % ports['ack'],
+                                   '--http', '127.0.0.1:%d' % ports['http'],
                                    '--state-file', os.path.join(work, 'state.json')])
     wait_log(hdlog, r'listening: clients', hd)
-    hdlog.seek(0)
-    text = hdlog.read()
-    ports = {k: int(v) for k, v in re.findall(r'listening: (ack|http|clients) \S*:(\d+)', text)}
     status, body = get(ports['http'], '/')
     with open('/usr/share/harmony/web/index.html', 'rb') as f:
         index = f.read()
@@ -275,6 +289,8 @@ try:
             or fetch(ports['clients']) != b'A\n':
         fail('handover: %d served, refused %r, targets %r' % (served[0], refused[:5], body[:300]))
     print('deb-check: PASS: handover (%d connections served, none refused)' % served[0])
+    ag.terminate()
+    ag.wait(timeout=20)
 finally:
     for p in reversed(procs):
         try:
