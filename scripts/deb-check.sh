@@ -152,6 +152,8 @@ elif ! grep -q '^ /etc/harmony/harmonyd.json ' <<<"$conffiles"; then
 elif ! grep -q '/etc/harmony/harmonyd\.json' <<<"$man8" || grep -q '/usr/local' <<<"$man8$man1" \
 	|| ! grep -q '/etc/harmony/agent\.env' <<<"$man1" || grep -q '@[a-z]*@' <<<"$man8$man1"; then
 	bad files "the man pages do not name the package's paths"
+elif ! grep -q '"web-root": "/usr/share/harmony/web"' /etc/harmony/harmonyd.json; then
+	bad files "/etc/harmony/harmonyd.json does not name the package's web root"
 elif ! grep -q -- '-c /etc/harmony/harmonyd.json --state-file %S/harmony/state.json' \
 	/lib/systemd/system/harmonyd.service || ! grep -q '^StateDirectory=harmony' \
 	/lib/systemd/system/harmonyd.service; then
