@@ -142,6 +142,7 @@ for f in /usr/sbin/harmonyd /usr/bin/harmony-agent /etc/harmony/harmonyd.json \
 	/usr/include/harmony.h /usr/share/doc/harmonyd/examples/harmonyd.json; do
 	[ -e "$f" ] || missing+=("$f")
 done
+dpkg-query -W -f='${Depends}' harmonyd | grep -q libsystemd0 || missing+=("harmonyd's Depends: libsystemd0")
 conffiles=$(dpkg-query -W -f='${Conffiles}' harmonyd)
 man8=$(zcat /usr/share/man/man8/harmonyd.8.gz 2>/dev/null)
 man1=$(zcat /usr/share/man/man1/harmony-agent.1.gz 2>/dev/null)
@@ -164,7 +165,7 @@ fi
 
 # --- smoke test: daemon, dashboard, agent, handover ----------------------
 if timeout 120 python3 - "$work" >"$work/smoke.log" 2>&1 <<'PY'
-import json, os, re, signal, socket, subprocess, sys, threading, time
+import json, os, re, signal, socket, struct, subprocess, sys, threading, time
 import http.client
 
 work = sys.argv[1]
@@ -210,6 +211,22 @@ def free_port():
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
 
+# systemd's side of sd_notify(3): (sender pid, message) as they come.
+notify_path = os.path.join(work, 'notify.sock')
+notify_sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+notify_sock.bind(notify_path)
+notify_sock.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+notified = []
+def notify_drain():
+    while True:
+        data, anc, _, _ = notify_sock.recvmsg(4096, socket.CMSG_SPACE(12))
+        pid = 0
+        for level, kind, value in anc:
+            if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+                pid = struct.unpack('iII', value[:12])[0]
+        notified.append((pid, data.decode('utf-8', 'replace')))
+threading.Thread(target=notify_drain, daemon=True).start()
+
 # A backend answering "A\n" to every connection.
 srv = socket.socket()
 srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -234,7 +251,8 @@ try:
                                    '--listen', '127.0.0.1:%d' % ports['clients'],
                                    '--ack-port', '127.0.0.1:%d' % ports['ack'],
                                    '--http', '127.0.0.1:%d' % ports['http'],
-                                   '--state-file', os.path.join(work, 'state.json')])
+                                   '--state-file', os.path.join(work, 'state.json')],
+                      env=dict(os.environ, NOTIFY_SOCKET=notify_path, WATCHDOG_USEC='1000000'))
     wait_log(hdlog, r'listening: clients', hd)
     status, body = get(ports['http'], '/')
     with open('/usr/share/harmony/web/index.html', 'rb') as f:
@@ -291,6 +309,22 @@ try:
             or fetch(ports['clients']) != b'A\n':
         fail('handover: %d served, refused %r, targets %r' % (served[0], refused[:5], body[:300]))
     print('deb-check: PASS: handover (%d connections served, none refused)' % served[0])
+
+    # What systemd heard meanwhile: the new one is the main process (READY
+    # with its MAINPID) and pings the watchdog; the old one did not stop the
+    # service (no STOPPING=1).
+    new = procs[-1]
+    time.sleep(1.2)
+    mine = [m for pid, m in notified if pid == new]
+    old_msgs = [m for pid, m in notified if pid == hd.pid]
+    if not any('READY=1' in m for m in old_msgs):
+        print('deb-check: SKIP: handover notify (harmonyd built without libsystemd)')
+    elif any('STOPPING=1' in m for m in old_msgs) \
+            or not any('READY=1' in m and 'MAINPID=%d' % new in m for m in mine) \
+            or not any('WATCHDOG=1' in m for m in mine):
+        fail('handover notify: old %d said %r; new %d said %r' % (hd.pid, old_msgs, new, mine))
+    else:
+        print('deb-check: PASS: handover notify (READY, MAINPID and watchdog from the new one)')
     ag.terminate()
     ag.wait(timeout=20)
 finally:
