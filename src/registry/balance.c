@@ -41,6 +41,7 @@
 #include "common/hash.h"
 #include "registry/balance.h"
 #include "registry/pool.h"
+#include "registry/sched.h"
 
 #define MAGLEV_EMPTY	UINT32_MAX
 
@@ -65,6 +66,7 @@ struct balancer {
 	struct pool		*pool;
 	enum balance_algo	 algo;
 	struct rr_table		 rr;
+	struct sched		*sched;		/* above BALANCE_LINEAR_MAX, or NULL */
 
 	/* Maglev: valid while built and pool_set_version() == set_version. */
 	bool			 built;
@@ -75,6 +77,9 @@ struct balancer {
 	size_t			 nsorted;
 	size_t			 cap_sorted;
 	uint32_t		*table;		/* BALANCE_MAGLEV_SIZE indexes */
+	size_t			 nup;		/* members up or static, with slots */
+	struct target		**zero;		/* members with no slot */
+	size_t			 nzero;
 };
 
 /* What a table depends on, per member; zeroed, so memcmp compares it. */
@@ -110,28 +115,6 @@ candidate(const struct target *t, const struct pick *pk)
 	    !target_choosable(t, pk->now))
 		return false;
 	return !excluded(t, pk);
-}
-
-/*
- * Compares the loads a1 / w1 and a2 / w2 exactly, as a1 * w2 against
- * a2 * w1 in 96 bits: a 64-bit count times a 32-bit weight does not fit
- * in 64.
- */
-static int
-load_cmp(uint64_t a1, uint32_t w1, uint64_t a2, uint32_t w2)
-{
-	uint64_t xl = (a1 & 0xffffffff) * w2, xh = (a1 >> 32) * w2;
-	uint64_t yl = (a2 & 0xffffffff) * w1, yh = (a2 >> 32) * w1;
-
-	xh += xl >> 32;
-	xl &= 0xffffffff;
-	yh += yl >> 32;
-	yl &= 0xffffffff;
-	if (xh != yh)
-		return xh < yh ? -1 : 1;
-	if (xl != yl)
-		return xl < yl ? -1 : 1;
-	return 0;
 }
 
 /* --- smooth weighted round robin's state ---------------------------- */
@@ -237,10 +220,24 @@ rr_on_remove(struct pool *p, struct target *t, void *arg)
 	struct balancer *b = arg;
 
 	(void)p;
-	if (t == NULL)
+	if (t == NULL) {
 		b->pool = NULL;
-	else
-		rr_forget(&b->rr, t->id);
+		return;
+	}
+	rr_forget(&b->rr, t->id);
+	if (b->sched != NULL)
+		sched_forget(b->sched, t);
+}
+
+/* The pool's active watch: leastconn's heap follows the session counts. */
+static void
+on_active(struct pool *p, struct target *t, void *arg)
+{
+	struct balancer *b = arg;
+
+	(void)p;
+	if (b->sched != NULL)
+		sched_active(b->sched, t);
 }
 
 /*
@@ -266,7 +263,7 @@ swrr(struct balancer *b, const struct pick *pk, const struct target *tied)
 			continue;
 		w = target_weight_now(t, pk->now);
 		if (tied != NULL &&
-		    load_cmp(t->active + 1, w, tied->active + 1, tied_w) != 0)
+		    sched_load_cmp(t->active + 1, w, tied->active + 1, tied_w) != 0)
 			continue;
 		if (room) {
 			cur = rr_current(&b->rr, t->id);
@@ -302,7 +299,7 @@ leastconn(struct balancer *b, const struct pick *pk)
 		busy |= t->active > 0;
 		w = target_weight_now(t, pk->now);
 		if (least == NULL ||
-		    load_cmp(t->active + 1, w, least->active + 1, least_w) < 0) {
+		    sched_load_cmp(t->active + 1, w, least->active + 1, least_w) < 0) {
 			least = t;
 			least_w = w;
 		}
@@ -500,7 +497,7 @@ maglev_populate(struct balancer *b)
  * are the same as at the last build.
  */
 static int
-maglev_refresh(struct balancer *b)
+maglev_refresh(struct balancer *b, int64_t now)
 {
 	const struct target_list *list = pool_targets(b->pool);
 	uint64_t version = pool_set_version(b->pool);
@@ -519,11 +516,14 @@ maglev_refresh(struct balancer *b)
 			n++;
 	}
 	if (n > b->cap_sorted) {
-		struct target **ns;
+		struct target **ns, **nz;
 
 		if ((ns = realloc(b->sorted, n * sizeof(*ns))) == NULL)
 			goto fail;
 		b->sorted = ns;
+		if ((nz = realloc(b->zero, n * sizeof(*nz))) == NULL)
+			goto fail;
+		b->zero = nz;
 		b->cap_sorted = n;
 	}
 	if (n > 0 && (members = calloc(n, sizeof(*members))) == NULL)
@@ -545,6 +545,19 @@ maglev_refresh(struct balancer *b)
 	b->nsorted = n;
 	if (!same && maglev_populate(b) == -1)
 		goto fail;
+	/*
+	 * Up and static members stay choosable until the set version moves
+	 * again; only failing ones come and go with time (pool.h).
+	 */
+	b->nup = b->nzero = 0;
+	for (size_t i = 0; i < n; i++) {
+		t = b->sorted[i];
+		if (b->nslots[i] == 0)
+			b->zero[b->nzero++] = t;
+		else if ((t->state == TARGET_UP || t->state == TARGET_STATIC) &&
+		    target_choosable(t, now))
+			b->nup++;
+	}
 	b->built = true;
 	b->set_version = version;
 	return 0;
@@ -561,7 +574,10 @@ maglev_release(struct balancer *b)
 	free(b->sorted);
 	free(b->members);
 	free(b->nslots);
+	free(b->zero);
 	b->nslots = NULL;
+	b->zero = NULL;
+	b->nzero = b->nup = 0;
 	b->table = NULL;
 	b->sorted = NULL;
 	b->members = NULL;
@@ -573,28 +589,34 @@ maglev_release(struct balancer *b)
 /*
  * Rendezvous (highest random weight) over the candidates of a tier: for
  * targets the table cannot offer. Still consistent for a client, and
- * independent of list order.
+ * independent of list order. One target's turn: t against the best so far.
  */
+static void
+rendezvous_try(struct target *t, const struct pick *pk, uint64_t hc,
+    struct target **best, uint64_t *best_score)
+{
+	uint8_t bytes[18];
+	uint64_t score;
+
+	if (!candidate(t, pk))
+		return;
+	score = hash_mix64(hc ^ hash_bytes(SEED_OFFSET, bytes,
+	    target_bytes(t, bytes)));
+	if (*best == NULL || score > *best_score ||
+	    (score == *best_score && target_order(&t, best) < 0)) {
+		*best = t;
+		*best_score = score;
+	}
+}
+
 static struct target *
 rendezvous(struct balancer *b, const struct pick *pk, uint64_t hc)
 {
 	struct target *t, *best = NULL;
 	uint64_t best_score = 0;
 
-	TAILQ_FOREACH(t, pool_targets(b->pool), entry) {
-		uint8_t bytes[18];
-		uint64_t score;
-
-		if (!candidate(t, pk))
-			continue;
-		score = hash_mix64(hc ^ hash_bytes(SEED_OFFSET, bytes,
-		    target_bytes(t, bytes)));
-		if (best == NULL || score > best_score ||
-		    (score == best_score && target_order(&t, &best) < 0)) {
-			best = t;
-			best_score = score;
-		}
-	}
+	TAILQ_FOREACH(t, pool_targets(b->pool), entry)
+		rendezvous_try(t, pk, hc, &best, &best_score);
 	return best;
 }
 
@@ -607,7 +629,15 @@ hash_pick(struct balancer *b, const struct sockaddr *client, struct pick *pk)
 	struct target *t;
 	bool any = false;
 
-	if (maglev_refresh(b) == 0) {
+	if (maglev_refresh(b, pk->now) == 0) {
+		struct target *best = NULL;
+		uint64_t best_score = 0;
+
+		/*
+		 * More up members with slots than exclusions: one is a
+		 * candidate, and the walk below finds it. Else look.
+		 */
+		any = b->nup > pk->nexclude;
 		for (size_t i = 0; i < b->nsorted && !any; i++)
 			any = b->nslots[i] > 0 && candidate(b->sorted[i], pk);
 		/* Walk on past entries that cannot take this client now. */
@@ -620,10 +650,14 @@ hash_pick(struct balancer *b, const struct sockaddr *client, struct pick *pk)
 			if (++slot == BALANCE_MAGLEV_SIZE)
 				slot = 0;
 		}
+		/* Candidates are members: those with a weight too small for a slot. */
+		for (size_t i = 0; i < b->nzero; i++)
+			rendezvous_try(b->zero[i], pk, hc, &best, &best_score);
+		if (best != NULL)
+			return best;
+	} else if ((t = rendezvous(b, pk, hc)) != NULL) {
+		return t;	/* no table (ENOMEM): every target */
 	}
-	/* A weight so small it got no slot, or no table (ENOMEM). */
-	if ((t = rendezvous(b, pk, hc)) != NULL)
-		return t;
 	pk->fallback = true;
 	return rendezvous(b, pk, hc);
 }
@@ -643,6 +677,11 @@ balance_new(struct pool *p, enum balance_algo algo)
 		free(b);
 		return NULL;
 	}
+	if (pool_watch_active(p, on_active, b) == -1) {
+		pool_unwatch_remove(p, rr_on_remove, b);
+		free(b);
+		return NULL;
+	}
 	return b;
 }
 
@@ -651,8 +690,11 @@ balance_free(struct balancer *b)
 {
 	if (b == NULL)
 		return;
-	if (b->pool != NULL)
+	if (b->pool != NULL) {
 		pool_unwatch_remove(b->pool, rr_on_remove, b);
+		pool_unwatch_active(b->pool, on_active, b);
+	}
+	sched_free(b->sched);
 	maglev_release(b);
 	rr_release(&b->rr);
 	free(b);
@@ -665,12 +707,36 @@ balance_set_algo(struct balancer *b, enum balance_algo algo)
 		return;
 	b->algo = algo;
 	maglev_release(b);	/* rebuilt on the first hash pick */
+	sched_free(b->sched);	/* and this one on the first large pick */
+	b->sched = NULL;
 }
 
 enum balance_algo
 balance_algo(const struct balancer *b)
 {
 	return b->algo;
+}
+
+/*
+ * Whether this pick goes to the indexed scheduler (balance.h): the pool
+ * lists more than BALANCE_LINEAR_MAX targets and the scheduler exists (a
+ * NULL one, ENOMEM, walks). Back at or under the bound, it is dropped,
+ * and the walk's round robin starts again from zero.
+ */
+static bool
+large(struct balancer *b)
+{
+	if (pool_count(b->pool) <= BALANCE_LINEAR_MAX) {
+		if (b->sched != NULL) {
+			sched_free(b->sched);
+			b->sched = NULL;
+			rr_release(&b->rr);
+		}
+		return false;
+	}
+	if (b->sched == NULL)
+		b->sched = sched_new(b->pool, b->algo == BALANCE_LEASTCONN);
+	return b->sched != NULL;
 }
 
 struct target *
@@ -685,21 +751,19 @@ balance_pick(struct balancer *b, const struct sockaddr *client,
 	};
 	struct target *t;
 
-	switch (b->algo) {
-	case BALANCE_HASH:
+	if (b->algo == BALANCE_HASH)
 		return hash_pick(b, client, &pk);
-	case BALANCE_ROUNDROBIN:
-		if ((t = swrr(b, &pk, NULL)) != NULL)
+	if (large(b) && sched_pick(b->sched, pk.exclude, pk.nexclude, now, &t) == 0) {
+		if (t != NULL)
 			return t;
-		pk.fallback = true;
-		return swrr(b, &pk, NULL);
-	case BALANCE_LEASTCONN:
-	default:
-		if ((t = leastconn(b, &pk)) != NULL)
-			return t;
-		pk.fallback = true;
-		return leastconn(b, &pk);
+		/* Nothing choosable: the fallback tier walks, as below. */
+	} else if ((t = b->algo == BALANCE_ROUNDROBIN ? swrr(b, &pk, NULL) :
+	    leastconn(b, &pk)) != NULL) {
+		return t;
 	}
+	pk.fallback = true;
+	return b->algo == BALANCE_ROUNDROBIN ? swrr(b, &pk, NULL) :
+	    leastconn(b, &pk);
 }
 
 static const struct {
