@@ -67,6 +67,7 @@ struct balancer {
 	enum balance_algo	 algo;
 	struct rr_table		 rr;
 	struct sched		*sched;		/* above BALANCE_LINEAR_MAX, or NULL */
+	uint64_t		 steps;		/* balance_steps */
 
 	/* Maglev: valid while built and pool_set_version() == set_version. */
 	bool			 built;
@@ -259,6 +260,7 @@ swrr(struct balancer *b, const struct pick *pk, const struct target *tied)
 		int64_t *cur = NULL, score;
 		uint32_t w;
 
+		b->steps++;
 		if (!candidate(t, pk))
 			continue;
 		w = target_weight_now(t, pk->now);
@@ -294,6 +296,7 @@ leastconn(struct balancer *b, const struct pick *pk)
 	TAILQ_FOREACH(t, pool_targets(b->pool), entry) {
 		uint32_t w;
 
+		b->steps++;
 		if (!candidate(t, pk))
 			continue;
 		busy |= t->active > 0;
@@ -592,12 +595,13 @@ maglev_release(struct balancer *b)
  * independent of list order. One target's turn: t against the best so far.
  */
 static void
-rendezvous_try(struct target *t, const struct pick *pk, uint64_t hc,
-    struct target **best, uint64_t *best_score)
+rendezvous_try(struct balancer *b, struct target *t, const struct pick *pk,
+    uint64_t hc, struct target **best, uint64_t *best_score)
 {
 	uint8_t bytes[18];
 	uint64_t score;
 
+	b->steps++;
 	if (!candidate(t, pk))
 		return;
 	score = hash_mix64(hc ^ hash_bytes(SEED_OFFSET, bytes,
@@ -616,7 +620,7 @@ rendezvous(struct balancer *b, const struct pick *pk, uint64_t hc)
 	uint64_t best_score = 0;
 
 	TAILQ_FOREACH(t, pool_targets(b->pool), entry)
-		rendezvous_try(t, pk, hc, &best, &best_score);
+		rendezvous_try(b, t, pk, hc, &best, &best_score);
 	return best;
 }
 
@@ -638,13 +642,16 @@ hash_pick(struct balancer *b, const struct sockaddr *client, struct pick *pk)
 		 * candidate, and the walk below finds it. Else look.
 		 */
 		any = b->nup > pk->nexclude;
-		for (size_t i = 0; i < b->nsorted && !any; i++)
+		for (size_t i = 0; i < b->nsorted && !any; i++) {
+			b->steps++;
 			any = b->nslots[i] > 0 && candidate(b->sorted[i], pk);
+		}
 		/* Walk on past entries that cannot take this client now. */
 		for (size_t i = 0, slot = hc % BALANCE_MAGLEV_SIZE;
 		    any && i < BALANCE_MAGLEV_SIZE; i++) {
 			uint32_t idx = b->table[slot];
 
+			b->steps++;
 			if (idx != MAGLEV_EMPTY && candidate(b->sorted[idx], pk))
 				return b->sorted[idx];
 			if (++slot == BALANCE_MAGLEV_SIZE)
@@ -652,7 +659,7 @@ hash_pick(struct balancer *b, const struct sockaddr *client, struct pick *pk)
 		}
 		/* Candidates are members: those with a weight too small for a slot. */
 		for (size_t i = 0; i < b->nzero; i++)
-			rendezvous_try(b->zero[i], pk, hc, &best, &best_score);
+			rendezvous_try(b, b->zero[i], pk, hc, &best, &best_score);
 		if (best != NULL)
 			return best;
 	} else if ((t = rendezvous(b, pk, hc)) != NULL) {
@@ -717,6 +724,12 @@ balance_algo(const struct balancer *b)
 	return b->algo;
 }
 
+uint64_t
+balance_steps(const struct balancer *b)
+{
+	return b->steps;
+}
+
 /*
  * Whether this pick goes to the indexed scheduler (balance.h): the pool
  * lists more than BALANCE_LINEAR_MAX targets and the scheduler exists (a
@@ -735,7 +748,8 @@ large(struct balancer *b)
 		return false;
 	}
 	if (b->sched == NULL)
-		b->sched = sched_new(b->pool, b->algo == BALANCE_LEASTCONN);
+		b->sched = sched_new(b->pool, b->algo == BALANCE_LEASTCONN,
+		    &b->steps);
 	return b->sched != NULL;
 }
 

@@ -58,6 +58,13 @@ enum balance_algo balance_algo(const struct balancer *);
 struct target	*balance_pick(struct balancer *, const struct sockaddr *client,
 		    const uint32_t *exclude, size_t nexclude, int64_t now);
 
+/*
+ * The targets, heap levels and table slots picks have gone through so
+ * far: what shows a pick's cost independent of the pool's size
+ * (check_balance).
+ */
+uint64_t	 balance_steps(const struct balancer *);
+
 int		 balance_algo_parse(const char *, enum balance_algo *);
 const char	*balance_algo_name(enum balance_algo);
 

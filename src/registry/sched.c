@@ -90,6 +90,7 @@ struct sched {
 	size_t			 nbucket;	/* a power of two, or 0 */
 	size_t			 nent;
 	struct heap		 h[HEAPS];
+	uint64_t		*steps;		/* sched_new's counter */
 };
 
 int
@@ -158,6 +159,7 @@ sift_up(struct sched *s, int k, size_t i)
 	struct sched_ent *e = h->v[i];
 
 	while (i > 0 && before(k, e, h->v[(i - 1) / 2])) {
+		(*s->steps)++;
 		heap_put(h, k, i, h->v[(i - 1) / 2]);
 		i = (i - 1) / 2;
 	}
@@ -179,6 +181,7 @@ sift_down(struct sched *s, int k, size_t i)
 			c++;
 		if (!before(k, h->v[c], e))
 			break;
+		(*s->steps)++;
 		heap_put(h, k, i, h->v[c]);
 		i = c;
 	}
@@ -464,6 +467,7 @@ rebuild(struct sched *s, int64_t now)
 	s->vnow -= by_e;
 	s->vtie -= by_t;
 	TAILQ_FOREACH(t, list, entry) {
+		(*s->steps)++;
 		e = ent_find(s, t->id);
 		e->start = sub_sat(e->start, by_e);
 		e->d = sub_sat(e->d, by_e);
@@ -505,6 +509,7 @@ wake_due(struct sched *s, int64_t now)
 	struct sched_ent *e;
 
 	while ((e = heap_top(s, H_WAKE)) != NULL && e->wake <= now) {
+		(*s->steps)++;
 		if (e->pos[H_EDF] != NOPOS) {
 			uint32_t w = target_weight_now(e->t, now);
 
@@ -549,7 +554,7 @@ busy(const struct sched *s, const uint32_t *ex, size_t nex)
 /* --- API ------------------------------------------------------------- */
 
 struct sched *
-sched_new(struct pool *p, bool leastconn)
+sched_new(struct pool *p, bool leastconn, uint64_t *steps)
 {
 	struct sched *s;
 
@@ -558,6 +563,7 @@ sched_new(struct pool *p, bool leastconn)
 	s->pool = p;
 	s->leastconn = leastconn;
 	s->last_now = INT64_MIN;
+	s->steps = steps;
 	return s;
 }
 
@@ -589,6 +595,7 @@ top_taken(struct sched *s, int k, const uint32_t *ex, size_t nex, int64_t now,
 	uint32_t w;
 
 	while ((e = heap_top(s, k)) != NULL) {
+		(*s->steps)++;
 		if (!target_choosable(e->t, now))
 			leave(s, e, now);
 		else if (excluded(e->id, ex, nex)) {

@@ -25,7 +25,8 @@ struct pool;
 struct target;
 struct sched;
 
-struct sched	*sched_new(struct pool *, bool leastconn);
+/* steps counts the entries and heap levels it goes through (balance_steps). */
+struct sched	*sched_new(struct pool *, bool leastconn, uint64_t *steps);
 void		 sched_free(struct sched *);
 /*
  * A choosable target not among the nexclude ids in exclude, in *out, or
