@@ -1208,6 +1208,12 @@ START_TEST(test_large_cost)
 	add_many(&fx, ts, 10000, 50, 17);
 	for (int i = 0; i < 10; i++)
 		pool_session_begin(ts[i * 1000]);
+	/*
+	 * Most of them failing, in backoff: the first nine tenths by address,
+	 * where hash would look for a candidate first.
+	 */
+	for (int i = 0; i < 9000; i++)
+		pool_connect_failed(ts[i]);
 	/* The first pick builds the index (a walk); the next ones must not. */
 	ck_assert_ptr_nonnull(balance_pick(fx.bal, client_addr(&ss, &seed, false),
 	    NULL, 0, fx.now));
