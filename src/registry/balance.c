@@ -5,6 +5,14 @@
  * accepts, then, only if none is left, the failing ones still in backoff
  * (target_fallback). Excluded targets are never candidates.
  *
+ * roundrobin and leastconn as below walk the pool; in a pool of more than
+ * BALANCE_LINEAR_MAX listed targets the first tier is registry/sched.c's
+ * instead (same shares, same least load, O(log n); its head comment), and
+ * only the fallback tier walks. The balancer makes the scheduler at the
+ * first large pick and drops it, with the round robin's state below, when
+ * the pool is back under the bound; if it cannot be made or built
+ * (ENOMEM) the pick walks.
+ *
  * roundrobin is nginx's smooth weighted round robin. Its state, each
  * target's current weight, is the balancer's own: a table by target id
  * (struct rr_table), where a target that never took part has 0 (as a new
@@ -28,7 +36,10 @@
  * lookup walks past them to the next entry, so a connect failure seen by
  * one instance moves only that target's clients, and once the backoff is
  * over the target's own clients are the trial connections that bring it
- * back.
+ * back. A lookup costs the table entries it walks past (bounded by the
+ * table, short unless most members are failing), never a walk of the
+ * pool: the members up with slots are counted at the build, and those
+ * with no slot listed, for the rendezvous.
  */
 #include "autoconfig.h"
 
