@@ -468,7 +468,8 @@ rebuild(struct sched *s, int64_t now)
 	s->vtie -= by_t;
 	TAILQ_FOREACH(t, list, entry) {
 		(*s->steps)++;
-		e = ent_find(s, t->id);
+		if ((e = ent_find(s, t->id)) == NULL)
+			continue;	/* made by the walk above: cannot happen */
 		e->start = sub_sat(e->start, by_e);
 		e->d = sub_sat(e->d, by_e);
 		e->tie = sub_sat(e->tie, by_t);
