@@ -1050,6 +1050,87 @@ START_TEST(test_large_leastconn_ties)
 }
 END_TEST
 
+/*
+ * A busy leastconn farm with a target in slow start: at every second of
+ * its ramp the pick is exactly a least loaded target with the weights of
+ * now, though the ramping one is not at the top to be re-read.
+ */
+START_TEST(test_large_leastconn_ramp)
+{
+	struct fixture fx;
+	struct target *ts[400], *t;
+	int got = 0;
+
+	fx_init(&fx, BALANCE_LEASTCONN);
+	add_many(&fx, ts, 400, 10, 0);
+	for (size_t i = 0; i < 400; i++)
+		pool_session_begin(ts[i]);
+	pool_set_slow_start(fx.pool, 64000);
+	t = add_live(fx.pool, 400, 10);
+	for (int sec = 0; sec <= 64; sec++) {
+		for (int i = 0; i < 3; i++) {
+			struct target *p = balance_pick(fx.bal, NULL, NULL, 0, fx.now);
+
+			check_large_pick(&fx, p, NULL, 0, sec);
+			got += p == t;
+			/* Opened and closed: the loads stay as they are. */
+			pool_session_begin(p);
+			pool_session_end(p, 0, 0);
+		}
+		fx_advance(&fx, 1000);
+	}
+	ck_assert_int_gt(got, 0);	/* its ramp reached the others' load */
+	for (size_t i = 0; i < 400; i++)
+		pool_session_end(ts[i], 0, 0);
+	fx_done(&fx);
+}
+END_TEST
+
+/*
+ * What the index trusts pool_set_version() for: heartbeats and sessions
+ * leave it, weights move it, and so does turning off a failing check that
+ * held nothing down (its target was port-less when it failed).
+ */
+START_TEST(test_large_set_version)
+{
+	struct fixture fx;
+	struct target *ts[400], *t;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	uint64_t v;
+	bool created;
+
+	fx_init(&fx, BALANCE_ROUNDROBIN);
+	add_many(&fx, ts, 400, 10, 0);
+	ck_assert_ptr_nonnull(balance_pick(fx.bal, NULL, NULL, 0, fx.now));
+	v = pool_set_version(fx.pool);
+	pool_ack(ts[1]);
+	pool_session_begin(ts[2]);
+	pool_session_end(ts[2], 1, 1);
+	ck_assert_uint_eq(pool_set_version(fx.pool), v);
+	pool_set_weight(ts[3], 4);
+	ck_assert_uint_ne(pool_set_version(fx.pool), v);
+
+	make_addr(&ss, &len, "10.200.0.9", 0);
+	t = pool_register(fx.pool, TARGET_SRC_ACK, (struct sockaddr *)&ss, len,
+	    10, INT64_C(1000000000), &created);
+	ck_assert(t != NULL && created);
+	pool_check_enable(t, 1, 1);
+	pool_check_result(t, false, 1, "refused");
+	ck_assert_int_eq(pool_set_port(t, 80), 0);
+	for (size_t i = 0; i < 400; i++)
+		pool_drain(ts[i]);
+	ck_assert(!target_choosable(t, fx.now));
+	ck_assert_ptr_null(balance_pick(fx.bal, NULL, NULL, 0, fx.now));
+	v = pool_set_version(fx.pool);
+	pool_check_disable(t);
+	ck_assert_uint_ne(pool_set_version(fx.pool), v);
+	ck_assert(target_choosable(t, fx.now));
+	ck_assert_ptr_eq(balance_pick(fx.bal, NULL, NULL, 0, fx.now), t);
+	fx_done(&fx);
+}
+END_TEST
+
 /* Exclusions, failing targets and their backoff, the fallback tier. */
 START_TEST(test_large_tiers)
 {
@@ -1281,6 +1362,8 @@ balance_suite(void)
 	tcase_add_loop_test(tc, test_large_shares, 0, 2);
 	tcase_add_test(tc, test_large_leastconn_run);
 	tcase_add_test(tc, test_large_leastconn_ties);
+	tcase_add_test(tc, test_large_leastconn_ramp);
+	tcase_add_test(tc, test_large_set_version);
 	tcase_add_loop_test(tc, test_large_tiers, 0, 2);
 	tcase_add_loop_test(tc, test_large_crossing, 0, 2);
 	tcase_add_test(tc, test_large_ramp);
