@@ -5,6 +5,14 @@
  * accepts, then, only if none is left, the failing ones still in backoff
  * (target_fallback). Excluded targets are never candidates.
  *
+ * roundrobin and leastconn as below walk the pool; in a pool of more than
+ * BALANCE_LINEAR_MAX listed targets the first tier is registry/sched.c's
+ * instead (same shares, same least load, O(log n); its head comment), and
+ * only the fallback tier walks. The balancer makes the scheduler at the
+ * first large pick and drops it, with the round robin's state below, when
+ * the pool is back under the bound; if it cannot be made or built
+ * (ENOMEM) the pick walks.
+ *
  * roundrobin is nginx's smooth weighted round robin. Its state, each
  * target's current weight, is the balancer's own: a table by target id
  * (struct rr_table), where a target that never took part has 0 (as a new
@@ -28,7 +36,10 @@
  * lookup walks past them to the next entry, so a connect failure seen by
  * one instance moves only that target's clients, and once the backoff is
  * over the target's own clients are the trial connections that bring it
- * back.
+ * back. A lookup costs the table entries it walks past (bounded by the
+ * table, short unless most members are failing), never a walk of the
+ * pool: the members up with slots are counted at the build, and those
+ * with no slot listed, for the rendezvous.
  */
 #include "autoconfig.h"
 
@@ -41,6 +52,7 @@
 #include "common/hash.h"
 #include "registry/balance.h"
 #include "registry/pool.h"
+#include "registry/sched.h"
 
 #define MAGLEV_EMPTY	UINT32_MAX
 
@@ -65,6 +77,8 @@ struct balancer {
 	struct pool		*pool;
 	enum balance_algo	 algo;
 	struct rr_table		 rr;
+	struct sched		*sched;		/* above BALANCE_LINEAR_MAX, or NULL */
+	uint64_t		 steps;		/* balance_steps */
 
 	/* Maglev: valid while built and pool_set_version() == set_version. */
 	bool			 built;
@@ -75,6 +89,9 @@ struct balancer {
 	size_t			 nsorted;
 	size_t			 cap_sorted;
 	uint32_t		*table;		/* BALANCE_MAGLEV_SIZE indexes */
+	size_t			 nup;		/* members up or static, with slots */
+	struct target		**zero;		/* members with no slot */
+	size_t			 nzero;
 };
 
 /* What a table depends on, per member; zeroed, so memcmp compares it. */
@@ -110,28 +127,6 @@ candidate(const struct target *t, const struct pick *pk)
 	    !target_choosable(t, pk->now))
 		return false;
 	return !excluded(t, pk);
-}
-
-/*
- * Compares the loads a1 / w1 and a2 / w2 exactly, as a1 * w2 against
- * a2 * w1 in 96 bits: a 64-bit count times a 32-bit weight does not fit
- * in 64.
- */
-static int
-load_cmp(uint64_t a1, uint32_t w1, uint64_t a2, uint32_t w2)
-{
-	uint64_t xl = (a1 & 0xffffffff) * w2, xh = (a1 >> 32) * w2;
-	uint64_t yl = (a2 & 0xffffffff) * w1, yh = (a2 >> 32) * w1;
-
-	xh += xl >> 32;
-	xl &= 0xffffffff;
-	yh += yl >> 32;
-	yl &= 0xffffffff;
-	if (xh != yh)
-		return xh < yh ? -1 : 1;
-	if (xl != yl)
-		return xl < yl ? -1 : 1;
-	return 0;
 }
 
 /* --- smooth weighted round robin's state ---------------------------- */
@@ -237,10 +232,24 @@ rr_on_remove(struct pool *p, struct target *t, void *arg)
 	struct balancer *b = arg;
 
 	(void)p;
-	if (t == NULL)
+	if (t == NULL) {
 		b->pool = NULL;
-	else
-		rr_forget(&b->rr, t->id);
+		return;
+	}
+	rr_forget(&b->rr, t->id);
+	if (b->sched != NULL)
+		sched_forget(b->sched, t);
+}
+
+/* The pool's active watch: leastconn's heap follows the session counts. */
+static void
+on_active(struct pool *p, struct target *t, void *arg)
+{
+	struct balancer *b = arg;
+
+	(void)p;
+	if (b->sched != NULL)
+		sched_active(b->sched, t);
 }
 
 /*
@@ -262,11 +271,12 @@ swrr(struct balancer *b, const struct pick *pk, const struct target *tied)
 		int64_t *cur = NULL, score;
 		uint32_t w;
 
+		b->steps++;
 		if (!candidate(t, pk))
 			continue;
 		w = target_weight_now(t, pk->now);
 		if (tied != NULL &&
-		    load_cmp(t->active + 1, w, tied->active + 1, tied_w) != 0)
+		    sched_load_cmp(t->active + 1, w, tied->active + 1, tied_w) != 0)
 			continue;
 		if (room) {
 			cur = rr_current(&b->rr, t->id);
@@ -297,12 +307,13 @@ leastconn(struct balancer *b, const struct pick *pk)
 	TAILQ_FOREACH(t, pool_targets(b->pool), entry) {
 		uint32_t w;
 
+		b->steps++;
 		if (!candidate(t, pk))
 			continue;
 		busy |= t->active > 0;
 		w = target_weight_now(t, pk->now);
 		if (least == NULL ||
-		    load_cmp(t->active + 1, w, least->active + 1, least_w) < 0) {
+		    sched_load_cmp(t->active + 1, w, least->active + 1, least_w) < 0) {
 			least = t;
 			least_w = w;
 		}
@@ -500,7 +511,7 @@ maglev_populate(struct balancer *b)
  * are the same as at the last build.
  */
 static int
-maglev_refresh(struct balancer *b)
+maglev_refresh(struct balancer *b, int64_t now)
 {
 	const struct target_list *list = pool_targets(b->pool);
 	uint64_t version = pool_set_version(b->pool);
@@ -519,11 +530,14 @@ maglev_refresh(struct balancer *b)
 			n++;
 	}
 	if (n > b->cap_sorted) {
-		struct target **ns;
+		struct target **ns, **nz;
 
 		if ((ns = realloc(b->sorted, n * sizeof(*ns))) == NULL)
 			goto fail;
 		b->sorted = ns;
+		if ((nz = realloc(b->zero, n * sizeof(*nz))) == NULL)
+			goto fail;
+		b->zero = nz;
 		b->cap_sorted = n;
 	}
 	if (n > 0 && (members = calloc(n, sizeof(*members))) == NULL)
@@ -545,6 +559,19 @@ maglev_refresh(struct balancer *b)
 	b->nsorted = n;
 	if (!same && maglev_populate(b) == -1)
 		goto fail;
+	/*
+	 * Up and static members stay choosable until the set version moves
+	 * again; only failing ones come and go with time (pool.h).
+	 */
+	b->nup = b->nzero = 0;
+	for (size_t i = 0; i < n; i++) {
+		t = b->sorted[i];
+		if (b->nslots[i] == 0)
+			b->zero[b->nzero++] = t;
+		else if ((t->state == TARGET_UP || t->state == TARGET_STATIC) &&
+		    target_choosable(t, now))
+			b->nup++;
+	}
 	b->built = true;
 	b->set_version = version;
 	return 0;
@@ -561,7 +588,10 @@ maglev_release(struct balancer *b)
 	free(b->sorted);
 	free(b->members);
 	free(b->nslots);
+	free(b->zero);
 	b->nslots = NULL;
+	b->zero = NULL;
+	b->nzero = b->nup = 0;
 	b->table = NULL;
 	b->sorted = NULL;
 	b->members = NULL;
@@ -573,28 +603,35 @@ maglev_release(struct balancer *b)
 /*
  * Rendezvous (highest random weight) over the candidates of a tier: for
  * targets the table cannot offer. Still consistent for a client, and
- * independent of list order.
+ * independent of list order. One target's turn: t against the best so far.
  */
+static void
+rendezvous_try(struct balancer *b, struct target *t, const struct pick *pk,
+    uint64_t hc, struct target **best, uint64_t *best_score)
+{
+	uint8_t bytes[18];
+	uint64_t score;
+
+	b->steps++;
+	if (!candidate(t, pk))
+		return;
+	score = hash_mix64(hc ^ hash_bytes(SEED_OFFSET, bytes,
+	    target_bytes(t, bytes)));
+	if (*best == NULL || score > *best_score ||
+	    (score == *best_score && target_order(&t, best) < 0)) {
+		*best = t;
+		*best_score = score;
+	}
+}
+
 static struct target *
 rendezvous(struct balancer *b, const struct pick *pk, uint64_t hc)
 {
 	struct target *t, *best = NULL;
 	uint64_t best_score = 0;
 
-	TAILQ_FOREACH(t, pool_targets(b->pool), entry) {
-		uint8_t bytes[18];
-		uint64_t score;
-
-		if (!candidate(t, pk))
-			continue;
-		score = hash_mix64(hc ^ hash_bytes(SEED_OFFSET, bytes,
-		    target_bytes(t, bytes)));
-		if (best == NULL || score > best_score ||
-		    (score == best_score && target_order(&t, &best) < 0)) {
-			best = t;
-			best_score = score;
-		}
-	}
+	TAILQ_FOREACH(t, pool_targets(b->pool), entry)
+		rendezvous_try(b, t, pk, hc, &best, &best_score);
 	return best;
 }
 
@@ -607,23 +644,38 @@ hash_pick(struct balancer *b, const struct sockaddr *client, struct pick *pk)
 	struct target *t;
 	bool any = false;
 
-	if (maglev_refresh(b) == 0) {
-		for (size_t i = 0; i < b->nsorted && !any; i++)
+	if (maglev_refresh(b, pk->now) == 0) {
+		struct target *best = NULL;
+		uint64_t best_score = 0;
+
+		/*
+		 * More up members with slots than exclusions: one is a
+		 * candidate, and the walk below finds it. Else look.
+		 */
+		any = b->nup > pk->nexclude;
+		for (size_t i = 0; i < b->nsorted && !any; i++) {
+			b->steps++;
 			any = b->nslots[i] > 0 && candidate(b->sorted[i], pk);
+		}
 		/* Walk on past entries that cannot take this client now. */
 		for (size_t i = 0, slot = hc % BALANCE_MAGLEV_SIZE;
 		    any && i < BALANCE_MAGLEV_SIZE; i++) {
 			uint32_t idx = b->table[slot];
 
+			b->steps++;
 			if (idx != MAGLEV_EMPTY && candidate(b->sorted[idx], pk))
 				return b->sorted[idx];
 			if (++slot == BALANCE_MAGLEV_SIZE)
 				slot = 0;
 		}
+		/* Candidates are members: those with a weight too small for a slot. */
+		for (size_t i = 0; i < b->nzero; i++)
+			rendezvous_try(b, b->zero[i], pk, hc, &best, &best_score);
+		if (best != NULL)
+			return best;
+	} else if ((t = rendezvous(b, pk, hc)) != NULL) {
+		return t;	/* no table (ENOMEM): every target */
 	}
-	/* A weight so small it got no slot, or no table (ENOMEM). */
-	if ((t = rendezvous(b, pk, hc)) != NULL)
-		return t;
 	pk->fallback = true;
 	return rendezvous(b, pk, hc);
 }
@@ -643,6 +695,11 @@ balance_new(struct pool *p, enum balance_algo algo)
 		free(b);
 		return NULL;
 	}
+	if (pool_watch_active(p, on_active, b) == -1) {
+		pool_unwatch_remove(p, rr_on_remove, b);
+		free(b);
+		return NULL;
+	}
 	return b;
 }
 
@@ -651,8 +708,11 @@ balance_free(struct balancer *b)
 {
 	if (b == NULL)
 		return;
-	if (b->pool != NULL)
+	if (b->pool != NULL) {
 		pool_unwatch_remove(b->pool, rr_on_remove, b);
+		pool_unwatch_active(b->pool, on_active, b);
+	}
+	sched_free(b->sched);
 	maglev_release(b);
 	rr_release(&b->rr);
 	free(b);
@@ -665,12 +725,43 @@ balance_set_algo(struct balancer *b, enum balance_algo algo)
 		return;
 	b->algo = algo;
 	maglev_release(b);	/* rebuilt on the first hash pick */
+	sched_free(b->sched);	/* and this one on the first large pick */
+	b->sched = NULL;
 }
 
 enum balance_algo
 balance_algo(const struct balancer *b)
 {
 	return b->algo;
+}
+
+uint64_t
+balance_steps(const struct balancer *b)
+{
+	return b->steps;
+}
+
+/*
+ * Whether this pick goes to the indexed scheduler (balance.h): the pool
+ * lists more than BALANCE_LINEAR_MAX targets and the scheduler exists (a
+ * NULL one, ENOMEM, walks). Back at or under the bound, it is dropped,
+ * and the walk's round robin starts again from zero.
+ */
+static bool
+large(struct balancer *b)
+{
+	if (pool_count(b->pool) <= BALANCE_LINEAR_MAX) {
+		if (b->sched != NULL) {
+			sched_free(b->sched);
+			b->sched = NULL;
+			rr_release(&b->rr);
+		}
+		return false;
+	}
+	if (b->sched == NULL)
+		b->sched = sched_new(b->pool, b->algo == BALANCE_LEASTCONN,
+		    &b->steps);
+	return b->sched != NULL;
 }
 
 struct target *
@@ -685,21 +776,19 @@ balance_pick(struct balancer *b, const struct sockaddr *client,
 	};
 	struct target *t;
 
-	switch (b->algo) {
-	case BALANCE_HASH:
+	if (b->algo == BALANCE_HASH)
 		return hash_pick(b, client, &pk);
-	case BALANCE_ROUNDROBIN:
-		if ((t = swrr(b, &pk, NULL)) != NULL)
+	if (large(b) && sched_pick(b->sched, pk.exclude, pk.nexclude, now, &t) == 0) {
+		if (t != NULL)
 			return t;
-		pk.fallback = true;
-		return swrr(b, &pk, NULL);
-	case BALANCE_LEASTCONN:
-	default:
-		if ((t = leastconn(b, &pk)) != NULL)
-			return t;
-		pk.fallback = true;
-		return leastconn(b, &pk);
+		/* Nothing choosable: the fallback tier walks, as below. */
+	} else if ((t = b->algo == BALANCE_ROUNDROBIN ? swrr(b, &pk, NULL) :
+	    leastconn(b, &pk)) != NULL) {
+		return t;
 	}
+	pk.fallback = true;
+	return b->algo == BALANCE_ROUNDROBIN ? swrr(b, &pk, NULL) :
+	    leastconn(b, &pk);
 }
 
 static const struct {

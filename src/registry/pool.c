@@ -118,6 +118,7 @@ struct pool {
 		pool_remove_fn	*fn;
 		void		*arg;
 	}			 watchers[POOL_WATCHERS_MAX];
+	struct pool_watcher	 active_watchers[POOL_WATCHERS_MAX];
 	uint64_t		 version;
 	uint64_t		 set_version;
 	uint64_t		 state_version;
@@ -887,13 +888,13 @@ pool_set_on_remove(struct pool *p, pool_remove_fn *fn, void *arg)
 	p->on_remove_arg = arg;
 }
 
-int
-pool_watch_remove(struct pool *p, pool_remove_fn *fn, void *arg)
+static int
+watcher_add(struct pool_watcher *w, pool_remove_fn *fn, void *arg)
 {
 	for (size_t i = 0; i < POOL_WATCHERS_MAX; i++) {
-		if (p->watchers[i].fn == NULL) {
-			p->watchers[i].fn = fn;
-			p->watchers[i].arg = arg;
+		if (w[i].fn == NULL) {
+			w[i].fn = fn;
+			w[i].arg = arg;
 			return 0;
 		}
 	}
@@ -902,18 +903,41 @@ pool_watch_remove(struct pool *p, pool_remove_fn *fn, void *arg)
 }
 
 /* The later ones move up: the calling order stays the order added. */
+static void
+watcher_del(struct pool_watcher *w, pool_remove_fn *fn, void *arg)
+{
+	for (size_t i = 0; i < POOL_WATCHERS_MAX; i++) {
+		if (w[i].fn != fn || w[i].arg != arg)
+			continue;
+		memmove(&w[i], &w[i + 1], (POOL_WATCHERS_MAX - i - 1) * sizeof(w[0]));
+		w[POOL_WATCHERS_MAX - 1].fn = NULL;
+		w[POOL_WATCHERS_MAX - 1].arg = NULL;
+		return;
+	}
+}
+
+int
+pool_watch_remove(struct pool *p, pool_remove_fn *fn, void *arg)
+{
+	return watcher_add(p->watchers, fn, arg);
+}
+
 void
 pool_unwatch_remove(struct pool *p, pool_remove_fn *fn, void *arg)
 {
-	for (size_t i = 0; i < POOL_WATCHERS_MAX; i++) {
-		if (p->watchers[i].fn != fn || p->watchers[i].arg != arg)
-			continue;
-		memmove(&p->watchers[i], &p->watchers[i + 1],
-		    (POOL_WATCHERS_MAX - i - 1) * sizeof(p->watchers[0]));
-		p->watchers[POOL_WATCHERS_MAX - 1].fn = NULL;
-		p->watchers[POOL_WATCHERS_MAX - 1].arg = NULL;
-		return;
-	}
+	watcher_del(p->watchers, fn, arg);
+}
+
+int
+pool_watch_active(struct pool *p, pool_active_fn *fn, void *arg)
+{
+	return watcher_add(p->active_watchers, fn, arg);
+}
+
+void
+pool_unwatch_active(struct pool *p, pool_active_fn *fn, void *arg)
+{
+	watcher_del(p->active_watchers, fn, arg);
 }
 
 /* A listed target other than self with this host and port (port > 0). */
@@ -1600,10 +1624,21 @@ target_fallback(const struct target *t, int64_t now)
 	    now < t->retry_at;
 }
 
+/* t->active moved: the active watchers re-read it (pool.h). */
+static void
+active_moved(struct target *t)
+{
+	struct pool *p = t->pool;
+
+	for (size_t i = 0; i < POOL_WATCHERS_MAX && p->active_watchers[i].fn != NULL; i++)
+		p->active_watchers[i].fn(p, t, p->active_watchers[i].arg);
+}
+
 void
 pool_session_begin(struct target *t)
 {
 	t->active++;
+	active_moved(t);
 	pool_touch(t->pool);
 }
 
@@ -1615,6 +1650,7 @@ pool_session_end(struct target *t, uint64_t bytes_in, uint64_t bytes_out)
 
 	if (t->active > 0)
 		t->active--;
+	active_moved(t);
 	t->bytes_in += bytes_in;
 	t->bytes_out += bytes_out;
 	pool_touch(p);
@@ -1915,7 +1951,12 @@ pool_check_disable(struct target *t)
 	t->check.status = TARGET_CHECK_PENDING;
 	check_release(t, NULL);
 	deadline_arm(t);
-	pool_touch(t->pool);
+	/*
+	 * A failing check that held nothing down (the target was port-less
+	 * or draining when it failed) still kept the target from being
+	 * chosen: without it, the set may have grown.
+	 */
+	bump(t->pool, true);
 }
 
 bool

@@ -62,7 +62,7 @@
 #define TARGET_FLAPS_MAX	5	/* recovery doubles up to 2^5 x timeout */
 #define POOL_DELETED_MAX	1024	/* deleted keys remembered */
 #define TARGET_SLOW_BEATS	2	/* heartbeats in a row slower than the timeout: warn */
-#define POOL_WATCHERS_MAX	4	/* pool_watch_remove callbacks */
+#define POOL_WATCHERS_MAX	4	/* pool_watch_remove, _active callbacks */
 
 enum target_state {
 	TARGET_UP,
@@ -241,6 +241,14 @@ void		 pool_set_on_remove(struct pool *, pool_remove_fn *, void *arg);
  */
 int		 pool_watch_remove(struct pool *, pool_remove_fn *, void *arg);
 void		 pool_unwatch_remove(struct pool *, pool_remove_fn *, void *arg);
+/*
+ * Called after a target's active count moved (pool_session_begin and
+ * _end, before _end may free it), for a balancer that keeps targets
+ * ordered by load (balance.c): the same limits as pool_watch_remove.
+ */
+typedef void	pool_active_fn(struct pool *, struct target *, void *arg);
+int		 pool_watch_active(struct pool *, pool_active_fn *, void *arg);
+void		 pool_unwatch_active(struct pool *, pool_active_fn *, void *arg);
 /* harmonyd's own listeners and addresses (selfaddr.h), of its shared part. */
 struct selfaddr	*pool_self(struct pool *);
 

@@ -1,5 +1,6 @@
 /*
- * Unit tests for balance.c: smooth WRR, leastconn, Maglev, tiers.
+ * Unit tests for balance.c: smooth WRR, leastconn, Maglev, tiers, and
+ * above BALANCE_LINEAR_MAX the indexed scheduler (sched.c).
  *
  * Targets come from a real pool on a loop with a fake clock; static
  * targets have no timers, so nothing moves unless a test moves it.
@@ -13,9 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "core/loop.h"
 #include "registry/balance.h"
 #include "registry/pool.h"
+#include "registry/sched.h"
 
 #define NCLIENTS	100000
 
@@ -814,6 +817,503 @@ START_TEST(test_hash_switch)
 }
 END_TEST
 
+/* --- large pools: the indexed scheduler ------------------------------ */
+
+#define LARGE_N		1000
+
+static void
+host_of(char *buf, size_t len, size_t i)
+{
+	snprintf(buf, len, "10.%zu.%zu.%zu", i / 62500 + 1, i / 250 % 250,
+	    i % 250 + 1);
+}
+
+/*
+ * A target registered over HTTP with a TTL no test outlives (static ones
+ * cost a walk each to register: pool.c's static ids).
+ */
+static struct target *
+add_live(struct pool *p, size_t i, uint32_t weight)
+{
+	struct sockaddr_storage ss;
+	char host[32];
+	socklen_t len;
+	struct target *t;
+	bool created;
+
+	host_of(host, sizeof(host), i);
+	make_addr(&ss, &len, host, 80);
+	t = pool_register(p, TARGET_SRC_HTTP, (struct sockaddr *)&ss, len,
+	    weight, INT64_C(1000000000), &created);
+	ck_assert(t != NULL && created);
+	return t;
+}
+
+/*
+ * n targets, weights 1..maxw from seed (all maxw if seed is 0). Their
+ * events would be thousands of log lines: warnings only.
+ */
+static void
+add_many(struct fixture *fx, struct target **ts, size_t n, uint32_t maxw,
+    uint64_t seed)
+{
+	log_set_level(LOG_LEVEL_ERROR);
+	for (size_t i = 0; i < n; i++)
+		ts[i] = add_live(fx->pool, i,
+		    seed != 0 ? (uint32_t)(rnd(&seed) % maxw + 1) : maxw);
+}
+
+/* What the brute force says a leastconn pick may be: see check_large_pick. */
+static bool
+is_excluded(const struct target *t, const uint32_t *ex, size_t nex)
+{
+	for (size_t i = 0; i < nex; i++) {
+		if (ex[i] == t->id)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Checks a leastconn pick against a walk of the pool: a candidate
+ * (choosable, not excluded), least loaded if any candidate has a session;
+ * else, with no candidate, a failing one in backoff; else NULL.
+ */
+static void
+check_large_pick(struct fixture *fx, const struct target *got,
+    const uint32_t *ex, size_t nex, int step)
+{
+	const struct target *least = NULL, *t;
+	uint32_t least_w = 0;
+	bool busy = false, fallback = false;
+
+	TAILQ_FOREACH(t, pool_targets(fx->pool), entry) {
+		uint32_t w;
+
+		if (is_excluded(t, ex, nex))
+			continue;
+		fallback |= target_fallback(t, fx->now);
+		if (!target_choosable(t, fx->now))
+			continue;
+		busy |= t->active > 0;
+		w = target_weight_now(t, fx->now);
+		if (least == NULL || sched_load_cmp(t->active + 1, w,
+		    least->active + 1, least_w) < 0) {
+			least = t;
+			least_w = w;
+		}
+	}
+	if (least == NULL) {
+		EXPECT(fallback ? got != NULL && target_fallback(got, fx->now) &&
+		    !is_excluded(got, ex, nex) : got == NULL,
+		    "step %d: %s with no candidate", step, got ? got->name : "NULL");
+		return;
+	}
+	EXPECT(got != NULL && got->listed && target_choosable(got, fx->now) &&
+	    !is_excluded(got, ex, nex), "step %d: not a candidate", step);
+	EXPECT(!busy || sched_load_cmp(got->active + 1,
+	    target_weight_now(got, fx->now), least->active + 1, least_w) == 0,
+	    "step %d: %s (%llu) is not least loaded: %s (%llu)", step, got->name,
+	    (unsigned long long)got->active, least->name,
+	    (unsigned long long)least->active);
+}
+
+/* Above the bound, shares still follow the weights, to a turn or two. */
+START_TEST(test_large_shares)
+{
+	static const enum balance_algo algos[] = {
+		BALANCE_ROUNDROBIN, BALANCE_LEASTCONN,
+	};
+	struct fixture fx;
+	struct target **ts = calloc(LARGE_N, sizeof(*ts));
+	size_t *count = calloc(LARGE_N, sizeof(*count));
+	uint64_t total = 0, rounds = 30;
+
+	ck_assert(ts != NULL && count != NULL);
+	fx_init(&fx, algos[_i]);
+	add_many(&fx, ts, LARGE_N, 10, 99);
+	for (size_t i = 0; i < LARGE_N; i++)
+		total += ts[i]->weight;
+	/* Short sessions: an idle farm at every pick, for leastconn too. */
+	for (uint64_t k = 0; k < rounds * total; k++) {
+		struct target *t = balance_pick(fx.bal, NULL, NULL, 0, fx.now);
+
+		EXPECT(t != NULL, "pick %llu: NULL", (unsigned long long)k);
+		count[t->id - ts[0]->id]++;
+		pool_session_begin(t);
+		pool_session_end(t, 0, 0);
+	}
+	for (size_t i = 0; i < LARGE_N; i++) {
+		int64_t want = (int64_t)(rounds * ts[i]->weight);
+
+		EXPECT(llabs((int64_t)count[i] - want) <= 2,
+		    "%s weight %u: %zu picks, want %lld", ts[i]->name,
+		    ts[i]->weight, count[i], (long long)want);
+	}
+	fx_done(&fx);
+	free(ts);
+	free(count);
+}
+END_TEST
+
+/*
+ * leastconn above the bound against a walk, over a seeded run of session
+ * begins and ends, picks with exclusions, drains, connect failures and
+ * their backoffs, weight changes, removals (some with sessions still on:
+ * ASan sees any use of a freed target) and new targets.
+ */
+#define RUN_STEPS	30000
+#define RUN_SESSIONS	4000
+
+START_TEST(test_large_leastconn_run)
+{
+	struct fixture fx;
+	struct target **ts = calloc(LARGE_N, sizeof(*ts));
+	struct target **sess = calloc(RUN_SESSIONS, sizeof(*sess));
+	size_t nsess = 0, n = 400, next_host = 400;
+	uint64_t seed = 20261201;
+
+	ck_assert(ts != NULL && sess != NULL);
+	fx_init(&fx, BALANCE_LEASTCONN);
+	add_many(&fx, ts, n, 20, 5);
+	for (int step = 0; step < RUN_STEPS; step++) {
+		unsigned op = (unsigned)(rnd(&seed) % 100);
+		struct target *t = ts[rnd(&seed) % n];
+
+		if (op < 45 && nsess < RUN_SESSIONS) {
+			uint32_t ex[3];
+			size_t nex = (size_t)(rnd(&seed) % 4);
+			struct target *got;
+
+			for (size_t i = 0; i < nex; i++)
+				ex[i] = ts[rnd(&seed) % n]->id;
+			got = balance_pick(fx.bal, NULL, ex, nex, fx.now);
+			check_large_pick(&fx, got, ex, nex, step);
+			if (got != NULL) {
+				pool_session_begin(got);
+				sess[nsess++] = got;
+			}
+		} else if (op < 80 && nsess > 0) {
+			size_t k = (size_t)(rnd(&seed) % nsess);
+
+			pool_session_end(sess[k], 0, 0);	/* may free it */
+			sess[k] = sess[--nsess];
+		} else if (op < 84) {
+			t->state == TARGET_DRAINING ? pool_undrain(t) : pool_drain(t);
+		} else if (op < 88) {
+			pool_connect_failed(t);
+		} else if (op < 90) {
+			pool_connect_ok(t);
+		} else if (op < 94) {
+			fx_advance(&fx, (int64_t)(rnd(&seed) % 700));
+		} else if (op < 97) {
+			pool_set_weight(t, (uint32_t)(rnd(&seed) % 20 + 1));
+		} else if (n > BALANCE_LINEAR_MAX + 10) {
+			/* Gone, then a new target takes its place in ts. */
+			size_t k = (size_t)(rnd(&seed) % n);
+
+			pool_remove(ts[k]);
+			ts[k] = add_live(fx.pool, next_host++,
+			    (uint32_t)(rnd(&seed) % 20 + 1));
+		}
+	}
+	while (nsess > 0)
+		pool_session_end(sess[--nsess], 0, 0);
+	fx_done(&fx);
+	free(ts);
+	free(sess);
+}
+END_TEST
+
+/* A busy farm's equal loads take turns: short sessions beside a long one. */
+START_TEST(test_large_leastconn_ties)
+{
+	struct fixture fx;
+	struct target *ts[400];
+	size_t count[400] = { 0 };
+
+	fx_init(&fx, BALANCE_LEASTCONN);
+	add_many(&fx, ts, 400, 7, 0);
+	pool_session_begin(ts[0]);
+	for (int i = 0; i < 399 * 10; i++) {
+		struct target *t = balance_pick(fx.bal, NULL, NULL, 0, fx.now);
+
+		count[index_of(ts, 400, t)]++;
+		pool_session_begin(t);
+		pool_session_end(t, 0, 0);
+	}
+	ck_assert_uint_eq(count[0], 0);
+	for (size_t i = 1; i < 400; i++)
+		EXPECT(count[i] == 10, "%s: %zu picks", ts[i]->name, count[i]);
+	pool_session_end(ts[0], 0, 0);
+	fx_done(&fx);
+}
+END_TEST
+
+/*
+ * A busy leastconn farm with a target in slow start: at every second of
+ * its ramp the pick is exactly a least loaded target with the weights of
+ * now, though the ramping one is not at the top to be re-read.
+ */
+START_TEST(test_large_leastconn_ramp)
+{
+	struct fixture fx;
+	struct target *ts[400], *t;
+	int got = 0;
+
+	fx_init(&fx, BALANCE_LEASTCONN);
+	add_many(&fx, ts, 400, 10, 0);
+	for (size_t i = 0; i < 400; i++)
+		pool_session_begin(ts[i]);
+	pool_set_slow_start(fx.pool, 64000);
+	t = add_live(fx.pool, 400, 10);
+	for (int sec = 0; sec <= 64; sec++) {
+		for (int i = 0; i < 3; i++) {
+			struct target *p = balance_pick(fx.bal, NULL, NULL, 0, fx.now);
+
+			check_large_pick(&fx, p, NULL, 0, sec);
+			got += p == t;
+			/* Opened and closed: the loads stay as they are. */
+			pool_session_begin(p);
+			pool_session_end(p, 0, 0);
+		}
+		fx_advance(&fx, 1000);
+	}
+	ck_assert_int_gt(got, 0);	/* its ramp reached the others' load */
+	for (size_t i = 0; i < 400; i++)
+		pool_session_end(ts[i], 0, 0);
+	fx_done(&fx);
+}
+END_TEST
+
+/*
+ * What the index trusts pool_set_version() for: heartbeats and sessions
+ * leave it, weights move it, and so does turning off a failing check that
+ * held nothing down (its target was port-less when it failed).
+ */
+START_TEST(test_large_set_version)
+{
+	struct fixture fx;
+	struct target *ts[400], *t;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	uint64_t v;
+	bool created;
+
+	fx_init(&fx, BALANCE_ROUNDROBIN);
+	add_many(&fx, ts, 400, 10, 0);
+	ck_assert_ptr_nonnull(balance_pick(fx.bal, NULL, NULL, 0, fx.now));
+	v = pool_set_version(fx.pool);
+	pool_ack(ts[1]);
+	pool_session_begin(ts[2]);
+	pool_session_end(ts[2], 1, 1);
+	ck_assert_uint_eq(pool_set_version(fx.pool), v);
+	pool_set_weight(ts[3], 4);
+	ck_assert_uint_ne(pool_set_version(fx.pool), v);
+
+	make_addr(&ss, &len, "10.200.0.9", 0);
+	t = pool_register(fx.pool, TARGET_SRC_ACK, (struct sockaddr *)&ss, len,
+	    10, INT64_C(1000000000), &created);
+	ck_assert(t != NULL && created);
+	pool_check_enable(t, 1, 1);
+	pool_check_result(t, false, 1, "refused");
+	ck_assert_int_eq(pool_set_port(t, 80), 0);
+	for (size_t i = 0; i < 400; i++)
+		pool_drain(ts[i]);
+	ck_assert(!target_choosable(t, fx.now));
+	ck_assert_ptr_null(balance_pick(fx.bal, NULL, NULL, 0, fx.now));
+	v = pool_set_version(fx.pool);
+	pool_check_disable(t);
+	ck_assert_uint_ne(pool_set_version(fx.pool), v);
+	ck_assert(target_choosable(t, fx.now));
+	ck_assert_ptr_eq(balance_pick(fx.bal, NULL, NULL, 0, fx.now), t);
+	fx_done(&fx);
+}
+END_TEST
+
+/* Exclusions, failing targets and their backoff, the fallback tier. */
+START_TEST(test_large_tiers)
+{
+	static const enum balance_algo algos[] = {
+		BALANCE_ROUNDROBIN, BALANCE_LEASTCONN,
+	};
+	struct fixture fx;
+	struct target *ts[400], *a, *t;
+	uint32_t ex[3];
+	bool seen = false;
+
+	fx_init(&fx, algos[_i]);
+	add_many(&fx, ts, 400, 5, 0);
+	a = ts[17];
+	ex[0] = ts[3]->id;
+	ex[1] = ts[250]->id;
+	ex[2] = ts[399]->id;
+	for (int i = 0; i < 2000; i++) {
+		t = balance_pick(fx.bal, NULL, ex, 3, fx.now);
+		ck_assert(t != NULL && t != ts[3] && t != ts[250] && t != ts[399]);
+	}
+	pool_connect_failed(a);		/* backoff 1 s */
+	for (int i = 0; i < 2000; i++)
+		ck_assert_ptr_ne(balance_pick(fx.bal, NULL, NULL, 0, fx.now), a);
+	/* Its backoff over, a comes back with no rebuild: within a round. */
+	fx_advance(&fx, 1000);
+	for (int i = 0; i < 400 && !seen; i++)
+		seen = balance_pick(fx.bal, NULL, NULL, 0, fx.now) == a;
+	ck_assert(seen);
+	/* Failing again, in backoff: only when nothing else is left. */
+	pool_connect_failed(a);
+	for (size_t i = 0; i < 400; i++) {
+		if (ts[i] != a)
+			pool_drain(ts[i]);
+	}
+	ck_assert_ptr_eq(balance_pick(fx.bal, NULL, NULL, 0, fx.now), a);
+	ck_assert_ptr_null(balance_pick(fx.bal, NULL, &a->id, 1, fx.now));
+	pool_undrain(ts[5]);
+	ck_assert_ptr_eq(balance_pick(fx.bal, NULL, NULL, 0, fx.now), ts[5]);
+	fx_done(&fx);
+}
+END_TEST
+
+/*
+ * Across BALANCE_LINEAR_MAX both ways, with sessions on: every pick a
+ * listed choosable target, leastconn's the least loaded; back under the
+ * bound, the walk's exact smooth WRR from zero again.
+ */
+START_TEST(test_large_crossing)
+{
+	static const enum balance_algo algos[] = {
+		BALANCE_ROUNDROBIN, BALANCE_LEASTCONN,
+	};
+	struct fixture fx;
+	struct target *ts[BALANCE_LINEAR_MAX + 20];
+	size_t n = BALANCE_LINEAR_MAX - 10;
+	uint64_t seed = 3;
+
+	fx_init(&fx, algos[_i]);
+	add_many(&fx, ts, BALANCE_LINEAR_MAX + 20, 7, 11);
+	for (size_t i = n; i < BALANCE_LINEAR_MAX + 20; i++)
+		pool_remove(ts[i]);
+	for (int round = 0; round < 4; round++) {
+		for (int i = 0; i < 500; i++) {
+			struct target *t = balance_pick(fx.bal, NULL, NULL, 0, fx.now);
+
+			if (algos[_i] == BALANCE_LEASTCONN)
+				check_large_pick(&fx, t, NULL, 0, i);
+			ck_assert(t != NULL && t->listed);
+			if (rnd(&seed) % 2)
+				pool_session_begin(t);
+		}
+		/* Up over the bound, or down under it. */
+		for (size_t i = 0; i < 20; i++) {
+			if (round % 2 == 0) {
+				ts[n] = add_live(fx.pool, 1000 + (size_t)round * 20 + i, 3);
+				n++;
+			} else {
+				struct target *t = ts[--n];
+
+				while (t->active > 0)
+					pool_session_end(t, 0, 0);
+				pool_remove(t);
+			}
+		}
+	}
+	ck_assert_uint_le(pool_count(fx.pool), BALANCE_LINEAR_MAX);
+	for (size_t i = 0; i < n; i++) {
+		while (ts[i]->active > 0)
+			pool_session_end(ts[i], 0, 0);
+	}
+	if (algos[_i] == BALANCE_ROUNDROBIN) {
+		int64_t *cur = calloc(n, sizeof(*cur));
+
+		ck_assert_ptr_nonnull(cur);
+		for (int step = 0; step < 2000; step++) {
+			size_t best = n;
+			int64_t total = 0;
+
+			for (size_t i = 0; i < n; i++) {
+				cur[i] += ts[i]->weight;
+				total += ts[i]->weight;
+				if (best == n || cur[i] > cur[best])
+					best = i;
+			}
+			cur[best] -= total;
+			EXPECT(balance_pick(fx.bal, NULL, NULL, 0, fx.now) == ts[best],
+			    "step %d: not target %zu", step, best);
+		}
+		free(cur);
+	}
+	fx_done(&fx);
+}
+END_TEST
+
+/* A slow start ramps a new target's share up, with no rebuild. */
+START_TEST(test_large_ramp)
+{
+	struct fixture fx;
+	struct target *ts[400], *t;
+	struct sockaddr_storage ss;
+	socklen_t len;
+	bool created;
+	int early = 0, late = 0;
+
+	fx_init(&fx, BALANCE_ROUNDROBIN);
+	add_many(&fx, ts, 400, 10, 0);
+	pool_set_slow_start(fx.pool, 64000);
+	make_addr(&ss, &len, "10.200.0.1", 80);
+	t = pool_register(fx.pool, TARGET_SRC_HTTP, (struct sockaddr *)&ss, len,
+	    10, 1000000000, &created);
+	ck_assert(t != NULL && created);
+	for (int i = 0; i < 4010; i++)
+		early += balance_pick(fx.bal, NULL, NULL, 0, fx.now) == t;
+	fx_advance(&fx, 64000);
+	for (int i = 0; i < 4010; i++)
+		late += balance_pick(fx.bal, NULL, NULL, 0, fx.now) == t;
+	/* A tenth of its weight, then all of it: 1 then 10 picks in 4010. */
+	ck_assert_int_le(early, 2);
+	ck_assert_int_ge(late, 9);
+	ck_assert_int_le(late, 11);
+	fx_done(&fx);
+}
+END_TEST
+
+/* The cost of a pick at 10 000 targets: a few heap levels, not a walk. */
+START_TEST(test_large_cost)
+{
+	struct fixture fx;
+	struct target **ts = calloc(10000, sizeof(*ts));
+	struct sockaddr_storage ss;
+	uint64_t seed = 5, before;
+
+	ck_assert_ptr_nonnull(ts);
+	fx_init(&fx, all_algos[_i]);
+	add_many(&fx, ts, 10000, 50, 17);
+	for (int i = 0; i < 10; i++)
+		pool_session_begin(ts[i * 1000]);
+	/*
+	 * Most of them failing, in backoff: the first nine tenths by address,
+	 * where hash would look for a candidate first.
+	 */
+	for (int i = 0; i < 9000; i++)
+		pool_connect_failed(ts[i]);
+	/* The first pick builds the index (a walk); the next ones must not. */
+	ck_assert_ptr_nonnull(balance_pick(fx.bal, client_addr(&ss, &seed, false),
+	    NULL, 0, fx.now));
+	before = balance_steps(fx.bal);
+	for (int i = 0; i < 1000; i++) {
+		struct target *t = balance_pick(fx.bal,
+		    client_addr(&ss, &seed, i % 2), &ts[0]->id, 1, fx.now);
+
+		ck_assert_ptr_nonnull(t);
+		pool_session_begin(t);
+		if (i % 3 != 0)
+			pool_session_end(t, 0, 0);
+	}
+	ck_assert_uint_le(balance_steps(fx.bal) - before, 1000 * 100);
+	fx_done(&fx);
+	free(ts);
+}
+END_TEST
+
 static Suite *
 balance_suite(void)
 {
@@ -855,6 +1355,19 @@ balance_suite(void)
 	tcase_add_test(tc, test_hash_client_forms);
 	tcase_add_test(tc, test_hash_tiny_weight);
 	tcase_add_test(tc, test_hash_switch);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("large");
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, test_large_shares, 0, 2);
+	tcase_add_test(tc, test_large_leastconn_run);
+	tcase_add_test(tc, test_large_leastconn_ties);
+	tcase_add_test(tc, test_large_leastconn_ramp);
+	tcase_add_test(tc, test_large_set_version);
+	tcase_add_loop_test(tc, test_large_tiers, 0, 2);
+	tcase_add_loop_test(tc, test_large_crossing, 0, 2);
+	tcase_add_test(tc, test_large_ramp);
+	tcase_add_loop_test(tc, test_large_cost, 0, (int)nalgos);
 	suite_add_tcase(s, tc);
 	return s;
 }
