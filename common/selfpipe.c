@@ -38,7 +38,13 @@ set_action(int signo, void (*handler)(int), int sa_flags)
 	struct sigaction sa;
 
 	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
+	/*
+	 * Every signal blocked in a handler: one that came at the same time
+	 * would otherwise run nested, before this one writes, and its byte
+	 * would come first (a SIGTERM read before the SIGUSR2 sent ahead of
+	 * it).
+	 */
+	sigfillset(&sa.sa_mask);
 	sa.sa_handler = handler;
 	sa.sa_flags = sa_flags;
 	return sigaction(signo, &sa, NULL);

@@ -540,17 +540,15 @@ set_string(char **field, const char *s, char *err, size_t errlen)
 }
 
 /*
- * The entries a list of n has room for: lists grow by doubling, so that
- * 4096 targets are not 4096 copies of a growing array. Every list that
- * list_grow grows is made by it or by list_dup.
+ * The entries a list of n has room for (4 at least): lists grow by
+ * doubling, so that 4096 targets are not 4096 copies of a growing array.
+ * Every list that list_grow grows is made by it or by list_dup.
  */
 static size_t
 list_cap(size_t n)
 {
 	size_t cap = 4;
 
-	if (n == 0)
-		return 0;
 	while (cap < n)
 		cap *= 2;
 	return cap;

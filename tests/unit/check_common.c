@@ -807,6 +807,37 @@ START_TEST(test_selfpipe_raise)
 END_TEST
 
 /* A full pipe: the handler neither blocks nor changes errno. */
+/*
+ * Two signals pending at once come out in the order the kernel takes
+ * them, lowest number first, each handler done before the next: a
+ * handler interrupted by the next one would put its byte behind it (a
+ * SIGUSR2 handover read after the SIGTERM that followed it).
+ */
+START_TEST(test_selfpipe_order)
+{
+	int fds[2] = { -1, -1 };
+	unsigned char b[4];
+	sigset_t both, old;
+
+	ck_assert_int_eq(selfpipe_open(fds), 0);
+	ck_assert_int_eq(selfpipe_catch(SIGUSR2, 0), 0);
+	ck_assert_int_eq(selfpipe_catch(SIGTERM, 0), 0);
+	sigemptyset(&both);
+	sigaddset(&both, SIGUSR2);
+	sigaddset(&both, SIGTERM);
+	ck_assert_int_eq(sigprocmask(SIG_BLOCK, &both, &old), 0);
+	ck_assert_int_eq(raise(SIGUSR2), 0);
+	ck_assert_int_eq(raise(SIGTERM), 0);
+	ck_assert_int_eq(sigprocmask(SIG_SETMASK, &old, NULL), 0);
+	ck_assert_int_eq(read(fds[0], b, sizeof(b)), 2);
+	ck_assert_int_eq(b[0], SIGUSR2);
+	ck_assert_int_eq(b[1], SIGTERM);
+	ck_assert_int_eq(selfpipe_set(SIGUSR2, SIG_DFL), 0);
+	ck_assert_int_eq(selfpipe_set(SIGTERM, SIG_DFL), 0);
+	selfpipe_close(fds);
+}
+END_TEST
+
 START_TEST(test_selfpipe_full)
 {
 	int fds[2] = { -1, -1 };
@@ -918,7 +949,8 @@ common_suite(void)
 	    test_addr_numeric, test_addr_resolve_order, test_addr_resolve,
 	    test_addr_join, NULL });
 	add_tests(s, "selfpipe", (const TTest *[]){ test_selfpipe_flags,
-	    test_selfpipe_raise, test_selfpipe_full, test_selfpipe_set, NULL });
+	    test_selfpipe_raise, test_selfpipe_order, test_selfpipe_full,
+	    test_selfpipe_set, NULL });
 	tc = tcase_create("limits");
 	tcase_add_test(tc, test_limits_ttl_whole_seconds);
 	suite_add_tcase(s, tc);
